@@ -1,0 +1,170 @@
+// Package host builds the libp2p host a p2pshare node runs on: TCP with TLS 1.3
+// or Noise and yamux for bulk data (QUIC optional), loopback and LAN addresses
+// kept, and resource limits sized for a whole class connecting to one node,
+// many of them from behind one NAT address.
+package host
+
+import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/libp2p/go-libp2p"
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/p2p/host/resource-manager"
+	"github.com/libp2p/go-libp2p/p2p/muxer/yamux"
+	"github.com/libp2p/go-libp2p/p2p/net/connmgr"
+	"github.com/libp2p/go-libp2p/p2p/security/noise"
+	libp2ptls "github.com/libp2p/go-libp2p/p2p/security/tls"
+	quic "github.com/libp2p/go-libp2p/p2p/transport/quic"
+	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
+	xrate "github.com/libp2p/go-libp2p/x/rate"
+	ma "github.com/multiformats/go-multiaddr"
+)
+
+// Options configure a host. The zero value of each field has the meaning its
+// comment gives.
+type Options struct {
+	Key         crypto.PrivKey // the node's identity; required
+	ListenAddrs []ma.Multiaddr // required; TCP, and QUIC if QUIC is set
+	MaxPeers    int            // connections the node must carry at once; 0 means 1100
+	QUIC        bool           // also run QUIC (about 3x the CPU per GB of TCP)
+}
+
+// New starts a libp2p host listening on opts.ListenAddrs.
+func New(opts Options) (host.Host, error) {
+	if opts.Key == nil {
+		return nil, errors.New("host: no identity key")
+	}
+	if len(opts.ListenAddrs) == 0 {
+		return nil, errors.New("host: no listen address")
+	}
+	maxPeers := opts.MaxPeers
+	if maxPeers <= 0 {
+		maxPeers = 1100
+	}
+	rm, err := resourceManager(maxPeers)
+	if err != nil {
+		return nil, err
+	}
+	cm, err := connmgr.NewConnManager(maxPeers, maxPeers+maxPeers/4, connmgr.WithGracePeriod(time.Minute))
+	if err != nil {
+		return nil, fmt.Errorf("host: connection manager: %w", err)
+	}
+	o := []libp2p.Option{
+		libp2p.Identity(opts.Key),
+		libp2p.ListenAddrs(opts.ListenAddrs...),
+		libp2p.Transport(tcp.NewTCPTransport),
+		libp2p.Security(libp2ptls.ID, libp2ptls.New),
+		libp2p.Security(noise.ID, noise.New),
+		libp2p.Muxer(yamux.ID, yamux.DefaultTransport),
+		libp2p.ResourceManager(rm),
+		libp2p.ConnectionManager(cm),
+		libp2p.DisableRelay(),
+		libp2p.DisableMetrics(),
+	}
+	if opts.QUIC {
+		o = append(o, libp2p.Transport(quic.NewTransport))
+	}
+	h, err := libp2p.New(o...)
+	if err != nil {
+		return nil, fmt.Errorf("host: %w", err)
+	}
+	return h, nil
+}
+
+// resourceManager sizes libp2p's limits for maxPeers connections, with no
+// per-address cap below the class size: a lab behind one NAT address must not
+// be cut off at libp2p's default of 8 connections per IP.
+func resourceManager(maxPeers int) (network.ResourceManager, error) {
+	scaling := rcmgr.DefaultLimits
+	libp2p.SetDefaultServiceLimits(&scaling)
+	base := scaling.Scale(2<<30, 4*maxPeers+256)
+	conns := rcmgr.LimitVal(2 * maxPeers)
+	streams := rcmgr.LimitVal(16 * maxPeers)
+	partial := rcmgr.PartialLimitConfig{
+		System: rcmgr.ResourceLimits{
+			Conns: conns, ConnsInbound: conns, ConnsOutbound: conns,
+			Streams: streams, StreamsInbound: streams, StreamsOutbound: streams,
+			FD: rcmgr.LimitVal(2*maxPeers + 256),
+		},
+		Transient: rcmgr.ResourceLimits{
+			Conns: conns, ConnsInbound: conns, ConnsOutbound: conns,
+			Streams: streams, StreamsInbound: streams, StreamsOutbound: streams,
+			FD: rcmgr.LimitVal(maxPeers + 64),
+		},
+	}
+	perIP := []rcmgr.ConnLimitPerSubnet{{PrefixLength: 32, ConnCount: 2 * maxPeers}}
+	perIP6 := []rcmgr.ConnLimitPerSubnet{{PrefixLength: 56, ConnCount: 2 * maxPeers}}
+	// New connections per second per address: a whole class may join in the
+	// same second through one NAT.
+	burst := 2 * maxPeers
+	connRate := &xrate.Limiter{
+		NetworkPrefixLimits: []xrate.PrefixLimit{
+			{Prefix: netip.MustParsePrefix("127.0.0.0/8"), Limit: xrate.Limit{}},
+			{Prefix: netip.MustParsePrefix("::1/128"), Limit: xrate.Limit{}},
+		},
+		SubnetRateLimiter: xrate.SubnetLimiter{
+			IPv4SubnetLimits: []xrate.SubnetLimit{{PrefixLength: 32, Limit: xrate.Limit{RPS: float64(maxPeers) / 10, Burst: burst}}},
+			IPv6SubnetLimits: []xrate.SubnetLimit{{PrefixLength: 56, Limit: xrate.Limit{RPS: float64(maxPeers) / 10, Burst: burst}}},
+			GracePeriod:      time.Minute,
+		},
+	}
+	rm, err := rcmgr.NewResourceManager(
+		rcmgr.NewFixedLimiter(partial.Build(base)),
+		rcmgr.WithLimitPerSubnet(perIP, perIP6),
+		rcmgr.WithConnRateLimiters(connRate),
+		rcmgr.WithNetworkPrefixLimit(
+			[]rcmgr.NetworkPrefixLimit{{Network: netip.MustParsePrefix("127.0.0.0/8"), ConnCount: math.MaxInt}},
+			[]rcmgr.NetworkPrefixLimit{{Network: netip.MustParsePrefix("::1/128"), ConnCount: math.MaxInt}},
+		),
+	)
+	if err != nil {
+		return nil, fmt.Errorf("host: resource manager: %w", err)
+	}
+	return rm, nil
+}
+
+// LoadOrCreateKey reads the node's Ed25519 identity from path, or makes one and
+// saves it there (mode 0600) if the file does not exist. A node keeps its peer
+// ID across restarts this way.
+func LoadOrCreateKey(path string) (crypto.PrivKey, error) {
+	b, err := os.ReadFile(path)
+	if err == nil {
+		k, err := crypto.UnmarshalPrivateKey(b)
+		if err != nil {
+			return nil, fmt.Errorf("host: identity key %s is corrupt: %w", path, err)
+		}
+		return k, nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("host: reading identity key: %w", err)
+	}
+	k, _, err := crypto.GenerateEd25519Key(rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	b, err = crypto.MarshalPrivateKey(k)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("host: %w", err)
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o600); err != nil {
+		return nil, fmt.Errorf("host: saving identity key: %w", err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return nil, fmt.Errorf("host: saving identity key: %w", err)
+	}
+	return k, nil
+}

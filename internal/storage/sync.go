@@ -1,0 +1,126 @@
+package storage
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+)
+
+// Sync makes everything written so far durable, in an order that keeps the
+// state file honest: it fsyncs every file written since the last Sync, then
+// replaces the state file atomically (temporary file, fsync, rename, fsync of
+// the folder). The state file therefore never lists a piece whose bytes are
+// not on disk. Sync does nothing for a seed or a completed fetch.
+func (s *Storage) Sync() error {
+	s.syncMu.Lock()
+	defer s.syncMu.Unlock()
+	s.ioMu.RLock()
+	defer s.ioMu.RUnlock()
+	if s.closed {
+		return errClosed
+	}
+	return s.syncLocked()
+}
+
+// syncLocked does Sync's work; s.syncMu and s.ioMu (either mode) must be held.
+func (s *Storage) syncLocked() error {
+	if !s.fetching {
+		return nil
+	}
+	// Snapshot the have-set together with the files written before it: a
+	// piece marked held after this point is left to the next Sync.
+	s.mu.Lock()
+	have := encodeState(s.id, len(s.m.Pieces), s.have)
+	var dirty []int
+	for f, d := range s.dirty {
+		if d {
+			dirty = append(dirty, f)
+			s.dirty[f] = false
+		}
+	}
+	s.mu.Unlock()
+	for k, f := range dirty {
+		if err := s.files[f].Sync(); err != nil {
+			s.mu.Lock()
+			for _, g := range dirty[k:] {
+				s.dirty[g] = true
+			}
+			s.mu.Unlock()
+			return fmt.Errorf("storage: syncing %q: %w", s.lay.files[f].path, err)
+		}
+	}
+	return writeState(s.dest+StateSuffix, have)
+}
+
+// Complete finishes a fetch once every piece is held: it syncs, closes the
+// partial files, renames the partial path to the destination, removes the
+// state file and reopens the content read-only at the destination so that
+// the share can go on being served. It returns an error if pieces are
+// missing or the destination has appeared meanwhile. Calling it again, or on
+// a seed, does nothing.
+//
+// If Complete fails after closing the files, the Storage is closed. A failed
+// rename leaves the partial path and the synced state file in place, so
+// OpenFetch can resume from them.
+func (s *Storage) Complete() error {
+	s.syncMu.Lock()
+	defer s.syncMu.Unlock()
+	s.ioMu.Lock()
+	defer s.ioMu.Unlock()
+	if s.closed {
+		return errClosed
+	}
+	if !s.fetching {
+		return nil
+	}
+	if have, n := s.HaveCount(), len(s.m.Pieces); have != n {
+		return fmt.Errorf("storage: cannot complete %s: %d of %d pieces missing", s.dest, n-have, n)
+	}
+	if err := s.syncLocked(); err != nil {
+		return err
+	}
+	if _, err := os.Lstat(s.dest); err == nil {
+		return fmt.Errorf("storage: cannot complete: destination %s already exists", s.dest)
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("storage: checking destination: %w", err)
+	}
+	s.closed = true // until the files are open again
+	if err := s.closeFiles(); err != nil {
+		return err
+	}
+	if err := os.Rename(s.path, s.dest); err != nil {
+		return fmt.Errorf("storage: moving content into place: %w", err)
+	}
+	s.path = s.dest
+	if err := syncDir(filepath.Dir(s.dest)); err != nil {
+		return err
+	}
+	if err := os.Remove(s.dest + StateSuffix); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("storage: removing state file: %w", err)
+	}
+	if err := s.openFiles(s.dest, os.O_RDONLY); err != nil {
+		return err
+	}
+	s.closed, s.fetching = false, false
+	return nil
+}
+
+// Close syncs a fetch in progress (see Sync) and closes every file. Closing
+// again does nothing and returns nil.
+func (s *Storage) Close() error {
+	s.syncMu.Lock()
+	defer s.syncMu.Unlock()
+	s.ioMu.Lock()
+	defer s.ioMu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	err := s.syncLocked()
+	if cerr := s.closeFiles(); err == nil {
+		err = cerr
+	}
+	return err
+}

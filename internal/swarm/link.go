@@ -1,0 +1,371 @@
+package swarm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"golang.org/x/time/rate"
+
+	"github.com/p2pshare/p2pshare/internal/storage"
+	"github.com/p2pshare/p2pshare/internal/wire"
+)
+
+// MaxQueuedRequests is how many requests a peer may have open with us. Beyond
+// it, requests are rejected: a peer cannot make us queue unbounded work.
+const MaxQueuedRequests = 64
+
+// link is one peer stream of one session: a reader goroutine that decodes
+// messages and reports them to the session, an uploader that serves the
+// peer's requests in order, and a writer that owns the stream's write side.
+type link struct {
+	s        *Session
+	id       peer.ID
+	outbound bool // we opened the stream
+	stream   network.Stream
+	limits   wire.Limits
+
+	mu      sync.Mutex
+	ctrl    []wire.Msg      // control messages waiting for the writer
+	queue   []uint32        // the peer's requests, oldest first
+	asked   map[uint32]bool // our requests to the peer, not yet answered
+	closed  bool
+	wake    chan struct{} // writer: ctrl has messages
+	reqWake chan struct{} // uploader: queue has requests
+	pieces  chan outPiece // uploader -> writer
+	done    chan struct{} // closed when the link shuts down
+	once    sync.Once
+}
+
+type outPiece struct {
+	msg     wire.Msg
+	release func()
+}
+
+func newLink(s *Session, id peer.ID, st network.Stream, outbound bool) *link {
+	return &link{
+		s: s, id: id, stream: st, outbound: outbound,
+		limits:  s.limits,
+		asked:   map[uint32]bool{},
+		wake:    make(chan struct{}, 1),
+		reqWake: make(chan struct{}, 1),
+		pieces:  make(chan outPiece),
+		done:    make(chan struct{}),
+	}
+}
+
+// start runs the link's goroutines; r is the reader that read the handshake.
+func (l *link) start(r *wire.Reader) {
+	go l.readLoop(r)
+	go l.writeLoop()
+	go l.uploadLoop()
+}
+
+// send queues a control message without blocking the caller.
+func (l *link) send(m wire.Msg) {
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return
+	}
+	l.ctrl = append(l.ctrl, m)
+	l.mu.Unlock()
+	notify(l.wake)
+}
+
+// request asks the peer for piece i and remembers that we did.
+func (l *link) request(i int) {
+	l.mu.Lock()
+	l.asked[uint32(i)] = true
+	l.mu.Unlock()
+	l.send(wire.Msg{Type: wire.Request, Index: uint32(i)})
+}
+
+// cancel withdraws our request for piece i.
+func (l *link) cancel(i int) {
+	l.mu.Lock()
+	delete(l.asked, uint32(i))
+	l.mu.Unlock()
+	l.send(wire.Msg{Type: wire.Cancel, Index: uint32(i)})
+}
+
+func notify(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default:
+	}
+}
+
+// close shuts the link down once; the reader then reports linkDown.
+func (l *link) close() {
+	l.once.Do(func() {
+		l.mu.Lock()
+		l.closed = true
+		l.mu.Unlock()
+		close(l.done)
+		_ = l.stream.Reset()
+	})
+}
+
+func (l *link) readLoop(r *wire.Reader) {
+	err := l.read(r)
+	l.close()
+	l.s.post(event{kind: evLinkDown, l: l, err: err})
+}
+
+func (l *link) read(r *wire.Reader) error {
+	first := true
+	for {
+		m, err := r.Read()
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return err
+		}
+		if first && m.Type != wire.Bitfield {
+			return fmt.Errorf("swarm: peer sent %v before its bitfield", m.Type)
+		}
+		switch m.Type {
+		case wire.Bitfield:
+			if !first {
+				return errors.New("swarm: peer sent a second bitfield")
+			}
+			first = false
+			bits, err := decodeBitfield(m.Data, l.s.m.NumPieces())
+			if err != nil {
+				return err
+			}
+			l.s.post(event{kind: evBitfield, l: l, bits: bits})
+		case wire.Have:
+			if int(m.Index) >= l.s.m.NumPieces() {
+				return fmt.Errorf("swarm: peer announced piece %d of %d", m.Index, l.s.m.NumPieces())
+			}
+			l.s.post(event{kind: evHave, l: l, i: int(m.Index)})
+		case wire.Request:
+			l.enqueue(m.Index)
+		case wire.Cancel:
+			l.dequeue(m.Index)
+		case wire.Reject:
+			if !l.settle(m.Index) {
+				return fmt.Errorf("swarm: peer rejected piece %d we never asked for", m.Index)
+			}
+			l.s.post(event{kind: evRejected, l: l, i: int(m.Index)})
+		case wire.Piece:
+			if err := l.receive(m); err != nil {
+				return err
+			}
+		case wire.Refuse:
+			return fmt.Errorf("swarm: peer refused: %q", m.Data)
+		default:
+			return fmt.Errorf("swarm: unexpected %v message", m.Type)
+		}
+	}
+}
+
+// settle forgets our request for piece i, reporting whether there was one.
+func (l *link) settle(i uint32) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.asked[i] {
+		return false
+	}
+	delete(l.asked, i)
+	return true
+}
+
+// receive checks, verifies and stores one piece. Data nobody asked for is
+// dropped (it may answer a request we just cancelled); data that fails
+// verification ends the link and bans the peer.
+func (l *link) receive(m wire.Msg) error {
+	i := int(m.Index)
+	if i >= l.s.m.NumPieces() {
+		return fmt.Errorf("swarm: peer sent piece %d of %d", i, l.s.m.NumPieces())
+	}
+	if err := waitN(l.s.ctx, l.s.cfg.Down, len(m.Data)); err != nil {
+		return err
+	}
+	l.s.down.Add(int64(len(m.Data)))
+	if !l.settle(m.Index) {
+		return nil
+	}
+	if !storage.VerifyPiece(l.s.m, i, m.Data) {
+		l.s.post(event{kind: evBad, l: l, i: i})
+		return fmt.Errorf("swarm: piece %d from %s failed verification", i, l.id)
+	}
+	if !l.s.st.Have(i) {
+		if err := l.s.st.WritePiece(i, m.Data); err != nil {
+			l.s.post(event{kind: evDiskError, l: l, i: i, err: err})
+			return err
+		}
+	}
+	l.s.post(event{kind: evGot, l: l, i: i})
+	return nil
+}
+
+func (l *link) enqueue(i uint32) {
+	l.mu.Lock()
+	full := len(l.queue) >= MaxQueuedRequests
+	if !full {
+		l.queue = append(l.queue, i)
+	}
+	l.mu.Unlock()
+	if full {
+		l.send(wire.Msg{Type: wire.Reject, Index: i})
+		return
+	}
+	notify(l.reqWake)
+}
+
+func (l *link) dequeue(i uint32) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for k, q := range l.queue {
+		if q == i {
+			l.queue = append(l.queue[:k], l.queue[k+1:]...)
+			return
+		}
+	}
+}
+
+// uploadLoop serves the peer's requests in the order they came, one piece at
+// a time, under the node's upload cap.
+func (l *link) uploadLoop() {
+	for {
+		l.mu.Lock()
+		var i uint32
+		ok := len(l.queue) > 0
+		if ok {
+			i = l.queue[0]
+			l.queue = l.queue[1:]
+		}
+		l.mu.Unlock()
+		if !ok {
+			select {
+			case <-l.reqWake:
+				continue
+			case <-l.done:
+				return
+			}
+		}
+		if int(i) >= l.s.m.NumPieces() || !l.s.st.Have(int(i)) {
+			l.send(wire.Msg{Type: wire.Reject, Index: i})
+			continue
+		}
+		buf := l.s.bufs.get()
+		data, err := l.s.st.ReadPiece(int(i), *buf)
+		if err != nil {
+			l.s.bufs.put(buf)
+			l.s.post(event{kind: evDiskError, l: l, i: int(i), err: err})
+			l.send(wire.Msg{Type: wire.Reject, Index: i})
+			continue
+		}
+		if err := waitN(l.s.ctx, l.s.cfg.Up, len(data)); err != nil {
+			l.s.bufs.put(buf)
+			return
+		}
+		select {
+		case l.pieces <- outPiece{msg: wire.Msg{Type: wire.Piece, Index: i, Data: data}, release: func() { l.s.bufs.put(buf) }}:
+			l.s.up.Add(int64(len(data)))
+		case <-l.done:
+			l.s.bufs.put(buf)
+			return
+		}
+	}
+}
+
+// writeLoop owns the stream's write side: control messages first, then
+// pieces, flushing whenever it runs out of work.
+func (l *link) writeLoop() {
+	w := wire.NewWriter(l.stream)
+	for {
+		l.mu.Lock()
+		ctrl := l.ctrl
+		l.ctrl = nil
+		l.mu.Unlock()
+		for _, m := range ctrl {
+			if err := w.Write(m, l.limits); err != nil {
+				l.close()
+				return
+			}
+		}
+		if len(ctrl) > 0 {
+			continue
+		}
+		if err := w.Flush(); err != nil {
+			l.close()
+			return
+		}
+		select {
+		case <-l.wake:
+		case p := <-l.pieces:
+			_ = l.stream.SetWriteDeadline(time.Now().Add(writeTimeout))
+			err := w.Write(p.msg, l.limits)
+			if err == nil {
+				err = w.Flush()
+			}
+			_ = l.stream.SetWriteDeadline(time.Time{})
+			p.release()
+			if err != nil {
+				l.close()
+				return
+			}
+		case <-l.done:
+			return
+		}
+	}
+}
+
+// writeTimeout bounds how long one piece may take to leave; a peer that
+// stops reading is dropped rather than holding an upload slot forever.
+const writeTimeout = 2 * time.Minute
+
+// waitN takes n tokens from lim (nil means no cap) in burst-sized steps.
+func waitN(ctx context.Context, lim *rate.Limiter, n int) error {
+	if lim == nil || lim.Limit() == rate.Inf {
+		return nil
+	}
+	for n > 0 {
+		step := min(n, lim.Burst())
+		if err := lim.WaitN(ctx, step); err != nil {
+			return err
+		}
+		n -= step
+	}
+	return nil
+}
+
+// decodeBitfield turns a wire bitfield into one bool per piece, refusing a
+// wrong length or bits set past the last piece.
+func decodeBitfield(b []byte, n int) ([]bool, error) {
+	if len(b) != (n+7)/8 {
+		return nil, fmt.Errorf("swarm: bitfield of %d bytes for %d pieces", len(b), n)
+	}
+	out := make([]bool, n)
+	for i := 0; i < len(b)*8; i++ {
+		set := b[i/8]&(0x80>>(i%8)) != 0
+		if i >= n {
+			if set {
+				return nil, fmt.Errorf("swarm: bitfield sets bit %d past the last piece %d", i, n-1)
+			}
+			continue
+		}
+		out[i] = set
+	}
+	return out, nil
+}
+
+func encodeBitfield(have []bool) []byte {
+	b := make([]byte, (len(have)+7)/8)
+	for i, h := range have {
+		if h {
+			b[i/8] |= 0x80 >> (i % 8)
+		}
+	}
+	return b
+}

@@ -1,0 +1,225 @@
+package swarm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/ipfs/go-cid"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/p2pshare/p2pshare/internal/manifest"
+	"github.com/p2pshare/p2pshare/internal/wire"
+)
+
+// handshakeTimeout bounds the Hello exchange and a manifest request.
+const handshakeTimeout = 10 * time.Second
+
+// Registry holds a node's sessions and serves the piece-exchange and manifest
+// protocols for them on the node's host.
+type Registry struct {
+	h   host.Host
+	log *slog.Logger
+	// Allow, if set, is asked before any stream is served; the membership
+	// layer plugs in here.
+	allow func(peer.ID) bool
+
+	mu       sync.Mutex
+	sessions map[string]*Session
+}
+
+// NewRegistry serves both protocols on h. allow (nil: everyone) screens the
+// remote peer of every stream before anything is read from it.
+func NewRegistry(h host.Host, log *slog.Logger, allow func(peer.ID) bool) *Registry {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	r := &Registry{h: h, log: log, allow: allow, sessions: map[string]*Session{}}
+	h.SetStreamHandler(wire.Protocol, r.handlePieces)
+	h.SetStreamHandler(wire.ManifestProtocol, r.handleManifest)
+	return r
+}
+
+// Close stops serving the protocols.
+func (r *Registry) Close() {
+	r.h.RemoveStreamHandler(wire.Protocol)
+	r.h.RemoveStreamHandler(wire.ManifestProtocol)
+}
+
+// Add makes a session reachable by its infohash. Adding a second session for
+// one infohash is an error.
+func (r *Registry) Add(s *Session) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	k := s.Infohash().KeyString()
+	if _, ok := r.sessions[k]; ok {
+		return fmt.Errorf("swarm: share %s is already open", s.Infohash())
+	}
+	r.sessions[k] = s
+	go func() {
+		<-s.Done()
+		r.mu.Lock()
+		if r.sessions[k] == s {
+			delete(r.sessions, k)
+		}
+		r.mu.Unlock()
+	}()
+	return nil
+}
+
+// Get returns the open session of a share, if any.
+func (r *Registry) Get(c cid.Cid) *Session {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.sessions[c.KeyString()]
+}
+
+func (r *Registry) allowed(p peer.ID) bool { return r.allow == nil || r.allow(p) }
+
+func (r *Registry) handleManifest(st network.Stream) {
+	defer st.Close()
+	if !r.allowed(st.Conn().RemotePeer()) {
+		_ = st.Reset()
+		return
+	}
+	_ = st.SetDeadline(time.Now().Add(handshakeTimeout))
+	ih, err := wire.ReadManifestRequest(st)
+	if err != nil {
+		_ = st.Reset()
+		return
+	}
+	var enc []byte
+	if c, err := cid.Cast(ih); err == nil {
+		if s := r.Get(c); s != nil {
+			enc = s.Encoded()
+		}
+	}
+	if err := wire.WriteManifestResponse(st, enc); err != nil {
+		_ = st.Reset()
+	}
+}
+
+// FetchManifest asks peer p for the manifest of c and returns it decoded and
+// checked against c.
+func (r *Registry) FetchManifest(ctx context.Context, p peer.ID, c cid.Cid) (*manifest.Manifest, []byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, handshakeTimeout)
+	defer cancel()
+	st, err := r.h.NewStream(ctx, p, wire.ManifestProtocol)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer st.Close()
+	if d, ok := ctx.Deadline(); ok {
+		_ = st.SetDeadline(d)
+	}
+	if err := wire.WriteManifestRequest(st, c.Bytes()); err != nil {
+		_ = st.Reset()
+		return nil, nil, err
+	}
+	_ = st.CloseWrite()
+	enc, err := wire.ReadManifestResponse(st, manifest.MaxEncodedSize)
+	if err != nil {
+		_ = st.Reset()
+		return nil, nil, err
+	}
+	if err := manifest.VerifyInfohash(c, enc); err != nil {
+		return nil, nil, fmt.Errorf("swarm: peer %s sent a manifest that is not %s: %w", p, c, err)
+	}
+	m, err := manifest.Decode(enc, manifest.MaxEncodedSize)
+	if err != nil {
+		return nil, nil, fmt.Errorf("swarm: manifest from %s: %w", p, err)
+	}
+	return m, enc, nil
+}
+
+// handlePieces accepts a piece-exchange stream: read the Hello, find the
+// session, answer, and hand the stream to it.
+func (r *Registry) handlePieces(st network.Stream) {
+	p := st.Conn().RemotePeer()
+	if !r.allowed(p) {
+		_ = st.Reset()
+		return
+	}
+	_ = st.SetDeadline(time.Now().Add(handshakeTimeout))
+	rd := wire.NewReader(st, wire.Limits{})
+	m, err := rd.Read()
+	if err != nil || m.Type != wire.Hello {
+		_ = st.Reset()
+		return
+	}
+	c, err := cid.Cast(m.Data)
+	var s *Session
+	if err == nil {
+		s = r.Get(c)
+	}
+	if s == nil || s.Banned(p) {
+		w := wire.NewWriter(st)
+		_ = w.Write(wire.Msg{Type: wire.Refuse, Data: []byte("unknown share")}, wire.Limits{})
+		_ = w.Flush()
+		_ = st.Close()
+		return
+	}
+	w := wire.NewWriter(st)
+	if err := w.Write(wire.Msg{Type: wire.Hello, Data: c.Bytes()}, s.limits); err != nil || w.Flush() != nil {
+		_ = st.Reset()
+		return
+	}
+	_ = st.SetDeadline(time.Time{})
+	rd.SetLimits(s.limits)
+	s.attach(p, st, false, rd)
+}
+
+// Connect opens a piece-exchange stream to p for session s. It returns once
+// the link is up, or the error that stopped it.
+func (r *Registry) Connect(ctx context.Context, s *Session, p peer.ID) error {
+	if p == r.h.ID() {
+		return errors.New("swarm: not connecting to self")
+	}
+	ctx, cancel := context.WithTimeout(ctx, handshakeTimeout)
+	defer cancel()
+	st, err := r.h.NewStream(ctx, p, wire.Protocol)
+	if err != nil {
+		return err
+	}
+	if d, ok := ctx.Deadline(); ok {
+		_ = st.SetDeadline(d)
+	}
+	w := wire.NewWriter(st)
+	if err := w.Write(wire.Msg{Type: wire.Hello, Data: s.Infohash().Bytes()}, s.limits); err != nil || w.Flush() != nil {
+		_ = st.Reset()
+		return fmt.Errorf("swarm: hello to %s: %v", p, err)
+	}
+	rd := wire.NewReader(st, s.limits)
+	m, err := rd.Read()
+	if err != nil {
+		_ = st.Reset()
+		return fmt.Errorf("swarm: hello from %s: %w", p, err)
+	}
+	switch {
+	case m.Type == wire.Refuse:
+		_ = st.Reset()
+		return fmt.Errorf("swarm: %s refused: %q", p, m.Data)
+	case m.Type != wire.Hello || string(m.Data) != string(s.Infohash().Bytes()):
+		_ = st.Reset()
+		return fmt.Errorf("swarm: %s answered %v for another share", p, m.Type)
+	}
+	_ = st.SetDeadline(time.Time{})
+	s.attach(p, st, true, rd)
+	return nil
+}
+
+// attach starts a link on a stream whose handshake is done.
+func (s *Session) attach(p peer.ID, st network.Stream, outbound bool, rd *wire.Reader) {
+	l := newLink(s, p, st, outbound)
+	select {
+	case s.events <- event{kind: evLinkUp, l: l}:
+		l.start(rd)
+	case <-s.ctx.Done():
+		_ = st.Reset()
+	}
+}

@@ -1,0 +1,435 @@
+// Package swarm runs the exchange of one share's pieces with many peers at
+// once. A Session owns the share's state in one goroutine; its links (one per
+// peer stream) report what they read as events and carry out what the session
+// decides. Which piece to ask whom for is the picker's decision.
+package swarm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ipfs/go-cid"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"golang.org/x/time/rate"
+
+	"github.com/p2pshare/p2pshare/internal/manifest"
+	"github.com/p2pshare/p2pshare/internal/picker"
+	"github.com/p2pshare/p2pshare/internal/storage"
+	"github.com/p2pshare/p2pshare/internal/wire"
+)
+
+// Config is what a Session needs. Every field but Up, Down, Log and
+// InFlightBytes is required.
+type Config struct {
+	Manifest *manifest.Manifest
+	Encoded  []byte  // the manifest's canonical bytes, served to peers
+	Infohash cid.Cid // names the share
+	Storage  *storage.Storage
+	Self     peer.ID
+	Up, Down *rate.Limiter // the node's caps on piece payload; nil: none
+	Rand     *rand.Rand
+	Log      *slog.Logger
+	// InFlightBytes is how many bytes of requests to keep open per peer, the
+	// pipeline that covers bandwidth times delay; 0 means 2 MiB.
+	InFlightBytes int64
+	// OnComplete, if set, runs in the session goroutine once every piece is
+	// held and stored at its final path.
+	OnComplete func()
+}
+
+// Session trades one share's pieces with its peers. Its methods are safe for
+// concurrent use.
+type Session struct {
+	cfg    Config
+	m      *manifest.Manifest
+	st     *storage.Storage
+	limits wire.Limits
+	ctx    context.Context
+	cancel context.CancelFunc
+	events chan event
+	bufs   *bufPool
+
+	// Owned by the run goroutine.
+	links  map[peer.ID]*link
+	picker *picker.Picker
+	depth  int
+
+	// Shared, read by Progress and the reader.
+	down, up   atomic.Int64
+	nPeers     atomic.Int32
+	nHave      atomic.Int32
+	haveBytes  atomic.Int64
+	mu         sync.Mutex
+	changed    chan struct{} // closed and replaced when a piece verifies
+	banned     map[peer.ID]bool
+	connected  map[peer.ID]bool
+	complete   chan struct{} // closed once every piece is held and stored
+	failed     chan struct{} // closed when the session ends in error
+	err        error
+	stopped    chan struct{}
+	subs       []chan Event
+	lastSample sample
+}
+
+// New starts a session. It runs until ctx ends or Close is called.
+func New(ctx context.Context, cfg Config) (*Session, error) {
+	if cfg.Manifest == nil || cfg.Storage == nil || cfg.Rand == nil || cfg.Self == "" || !cfg.Infohash.Defined() {
+		return nil, errors.New("swarm: Config needs Manifest, Storage, Rand, Self and Infohash")
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.InFlightBytes <= 0 {
+		cfg.InFlightBytes = 2 << 20
+	}
+	m := cfg.Manifest
+	have := make([]bool, m.NumPieces())
+	for i := range have {
+		have[i] = cfg.Storage.Have(i)
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	s := &Session{
+		cfg: cfg, m: m, st: cfg.Storage,
+		limits: wire.Limits{MaxPiece: int(m.PieceSize), MaxBitfield: (m.NumPieces() + 7) / 8},
+		ctx:    ctx, cancel: cancel,
+		events:    make(chan event, 1024),
+		bufs:      newBufPool(int(m.PieceSize)),
+		links:     map[peer.ID]*link{},
+		picker:    picker.New(m.NumPieces(), have, cfg.Rand),
+		depth:     int(max(2, cfg.InFlightBytes/m.PieceSize)),
+		changed:   make(chan struct{}),
+		banned:    map[peer.ID]bool{},
+		connected: map[peer.ID]bool{},
+		complete:  make(chan struct{}),
+		failed:    make(chan struct{}),
+		stopped:   make(chan struct{}),
+	}
+	s.nHave.Store(int32(m.NumPieces() - s.picker.Missing()))
+	for i, h := range have {
+		if h {
+			s.haveBytes.Add(m.PieceLen(i))
+		}
+	}
+	s.lastSample = sample{at: time.Now()}
+	if s.picker.Missing() == 0 {
+		if err := s.finish(); err != nil {
+			cancel()
+			return nil, err
+		}
+	}
+	go s.run()
+	return s, nil
+}
+
+// Infohash names the session's share.
+func (s *Session) Infohash() cid.Cid { return s.cfg.Infohash }
+
+// Manifest is the session's share description.
+func (s *Session) Manifest() *manifest.Manifest { return s.m }
+
+// Encoded is the manifest's canonical bytes.
+func (s *Session) Encoded() []byte { return s.cfg.Encoded }
+
+// Complete is closed once every piece is held and stored at its final path.
+func (s *Session) Complete() <-chan struct{} { return s.complete }
+
+// Done is closed when the session has stopped.
+func (s *Session) Done() <-chan struct{} { return s.stopped }
+
+// Err is why the session stopped in error, if it did.
+func (s *Session) Err() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
+}
+
+// Close stops the session: links close, storage is synced and closed.
+func (s *Session) Close() error {
+	s.cancel()
+	<-s.stopped
+	return nil
+}
+
+// Wanted reports whether the session still misses pieces, i.e. should look
+// for more peers.
+func (s *Session) Wanted() bool {
+	select {
+	case <-s.complete:
+		return false
+	default:
+		return true
+	}
+}
+
+// Connected reports whether a link to p is up, and Banned whether p was
+// caught sending bad data.
+func (s *Session) Connected(p peer.ID) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.connected[p]
+}
+
+// Banned reports whether p sent data that failed verification.
+func (s *Session) Banned(p peer.ID) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.banned[p]
+}
+
+func (s *Session) post(e event) {
+	select {
+	case s.events <- e:
+	case <-s.ctx.Done():
+	}
+}
+
+// fail ends the session with err.
+func (s *Session) fail(err error) {
+	s.mu.Lock()
+	if s.err == nil {
+		s.err = err
+		close(s.failed)
+	}
+	s.mu.Unlock()
+	s.publish(Event{Kind: EventFailed, Err: err})
+	s.cancel()
+}
+
+func (s *Session) run() {
+	defer close(s.stopped)
+	tick := time.NewTicker(500 * time.Millisecond)
+	defer tick.Stop()
+	syncing := make(chan struct{}, 1)
+	lastSync := time.Now()
+	for {
+		select {
+		case <-s.ctx.Done():
+			for _, l := range s.links {
+				l.close()
+			}
+			if s.Wanted() {
+				if err := s.st.Sync(); err != nil {
+					s.cfg.Log.Warn("sync on close", "err", err)
+				}
+			}
+			s.closeSubs()
+			return
+		case e := <-s.events:
+			s.handle(e)
+		case now := <-tick.C:
+			s.publishProgress(now)
+			for _, l := range s.links {
+				s.requestMore(l)
+			}
+			if s.Wanted() && now.Sub(lastSync) >= time.Second {
+				select {
+				case syncing <- struct{}{}:
+					lastSync = now
+					go func() {
+						defer func() { <-syncing }()
+						if err := s.st.Sync(); err != nil {
+							s.post(event{kind: evDiskError, err: err})
+						}
+					}()
+				default:
+				}
+			}
+		}
+	}
+}
+
+func (s *Session) handle(e event) {
+	l := e.l
+	if e.kind == evLinkUp {
+		s.addLink(l)
+		return
+	}
+	if e.kind == evDiskError {
+		s.fail(fmt.Errorf("swarm: disk: %w", e.err))
+		return
+	}
+	if l == nil || s.links[l.id] != l {
+		return // a link already replaced or dropped
+	}
+	switch e.kind {
+	case evBitfield:
+		s.picker.AddPeer(picker.Peer(l.id), e.bits)
+		if !s.Wanted() && all(e.bits) {
+			l.close() // two seeds have nothing to trade
+			return
+		}
+		s.requestMore(l)
+	case evHave:
+		_ = s.picker.PeerHas(picker.Peer(l.id), e.i)
+		s.requestMore(l)
+	case evGot:
+		s.got(l, e.i)
+	case evRejected:
+		s.picker.Failed(picker.Peer(l.id), e.i)
+		s.requestMore(l)
+	case evBad:
+		s.cfg.Log.Warn("peer sent a piece that failed verification; banned", "peer", l.id, "piece", e.i)
+		s.mu.Lock()
+		s.banned[l.id] = true
+		s.mu.Unlock()
+		s.publish(Event{Kind: EventPeerBanned, Peer: l.id, Piece: e.i})
+		s.dropLink(l)
+	case evLinkDown:
+		s.dropLink(l)
+	}
+}
+
+func all(b []bool) bool {
+	for _, x := range b {
+		if !x {
+			return false
+		}
+	}
+	return true
+}
+
+// addLink registers a link after its handshake. Of two links to one peer
+// (both sides dialled at once), both ends keep the one opened by the smaller
+// peer ID, so they agree without talking.
+func (s *Session) addLink(l *link) {
+	if s.Banned(l.id) {
+		l.close()
+		return
+	}
+	if old, ok := s.links[l.id]; ok {
+		keepNew := l.outbound == (s.cfg.Self < l.id)
+		if !keepNew {
+			l.close()
+			return
+		}
+		s.dropLink(old)
+	}
+	s.links[l.id] = l
+	s.mu.Lock()
+	s.connected[l.id] = true
+	s.mu.Unlock()
+	s.nPeers.Add(1)
+	have := make([]bool, s.m.NumPieces())
+	for i := range have {
+		have[i] = s.picker.Have(i)
+	}
+	l.send(wire.Msg{Type: wire.Bitfield, Data: encodeBitfield(have)})
+	s.picker.AddPeer(picker.Peer(l.id), nil)
+	s.publish(Event{Kind: EventPeerConnected, Peer: l.id})
+}
+
+func (s *Session) dropLink(l *link) {
+	if s.links[l.id] != l {
+		l.close()
+		return
+	}
+	delete(s.links, l.id)
+	s.mu.Lock()
+	delete(s.connected, l.id)
+	s.mu.Unlock()
+	s.nPeers.Add(-1)
+	l.close()
+	s.picker.RemovePeer(picker.Peer(l.id))
+	s.publish(Event{Kind: EventPeerDropped, Peer: l.id})
+	for _, o := range s.links {
+		s.requestMore(o)
+	}
+}
+
+func (s *Session) requestMore(l *link) {
+	if !s.Wanted() {
+		return
+	}
+	for _, i := range s.picker.Next(picker.Peer(l.id), s.depth) {
+		l.request(i)
+	}
+}
+
+// got handles a verified, stored piece: settle it, cancel duplicates, tell
+// every peer, ask for more, and finish when nothing is missing.
+func (s *Session) got(l *link, i int) {
+	if s.picker.Have(i) {
+		s.picker.Got(picker.Peer(l.id), i)
+		s.requestMore(l)
+		return
+	}
+	for _, p := range s.picker.Got(picker.Peer(l.id), i) {
+		if o := s.links[peer.ID(p)]; o != nil {
+			o.cancel(i)
+			s.requestMore(o)
+		}
+	}
+	s.nHave.Add(1)
+	s.haveBytes.Add(s.m.PieceLen(i))
+	for _, o := range s.links {
+		if o != l {
+			o.send(wire.Msg{Type: wire.Have, Index: uint32(i)})
+		}
+	}
+	s.mu.Lock()
+	close(s.changed)
+	s.changed = make(chan struct{})
+	s.mu.Unlock()
+	s.publish(Event{Kind: EventPiece, Piece: i, Peer: l.id})
+	if s.picker.Missing() == 0 {
+		if err := s.finish(); err != nil {
+			s.fail(err)
+			return
+		}
+		for _, o := range s.links {
+			if !s.picker.Interested(picker.Peer(o.id)) && s.peerComplete(o.id) {
+				s.dropLink(o)
+			}
+		}
+		return
+	}
+	s.requestMore(l)
+}
+
+func (s *Session) peerComplete(p peer.ID) bool {
+	return s.picker.PeerComplete(picker.Peer(p))
+}
+
+// finish moves the content to its final path and announces completion.
+func (s *Session) finish() error {
+	if err := s.st.Complete(); err != nil {
+		return fmt.Errorf("swarm: finishing %s: %w", s.m.Name, err)
+	}
+	close(s.complete)
+	s.mu.Lock()
+	close(s.changed)
+	s.changed = make(chan struct{})
+	s.mu.Unlock()
+	s.publish(Event{Kind: EventComplete})
+	if s.cfg.OnComplete != nil {
+		s.cfg.OnComplete()
+	}
+	return nil
+}
+
+type evKind int
+
+const (
+	evLinkUp evKind = iota
+	evBitfield
+	evHave
+	evGot
+	evRejected
+	evBad
+	evLinkDown
+	evDiskError
+)
+
+type event struct {
+	kind evKind
+	l    *link
+	i    int
+	bits []bool
+	err  error
+}

@@ -1,0 +1,141 @@
+package wire
+
+import (
+	"bufio"
+	"encoding/binary"
+	"fmt"
+	"io"
+)
+
+// Reader decodes messages from a stream. It is not safe for concurrent use.
+type Reader struct {
+	br     *bufio.Reader
+	limits Limits
+	hdr    [headerLen]byte
+}
+
+// NewReader returns a Reader that refuses any message beyond limits.
+func NewReader(r io.Reader, limits Limits) *Reader {
+	return &Reader{br: bufio.NewReaderSize(r, 64<<10), limits: limits}
+}
+
+// SetLimits changes the limits, e.g. once the share is known after a Hello.
+func (r *Reader) SetLimits(l Limits) { r.limits = l }
+
+// Read returns the next message. The message's Data is freshly allocated and
+// belongs to the caller. At a clean end of stream it returns io.EOF; a stream
+// cut inside a frame gives io.ErrUnexpectedEOF.
+func (r *Reader) Read() (Msg, error) {
+	if _, err := io.ReadFull(r.br, r.hdr[:]); err != nil {
+		return Msg{}, err
+	}
+	n := int64(binary.BigEndian.Uint32(r.hdr[:]))
+	if max := int64(r.limits.maxFrame()); n > max {
+		return Msg{}, fmt.Errorf("%w: frame of %d bytes, limit %d", ErrMessageTooLarge, n, max)
+	}
+	if n < 1 {
+		return Msg{}, fmt.Errorf("%w: empty frame", ErrMalformed)
+	}
+	t, err := r.br.ReadByte()
+	if err != nil {
+		return Msg{}, noEOF(err)
+	}
+	n--
+	m := Msg{Type: Type(t)}
+	if hasIndex(m.Type) {
+		if n < 4 {
+			return Msg{}, fmt.Errorf("%w: %v frame of %d bytes has no index", ErrMalformed, m.Type, n+1)
+		}
+		var b [4]byte
+		if _, err := io.ReadFull(r.br, b[:]); err != nil {
+			return Msg{}, noEOF(err)
+		}
+		m.Index = binary.BigEndian.Uint32(b[:])
+		n -= 4
+	}
+	// Check the declared payload size against the type's own limit before
+	// allocating it.
+	if err := checkLen(r.limits, m.Type, int(n)); err != nil {
+		return Msg{}, err
+	}
+	if n > 0 {
+		m.Data = make([]byte, n)
+		if _, err := io.ReadFull(r.br, m.Data); err != nil {
+			return Msg{}, noEOF(err)
+		}
+	}
+	if err := r.limits.check(m); err != nil {
+		return Msg{}, err
+	}
+	return m, nil
+}
+
+// checkLen refuses a payload length that the type cannot have, so no buffer is
+// allocated for it.
+func checkLen(l Limits, t Type, n int) error {
+	var max int
+	switch t {
+	case Hello:
+		max = MaxInfohashLen
+	case Bitfield:
+		max = l.MaxBitfield
+	case Piece:
+		max = l.MaxPiece
+	case Refuse:
+		max = MaxReasonLen
+	case Have, Request, Cancel, Reject:
+		max = 0
+	default:
+		return fmt.Errorf("%w: %d", ErrUnknownType, uint8(t))
+	}
+	if n > max {
+		return fmt.Errorf("%w: %v payload of %d bytes, limit %d", ErrMessageTooLarge, t, n, max)
+	}
+	return nil
+}
+
+func noEOF(err error) error {
+	if err == io.EOF {
+		return io.ErrUnexpectedEOF
+	}
+	return err
+}
+
+// Writer encodes messages onto a stream through a buffer. It is not safe for
+// concurrent use; call Flush to push buffered messages out.
+type Writer struct {
+	bw *bufio.Writer
+}
+
+// NewWriter returns a Writer on w.
+func NewWriter(w io.Writer) *Writer {
+	return &Writer{bw: bufio.NewWriterSize(w, 64<<10)}
+}
+
+// Write buffers one message. It refuses a message that no Reader with the
+// same limits would accept.
+func (w *Writer) Write(m Msg, limits Limits) error {
+	if err := limits.check(m); err != nil {
+		return err
+	}
+	n := 1 + len(m.Data)
+	if hasIndex(m.Type) {
+		n += 4
+	}
+	var hdr [headerLen + 1 + 4]byte
+	binary.BigEndian.PutUint32(hdr[:4], uint32(n))
+	hdr[4] = byte(m.Type)
+	h := hdr[:5]
+	if hasIndex(m.Type) {
+		binary.BigEndian.PutUint32(hdr[5:], m.Index)
+		h = hdr[:9]
+	}
+	if _, err := w.bw.Write(h); err != nil {
+		return err
+	}
+	_, err := w.bw.Write(m.Data)
+	return err
+}
+
+// Flush writes any buffered messages to the stream.
+func (w *Writer) Flush() error { return w.bw.Flush() }

@@ -1,0 +1,123 @@
+package wire
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"io"
+	"testing"
+)
+
+var testLimits = Limits{MaxPiece: 1 << 16, MaxBitfield: 16}
+
+func TestRoundTrip(t *testing.T) {
+	msgs := []Msg{
+		{Type: Hello, Data: []byte("infohash-bytes")},
+		{Type: Bitfield, Data: []byte{0xff, 0x80}},
+		{Type: Bitfield},
+		{Type: Have, Index: 7},
+		{Type: Request, Index: 1<<32 - 1},
+		{Type: Cancel, Index: 3},
+		{Type: Piece, Index: 9, Data: bytes.Repeat([]byte{1, 2, 3}, 1000)},
+		{Type: Piece, Index: 10},
+		{Type: Reject, Index: 4},
+		{Type: Refuse, Data: []byte("unknown share")},
+	}
+	var buf bytes.Buffer
+	w := NewWriter(&buf)
+	for _, m := range msgs {
+		if err := w.Write(m, testLimits); err != nil {
+			t.Fatalf("write %v: %v", m.Type, err)
+		}
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	r := NewReader(&buf, testLimits)
+	for _, want := range msgs {
+		got, err := r.Read()
+		if err != nil {
+			t.Fatalf("read %v: %v", want.Type, err)
+		}
+		if got.Type != want.Type || got.Index != want.Index || !bytes.Equal(got.Data, want.Data) {
+			t.Fatalf("got %+v, want %+v", got, want)
+		}
+	}
+	if _, err := r.Read(); err != io.EOF {
+		t.Fatalf("after last message: %v, want io.EOF", err)
+	}
+}
+
+func frame(t Type, payload ...byte) []byte {
+	b := binary.BigEndian.AppendUint32(nil, uint32(1+len(payload)))
+	b = append(b, byte(t))
+	return append(b, payload...)
+}
+
+func TestReadRejects(t *testing.T) {
+	huge := binary.BigEndian.AppendUint32(nil, 1<<31)
+	cases := []struct {
+		name string
+		in   []byte
+		want error
+	}{
+		{"frame over limit, nothing allocated", append(huge, byte(Piece)), ErrMessageTooLarge},
+		{"empty frame", []byte{0, 0, 0, 0}, ErrMalformed},
+		{"unknown type", frame(99), ErrUnknownType},
+		{"have without index", frame(Have, 1, 2), ErrMalformed},
+		{"have with data", frame(Have, 0, 0, 0, 1, 5), ErrMessageTooLarge},
+		{"empty hello", frame(Hello), ErrMalformed},
+		{"bitfield over share limit", frame(Bitfield, make([]byte, 17)...), ErrMessageTooLarge},
+		{"cut inside header", []byte{0, 0}, io.ErrUnexpectedEOF},
+		{"cut inside payload", frame(Piece, 0, 0, 0, 1, 9)[:8], io.ErrUnexpectedEOF},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := NewReader(bytes.NewReader(tc.in), testLimits).Read()
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("err = %v, want %v", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestWriteRefusesWhatReaderWouldRefuse(t *testing.T) {
+	w := NewWriter(io.Discard)
+	bad := []Msg{
+		{Type: Piece, Data: make([]byte, testLimits.MaxPiece+1)},
+		{Type: Hello},
+		{Type: Have, Data: []byte{1}},
+		{Type: 0},
+	}
+	for _, m := range bad {
+		if err := w.Write(m, testLimits); err == nil {
+			t.Errorf("Write(%v with %d bytes) = nil, want an error", m.Type, len(m.Data))
+		}
+	}
+}
+
+func TestManifestExchange(t *testing.T) {
+	var req bytes.Buffer
+	if err := WriteManifestRequest(&req, []byte("ih")); err != nil {
+		t.Fatal(err)
+	}
+	got, err := ReadManifestRequest(&req)
+	if err != nil || string(got) != "ih" {
+		t.Fatalf("request: %q, %v", got, err)
+	}
+	var resp bytes.Buffer
+	if err := WriteManifestResponse(&resp, []byte("manifest")); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := ReadManifestResponse(bytes.NewReader(resp.Bytes()), 100); err != nil || string(got) != "manifest" {
+		t.Fatalf("response: %q, %v", got, err)
+	}
+	if _, err := ReadManifestResponse(bytes.NewReader(resp.Bytes()), 3); !errors.Is(err, ErrMessageTooLarge) {
+		t.Fatalf("over limit: %v, want ErrMessageTooLarge", err)
+	}
+	resp.Reset()
+	_ = WriteManifestResponse(&resp, nil)
+	if _, err := ReadManifestResponse(&resp, 100); !errors.Is(err, ErrUnknownShare) {
+		t.Fatalf("refusal: %v, want ErrUnknownShare", err)
+	}
+}

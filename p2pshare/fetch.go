@@ -1,0 +1,284 @@
+package p2pshare
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/ipfs/go-cid"
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/p2pshare/p2pshare/internal/manifest"
+	"github.com/p2pshare/p2pshare/internal/storage"
+	"github.com/p2pshare/p2pshare/internal/swarm"
+)
+
+// Progress is a snapshot of a fetch or a share: bytes and pieces verified,
+// peers connected, bytes moved each way and the current rates.
+type Progress = swarm.Progress
+
+// Event is one thing that happened to a fetch: a peer came or went or was
+// banned, a piece verified, a progress snapshot, completion or failure.
+type Event = swarm.Event
+
+// EventKind says what an Event reports.
+type EventKind = swarm.EventKind
+
+// The kinds of Event.
+const (
+	EventProgress      = swarm.EventProgress
+	EventPeerConnected = swarm.EventPeerConnected
+	EventPeerDropped   = swarm.EventPeerDropped
+	EventPeerBanned    = swarm.EventPeerBanned
+	EventPiece         = swarm.EventPiece
+	EventComplete      = swarm.EventComplete
+	EventFailed        = swarm.EventFailed
+)
+
+// FetchOptions say where a fetch writes.
+type FetchOptions struct {
+	// Out is where the share ends up: the file, for a single-file share, or
+	// the folder, for a folder share. It must not exist yet. While the fetch
+	// runs the content lives at Out+".p2pshare-part", with its progress in
+	// Out+".p2pshare-state"; a fetch that finds them resumes, re-verifying
+	// what they claim.
+	Out string
+}
+
+// ErrNotFound is returned (wrapped) by Fetch when no member offered the
+// share's manifest before the context ended.
+var ErrNotFound = errors.New("p2pshare: no member has this share")
+
+// Fetch finds the share named by infohash and starts downloading it from
+// every member that has it. It returns once the share's manifest is found
+// and verified, or with ErrNotFound when ctx ends first. The download goes on
+// in the background until it completes or ctx ends; once complete, the node
+// seeds the share, regardless of ctx, until Download.Close, Stop or Close.
+func (s *Swarm) Fetch(ctx context.Context, infohash cid.Cid, opts FetchOptions) (*Download, error) {
+	if !infohash.Defined() {
+		return nil, errors.New("p2pshare: Fetch: undefined infohash")
+	}
+	if _, err := manifest.ParseInfohash(infohash.String()); err != nil {
+		return nil, fmt.Errorf("p2pshare: Fetch: %w", err)
+	}
+	if opts.Out == "" {
+		return nil, errors.New("p2pshare: FetchOptions.Out is empty")
+	}
+	m, enc, err := s.resolve(ctx, infohash)
+	if err != nil {
+		return nil, err
+	}
+	st, err := storage.OpenFetch(m, opts.Out)
+	if err != nil {
+		return nil, fmt.Errorf("p2pshare: Fetch: %w", err)
+	}
+	se, err := s.start(swarm.Config{Manifest: m, Encoded: enc, Infohash: infohash, Storage: st})
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	d := &Download{s: s, se: se, out: opts.Out}
+	go d.watch(ctx)
+	go s.findPeers(se)
+	return d, nil
+}
+
+// resolve finds a share's manifest: from the DHT record, or from any
+// provider, whichever answers first with bytes that match the infohash.
+func (s *Swarm) resolve(ctx context.Context, ih cid.Cid) (*manifest.Manifest, []byte, error) {
+	if se := s.session(ih); se != nil {
+		return se.Manifest(), se.Encoded(), nil
+	}
+	type found struct {
+		m   *manifest.Manifest
+		enc []byte
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	res := make(chan found, 1)
+	offer := func(m *manifest.Manifest, enc []byte) {
+		select {
+		case res <- found{m, enc}:
+		default:
+		}
+	}
+	var lastErr error
+	var mu sync.Mutex
+	note := func(err error) {
+		mu.Lock()
+		lastErr = err
+		mu.Unlock()
+	}
+	go func() {
+		for wait := 200 * time.Millisecond; ctx.Err() == nil; wait = min(2*wait, 5*time.Second) {
+			lctx, lcancel := context.WithTimeout(ctx, 5*time.Second)
+			if enc, err := s.dht.GetManifest(lctx, ih); err == nil {
+				if m, err := manifest.Decode(enc, manifest.MaxEncodedSize); err == nil {
+					offer(m, enc)
+				} else {
+					note(err)
+				}
+			}
+			for ai := range s.dht.FindProviders(lctx, ih, 20) {
+				if ai.ID == s.h.ID() {
+					continue
+				}
+				if len(ai.Addrs) > 0 {
+					s.h.Peerstore().AddAddrs(ai.ID, ai.Addrs, time.Hour)
+				}
+				m, enc, err := s.reg.FetchManifest(lctx, ai.ID, ih)
+				if err != nil {
+					note(err)
+					continue
+				}
+				offer(m, enc)
+				break
+			}
+			lcancel()
+			select {
+			case <-ctx.Done():
+			case <-time.After(wait):
+			}
+		}
+	}()
+	select {
+	case f := <-res:
+		return f.m, f.enc, nil
+	case <-ctx.Done():
+		mu.Lock()
+		defer mu.Unlock()
+		if lastErr != nil {
+			return nil, nil, fmt.Errorf("%w: %s: %w (last error: %v)", ErrNotFound, ih, ctx.Err(), lastErr)
+		}
+		return nil, nil, fmt.Errorf("%w: %s: %w", ErrNotFound, ih, ctx.Err())
+	}
+}
+
+func (s *Swarm) session(ih cid.Cid) *swarm.Session {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.sessions[ih.KeyString()]
+}
+
+// findPeers keeps looking up the share's providers and connecting to new
+// ones while the session misses pieces: members that joined after us start
+// providing as soon as they fetch.
+func (s *Swarm) findPeers(se *swarm.Session) {
+	const maxDials = 16
+	sem := make(chan struct{}, maxDials)
+	tried := map[peer.ID]time.Time{}
+	for wait := 250 * time.Millisecond; se.Wanted(); wait = min(wait*2, 5*time.Second) {
+		ctx, cancel := context.WithTimeout(s.ctx, 10*time.Second)
+		for ai := range s.dht.FindProviders(ctx, se.Infohash(), 0) {
+			if ai.ID == s.h.ID() || se.Connected(ai.ID) || se.Banned(ai.ID) {
+				continue
+			}
+			if t, ok := tried[ai.ID]; ok && time.Since(t) < 5*time.Second {
+				continue
+			}
+			tried[ai.ID] = time.Now()
+			if len(ai.Addrs) > 0 {
+				s.h.Peerstore().AddAddrs(ai.ID, ai.Addrs, time.Hour)
+			}
+			sem <- struct{}{}
+			go func(p peer.ID) {
+				defer func() { <-sem }()
+				if err := s.reg.Connect(s.ctx, se, p); err != nil {
+					s.log.Debug("connecting to provider", "peer", p, "err", err)
+				}
+			}(ai.ID)
+		}
+		cancel()
+		select {
+		case <-se.Complete():
+			return
+		case <-se.Done():
+			return
+		case <-time.After(wait):
+		}
+	}
+}
+
+// Download is a fetch in progress, and then the share it fetched, seeded.
+type Download struct {
+	s   *Swarm
+	se  *swarm.Session
+	out string
+	err error
+	mu  sync.Mutex
+}
+
+// watch stops an unfinished download when its context ends.
+func (d *Download) watch(ctx context.Context) {
+	select {
+	case <-d.se.Complete():
+	case <-d.se.Done():
+	case <-ctx.Done():
+		select {
+		case <-d.se.Complete():
+			return
+		default:
+		}
+		d.mu.Lock()
+		d.err = fmt.Errorf("p2pshare: fetch of %s stopped: %w", d.se.Infohash(), ctx.Err())
+		d.mu.Unlock()
+		d.se.Close()
+	}
+}
+
+// Infohash names the share.
+func (d *Download) Infohash() cid.Cid { return d.se.Infohash() }
+
+// Name is the share's name: its file's or folder's base name.
+func (d *Download) Name() string { return d.se.Manifest().Name }
+
+// Size is the share's content size in bytes.
+func (d *Download) Size() int64 { return d.se.Manifest().TotalSize() }
+
+// Path is where the share ends up, FetchOptions.Out.
+func (d *Download) Path() string { return d.out }
+
+// Progress is a snapshot of the download now.
+func (d *Download) Progress() Progress { return d.se.Progress() }
+
+// Events returns a new channel of the download's events. Progress and Piece
+// events are dropped if the channel is not drained; it closes when the
+// download stops.
+func (d *Download) Events() <-chan Event { return d.se.Subscribe() }
+
+// Reader reads the share's content in order (the files of a folder share
+// one after another), blocking until the next bytes are verified.
+func (d *Download) Reader(ctx context.Context) io.Reader { return d.se.NewReader(ctx) }
+
+// Wait blocks until the download completes (nil), fails, or ctx ends.
+func (d *Download) Wait(ctx context.Context) error {
+	select {
+	case <-d.se.Complete():
+		return nil
+	case <-d.se.Done():
+		select {
+		case <-d.se.Complete():
+			return nil
+		default:
+		}
+		d.mu.Lock()
+		err := d.err
+		d.mu.Unlock()
+		if err == nil {
+			err = d.se.Err()
+		}
+		if err == nil {
+			err = fmt.Errorf("p2pshare: fetch of %s stopped", d.se.Infohash())
+		}
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Close stops the download, or stops seeding it once complete. A partial
+// download stays on disk, resumable.
+func (d *Download) Close() error { return d.se.Close() }

@@ -1,0 +1,65 @@
+package p2pshare
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/ipfs/go-cid"
+
+	"github.com/p2pshare/p2pshare/internal/manifest"
+	"github.com/p2pshare/p2pshare/internal/storage"
+	"github.com/p2pshare/p2pshare/internal/swarm"
+)
+
+const defaultJoinTimeout = 30 * time.Second
+
+var errClosed = errors.New("p2pshare: swarm is closed")
+
+// ShareOptions tune Share. The zero value is the usual choice.
+type ShareOptions struct {
+	// PieceSize overrides the piece size, a power of two from 16 KiB to
+	// 16 MiB. 0 picks one from the content size.
+	PieceSize int64
+	// Progress, if set, is called as hashing proceeds with the bytes hashed
+	// so far and the total.
+	Progress func(done, total int64)
+}
+
+// Share hashes the file or folder at path, serves it, and announces this node
+// as its provider. It returns the share's infohash, which is all another
+// member needs to Fetch it. The share is served until Stop or Close.
+func (s *Swarm) Share(ctx context.Context, path string, opts ShareOptions) (cid.Cid, error) {
+	m, err := manifest.Build(ctx, path, manifest.BuildOptions{PieceSize: opts.PieceSize, Progress: opts.Progress})
+	if err != nil {
+		return cid.Undef, fmt.Errorf("p2pshare: sharing %s: %w", path, err)
+	}
+	enc, err := m.Encode()
+	if err != nil {
+		return cid.Undef, fmt.Errorf("p2pshare: sharing %s: %w", path, err)
+	}
+	ih := manifest.InfohashOf(enc)
+	st, err := storage.OpenSeed(m, path)
+	if err != nil {
+		return cid.Undef, fmt.Errorf("p2pshare: sharing %s: %w", path, err)
+	}
+	if _, err := s.start(swarm.Config{Manifest: m, Encoded: enc, Infohash: ih, Storage: st}); err != nil {
+		st.Close()
+		return cid.Undef, err
+	}
+	s.putManifest(ih, enc)
+	return ih, nil
+}
+
+// putManifest stores a manifest in the DHT in the background; failures only
+// cost a lookup path, since every holder also serves it directly.
+func (s *Swarm) putManifest(ih cid.Cid, enc []byte) {
+	go func() {
+		ctx, cancel := context.WithTimeout(s.ctx, 30*time.Second)
+		defer cancel()
+		if err := s.dht.PutManifest(ctx, ih, enc); err != nil {
+			s.log.Debug("storing manifest in the DHT", "infohash", ih, "err", err)
+		}
+	}()
+}

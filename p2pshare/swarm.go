@@ -1,0 +1,222 @@
+// Package p2pshare hands one large file or folder to a whole class at once by
+// making every receiver a sender too. A node joins a network, shares content
+// under its infohash, and fetches others' content from many members at once,
+// verifying every piece, serving what it holds to the rest of the class while
+// it downloads, and seeding after it finishes. Members find each other and
+// the shares' metadata through a private Kademlia DHT: there is no tracker.
+//
+// The first node of a network (started with no bootstrap peers) is its
+// bootstrap node; every other node names it, or any member, in
+// Config.BootstrapPeers.
+package p2pshare
+
+import (
+	"context"
+	crand "crypto/rand"
+	"encoding/binary"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"path/filepath"
+	"sync"
+
+	"github.com/ipfs/go-cid"
+	logging "github.com/ipfs/go-log/v2"
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"golang.org/x/time/rate"
+
+	"github.com/p2pshare/p2pshare/internal/discovery"
+	ihost "github.com/p2pshare/p2pshare/internal/host"
+	"github.com/p2pshare/p2pshare/internal/manifest"
+	"github.com/p2pshare/p2pshare/internal/swarm"
+)
+
+// Swarm is a running p2pshare node: a libp2p host, its place in the
+// network's DHT, and the shares it serves and fetches. Its methods are safe
+// for concurrent use.
+type Swarm struct {
+	cfg      Config
+	log      *slog.Logger
+	h        host.Host
+	dht      *discovery.DHT
+	reg      *swarm.Registry
+	up, down *rate.Limiter
+	ctx      context.Context
+	cancel   context.CancelFunc
+
+	mu       sync.Mutex
+	sessions map[string]*swarm.Session
+	closed   bool
+}
+
+// New starts a node and, if Config.BootstrapPeers is set, joins the network
+// through them; it fails if none of them can be reached.
+func New(ctx context.Context, cfg Config) (*Swarm, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(logging.SlogHandler()).With("logger", "p2pshare")
+	}
+	key, err := identity(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	boot, _ := cfg.bootstrap()
+	h, err := ihost.New(ihost.Options{Key: key, ListenAddrs: cfg.listenAddrs(), MaxPeers: cfg.MaxPeers, QUIC: cfg.QUIC})
+	if err != nil {
+		return nil, fmt.Errorf("p2pshare: %w", err)
+	}
+	d, err := discovery.New(h, discovery.Options{Bootstrap: boot, ProvideInterval: cfg.ProvideInterval, Log: log})
+	if err != nil {
+		h.Close()
+		return nil, fmt.Errorf("p2pshare: %w", err)
+	}
+	jctx := ctx
+	if len(boot) > 0 {
+		t := cfg.JoinTimeout
+		if t == 0 {
+			t = defaultJoinTimeout
+		}
+		var cancel context.CancelFunc
+		jctx, cancel = context.WithTimeout(ctx, t)
+		defer cancel()
+	}
+	if err := d.Join(jctx); err != nil {
+		d.Close()
+		h.Close()
+		return nil, fmt.Errorf("p2pshare: joining the network: %w", err)
+	}
+	sctx, cancel := context.WithCancel(context.Background())
+	s := &Swarm{
+		cfg: cfg, log: log, h: h, dht: d,
+		reg:  swarm.NewRegistry(h, log, nil),
+		up:   limiter(cfg.UploadLimit),
+		down: limiter(cfg.DownloadLimit),
+		ctx:  sctx, cancel: cancel,
+		sessions: map[string]*swarm.Session{},
+	}
+	return s, nil
+}
+
+func identity(dir string) (crypto.PrivKey, error) {
+	if dir == "" {
+		k, _, err := crypto.GenerateEd25519Key(crand.Reader)
+		return k, err
+	}
+	k, err := ihost.LoadOrCreateKey(filepath.Join(dir, "identity.key"))
+	if err != nil {
+		return nil, fmt.Errorf("p2pshare: Config.DataDir: %w", err)
+	}
+	return k, nil
+}
+
+// limiter returns a token bucket of bytesPerSec with a burst of a tenth of a
+// second (at least 256 KiB), or nil for no cap.
+func limiter(bytesPerSec int64) *rate.Limiter {
+	if bytesPerSec <= 0 {
+		return nil
+	}
+	return rate.NewLimiter(rate.Limit(bytesPerSec), int(max(bytesPerSec/10, 256<<10)))
+}
+
+// ID is the node's peer ID.
+func (s *Swarm) ID() string { return s.h.ID().String() }
+
+// Addrs are the node's addresses, each ending in /p2p/<peer ID>: what other
+// nodes put in Config.BootstrapPeers to join through this one.
+func (s *Swarm) Addrs() []string {
+	info := peer.AddrInfo{ID: s.h.ID(), Addrs: s.h.Addrs()}
+	full, err := peer.AddrInfoToP2pAddrs(&info)
+	if err != nil {
+		return nil
+	}
+	out := make([]string, 0, len(full))
+	for _, a := range full {
+		out = append(out, a.String())
+	}
+	return out
+}
+
+// Close stops every share and fetch and shuts the node down. Partial
+// downloads stay on disk, resumable.
+func (s *Swarm) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	sessions := s.sessions
+	s.sessions = nil
+	s.mu.Unlock()
+	s.cancel()
+	for _, se := range sessions {
+		_ = se.Close()
+	}
+	s.reg.Close()
+	err := s.dht.Close()
+	if herr := s.h.Close(); err == nil {
+		err = herr
+	}
+	return err
+}
+
+// start opens a session for a share and makes it reachable and announced.
+func (s *Swarm) start(cfg swarm.Config) (*swarm.Session, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, errClosed
+	}
+	k := cfg.Infohash.KeyString()
+	if _, ok := s.sessions[k]; ok {
+		return nil, fmt.Errorf("p2pshare: share %s is already open on this node", cfg.Infohash)
+	}
+	var seed [16]byte
+	_, _ = crand.Read(seed[:])
+	cfg.Self = s.h.ID()
+	cfg.Up, cfg.Down = s.up, s.down
+	cfg.Rand = rand.New(rand.NewPCG(binary.LittleEndian.Uint64(seed[:8]), binary.LittleEndian.Uint64(seed[8:])))
+	cfg.Log = s.log
+	se, err := swarm.New(s.ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("p2pshare: %w", err)
+	}
+	if err := s.reg.Add(se); err != nil {
+		se.Close()
+		return nil, fmt.Errorf("p2pshare: %w", err)
+	}
+	s.sessions[k] = se
+	s.dht.Provide(cfg.Infohash)
+	go func() {
+		<-se.Done()
+		s.dht.StopProviding(cfg.Infohash)
+		s.mu.Lock()
+		if s.sessions != nil && s.sessions[k] == se {
+			delete(s.sessions, k)
+		}
+		s.mu.Unlock()
+	}()
+	return se, nil
+}
+
+// Stop stops serving (and fetching) a share. Its files stay on disk.
+func (s *Swarm) Stop(infohash cid.Cid) error {
+	s.mu.Lock()
+	se := s.sessions[infohash.KeyString()]
+	s.mu.Unlock()
+	if se == nil {
+		return fmt.Errorf("p2pshare: share %s is not open on this node", infohash)
+	}
+	return se.Close()
+}
+
+// ParseInfohash parses an infohash from its string form, refusing anything
+// that is not a p2pshare infohash with an error that says why.
+func ParseInfohash(s string) (cid.Cid, error) {
+	return manifest.ParseInfohash(s)
+}
