@@ -58,6 +58,7 @@ func TestClassFetchesFromEachOther(t *testing.T) {
 	}
 	downloads := make([]*Download, leechers)
 	sources := make([]map[string]bool, leechers)
+	evDone := make([]chan struct{}, leechers)
 	done := make(chan int, leechers)
 	for i, n := range nodes {
 		i, n := i, n
@@ -70,8 +71,10 @@ func TestClassFetchesFromEachOther(t *testing.T) {
 			}
 			downloads[i] = d
 			sources[i] = map[string]bool{}
+			evDone[i] = make(chan struct{})
 			ev := d.Events()
 			go func() {
+				defer close(evDone[i])
 				for e := range ev {
 					if e.Kind == EventPiece {
 						sources[i][e.Peer.String()] = true
@@ -101,8 +104,9 @@ func TestClassFetchesFromEachOther(t *testing.T) {
 		}
 	}
 	for i, n := range nodes {
-		// Close stops the event goroutines, so sources is safe to read.
+		// Close ends the event streams; then sources is safe to read.
 		n.Close()
+		<-evDone[i]
 		if len(sources[i]) < 2 {
 			t.Errorf("leecher %d got pieces from %d peer(s), want more than 1", i, len(sources[i]))
 		}

@@ -1,0 +1,85 @@
+//go:build linux
+
+package p2pshare
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// BenchmarkLeecherPeakRSS measures the peak resident set of a process that
+// does nothing but leech one share: the test binary re-executed as a leecher
+// child (see TestMain), fetching from a seeder in this process. Linux only:
+// ru_maxrss is in KiB there. The goal is peak_rss_MiB < 150.
+func BenchmarkLeecherPeakRSS(b *testing.B) {
+	size := benchSize(b)
+	src, sum := writeBenchFile(b, b.TempDir(), size)
+	outDir := benchOutDir(b)
+	seed := testNode(b, nil, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+	defer cancel()
+	ih, err := seed.Share(ctx, src, ShareOptions{})
+	if err != nil {
+		b.Fatalf("Share: %v", err)
+	}
+	var peakKiB int64
+	var fetchSecs float64
+	var last childResult
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		out := filepath.Join(outDir, fmt.Sprintf("leech-%d-%d", i, time.Now().UnixNano()))
+		cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^$", "-test.bench=^$")
+		cmd.Env = append(os.Environ(),
+			envChild+"=leecher",
+			envChildBoot+"="+strings.Join(seed.Addrs(), ","),
+			envChildIH+"="+ih.String(),
+			envChildOut+"="+out,
+		)
+		var stdout bytes.Buffer
+		cmd.Stdout = &stdout
+		cmd.Stderr = os.Stderr
+		b.StartTimer()
+		err := cmd.Run()
+		b.StopTimer()
+		if err != nil {
+			b.Fatalf("leecher child: %v; stdout: %s", err, stdout.Bytes())
+		}
+		ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+		if !ok {
+			b.Fatalf("no rusage for the leecher child")
+		}
+		peakKiB = max(peakKiB, ru.Maxrss)
+		if err := json.Unmarshal(bytes.TrimSpace(lastLine(stdout.Bytes())), &last); err != nil {
+			b.Fatalf("leecher child printed %q: %v", stdout.Bytes(), err)
+		}
+		fetchSecs += last.FetchSecs
+		if got := fileSHA256(b, out); !bytes.Equal(got[:], sum[:]) {
+			b.Fatalf("fetched content differs from the source")
+		}
+		os.Remove(out)
+		b.StartTimer()
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(peakKiB)/1024, "peak_rss_MiB")
+	b.ReportMetric(float64(b.N)*float64(size)/mb/fetchSecs, "fetch_MB/s")
+	b.ReportMetric(last.GoSysMiB, "child_go_sys_MiB")
+	b.ReportMetric(float64(last.NumGC), "child_gcs")
+}
+
+func lastLine(out []byte) []byte {
+	out = bytes.TrimRight(out, "\n")
+	if i := bytes.LastIndexByte(out, '\n'); i >= 0 {
+		return out[i+1:]
+	}
+	return out
+}
