@@ -13,6 +13,7 @@ package picker
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 )
 
 // Peer names a remote peer; the swarm uses its libp2p peer ID.
@@ -249,6 +250,7 @@ func (p *Picker) Got(id Peer, i int) (cancel []Peer) {
 		p.have[i] = true
 		p.missing--
 	}
+	slices.Sort(cancel) // map order is random; callers replay runs
 	return cancel
 }
 

@@ -1,0 +1,156 @@
+// Package sim runs a whole class on a virtual clock: one seeder and N
+// students trading pieces, each node's upload and download shared among its
+// transfers, driven by the very picker and upload policy the real swarm runs.
+// It does no I/O; a class of 1000 finishes in seconds of wall time, and the
+// same seed replays the same run.
+package sim
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"time"
+
+	"github.com/p2pshare/p2pshare/internal/picker"
+	"github.com/p2pshare/p2pshare/internal/upload"
+)
+
+// Class describes a simulated run. Rates are bytes per second.
+type Class struct {
+	N         int     // students
+	FileSize  int64   // bytes
+	PieceSize int64   // bytes
+	SeedUp    float64 // the seeder's upload
+	Up        []float64
+	Down      []float64 // per student; len N each
+	Degree    int       // links each student opens to other students (the seeder links to all)
+	Depth     int       // requests kept open per link
+	Slots     int       // uploads a node runs at once
+	Step      time.Duration
+	Seed      uint64
+	// Leave, if set, makes student i leave abruptly at that virtual time
+	// (zero: stays).
+	Leave []time.Duration
+}
+
+// Result is what a run measured.
+type Result struct {
+	Done         []time.Duration // per student, completion time; -1 if it never finished
+	Makespan     time.Duration   // the last student that stayed finishes
+	TStar        time.Duration   // the lower bound max(F/Us, F/Dmin, N·F/(Us+ΣU))
+	SeedUploaded int64
+	Uploaded     int64 // by everyone
+	Steps        int
+}
+
+// LowerBound is T* for the class.
+func (c *Class) LowerBound() time.Duration {
+	f := float64(c.FileSize)
+	sumU := c.SeedUp
+	dmin := math.Inf(1)
+	for i := 0; i < c.N; i++ {
+		sumU += c.Up[i]
+		dmin = min(dmin, c.Down[i])
+	}
+	t := max(f/c.SeedUp, f/dmin, float64(c.N)*f/sumU)
+	return time.Duration(t * float64(time.Second))
+}
+
+// Validate reports the first impossible setting.
+func (c *Class) Validate() error {
+	switch {
+	case c.N < 1:
+		return fmt.Errorf("sim: N %d < 1", c.N)
+	case c.FileSize < 1 || c.PieceSize < 1:
+		return fmt.Errorf("sim: file size %d, piece size %d", c.FileSize, c.PieceSize)
+	case len(c.Up) != c.N || len(c.Down) != c.N:
+		return fmt.Errorf("sim: %d upload and %d download rates for %d students", len(c.Up), len(c.Down), c.N)
+	case c.SeedUp <= 0:
+		return fmt.Errorf("sim: seeder upload %v", c.SeedUp)
+	case c.Depth < 1 || c.Slots < 1 || c.Step <= 0:
+		return fmt.Errorf("sim: depth %d, slots %d, step %v", c.Depth, c.Slots, c.Step)
+	case c.Leave != nil && len(c.Leave) != c.N:
+		return fmt.Errorf("sim: %d leave times for %d students", len(c.Leave), c.N)
+	}
+	return nil
+}
+
+// Uniform fills a class where every student has the same rates.
+func Uniform(n int, up, down float64) (ups, downs []float64) {
+	ups, downs = make([]float64, n), make([]float64, n)
+	for i := range ups {
+		ups[i], downs[i] = up, down
+	}
+	return ups, downs
+}
+
+// Run simulates the class to completion (or until 100·T* of virtual time).
+func Run(c Class) (Result, error) {
+	if err := c.Validate(); err != nil {
+		return Result{}, err
+	}
+	w := newWorld(c)
+	res := Result{TStar: c.LowerBound()}
+	limit := 100 * res.TStar
+	dt := c.Step.Seconds()
+	var now time.Duration
+	for !w.finished() && now < limit {
+		now += c.Step
+		w.now = now
+		w.leave(now)
+		w.startUploads()
+		w.advance(dt)
+		res.Steps++
+	}
+	res.Done = make([]time.Duration, c.N)
+	for i := 1; i <= c.N; i++ {
+		n := w.nodes[i]
+		res.Done[i-1] = n.doneAt
+		if !n.gone && n.doneAt < 0 {
+			return res, fmt.Errorf("sim: student %d unfinished after %v (%d pieces missing)", i-1, now, n.pick.Missing())
+		}
+		if !n.gone {
+			res.Makespan = max(res.Makespan, n.doneAt)
+		}
+		res.Uploaded += n.uploaded
+	}
+	res.SeedUploaded = w.nodes[0].uploaded
+	res.Uploaded += res.SeedUploaded
+	return res, nil
+}
+
+func pid(i int) string { return fmt.Sprintf("n%d", i) }
+
+type node struct {
+	id       int
+	up, down float64
+	pick     *picker.Picker
+	queue    *upload.Queue
+	super    *upload.SuperSeed // the seeder only
+	links    []int             // sorted
+	active   []*flow
+	incoming int
+	doneAt   time.Duration
+	uploaded int64
+	gone     bool
+	leaveAt  time.Duration
+}
+
+type flow struct {
+	from, to  int
+	piece     int
+	remaining float64
+	rate      float64
+	dead      bool
+}
+
+type world struct {
+	c     Class
+	nodes []*node
+	n     int // pieces
+	now   time.Duration
+	rng   *rand.Rand
+	// showedAll: the seeder's reveal policy is done and every peer was
+	// shown every piece.
+	showedAll bool
+}

@@ -1,0 +1,276 @@
+package sim
+
+import (
+	"math/rand/v2"
+	"slices"
+	"time"
+
+	"github.com/p2pshare/p2pshare/internal/picker"
+	"github.com/p2pshare/p2pshare/internal/upload"
+)
+
+func newWorld(c Class) *world {
+	rng := rand.New(rand.NewPCG(c.Seed, 0x5eed))
+	n := int((c.FileSize + c.PieceSize - 1) / c.PieceSize)
+	w := &world{c: c, n: n, rng: rng}
+	all := make([]bool, n)
+	for i := range all {
+		all[i] = true
+	}
+	seed := &node{id: 0, up: c.SeedUp, pick: picker.New(n, all, rand.New(rand.NewPCG(c.Seed, 0))),
+		queue: upload.NewQueue(64), super: upload.NewSuperSeed(n, rand.New(rand.NewPCG(c.Seed, 1))),
+		doneAt: 0}
+	w.nodes = append(w.nodes, seed)
+	for i := 0; i < c.N; i++ {
+		nd := &node{id: i + 1, up: c.Up[i], down: c.Down[i],
+			pick:  picker.New(n, nil, rand.New(rand.NewPCG(c.Seed, uint64(i+2)))),
+			queue: upload.NewQueue(64), doneAt: -1}
+		if c.Leave != nil {
+			nd.leaveAt = c.Leave[i]
+		}
+		w.nodes = append(w.nodes, nd)
+	}
+	// The seeder links to everyone; each student to Degree random others.
+	for i := 1; i <= c.N; i++ {
+		w.link(0, i)
+	}
+	for i := 1; i <= c.N; i++ {
+		for k := 0; k < c.Degree && len(w.nodes[i].links) < c.Degree+1; k++ {
+			j := 1 + rng.IntN(c.N)
+			if j != i && !slices.Contains(w.nodes[i].links, j) {
+				w.link(i, j)
+			}
+		}
+	}
+	for _, nd := range w.nodes {
+		for _, j := range nd.links {
+			w.requestMore(nd, j)
+		}
+	}
+	return w
+}
+
+// link connects a and b: each learns what the other shows.
+func (w *world) link(a, b int) {
+	na, nb := w.nodes[a], w.nodes[b]
+	na.links = insert(na.links, b)
+	nb.links = insert(nb.links, a)
+	w.show(na, nb)
+	w.show(nb, na)
+}
+
+// show tells dst which pieces src holds, through the reveal policy for the
+// seeder.
+func (w *world) show(src, dst *node) {
+	has := make([]bool, w.n)
+	if src.super != nil && src.super.Active() {
+		for _, i := range src.super.Reveal(upload.Peer(pid(dst.id)), dst.pick.Have, w.c.Depth) {
+			has[i] = true
+		}
+	} else {
+		for i := range has {
+			has[i] = src.pick.Have(i)
+		}
+	}
+	dst.pick.AddPeer(picker.Peer(pid(src.id)), has)
+}
+
+func (w *world) requestMore(nd *node, to int) {
+	if nd.gone || w.nodes[to].gone {
+		return
+	}
+	for _, i := range nd.pick.Next(picker.Peer(pid(to)), w.c.Depth) {
+		if err := w.nodes[to].queue.Add(upload.Peer(pid(nd.id)), i); err != nil {
+			nd.pick.Failed(picker.Peer(pid(to)), i)
+		}
+	}
+}
+
+func (w *world) finished() bool {
+	for _, nd := range w.nodes[1:] {
+		if !nd.gone && nd.doneAt < 0 {
+			return false
+		}
+	}
+	return true
+}
+
+func (w *world) leave(now time.Duration) {
+	for _, nd := range w.nodes[1:] {
+		if nd.gone || nd.leaveAt <= 0 || now < nd.leaveAt {
+			continue
+		}
+		nd.gone = true
+		for _, f := range nd.active {
+			f.dead = true
+			w.nodes[f.to].incoming--
+		}
+		nd.active = nil
+		for _, j := range nd.links {
+			o := w.nodes[j]
+			o.queue.RemovePeer(upload.Peer(pid(nd.id)))
+			o.pick.RemovePeer(picker.Peer(pid(nd.id)))
+			if o.super != nil {
+				o.super.PeerGone(upload.Peer(pid(nd.id)), nd.pick.Have)
+			}
+			for _, f := range o.active {
+				if f.to == nd.id && !f.dead {
+					f.dead = true
+					nd.incoming--
+				}
+			}
+			o.links = slices.DeleteFunc(o.links, func(x int) bool { return x == nd.id })
+			for _, k := range o.links {
+				w.requestMore(o, k)
+			}
+		}
+	}
+}
+
+// startUploads fills each node's upload slots from its queue.
+func (w *world) startUploads() {
+	for _, nd := range w.nodes {
+		if nd.gone {
+			continue
+		}
+		for len(nd.active) < w.c.Slots && nd.queue.Len() > 0 {
+			r, _ := nd.queue.Next()
+			to := w.nodes[idOf(string(r.Peer))]
+			f := &flow{from: nd.id, to: to.id, piece: r.Piece, remaining: float64(w.pieceLen(r.Piece))}
+			nd.active = append(nd.active, f)
+			to.incoming++
+		}
+	}
+}
+
+func idOf(p string) int {
+	n := 0
+	for _, c := range p[1:] {
+		n = n*10 + int(c-'0')
+	}
+	return n
+}
+
+func (w *world) pieceLen(i int) int64 {
+	if i == w.n-1 {
+		return w.c.FileSize - int64(i)*w.c.PieceSize
+	}
+	return w.c.PieceSize
+}
+
+// advance moves every transfer forward by dt seconds. Each node's upload is
+// split evenly over its transfers and each download over its incoming ones;
+// a transfer runs at the smaller share, and upload a slow receiver leaves
+// unused goes to the node's other transfers.
+func (w *world) advance(dt float64) {
+	var done []*flow
+	for _, nd := range w.nodes {
+		if len(nd.active) == 0 {
+			continue
+		}
+		share := nd.up / float64(len(nd.active))
+		spare, open := 0.0, 0
+		for _, f := range nd.active {
+			f.rate = min(share, w.nodes[f.to].down/float64(w.nodes[f.to].incoming))
+			if f.rate < share {
+				spare += share - f.rate
+			} else {
+				open++
+			}
+		}
+		for _, f := range nd.active {
+			if open > 0 && f.rate >= share {
+				f.rate += spare / float64(open)
+				f.rate = min(f.rate, w.nodes[f.to].down)
+			}
+			f.remaining -= f.rate * dt
+			if f.remaining <= 0 {
+				done = append(done, f)
+			}
+		}
+	}
+	for _, f := range done {
+		if !f.dead {
+			w.deliver(f)
+		}
+	}
+}
+
+func (w *world) deliver(f *flow) {
+	src, dst := w.nodes[f.from], w.nodes[f.to]
+	src.active = remove(src.active, f)
+	dst.incoming--
+	size := w.pieceLen(f.piece)
+	src.uploaded += size
+	first := !dst.pick.Have(f.piece)
+	for _, c := range dst.pick.Got(picker.Peer(pid(src.id)), f.piece) {
+		o := w.nodes[idOf(string(c))]
+		if !o.queue.Cancel(upload.Peer(pid(dst.id)), f.piece) {
+			for _, g := range o.active {
+				if g.to == dst.id && g.piece == f.piece && !g.dead {
+					g.dead = true
+					o.active = remove(o.active, g)
+					dst.incoming--
+					break
+				}
+			}
+		}
+	}
+	if first {
+		for _, j := range dst.links {
+			o := w.nodes[j]
+			if o.super == nil {
+				_ = o.pick.PeerHas(picker.Peer(pid(dst.id)), f.piece)
+				w.requestMore(o, dst.id)
+			}
+		}
+		if dst.pick.Missing() == 0 {
+			dst.doneAt = w.now
+		}
+	}
+	if src.super != nil {
+		w.revealMore(src, dst)
+	}
+	for _, j := range dst.links {
+		w.requestMore(dst, j)
+	}
+}
+
+// revealMore keeps Depth revealed-and-missing pieces in front of dst, or
+// shows everything once the policy is done.
+func (w *world) revealMore(seed, dst *node) {
+	p := upload.Peer(pid(dst.id))
+	if !seed.super.Active() {
+		if !w.showedAll {
+			w.showedAll = true
+			for _, j := range seed.links {
+				for i := 0; i < w.n; i++ {
+					_ = w.nodes[j].pick.PeerHas(picker.Peer(pid(seed.id)), i)
+				}
+				w.requestMore(w.nodes[j], seed.id)
+			}
+		}
+		return
+	}
+	k := w.c.Depth - seed.super.Outstanding(p, dst.pick.Have)
+	for _, i := range seed.super.Reveal(p, dst.pick.Have, k) {
+		_ = dst.pick.PeerHas(picker.Peer(pid(seed.id)), i)
+	}
+}
+
+func remove(fs []*flow, f *flow) []*flow {
+	for i, g := range fs {
+		if g == f {
+			return append(fs[:i], fs[i+1:]...)
+		}
+	}
+	return fs
+}
+
+func insert(s []int, x int) []int {
+	i, found := slices.BinarySearch(s, x)
+	if found {
+		return s
+	}
+	return slices.Insert(s, i, x)
+}
