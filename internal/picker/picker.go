@@ -5,9 +5,9 @@
 //
 // The rules: rarest first (the piece the fewest known peers hold), ties broken
 // at random from a seeded source; each peer gets at most a pipeline's worth of
-// outstanding requests; a piece is asked of one peer at a time until every
-// missing piece is in flight, and then (endgame) a piece may also be asked of
-// a second peer, so the last pieces do not wait on one slow link.
+// outstanding requests (see Pipeline); a piece is asked of one peer at a time
+// until every missing piece is in flight, and then (endgame) a piece may also
+// be asked of a second peer, so the last pieces do not wait on one slow link.
 package picker
 
 import (
@@ -27,20 +27,25 @@ const MaxEndgameDup = 2
 // concurrent use: one goroutine (the share's session) owns it.
 type Picker struct {
 	n        int
-	have     []bool
+	have     bitset
 	missing  int
-	avail    []int32        // how many connected peers hold each piece
-	inflight []int8         // how many peers each piece is asked of now
-	peers    map[Peer]*peer // connected peers
+	avail    []int32 // how many connected peers hold each piece
+	inflight []int8  // how many peers each piece is asked of now
+	busy     bitset  // pieces asked of at least one peer
+	full     bitset  // pieces asked of MaxEndgameDup peers
+	unasked  int     // missing pieces asked of nobody
+	peers    map[Peer]*peer
 	rng      *rand.Rand
-	cand     []int // scratch
+	maxOut   int // cap on requests open across all peers; 0: none
+	out      int // requests open across all peers
 }
 
 type peer struct {
-	has      []bool
+	has      bitset
 	count    int
-	asked    map[int]struct{} // pieces requested from this peer, not yet settled
-	refused  map[int]struct{} // pieces this peer failed to serve; not asked again
+	asked    bitset
+	nAsked   int
+	refused  bitset // pieces this peer failed to serve; not asked again
 	complete bool
 }
 
@@ -48,28 +53,30 @@ type peer struct {
 // may be nil). rng breaks ties; give it a fixed seed to replay a run.
 func New(n int, have []bool, rng *rand.Rand) *Picker {
 	p := &Picker{
-		n:        n,
-		have:     make([]bool, n),
-		avail:    make([]int32, n),
-		inflight: make([]int8, n),
-		peers:    make(map[Peer]*peer),
-		rng:      rng,
-		missing:  n,
+		n: n, have: newBitset(n), missing: n, unasked: n,
+		avail: make([]int32, n), inflight: make([]int8, n),
+		busy: newBitset(n), full: newBitset(n),
+		peers: make(map[Peer]*peer), rng: rng,
 	}
 	for i, h := range have {
 		if h && i < n {
-			p.have[i] = true
+			p.have.set(i)
 			p.missing--
+			p.unasked--
 		}
 	}
 	return p
 }
 
+// SetMaxOutstanding caps the requests open across all peers at once; 0
+// removes the cap.
+func (p *Picker) SetMaxOutstanding(n int) { p.maxOut = n }
+
 // Missing is the number of pieces not yet held.
 func (p *Picker) Missing() int { return p.missing }
 
 // Have reports whether piece i is held.
-func (p *Picker) Have(i int) bool { return p.have[i] }
+func (p *Picker) Have(i int) bool { return p.have.has(i) }
 
 // AddPeer records a newly connected peer and the pieces it holds (its
 // bitfield, decoded). Adding a peer already known replaces its piece set.
@@ -77,10 +84,10 @@ func (p *Picker) AddPeer(id Peer, has []bool) {
 	if _, ok := p.peers[id]; ok {
 		p.RemovePeer(id)
 	}
-	pr := &peer{has: make([]bool, p.n), asked: map[int]struct{}{}, refused: map[int]struct{}{}}
+	pr := &peer{has: newBitset(p.n), asked: newBitset(p.n), refused: newBitset(p.n)}
 	for i, h := range has {
 		if h && i < p.n {
-			pr.has[i] = true
+			pr.has.set(i)
 			pr.count++
 			p.avail[i]++
 		}
@@ -96,10 +103,10 @@ func (p *Picker) PeerHas(id Peer, i int) error {
 		return fmt.Errorf("picker: peer announced piece %d of %d", i, p.n)
 	}
 	pr, ok := p.peers[id]
-	if !ok || pr.has[i] {
+	if !ok || pr.has.has(i) {
 		return nil
 	}
-	pr.has[i] = true
+	pr.has.set(i)
 	pr.count++
 	pr.complete = pr.count == p.n
 	p.avail[i]++
@@ -113,15 +120,43 @@ func (p *Picker) RemovePeer(id Peer) {
 	if !ok {
 		return
 	}
-	for i, h := range pr.has {
-		if h {
-			p.avail[i]--
+	each(pr.has, nil0(p.n), nil0(p.n), nil0(p.n), nil, func(i int) { p.avail[i]-- })
+	each(pr.asked, nil0(p.n), nil0(p.n), nil0(p.n), nil, func(i int) { p.settle(i) })
+	p.out -= pr.nAsked
+	delete(p.peers, id)
+}
+
+// nil0 is an empty bitset of n pieces, for each's unused operands.
+func nil0(n int) bitset { return newBitset(n) }
+
+// ask and settle keep inflight, busy, full and unasked in step.
+func (p *Picker) ask(pr *peer, i int) {
+	pr.asked.set(i)
+	pr.nAsked++
+	p.out++
+	p.inflight[i]++
+	if p.inflight[i] == 1 {
+		p.busy.set(i)
+		if !p.have.has(i) {
+			p.unasked--
 		}
 	}
-	for i := range pr.asked {
-		p.inflight[i]--
+	if int(p.inflight[i]) >= MaxEndgameDup {
+		p.full.set(i)
 	}
-	delete(p.peers, id)
+}
+
+func (p *Picker) settle(i int) {
+	p.inflight[i]--
+	if int(p.inflight[i]) < MaxEndgameDup {
+		p.full.clear(i)
+	}
+	if p.inflight[i] == 0 {
+		p.busy.clear(i)
+		if !p.have.has(i) {
+			p.unasked++
+		}
+	}
 }
 
 // Interested reports whether peer id holds a piece we miss.
@@ -130,8 +165,8 @@ func (p *Picker) Interested(id Peer) bool {
 	if !ok {
 		return false
 	}
-	for i, h := range pr.has {
-		if h && !p.have[i] {
+	for w := range pr.has {
+		if pr.has[w]&^p.have[w] != 0 {
 			return true
 		}
 	}
@@ -147,7 +182,7 @@ func (p *Picker) PeerComplete(id Peer) bool {
 // Outstanding is the number of requests now open to peer id.
 func (p *Picker) Outstanding(id Peer) int {
 	if pr, ok := p.peers[id]; ok {
-		return len(pr.asked)
+		return pr.nAsked
 	}
 	return 0
 }
@@ -160,74 +195,52 @@ func (p *Picker) Next(id Peer, depth int) []int {
 	if !ok || p.missing == 0 {
 		return nil
 	}
-	want := depth - len(pr.asked)
+	want := depth - pr.nAsked
+	if p.maxOut > 0 {
+		want = min(want, p.maxOut-p.out)
+	}
 	if want <= 0 {
 		return nil
 	}
-	out := p.pick(pr, want, 1)
-	if len(out) < want {
-		// Endgame: only once no missing piece is left unasked anywhere.
-		if p.unasked() == 0 {
-			out = append(out, p.pick(pr, want-len(out), MaxEndgameDup)...)
-		}
+	out := p.pick(pr, want, p.busy)
+	if len(out) < want && p.unasked == 0 {
+		// Endgame: every missing piece is asked of someone; ask a second
+		// peer for those asked of only one.
+		out = append(out, p.pick(pr, want-len(out), p.full)...)
 	}
 	for _, i := range out {
-		pr.asked[i] = struct{}{}
-		p.inflight[i]++
+		p.ask(pr, i)
 	}
 	return out
 }
 
-// pick chooses up to want pieces that pr holds, we miss, pr has not refused or
-// been asked for, and that are asked of fewer than maxInflight peers now.
-// Rarest first, random among equals.
-func (p *Picker) pick(pr *peer, want, maxInflight int) []int {
-	c := p.cand[:0]
-	for i := 0; i < p.n; i++ {
-		if p.have[i] || !pr.has[i] || int(p.inflight[i]) >= maxInflight {
-			continue
-		}
-		if _, ok := pr.asked[i]; ok {
-			continue
-		}
-		if _, ok := pr.refused[i]; ok {
-			continue
-		}
-		c = append(c, i)
-	}
-	p.cand = c
-	out := make([]int, 0, min(want, len(c)))
-	// Partial selection: repeatedly take the rarest, choosing uniformly among
-	// equally rare candidates (reservoir sampling over one pass).
-	for len(out) < want && len(c) > 0 {
+// pick chooses up to want pieces that pr holds, we miss, pr was not asked
+// for and did not refuse, and that are not in skip. Rarest first, uniformly
+// random among equally rare pieces.
+func (p *Picker) pick(pr *peer, want int, skip bitset) []int {
+	var out []int
+	for len(out) < want {
 		best, seen := -1, 0
-		for j, i := range c {
+		each(pr.has, p.have, pr.asked, pr.refused, skip, func(i int) {
+			if slices.Contains(out, i) {
+				return
+			}
 			switch {
-			case best < 0 || p.avail[i] < p.avail[c[best]]:
-				best, seen = j, 1
-			case p.avail[i] == p.avail[c[best]]:
+			case best < 0 || p.avail[i] < p.avail[best]:
+				best, seen = i, 1
+			case p.avail[i] == p.avail[best]:
 				seen++
 				if p.rng.IntN(seen) == 0 {
-					best = j
+					best = i
 				}
 			}
+		})
+		if best < 0 {
+			break
 		}
-		out = append(out, c[best])
-		c[best] = c[len(c)-1]
-		c = c[:len(c)-1]
+		out = append(out, best)
 	}
 	return out
-}
-
-// unasked counts missing pieces asked of nobody.
-func (p *Picker) unasked() int {
-	n := 0
-	for i := 0; i < p.n; i++ {
-		if !p.have[i] && p.inflight[i] == 0 {
-			n++
-		}
-	}
-	return n
 }
 
 // Got records that piece i arrived from peer id and verified. It returns the
@@ -237,18 +250,25 @@ func (p *Picker) Got(id Peer, i int) (cancel []Peer) {
 	if i < 0 || i >= p.n {
 		return nil
 	}
-	for pid, pr := range p.peers {
-		if _, ok := pr.asked[i]; ok {
-			delete(pr.asked, i)
-			p.inflight[i]--
-			if pid != id {
-				cancel = append(cancel, pid)
+	if p.inflight[i] > 0 {
+		for pid, pr := range p.peers {
+			if pr.asked.has(i) {
+				pr.asked.clear(i)
+				pr.nAsked--
+				p.out--
+				p.settle(i)
+				if pid != id {
+					cancel = append(cancel, pid)
+				}
 			}
 		}
 	}
-	if !p.have[i] {
-		p.have[i] = true
+	if !p.have.has(i) {
+		p.have.set(i)
 		p.missing--
+		if p.inflight[i] == 0 {
+			p.unasked--
+		}
 	}
 	slices.Sort(cancel) // map order is random; callers replay runs
 	return cancel
@@ -262,9 +282,11 @@ func (p *Picker) Failed(id Peer, i int) {
 	if !ok || i < 0 || i >= p.n {
 		return
 	}
-	if _, ok := pr.asked[i]; ok {
-		delete(pr.asked, i)
-		p.inflight[i]--
+	if pr.asked.has(i) {
+		pr.asked.clear(i)
+		pr.nAsked--
+		p.out--
+		p.settle(i)
 	}
-	pr.refused[i] = struct{}{}
+	pr.refused.set(i)
 }

@@ -6,7 +6,7 @@ import (
 	"testing"
 )
 
-func bits(n int, set ...int) []bool {
+func holds(n int, set ...int) []bool {
 	b := make([]bool, n)
 	for _, i := range set {
 		b[i] = true
@@ -25,8 +25,8 @@ func all(n int) []bool {
 func TestRarestFirst(t *testing.T) {
 	p := New(4, nil, rand.New(rand.NewPCG(1, 2)))
 	p.AddPeer("a", all(4))
-	p.AddPeer("b", bits(4, 0, 1, 2))
-	p.AddPeer("c", bits(4, 0, 1))
+	p.AddPeer("b", holds(4, 0, 1, 2))
+	p.AddPeer("c", holds(4, 0, 1))
 	// Piece 3 is held by one peer, 2 by two, 0 and 1 by three.
 	if got := p.Next("a", 2); !slices.Equal(got, []int{3, 2}) {
 		t.Fatalf("Next = %v, want [3 2]", got)
@@ -61,7 +61,7 @@ func TestNoDuplicateBeforeEndgame(t *testing.T) {
 }
 
 func TestEndgameAsksSecondPeerAndCancels(t *testing.T) {
-	p := New(2, bits(2, 0), rand.New(rand.NewPCG(5, 6)))
+	p := New(2, holds(2, 0), rand.New(rand.NewPCG(5, 6)))
 	p.AddPeer("slow", all(2))
 	p.AddPeer("fast", all(2))
 	if got := p.Next("slow", 4); !slices.Equal(got, []int{1}) {
@@ -135,14 +135,14 @@ func TestAgainstOracle(t *testing.T) {
 			got := p.Next(id, 1)
 			if len(got) == 0 {
 				for i := range h {
-					if h[i] && before[i] == 0 && !p.have[i] {
+					if h[i] && before[i] == 0 && !p.have.has(i) {
 						t.Fatalf("round %d: peer %s got nothing but piece %d was free", round, id, i)
 					}
 				}
 				continue
 			}
 			g := got[0]
-			if !h[g] || p.have[g] {
+			if !h[g] || p.have.has(g) {
 				t.Fatalf("round %d: picked %d which peer lacks or we hold", round, g)
 			}
 			if before[g] != 0 {
@@ -165,5 +165,56 @@ func TestSameSeedSamePicks(t *testing.T) {
 	}
 	if a, b := run(), run(); !slices.Equal(a, b) {
 		t.Fatalf("same seed, different picks: %v vs %v", a, b)
+	}
+}
+
+// TestCountersAgainstNaive drives a picker with random operations and checks
+// its incremental counters against a recount from scratch after each one.
+func TestCountersAgainstNaive(t *testing.T) {
+	rng := rand.New(rand.NewPCG(21, 22))
+	for round := 0; round < 50; round++ {
+		n := 1 + rng.IntN(150)
+		p := New(n, nil, rand.New(rand.NewPCG(uint64(round), 3)))
+		ids := []Peer{"a", "b", "c", "d"}
+		for step := 0; step < 400; step++ {
+			id := ids[rng.IntN(len(ids))]
+			switch op := rng.IntN(10); {
+			case op == 0:
+				h := make([]bool, n)
+				for i := range h {
+					h[i] = rng.IntN(3) == 0
+				}
+				p.AddPeer(id, h)
+			case op == 1:
+				p.RemovePeer(id)
+			case op <= 3:
+				_ = p.PeerHas(id, rng.IntN(n))
+			case op <= 6:
+				p.Next(id, 1+rng.IntN(6))
+			case op <= 8:
+				p.Got(id, rng.IntN(n))
+			default:
+				p.Failed(id, rng.IntN(n))
+			}
+			unasked, out := 0, 0
+			for i := 0; i < n; i++ {
+				asked := 0
+				for _, pr := range p.peers {
+					if pr.asked.has(i) {
+						asked++
+					}
+				}
+				if int(p.inflight[i]) != asked || p.busy.has(i) != (asked > 0) || p.full.has(i) != (asked >= MaxEndgameDup) {
+					t.Fatalf("round %d step %d: piece %d inflight %d busy %v full %v, asked of %d", round, step, i, p.inflight[i], p.busy.has(i), p.full.has(i), asked)
+				}
+				if !p.have.has(i) && asked == 0 {
+					unasked++
+				}
+				out += asked
+			}
+			if p.unasked != unasked || p.out != out {
+				t.Fatalf("round %d step %d: unasked %d out %d, recount %d %d", round, step, p.unasked, p.out, unasked, out)
+			}
+		}
 	}
 }

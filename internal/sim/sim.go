@@ -24,10 +24,16 @@ type Class struct {
 	Up        []float64
 	Down      []float64 // per student; len N each
 	Degree    int       // links each student opens to other students (the seeder links to all)
-	Depth     int       // requests kept open per link
-	Slots     int       // uploads a node runs at once
-	Step      time.Duration
-	Seed      uint64
+	Depth     int       // most requests kept open per link
+	// Target is how much delivery time of a peer the requests open to it
+	// cover (the pipeline's bandwidth-delay product); 0 means 1 s.
+	Target time.Duration
+	// OutstandingSecs caps requests open across all peers at that many
+	// seconds of the student's download; 0: no cap.
+	OutstandingSecs float64
+	Slots           int // uploads a node runs at once
+	Step            time.Duration
+	Seed            uint64
 	// Leave, if set, makes student i leave abruptly at that virtual time
 	// (zero: stays).
 	Leave []time.Duration
@@ -94,9 +100,14 @@ func Run(c Class) (Result, error) {
 	limit := 100 * res.TStar
 	dt := c.Step.Seconds()
 	var now time.Duration
+	var nextSample time.Duration
 	for !w.finished() && now < limit {
 		now += c.Step
 		w.now = now
+		if now >= nextSample {
+			w.sample(now)
+			nextSample = now + 500*time.Millisecond
+		}
 		w.leave(now)
 		w.startUploads()
 		w.advance(dt)
@@ -119,7 +130,8 @@ func Run(c Class) (Result, error) {
 	return res, nil
 }
 
-func pid(i int) string { return fmt.Sprintf("n%d", i) }
+// pid names node i for the picker and upload policy, which key on names.
+func (w *world) pid(i int) string { return w.pids[i] }
 
 type node struct {
 	id       int
@@ -128,6 +140,7 @@ type node struct {
 	queue    *upload.Queue
 	super    *upload.SuperSeed // the seeder only
 	links    []int             // sorted
+	pipes    map[int]*picker.Pipeline
 	active   []*flow
 	incoming int
 	doneAt   time.Duration
@@ -153,4 +166,5 @@ type world struct {
 	// showedAll: the seeder's reveal policy is done and every peer was
 	// shown every piece.
 	showedAll bool
+	pids      []string
 }

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"slices"
 	"time"
@@ -13,6 +14,9 @@ func newWorld(c Class) *world {
 	rng := rand.New(rand.NewPCG(c.Seed, 0x5eed))
 	n := int((c.FileSize + c.PieceSize - 1) / c.PieceSize)
 	w := &world{c: c, n: n, rng: rng}
+	for i := 0; i <= c.N; i++ {
+		w.pids = append(w.pids, fmt.Sprintf("n%d", i))
+	}
 	all := make([]bool, n)
 	for i := range all {
 		all[i] = true
@@ -27,6 +31,10 @@ func newWorld(c Class) *world {
 			queue: upload.NewQueue(64), doneAt: -1}
 		if c.Leave != nil {
 			nd.leaveAt = c.Leave[i]
+		}
+		// Open requests across all peers cover two seconds of download.
+		if c.OutstandingSecs > 0 {
+			nd.pick.SetMaxOutstanding(int(max(4, c.OutstandingSecs*c.Down[i]/float64(c.PieceSize))))
 		}
 		w.nodes = append(w.nodes, nd)
 	}
@@ -64,7 +72,7 @@ func (w *world) link(a, b int) {
 func (w *world) show(src, dst *node) {
 	has := make([]bool, w.n)
 	if src.super != nil && src.super.Active() {
-		for _, i := range src.super.Reveal(upload.Peer(pid(dst.id)), dst.pick.Have, w.c.Depth) {
+		for _, i := range src.super.Reveal(upload.Peer(w.pid(dst.id)), dst.pick.Have, revealWindow) {
 			has[i] = true
 		}
 	} else {
@@ -72,16 +80,50 @@ func (w *world) show(src, dst *node) {
 			has[i] = src.pick.Have(i)
 		}
 	}
-	dst.pick.AddPeer(picker.Peer(pid(src.id)), has)
+	dst.pick.AddPeer(picker.Peer(w.pid(src.id)), has)
 }
 
+func (w *world) pipe(nd *node, to int) *picker.Pipeline {
+	if nd.pipes == nil {
+		nd.pipes = map[int]*picker.Pipeline{}
+	}
+	p := nd.pipes[to]
+	if p == nil {
+		p = &picker.Pipeline{}
+		nd.pipes[to] = p
+	}
+	return p
+}
+
+// sample updates every link's delivery rate and, with it, its pipeline.
+func (w *world) sample(now time.Duration) {
+	t := time.Unix(0, 0).Add(now)
+	for _, nd := range w.nodes {
+		for _, j := range nd.links {
+			w.pipe(nd, j).Sample(t)
+		}
+		for _, j := range nd.links {
+			w.requestMore(nd, j)
+		}
+	}
+}
+
+// revealWindow is how many unheld pieces the seeder shows each peer at a
+// time while it super-seeds.
+const revealWindow = 2
+
 func (w *world) requestMore(nd *node, to int) {
-	if nd.gone || w.nodes[to].gone {
+	if nd.gone || w.nodes[to].gone || nd.pick.Missing() == 0 {
 		return
 	}
-	for _, i := range nd.pick.Next(picker.Peer(pid(to)), w.c.Depth) {
-		if err := w.nodes[to].queue.Add(upload.Peer(pid(nd.id)), i); err != nil {
-			nd.pick.Failed(picker.Peer(pid(to)), i)
+	target := w.c.Target
+	if target == 0 {
+		target = time.Second
+	}
+	depth := w.pipe(nd, to).Depth(w.c.PieceSize, target, 1, w.c.Depth)
+	for _, i := range nd.pick.Next(picker.Peer(w.pid(to)), depth) {
+		if err := w.nodes[to].queue.Add(upload.Peer(w.pid(nd.id)), i); err != nil {
+			nd.pick.Failed(picker.Peer(w.pid(to)), i)
 		}
 	}
 }
@@ -108,10 +150,10 @@ func (w *world) leave(now time.Duration) {
 		nd.active = nil
 		for _, j := range nd.links {
 			o := w.nodes[j]
-			o.queue.RemovePeer(upload.Peer(pid(nd.id)))
-			o.pick.RemovePeer(picker.Peer(pid(nd.id)))
+			o.queue.RemovePeer(upload.Peer(w.pid(nd.id)))
+			o.pick.RemovePeer(picker.Peer(w.pid(nd.id)))
 			if o.super != nil {
-				o.super.PeerGone(upload.Peer(pid(nd.id)), nd.pick.Have)
+				o.super.PeerGone(upload.Peer(w.pid(nd.id)), nd.pick.Have)
 			}
 			for _, f := range o.active {
 				if f.to == nd.id && !f.dead {
@@ -202,10 +244,11 @@ func (w *world) deliver(f *flow) {
 	dst.incoming--
 	size := w.pieceLen(f.piece)
 	src.uploaded += size
+	w.pipe(dst, src.id).Delivered(size)
 	first := !dst.pick.Have(f.piece)
-	for _, c := range dst.pick.Got(picker.Peer(pid(src.id)), f.piece) {
+	for _, c := range dst.pick.Got(picker.Peer(w.pid(src.id)), f.piece) {
 		o := w.nodes[idOf(string(c))]
-		if !o.queue.Cancel(upload.Peer(pid(dst.id)), f.piece) {
+		if !o.queue.Cancel(upload.Peer(w.pid(dst.id)), f.piece) {
 			for _, g := range o.active {
 				if g.to == dst.id && g.piece == f.piece && !g.dead {
 					g.dead = true
@@ -220,7 +263,7 @@ func (w *world) deliver(f *flow) {
 		for _, j := range dst.links {
 			o := w.nodes[j]
 			if o.super == nil {
-				_ = o.pick.PeerHas(picker.Peer(pid(dst.id)), f.piece)
+				_ = o.pick.PeerHas(picker.Peer(w.pid(dst.id)), f.piece)
 				w.requestMore(o, dst.id)
 			}
 		}
@@ -239,22 +282,22 @@ func (w *world) deliver(f *flow) {
 // revealMore keeps Depth revealed-and-missing pieces in front of dst, or
 // shows everything once the policy is done.
 func (w *world) revealMore(seed, dst *node) {
-	p := upload.Peer(pid(dst.id))
+	p := upload.Peer(w.pid(dst.id))
 	if !seed.super.Active() {
 		if !w.showedAll {
 			w.showedAll = true
 			for _, j := range seed.links {
 				for i := 0; i < w.n; i++ {
-					_ = w.nodes[j].pick.PeerHas(picker.Peer(pid(seed.id)), i)
+					_ = w.nodes[j].pick.PeerHas(picker.Peer(w.pid(seed.id)), i)
 				}
 				w.requestMore(w.nodes[j], seed.id)
 			}
 		}
 		return
 	}
-	k := w.c.Depth - seed.super.Outstanding(p, dst.pick.Have)
+	k := revealWindow - seed.super.Outstanding(p, dst.pick.Have)
 	for _, i := range seed.super.Reveal(p, dst.pick.Have, k) {
-		_ = dst.pick.PeerHas(picker.Peer(pid(seed.id)), i)
+		_ = dst.pick.PeerHas(picker.Peer(w.pid(seed.id)), i)
 	}
 }
 

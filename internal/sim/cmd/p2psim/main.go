@@ -30,11 +30,13 @@ func main() {
 	slots := flag.Int("slots", 8, "uploads a node runs at once")
 	inflight := flag.String("inflight", "2MiB", "bytes of requests kept open per link")
 	step := flag.Duration("step", 5*time.Millisecond, "virtual time step")
+	target := flag.Duration("target", time.Second, "delivery time the requests open to a peer cover")
+	outSecs := flag.Float64("outstanding", 0, "cap requests open across all peers at this many seconds of download (0: none)")
 	seed := flag.Uint64("seed", 1, "random seed; the same seed replays the same run")
 	asJSON := flag.Bool("json", false, "print the result as JSON")
 	flag.Parse()
 
-	c := sim.Class{N: *n, Degree: *degree, Slots: *slots, Step: *step, Seed: *seed}
+	c := sim.Class{N: *n, Degree: *degree, Slots: *slots, Step: *step, Seed: *seed, Target: *target, OutstandingSecs: *outSecs}
 	var err error
 	c.FileSize, err = bytesOf(*size)
 	check(err)
@@ -67,7 +69,7 @@ func main() {
 		check(json.NewEncoder(os.Stdout).Encode(out))
 		return
 	}
-	fmt.Printf("class of %d, %s in %d-byte pieces\n", c.N, *size, c.PieceSize)
+	fmt.Printf("class of %d, %d bytes in %d-byte pieces\n", c.N, c.FileSize, c.PieceSize)
 	fmt.Printf("T* %.1fs  makespan %.1fs = %.3f T*  median %.3f T*  first %.3f T*\n",
 		r.TStar.Seconds(), r.Makespan.Seconds(), ratio(r.Makespan), ratio(done[len(done)/2]), ratio(done[0]))
 	fmt.Printf("one server to everyone: %.0fs; seeder uploaded %.2f x the file\n", out["client_server_s"], out["seed_upload_x_file"])
