@@ -1,0 +1,239 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/p2pshare/p2pshare/examples/internal/console"
+)
+
+// stopGrace bounds how long the nodes get to stop and report their counters.
+const stopGrace = 20 * time.Second
+
+// leecher is what the classroom knows of one leecher.
+type leecher struct {
+	out        string
+	bytes      int64
+	done       bool
+	doneAt     time.Duration // since the leechers started
+	seconds    float64       // its own time from Fetch to done
+	downloaded int64
+	uploaded   int64
+	exited     bool
+	err        error
+	verified   bool
+}
+
+// class runs the seeder and the leechers and keeps what they report. Its
+// state is owned by the goroutine in run; nodes only send it events.
+type class struct {
+	o        options
+	events   chan nodeEvent
+	status   *console.Status // nil unless stderr is a terminal
+	stderr   *os.File
+	stops    []func()
+	infohash string
+	addrs    []string
+	seedDone bool // the seeder exited
+	seedErr  error
+	leechers []leecher
+	start    time.Time
+	ended    bool // the progress line is final
+	makespan time.Duration
+}
+
+func newClass(o options, stderr *os.File) *class {
+	c := &class{o: o, events: make(chan nodeEvent, 256), stderr: stderr, leechers: make([]leecher, o.n)}
+	if console.IsTerminal(stderr) {
+		c.status = &console.Status{W: stderr}
+	}
+	return c
+}
+
+// run starts the seeder, then every leecher at once, waits for them to
+// finish, and stops them all.
+func (c *class) run(ctx context.Context, l launcher, src, outDir string) error {
+	// procs ends every node still running when run returns, however it does.
+	procs, kill := context.WithCancel(context.Background())
+	defer kill()
+	defer c.stopAll(kill)
+	ctx, cancel := context.WithTimeoutCause(ctx, c.o.timeout, fmt.Errorf("timed out after %v (-timeout)", c.o.timeout))
+	defer cancel()
+
+	stop, err := l.start(procs, 0, nodeOptions{role: "seeder", file: src, up: c.o.seedUp})
+	if err != nil {
+		return err
+	}
+	c.stops = append(c.stops, stop)
+	if err := c.await(ctx, func() bool { return c.infohash != "" || c.seedDone }); err != nil {
+		return err
+	}
+	if c.infohash == "" {
+		return fmt.Errorf("the seeder stopped before serving: %v", c.seedErr)
+	}
+	fmt.Fprintf(c.stderr, "classroom: seeding %s; starting %d leechers\n", c.infohash, c.o.n)
+	c.start = time.Now()
+	for i := range c.leechers {
+		c.leechers[i].out = filepath.Join(outDir, fmt.Sprintf("leecher-%03d.bin", i+1))
+		stop, err := l.start(procs, i+1, nodeOptions{
+			role: "leecher", infohash: c.infohash, bootstrap: c.addrs[0], out: c.leechers[i].out,
+			up: c.o.up, down: c.o.down, reportInterval: 500 * time.Millisecond,
+		})
+		if err != nil {
+			return err
+		}
+		c.stops = append(c.stops, stop)
+	}
+	err = c.await(ctx, func() bool { return c.finished() == c.o.n || c.seedDone })
+	c.draw(true)
+	if err == nil && c.seedDone {
+		err = fmt.Errorf("the seeder stopped: %v", c.seedErr)
+	}
+	return err
+}
+
+// stopAll asks every node to stop and waits, within stopGrace, for their
+// last reports; then kill ends what is left.
+func (c *class) stopAll(kill func()) {
+	for _, stop := range c.stops {
+		stop()
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), stopGrace)
+	defer cancel()
+	if err := c.await(ctx, func() bool { return c.exited() == len(c.stops) }); err != nil {
+		fmt.Fprintf(c.stderr, "classroom: %d nodes did not stop within %v; killing them\n", len(c.stops)-c.exited(), stopGrace)
+		kill()
+	}
+}
+
+// await applies events until done says so or ctx ends, redrawing the
+// progress line.
+func (c *class) await(ctx context.Context, done func() bool) error {
+	tick := time.NewTicker(500 * time.Millisecond)
+	defer tick.Stop()
+	for n := 0; !done(); {
+		select {
+		case e := <-c.events:
+			c.apply(e)
+		case <-tick.C:
+			n++
+			// Off a terminal, a line every 5 s is enough for a log.
+			if c.status != nil || n%10 == 0 {
+				c.draw(false)
+			}
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		}
+	}
+	return nil
+}
+
+func (c *class) apply(e nodeEvent) {
+	if e.node == 0 {
+		switch {
+		case e.exit:
+			c.seedDone, c.seedErr = true, e.err
+		case e.r.Event == "serving":
+			c.infohash, c.addrs = e.r.Infohash, e.r.Addrs
+		}
+		return
+	}
+	p := &c.leechers[e.node-1]
+	switch {
+	case e.exit:
+		p.exited, p.err = true, e.err
+		if p.err == nil && !p.done {
+			p.err = errors.New("exited before completing")
+		}
+	case e.r.Event == "progress":
+		p.bytes = e.r.Bytes
+	case e.r.Event == "done":
+		p.done, p.doneAt, p.seconds = true, time.Since(c.start), e.r.Seconds
+		p.bytes, p.downloaded, p.uploaded = e.r.Bytes, e.r.Downloaded, e.r.Uploaded
+		c.makespan = max(c.makespan, p.doneAt)
+	case e.r.Event == "stopped":
+		p.downloaded, p.uploaded = e.r.Downloaded, e.r.Uploaded
+	}
+}
+
+// finished counts leechers that completed or gave up.
+func (c *class) finished() int {
+	n := 0
+	for _, p := range c.leechers {
+		if p.done || p.exited {
+			n++
+		}
+	}
+	return n
+}
+
+// exited counts nodes, the seeder too, that have stopped.
+func (c *class) exited() int {
+	n := 0
+	if c.seedDone {
+		n++
+	}
+	for _, p := range c.leechers {
+		if p.exited {
+			n++
+		}
+	}
+	return n
+}
+
+// draw shows peers done of N, the aggregate percent and the time elapsed:
+// redrawn in place on a terminal, a line at a time otherwise.
+func (c *class) draw(final bool) {
+	if c.start.IsZero() || c.ended {
+		return
+	}
+	c.ended = final
+	done, failed := 0, 0
+	var bytes int64
+	for _, p := range c.leechers {
+		bytes += p.bytes
+		if p.done {
+			done++
+		} else if p.exited {
+			failed++
+		}
+	}
+	total := int64(c.o.size) * int64(c.o.n)
+	line := fmt.Sprintf("classroom: %d/%d done  %5.1f%% %s  elapsed %s", done, c.o.n,
+		100*float64(bytes)/float64(total), console.Bar(bytes, total, 30), console.Duration(time.Since(c.start)))
+	if failed > 0 {
+		line += fmt.Sprintf("  %d failed", failed)
+	}
+	switch {
+	case c.status == nil:
+		fmt.Fprintln(c.stderr, line)
+	case final:
+		c.status.End(line)
+	default:
+		c.status.Draw(line)
+	}
+}
+
+// verify compares every completed output with the source's SHA-256.
+func (c *class) verify(want [sha256.Size]byte) {
+	for i := range c.leechers {
+		p := &c.leechers[i]
+		if !p.done {
+			continue
+		}
+		got, err := fileSum(p.out)
+		switch {
+		case err != nil:
+			p.err = fmt.Errorf("reading the output: %w", err)
+		case got != want:
+			p.err = errors.New("output differs from the source (SHA-256)")
+		default:
+			p.verified = true
+		}
+	}
+}

@@ -1,0 +1,95 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"time"
+)
+
+// nodeEvent is a node's report, or its exit, for the classroom's loop.
+type nodeEvent struct {
+	node int // 0 is the seeder, 1 to N the leechers
+	r    report
+	exit bool  // the node has stopped; r is empty
+	err  error // why it failed, if exit
+}
+
+// launcher starts nodes that send their events to one channel; stop asks a
+// node to stop. Its nodes end at the latest when ctx ends.
+type launcher interface {
+	start(ctx context.Context, node int, o nodeOptions) (stop func(), err error)
+}
+
+// processes runs each node as a child process of this binary.
+type processes struct {
+	exe    string
+	events chan<- nodeEvent
+}
+
+func (p processes) start(ctx context.Context, node int, o nodeOptions) (func(), error) {
+	cmd := exec.CommandContext(ctx, p.exe, append([]string{nodeCommand}, o.args()...)...)
+	// On ctx's end, ask nicely first, then kill; on Windows, where Interrupt
+	// cannot be sent, the kill comes after WaitDelay.
+	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }
+	cmd.WaitDelay = 5 * time.Second
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting %s node %d: %w", o.role, node, err)
+	}
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			var r report
+			if err := json.Unmarshal(sc.Bytes(), &r); err == nil {
+				p.events <- nodeEvent{node: node, r: r}
+			}
+		}
+		err := cmd.Wait()
+		if err != nil {
+			if msg := lastLine(stderr.String()); msg != "" {
+				err = fmt.Errorf("%s (%v)", msg, err)
+			}
+		}
+		p.events <- nodeEvent{node: node, exit: true, err: err}
+	}()
+	// Closing stdin is the stop request every platform understands.
+	return func() { stdin.Close() }, nil
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return strings.TrimSpace(lines[len(lines)-1])
+}
+
+// goroutines runs every node in this process, one goroutine each.
+type goroutines struct {
+	events chan<- nodeEvent
+}
+
+func (g goroutines) start(ctx context.Context, node int, o nodeOptions) (func(), error) {
+	ctx, cancel := context.WithCancel(ctx)
+	go func() {
+		err := runNode(ctx, o, func(r report) { g.events <- nodeEvent{node: node, r: r} })
+		if err != nil {
+			err = fmt.Errorf("classroom %s: %w", o.role, err)
+		}
+		g.events <- nodeEvent{node: node, exit: true, err: err}
+		cancel()
+	}()
+	return cancel, nil
+}

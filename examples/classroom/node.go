@@ -1,0 +1,164 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/p2pshare/p2pshare/examples/internal/console"
+	"github.com/p2pshare/p2pshare/examples/internal/flagx"
+	"github.com/p2pshare/p2pshare/p2pshare"
+)
+
+// nodeCommand is the hidden first argument that makes the classroom binary
+// run one node, the seeder or a leecher, for its parent.
+const nodeCommand = "__node"
+
+// report is what a node tells the classroom: one JSON line on stdout when
+// it is a process.
+type report struct {
+	Event      string   `json:"event"` // serving, progress, done or stopped
+	Infohash   string   `json:"infohash,omitempty"`
+	Addrs      []string `json:"addrs,omitempty"`
+	Bytes      int64    `json:"bytes,omitempty"`      // content verified
+	Seconds    float64  `json:"seconds,omitempty"`    // from Fetch to done
+	Downloaded int64    `json:"downloaded,omitempty"` // piece payload in
+	Uploaded   int64    `json:"uploaded,omitempty"`   // piece payload out
+}
+
+// nodeOptions configure one node; args turns them back into the flags the
+// node command parses.
+type nodeOptions struct {
+	role           string // seeder or leecher
+	file           string // seeder: what to share
+	infohash, out  string // leecher: what to fetch, and where
+	bootstrap      string // leecher: the seeder's address
+	up, down       flagx.ByteRate
+	reportInterval time.Duration
+}
+
+func (o *nodeOptions) register(fs *flag.FlagSet) {
+	fs.StringVar(&o.role, "role", "", "seeder or leecher")
+	fs.StringVar(&o.file, "file", "", "seeder: the file to share")
+	fs.StringVar(&o.infohash, "infohash", "", "leecher: the share to fetch")
+	fs.StringVar(&o.out, "out", "", "leecher: where to write it")
+	fs.StringVar(&o.bootstrap, "bootstrap", "", "leecher: the seeder's multiaddr")
+	fs.Var(&o.up, "up", "upload cap in bytes/s")
+	fs.Var(&o.down, "down", "download cap in bytes/s")
+	fs.DurationVar(&o.reportInterval, "report", time.Second, "least time between progress reports")
+}
+
+func (o *nodeOptions) args() []string {
+	return []string{"-role", o.role, "-file", o.file, "-infohash", o.infohash, "-out", o.out,
+		"-bootstrap", o.bootstrap, "-up", o.up.String(), "-down", o.down.String(),
+		"-report", o.reportInterval.String()}
+}
+
+// nodeMain runs a node as a child process. It stops on SIGINT or SIGTERM,
+// or when its stdin closes: how the parent asks it to, portably, and what
+// happens when the parent dies.
+func nodeMain(args []string) int {
+	fs := flag.NewFlagSet("classroom "+nodeCommand, flag.ContinueOnError)
+	var o nodeOptions
+	o.register(fs)
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		_, _ = io.Copy(io.Discard, os.Stdin)
+		stop()
+	}()
+	enc := json.NewEncoder(os.Stdout)
+	err := runNode(ctx, o, func(r report) { _ = enc.Encode(r) })
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "classroom %s: %s\n", o.role, console.Line(err))
+		return 1
+	}
+	return 0
+}
+
+// runNode runs a seeder or a leecher on loopback until ctx ends, telling
+// emit what happens. emit is called from runNode's goroutine only.
+func runNode(ctx context.Context, o nodeOptions, emit func(report)) error {
+	cfg := p2pshare.Config{
+		ListenAddrs:   []string{"/ip4/127.0.0.1/tcp/0"},
+		UploadLimit:   int64(o.up),
+		DownloadLimit: int64(o.down),
+	}
+	if o.bootstrap != "" {
+		cfg.BootstrapPeers = []string{o.bootstrap}
+	}
+	sw, err := p2pshare.New(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer sw.Close()
+	switch o.role {
+	case "seeder":
+		ih, err := sw.Share(ctx, o.file, p2pshare.ShareOptions{})
+		if err != nil {
+			return err
+		}
+		emit(report{Event: "serving", Infohash: ih.String(), Addrs: sw.Addrs()})
+		<-ctx.Done()
+		// The public API has no counters for a share, only for a Download:
+		// the seeder cannot say how much it uploaded.
+		emit(report{Event: "stopped"})
+		return nil
+	case "leecher":
+		return leech(ctx, sw, o, emit)
+	}
+	return fmt.Errorf("unknown -role %q", o.role)
+}
+
+func leech(ctx context.Context, sw *p2pshare.Swarm, o nodeOptions, emit func(report)) error {
+	ih, err := p2pshare.ParseInfohash(o.infohash)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	d, err := sw.Fetch(ctx, ih, p2pshare.FetchOptions{Out: o.out})
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	waitc := make(chan error, 1)
+	go func() { waitc <- d.Wait(ctx) }()
+	events := d.Events()
+	var last time.Time
+	for {
+		select {
+		case e, ok := <-events:
+			if !ok {
+				events = nil
+			} else if now := time.Now(); e.Kind == p2pshare.EventProgress && now.Sub(last) >= o.reportInterval {
+				last = now
+				emit(report{Event: "progress", Bytes: e.Progress.Bytes})
+			}
+		case err := <-waitc:
+			if err != nil && ctx.Err() != nil {
+				return errors.New("stopped before the download completed")
+			}
+			if err != nil {
+				return err
+			}
+			p := d.Progress()
+			emit(report{Event: "done", Bytes: p.Bytes, Seconds: time.Since(start).Seconds(),
+				Downloaded: p.Downloaded, Uploaded: p.Uploaded})
+			// Seed until the classroom ends, then say how much went out.
+			<-ctx.Done()
+			p = d.Progress()
+			emit(report{Event: "stopped", Bytes: p.Bytes, Downloaded: p.Downloaded, Uploaded: p.Uploaded})
+			return nil
+		}
+	}
+}

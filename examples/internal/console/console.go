@@ -1,0 +1,80 @@
+// Package console holds what the example programs need to talk to a person
+// at a terminal: whether there is one, a status line redrawn in place, and
+// errors flattened to the single line a failing command prints.
+package console
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// IsTerminal reports whether f is a terminal (a character device), where a
+// redrawn progress line makes sense; a pipe or a file gets none.
+func IsTerminal(f *os.File) bool {
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// Line is err's text on one line: libp2p's dial errors span several, and a
+// failing command prints exactly one.
+func Line(err error) string {
+	return strings.Join(strings.Fields(err.Error()), " ")
+}
+
+// Status is one line of status redrawn in place with a carriage return. It
+// is not safe for concurrent use.
+type Status struct {
+	W     io.Writer
+	width int // of the line drawn last, to blank what a shorter one leaves
+}
+
+// Draw replaces the line shown with s.
+func (st *Status) Draw(s string) {
+	n := utf8.RuneCountInString(s)
+	pad := max(st.width-n, 0)
+	fmt.Fprintf(st.W, "\r%s%s", s, strings.Repeat(" ", pad))
+	st.width = n
+}
+
+// End draws s, if not empty, and moves to a new line, leaving it shown.
+func (st *Status) End(s string) {
+	if s != "" {
+		st.Draw(s)
+	}
+	if st.width > 0 {
+		fmt.Fprintln(st.W)
+	}
+	st.width = 0
+}
+
+// Bar is a text progress bar of width cells for done out of total.
+func Bar(done, total int64, width int) string {
+	n := width
+	if total > 0 {
+		n = int(float64(width) * float64(done) / float64(total))
+	}
+	n = min(max(n, 0), width)
+	return "[" + strings.Repeat("#", n) + strings.Repeat(".", width-n) + "]"
+}
+
+// Duration writes d rounded to what a person reads: "4.2s", "17s", "1m05s",
+// "2h03m".
+func Duration(d time.Duration) string {
+	switch {
+	case d < 0:
+		return "?"
+	case d < 10*time.Second:
+		return d.Round(100 * time.Millisecond).String()
+	case d < time.Minute:
+		return d.Round(time.Second).String()
+	case d < time.Hour:
+		d = d.Round(time.Second)
+		return fmt.Sprintf("%dm%02ds", int(d.Minutes()), int(d.Seconds())%60)
+	}
+	d = d.Round(time.Minute)
+	return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
+}

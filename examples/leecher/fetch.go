@@ -1,0 +1,130 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"time"
+
+	"github.com/p2pshare/p2pshare/examples/internal/console"
+	"github.com/p2pshare/p2pshare/p2pshare"
+)
+
+// errLookupTimeout cancels a Fetch that found no manifest within -timeout.
+var errLookupTimeout = errors.New("lookup timed out")
+
+// leech joins, finds the share, downloads it while reporting, and then
+// seeds it until ctx ends (or not at all with -exit-when-done).
+func leech(ctx context.Context, o options, stdout io.Writer, stderr *os.File) error {
+	ih, err := p2pshare.ParseInfohash(o.infohash)
+	if err != nil {
+		return fmt.Errorf("malformed -infohash %q: %w", o.infohash, err)
+	}
+	if _, err := os.Lstat(o.out); err == nil {
+		return fmt.Errorf("output %s already exists", o.out)
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("checking the output: %w", err)
+	}
+	sw, err := p2pshare.New(ctx, p2pshare.Config{
+		DataDir:        o.data,
+		ListenAddrs:    []string{o.listen},
+		BootstrapPeers: o.bootstrap,
+		UploadLimit:    int64(o.up),
+		DownloadLimit:  int64(o.down),
+	})
+	if err != nil {
+		if ctx.Err() != nil {
+			return errors.New("interrupted while joining the network")
+		}
+		return fmt.Errorf("cannot join the network: %w", err)
+	}
+	defer sw.Close()
+
+	r := &reporter{stdout: stdout, json: o.json, start: time.Now()}
+	if console.IsTerminal(stderr) {
+		r.status = &console.Status{W: stderr}
+		r.status.Draw(fmt.Sprintf("looking for %s …", ih))
+	}
+	defer r.end()
+	d, err := fetchWithin(ctx, o.timeout, func(ctx context.Context) (*p2pshare.Download, error) {
+		return sw.Fetch(ctx, ih, p2pshare.FetchOptions{Out: o.out})
+	})
+	switch {
+	case errors.Is(err, errLookupTimeout):
+		return fmt.Errorf("share %s not found: no member offered it within %v (-timeout)", ih, o.timeout)
+	case err != nil:
+		return err
+	}
+	defer d.Close()
+	r.started(d)
+
+	// One loop owns the reporter: progress events, completion and signals
+	// all arrive here.
+	waitc := make(chan error, 1)
+	go func() { waitc <- d.Wait(ctx) }()
+	events, stop := d.Events(), ctx.Done()
+	complete := false
+	for {
+		select {
+		case e, ok := <-events:
+			if !ok {
+				events = nil // the session stopped; Wait says why
+				continue
+			}
+			if e.Kind == p2pshare.EventProgress {
+				r.progress(time.Now(), e.Progress, complete)
+			}
+		case err := <-waitc:
+			if err != nil {
+				if ctx.Err() != nil {
+					return errors.New("interrupted before the download completed; run again with the same -out to resume")
+				}
+				return err
+			}
+			complete = true
+			r.done(d)
+			if o.exitWhenDone {
+				return nil
+			}
+		case <-stop:
+			if complete {
+				return nil
+			}
+			stop = nil // Wait returns with ctx's error next
+		}
+	}
+}
+
+// fetchWithin calls fetch (a Fetch) with a context that ends on a signal,
+// or after timeout if fetch has not returned by then. Fetch's context also
+// bounds the download it starts, so the timeout must not outlive the lookup:
+// a timer cancels it only while Fetch is still looking. The error wraps
+// errLookupTimeout if the timeout ended the lookup.
+func fetchWithin(ctx context.Context, timeout time.Duration, fetch func(context.Context) (*p2pshare.Download, error)) (*p2pshare.Download, error) {
+	fctx, cancel := context.WithCancelCause(ctx)
+	timer := time.AfterFunc(timeout, func() { cancel(errLookupTimeout) })
+	d, err := fetch(fctx)
+	if !timer.Stop() && err == nil {
+		// The timer fired as Fetch returned: the download it started is
+		// being cancelled, so the share was not found in time after all.
+		d.Close()
+		err = fmt.Errorf("%w: %w", p2pshare.ErrNotFound, errLookupTimeout)
+	}
+	if err == nil {
+		// fctx now ends only with ctx; release its resources then.
+		context.AfterFunc(ctx, func() { cancel(nil) })
+		return d, nil
+	}
+	cause := context.Cause(fctx)
+	cancel(nil)
+	switch {
+	case ctx.Err() != nil:
+		return nil, errors.New("interrupted while looking for the share")
+	case errors.Is(err, p2pshare.ErrNotFound) && errors.Is(cause, errLookupTimeout):
+		return nil, fmt.Errorf("%w: %w", errLookupTimeout, err)
+	}
+	return nil, err
+}

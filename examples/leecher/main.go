@@ -1,0 +1,110 @@
+// Command leecher fetches one share from a p2pshare network, serving its
+// pieces to the other members while it downloads, and seeds it afterwards.
+//
+//	leecher -bootstrap MULTIADDR -infohash ID -out PATH [-listen MULTIADDR]
+//	        [-up RATE] [-down RATE] [-json] [-exit-when-done] [-timeout DUR] [-data DIR]
+//
+// On a terminal it redraws a progress line on stderr. With -json it writes
+// JSON lines on stdout instead of the plain summary:
+//
+//	{"event":"start","infohash":…,"name":…,"total":…,"pieces":…,"path":…,"lookup_seconds":…}
+//	{"event":"progress","bytes":…,"total":…,"pieces":…,"peers":…,"down_rate":…,"up_rate":…,"uploaded":…}
+//	{"event":"done","seconds":…,"bytes":…,"downloaded":…,"uploaded":…,"path":…}
+//
+// "seconds" runs from the start of the lookup to completion. After done the
+// leecher seeds until SIGINT or SIGTERM, or exits at once with
+// -exit-when-done. -timeout bounds only the lookup of the share, not the
+// download. An interrupted download stays on disk and resumes on the next
+// run with the same -out. On failure it prints one line, "leecher:
+// <reason>", on stderr and exits non-zero.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/p2pshare/p2pshare/examples/internal/console"
+	"github.com/p2pshare/p2pshare/examples/internal/flagx"
+)
+
+const usage = `usage: leecher -bootstrap MULTIADDR -infohash ID -out PATH [-listen MULTIADDR]
+        [-up RATE] [-down RATE] [-json] [-exit-when-done] [-timeout DUR] [-data DIR]`
+
+type options struct {
+	bootstrap          flagx.Strings
+	infohash, out      string
+	listen, data       string
+	up, down           flagx.ByteRate
+	json, exitWhenDone bool
+	timeout            time.Duration
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run is the whole command; it returns the exit status.
+func run(ctx context.Context, args []string, stdout io.Writer, stderr *os.File) int {
+	fs := flag.NewFlagSet("leecher", flag.ContinueOnError)
+	var o options
+	fs.Var(&o.bootstrap, "bootstrap", "a member to join through, a `multiaddr` ending in /p2p/<peer ID>; repeat or comma-separate for several (required)")
+	fs.StringVar(&o.infohash, "infohash", "", "the share's infohash, as the seeder printed it (required)")
+	fs.StringVar(&o.out, "out", "", "`path` to write the share to; it must not exist yet (required)")
+	fs.StringVar(&o.listen, "listen", "/ip4/0.0.0.0/tcp/0", "`multiaddr` to listen on")
+	fs.Var(&o.up, "up", "upload cap, a `rate` in bytes/s: 1000000, 8M (x1000) or 8MiB (x1024); 0 is none")
+	fs.Var(&o.down, "down", "download cap, a `rate` like -up; 0 is none")
+	fs.BoolVar(&o.json, "json", false, "write JSON-lines events on stdout")
+	fs.BoolVar(&o.exitWhenDone, "exit-when-done", false, "exit once the download completes instead of seeding")
+	fs.DurationVar(&o.timeout, "timeout", 60*time.Second, "how long to look for the share before giving up")
+	fs.StringVar(&o.data, "data", "", "`folder` keeping the node's identity across runs; empty is a fresh one each run")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), usage)
+		fs.PrintDefaults()
+	}
+	fs.SetOutput(io.Discard)
+	err := fs.Parse(args)
+	fs.SetOutput(stderr)
+	if err == nil {
+		err = o.check(fs)
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		fs.Usage()
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "leecher: %s\n", console.Line(err))
+		fs.Usage()
+		return 2
+	}
+	if err := leech(ctx, o, stdout, stderr); err != nil {
+		fmt.Fprintf(stderr, "leecher: %s\n", console.Line(err))
+		return 1
+	}
+	return 0
+}
+
+func (o *options) check(fs *flag.FlagSet) error {
+	switch {
+	case fs.NArg() > 0:
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	case len(o.bootstrap) == 0:
+		return errors.New("-bootstrap is required")
+	case o.infohash == "":
+		return errors.New("-infohash is required")
+	case o.out == "":
+		return errors.New("-out is required")
+	case o.timeout <= 0:
+		return fmt.Errorf("-timeout %v is not positive", o.timeout)
+	}
+	return nil
+}

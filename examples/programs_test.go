@@ -1,0 +1,169 @@
+package examples_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// unknownInfohash is well formed, but nobody shares it.
+const unknownInfohash = "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy"
+
+func TestPrograms(t *testing.T) {
+	bin := build(t, "seeder", "leecher", "classroom")
+	dir := t.TempDir()
+	src, want := randomFile(t, dir, 8<<20)
+	seed := startSeeder(t, bin["seeder"], src, "-up", "8MiB")
+	boot := loopbackAddr(t, seed.Addrs)
+
+	t.Run("class of five", func(t *testing.T) {
+		t.Parallel()
+		const leechers = 5
+		out := t.TempDir()
+		results := make([]result, leechers)
+		var wg sync.WaitGroup
+		for i := range leechers {
+			wg.Go(func() {
+				results[i] = run(t, bin["leecher"], "-bootstrap", boot, "-infohash", seed.Infohash,
+					"-out", filepath.Join(out, fmt.Sprintf("%d.bin", i)), "-listen", "/ip4/127.0.0.1/tcp/0",
+					"-up", "4MiB", "-json", "-exit-when-done")
+			})
+		}
+		wg.Wait()
+		for i, r := range results {
+			path := filepath.Join(out, fmt.Sprintf("%d.bin", i))
+			if r.code != 0 {
+				t.Errorf("leecher %d: exit status %d\nstderr:\n%s", i, r.code, r.stderr)
+				continue
+			}
+			evs := events(t, r.stdout)
+			if len(evs) < 2 || evs[0].Event != "start" {
+				t.Errorf("leecher %d: events %+v, want start first", i, evs)
+			}
+			last := evs[len(evs)-1]
+			if last.Event != "done" || last.Bytes != int64(len(want)) || last.Path != path || last.Seconds <= 0 {
+				t.Errorf("leecher %d: last event %+v, want done with %d bytes at %s", i, last, len(want), path)
+			}
+			got, err := os.ReadFile(path)
+			if err != nil {
+				t.Errorf("leecher %d: %v", i, err)
+			} else if !bytes.Equal(got, want) {
+				t.Errorf("leecher %d: output differs from the source", i)
+			}
+		}
+	})
+
+	t.Run("failures", func(t *testing.T) {
+		t.Parallel()
+		peerID := boot[strings.LastIndex(boot, "/")+1:]
+		closed := "/ip4/127.0.0.1/tcp/1/p2p/" + peerID // a valid address nobody listens on
+		fresh := filepath.Join(t.TempDir(), "out.bin")
+		// leech is a leecher's arguments; none of the cases should get as
+		// far as writing fresh, and none may seed forever if one does.
+		leech := func(boot, infohash, out string, extra ...string) []string {
+			return append([]string{"-bootstrap", boot, "-infohash", infohash, "-out", out,
+				"-listen", "/ip4/127.0.0.1/tcp/0", "-exit-when-done"}, extra...)
+		}
+		// A folder where the partial download's file belongs makes the
+		// storage fail, a disk error as Fetch reports it.
+		blocked := filepath.Join(t.TempDir(), "blocked.bin")
+		if err := os.Mkdir(blocked+".p2pshare-part", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		tests := []struct {
+			name, prog string
+			args       []string
+			slow       bool
+			reason     string // in the first line of stderr, after "prog: "
+			usage      bool   // the usage follows the reason
+		}{
+			{name: "leecher bad flag", prog: "leecher", args: leech(boot, seed.Infohash, fresh, "-bogus"), reason: "flag provided but not defined: -bogus", usage: true},
+			{name: "leecher bad rate", prog: "leecher", args: leech(boot, seed.Infohash, fresh, "-up", "8TiB"), reason: `invalid value "8TiB" for flag -up`, usage: true},
+			{name: "leecher missing out", prog: "leecher", args: []string{"-bootstrap", boot, "-infohash", seed.Infohash}, reason: "-out is required", usage: true},
+			{name: "leecher missing bootstrap", prog: "leecher", args: []string{"-infohash", seed.Infohash, "-out", fresh}, reason: "-bootstrap is required", usage: true},
+			{name: "malformed infohash", prog: "leecher", args: leech(boot, "not-an-infohash", fresh), reason: `malformed -infohash "not-an-infohash"`},
+			{name: "leecher unreachable bootstrap", prog: "leecher", args: leech(closed, seed.Infohash, fresh), reason: "cannot join the network"},
+			{name: "unknown infohash", prog: "leecher", args: leech(boot, unknownInfohash, fresh, "-timeout", "2s"), slow: true, reason: "share " + unknownInfohash + " not found: no member offered it within 2s"},
+			{name: "output exists", prog: "leecher", args: leech(boot, seed.Infohash, src), reason: "output " + src + " already exists"},
+			{name: "output under a file", prog: "leecher", args: leech(boot, seed.Infohash, filepath.Join(src, "x.bin")), reason: "checking the output"},
+			{name: "disk error", prog: "leecher", args: leech(boot, seed.Infohash, blocked), reason: blocked + ".p2pshare-part exists and is not a regular file"},
+			{name: "seeder missing file", prog: "seeder", args: nil, reason: "-file is required", usage: true},
+			{name: "seeder bad flag", prog: "seeder", args: []string{"-file", src, "extra"}, reason: `unexpected argument "extra"`, usage: true},
+			{name: "seeder no such file", prog: "seeder", args: []string{"-file", filepath.Join(dir, "nope")}, reason: "cannot share " + filepath.Join(dir, "nope")},
+			{name: "seeder unreachable bootstrap", prog: "seeder", args: []string{"-file", src, "-bootstrap", closed}, reason: "cannot start the node"},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				t.Parallel()
+				if tt.slow && testing.Short() {
+					t.Skip("slow; skipped with -short")
+				}
+				r := run(t, bin[tt.prog], tt.args...)
+				if r.code == 0 {
+					t.Fatalf("exit status 0, want non-zero\nstderr:\n%s", r.stderr)
+				}
+				first, rest, _ := strings.Cut(r.stderr, "\n")
+				if !strings.HasPrefix(first, tt.prog+": ") || !strings.Contains(first, tt.reason) {
+					t.Errorf("first line of stderr %q, want %q", first, tt.prog+": …"+tt.reason+"…")
+				}
+				if gotUsage := strings.HasPrefix(rest, "usage: "+tt.prog); gotUsage != tt.usage {
+					t.Errorf("usage after the reason: %v, want %v\nstderr:\n%s", gotUsage, tt.usage, r.stderr)
+				}
+				if !tt.usage && rest != "" {
+					t.Errorf("stderr has more than one line:\n%s", r.stderr)
+				}
+				if r.stdout != "" {
+					t.Errorf("stdout %q, want nothing", r.stdout)
+				}
+			})
+		}
+	})
+
+	t.Run("classroom", func(t *testing.T) {
+		t.Parallel()
+		if testing.Short() {
+			t.Skip("slow; skipped with -short")
+		}
+		for _, mode := range []string{"processes", "inprocess"} {
+			t.Run(mode, func(t *testing.T) {
+				jsonOut := filepath.Join(t.TempDir(), "result.json")
+				args := []string{"-n", "4", "-size", "4MiB", "-seed-up", "4MiB", "-up", "2MiB", "-down", "4MiB", "-json-out", jsonOut}
+				if mode == "inprocess" {
+					args = append(args, "-inprocess")
+				}
+				r := run(t, bin["classroom"], args...)
+				if r.code != 0 {
+					t.Fatalf("exit status %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+				}
+				for _, want := range []string{"completion:", "makespan:", "T*:", "makespan / T*:", "client-server:", "seeder up / F:", "verified:       4 of 4"} {
+					if !strings.Contains(r.stdout, want) {
+						t.Errorf("summary lacks %q:\n%s", want, r.stdout)
+					}
+				}
+				var res struct {
+					Verified  int     `json:"verified"`
+					Makespan  float64 `json:"makespan_seconds"`
+					TStar     float64 `json:"tstar_seconds"`
+					OverTStar float64 `json:"makespan_over_tstar"`
+				}
+				b, err := os.ReadFile(jsonOut)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := json.Unmarshal(b, &res); err != nil {
+					t.Fatalf("-json-out: %v\n%s", err, b)
+				}
+				// T* = max(F/U_s, F/D_min, N·F/(U_s+ΣU_i)) = max(1, 1, 16/12) s.
+				if res.Verified != 4 || math.Abs(res.TStar-4.0/3) > 0.001 || res.Makespan < res.TStar || res.OverTStar < 1 {
+					t.Errorf("-json-out: %+v, want 4 verified, T* 1.333 s, makespan at least T*", res)
+				}
+			})
+		}
+	})
+}

@@ -1,0 +1,163 @@
+// Command seeder shares one file or folder with a p2pshare network and
+// serves it until interrupted.
+//
+//	seeder -file PATH [-listen MULTIADDR] [-bootstrap MULTIADDR] [-up RATE] [-data DIR]
+//
+// With no -bootstrap the seeder is the first node of a new network, and the
+// addresses it prints are what every other node bootstraps from. Once it
+// serves, it prints one JSON line on stdout:
+//
+//	{"infohash":"bafk…","addrs":["/ip4/127.0.0.1/tcp/4001/p2p/12D3…",…]}
+//
+// It seeds until SIGINT or SIGTERM, then closes and exits 0. On failure it
+// prints one line, "seeder: <reason>", on stderr and exits non-zero.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/p2pshare/p2pshare/examples/internal/console"
+	"github.com/p2pshare/p2pshare/examples/internal/flagx"
+	"github.com/p2pshare/p2pshare/p2pshare"
+)
+
+const usage = "usage: seeder -file PATH [-listen MULTIADDR] [-bootstrap MULTIADDR] [-up RATE] [-data DIR]"
+
+type options struct {
+	file, listen, data string
+	bootstrap          flagx.Strings
+	up                 flagx.ByteRate
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// run is the whole command; it returns the exit status.
+func run(ctx context.Context, args []string, stdout io.Writer, stderr *os.File) int {
+	fs := flag.NewFlagSet("seeder", flag.ContinueOnError)
+	var o options
+	fs.StringVar(&o.file, "file", "", "the `file` or folder to share (required)")
+	fs.StringVar(&o.listen, "listen", "/ip4/0.0.0.0/tcp/0", "`multiaddr` to listen on")
+	fs.Var(&o.bootstrap, "bootstrap", "a member to join through, a `multiaddr` ending in /p2p/<peer ID>; repeat or comma-separate for several; none starts a new network")
+	fs.Var(&o.up, "up", "upload cap, a `rate` in bytes/s: 1000000, 8M (x1000) or 8MiB (x1024); 0 is none")
+	fs.StringVar(&o.data, "data", "", "`folder` keeping the node's identity across runs; empty is a fresh one each run")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), usage)
+		fs.PrintDefaults()
+	}
+	fs.SetOutput(io.Discard)
+	err := fs.Parse(args)
+	fs.SetOutput(stderr)
+	if err == nil {
+		err = o.check(fs)
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		fs.Usage()
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "seeder: %s\n", console.Line(err))
+		fs.Usage()
+		return 2
+	}
+	if err := seed(ctx, o, stdout, stderr); err != nil {
+		fmt.Fprintf(stderr, "seeder: %s\n", console.Line(err))
+		return 1
+	}
+	return 0
+}
+
+func (o *options) check(fs *flag.FlagSet) error {
+	switch {
+	case fs.NArg() > 0:
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	case o.file == "":
+		return errors.New("-file is required")
+	}
+	return nil
+}
+
+// seed joins, shares, announces and serves until ctx ends.
+func seed(ctx context.Context, o options, stdout io.Writer, stderr *os.File) error {
+	if _, err := os.Stat(o.file); err != nil {
+		return fmt.Errorf("cannot share %s: %w", o.file, err)
+	}
+	sw, err := p2pshare.New(ctx, p2pshare.Config{
+		DataDir:        o.data,
+		ListenAddrs:    []string{o.listen},
+		BootstrapPeers: o.bootstrap,
+		UploadLimit:    int64(o.up),
+	})
+	if err != nil {
+		return fmt.Errorf("cannot start the node: %w", err)
+	}
+	defer sw.Close()
+
+	opts := p2pshare.ShareOptions{}
+	var status *console.Status
+	if console.IsTerminal(stderr) {
+		status = &console.Status{W: stderr}
+		opts.Progress = hashProgress(status, time.Now())
+	}
+	ih, err := sw.Share(ctx, o.file, opts)
+	if status != nil {
+		status.End("")
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return errors.New("interrupted while hashing")
+		}
+		return err
+	}
+	line, err := json.Marshal(struct {
+		Infohash string   `json:"infohash"`
+		Addrs    []string `json:"addrs"`
+	}{ih.String(), sw.Addrs()})
+	if err != nil {
+		return err
+	}
+	if _, err := fmt.Fprintf(stdout, "%s\n", line); err != nil {
+		return fmt.Errorf("writing the infohash: %w", err)
+	}
+	if status != nil {
+		fmt.Fprintln(stderr, "seeding; interrupt (Ctrl-C) to stop")
+	}
+	<-ctx.Done()
+	if err := sw.Close(); err != nil {
+		return fmt.Errorf("closing the node: %w", err)
+	}
+	return nil
+}
+
+// hashProgress returns a ShareOptions.Progress that redraws the hashing
+// progress at most ten times a second.
+func hashProgress(status *console.Status, start time.Time) func(done, total int64) {
+	var last time.Time
+	return func(done, total int64) {
+		now := time.Now()
+		if now.Sub(last) < 100*time.Millisecond && done < total {
+			return
+		}
+		last = now
+		pct := 100.0
+		if total > 0 {
+			pct = 100 * float64(done) / float64(total)
+		}
+		status.Draw(fmt.Sprintf("hashing %s %5.1f%% %s / %s  %s",
+			console.Bar(done, total, 30), pct,
+			flagx.FormatBytes(done), flagx.FormatBytes(total), console.Duration(now.Sub(start))))
+	}
+}
