@@ -16,6 +16,20 @@ import (
 	"time"
 )
 
+func init() {
+	processCPU = func() time.Duration {
+		var ru syscall.Rusage
+		if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+			return 0
+		}
+		return cpuOf(&ru)
+	}
+}
+
+func cpuOf(ru *syscall.Rusage) time.Duration {
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
 // BenchmarkLeecherPeakRSS measures the peak resident set of a process that
 // does nothing but leech one share: the test binary re-executed as a leecher
 // child (see TestMain), fetching from a seeder in this process. Linux only:
@@ -33,6 +47,7 @@ func BenchmarkLeecherPeakRSS(b *testing.B) {
 	}
 	var peakKiB int64
 	var fetchSecs float64
+	var childCPU time.Duration
 	var last childResult
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -59,6 +74,7 @@ func BenchmarkLeecherPeakRSS(b *testing.B) {
 			b.Fatalf("no rusage for the leecher child")
 		}
 		peakKiB = max(peakKiB, ru.Maxrss)
+		childCPU += cpuOf(ru)
 		if err := json.Unmarshal(bytes.TrimSpace(lastLine(stdout.Bytes())), &last); err != nil {
 			b.Fatalf("leecher child printed %q: %v", stdout.Bytes(), err)
 		}
@@ -71,7 +87,11 @@ func BenchmarkLeecherPeakRSS(b *testing.B) {
 	}
 	b.StopTimer()
 	b.ReportMetric(float64(peakKiB)/1024, "peak_rss_MiB")
-	b.ReportMetric(float64(b.N)*float64(size)/mb/fetchSecs, "fetch_MB/s")
+	n := float64(b.N) * float64(size)
+	b.ReportMetric(n/mb/fetchSecs, "fetch_MB/s")
+	// The whole child's CPU, start-up and join included: the leecher's
+	// share of S1's fetch_cpu_s/GB.
+	b.ReportMetric(childCPU.Seconds()/(n/1e9), "child_cpu_s/GB")
 	b.ReportMetric(last.GoSysMiB, "child_go_sys_MiB")
 	b.ReportMetric(float64(last.NumGC), "child_gcs")
 }

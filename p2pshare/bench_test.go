@@ -33,7 +33,15 @@ const (
 	// envBenchDir is the folder leechers write into (e.g. a tmpfs, to take
 	// the disk out of the figure); unset means the benchmark's temp dir.
 	envBenchDir = "P2PSHARE_BENCH_DIR"
+	// envBenchRaw=off skips S1's raw stream copy, so that a CPU profile of
+	// the benchmark holds the swarm's costs alone.
+	envBenchRaw = "P2PSHARE_BENCH_RAW"
 )
+
+// processCPU returns the CPU time (user + system) this process has used so
+// far, where the platform can tell (see bench_linux_test.go); nil elsewhere.
+// CPU seconds per GB hold still on a busy machine where MB/s do not.
+var processCPU func() time.Duration
 
 // rawProtocol is the protocol of the plain stream copy that S1 compares the
 // swarm against.
@@ -89,6 +97,11 @@ func writeBenchFile(b *testing.B, dir string, size int64) (string, [sha256.Size]
 	src := io.LimitReader(mrand.NewChaCha8(seed), size)
 	h := sha256.New()
 	if _, err := io.Copy(io.MultiWriter(f, h), src); err != nil {
+		f.Close()
+		b.Fatal(err)
+	}
+	// Flush it now, or its writeback would compete with the timed transfer.
+	if err := f.Sync(); err != nil {
 		f.Close()
 		b.Fatal(err)
 	}
@@ -208,17 +221,25 @@ func BenchmarkS1SeederToLeecher(b *testing.B) {
 	if err != nil {
 		b.Fatalf("Share: %v", err)
 	}
-	raw := newRawPair(b)
-	var fetchTime, rawTime, resolveTime time.Duration
+	var raw *rawPair
+	if os.Getenv(envBenchRaw) != "off" {
+		raw = newRawPair(b)
+	}
+	var fetchTime, rawTime, resolveTime, fetchCPU, rawCPU time.Duration
 	b.SetBytes(size)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
-		rawTime += raw.copy(b, size)
+		if raw != nil {
+			c := cpuNow()
+			rawTime += raw.copy(b, size)
+			rawCPU += cpuNow() - c
+		}
 		leech := testNode(b, seed, nil)
 		out := filepath.Join(outDir, fmt.Sprintf("fetch-%d-%d", i, time.Now().UnixNano()))
 		b.StartTimer()
 
+		cpu0 := cpuNow()
 		start := time.Now()
 		d, err := leech.Fetch(ctx, ih, FetchOptions{Out: out})
 		if err != nil {
@@ -229,8 +250,10 @@ func BenchmarkS1SeederToLeecher(b *testing.B) {
 			b.Fatalf("Wait: %v", err)
 		}
 		elapsed := time.Since(start)
+		cpu := cpuNow() - cpu0
 
 		b.StopTimer()
+		fetchCPU += cpu
 		fetchTime += elapsed
 		resolveTime += resolved
 		if got := fileSHA256(b, out); !bytes.Equal(got[:], sum[:]) {
@@ -243,9 +266,26 @@ func BenchmarkS1SeederToLeecher(b *testing.B) {
 	b.StopTimer()
 	n := float64(b.N) * float64(size)
 	fetchRate := n / mb / fetchTime.Seconds()
-	rawRate := n / mb / rawTime.Seconds()
 	b.ReportMetric(fetchRate, "fetch_MB/s")
-	b.ReportMetric(rawRate, "raw_MB/s")
-	b.ReportMetric(fetchRate/rawRate, "x_of_raw")
 	b.ReportMetric(float64(resolveTime.Milliseconds())/float64(b.N), "resolve_ms")
+	if raw != nil {
+		rawRate := n / mb / rawTime.Seconds()
+		b.ReportMetric(rawRate, "raw_MB/s")
+		b.ReportMetric(fetchRate/rawRate, "x_of_raw")
+	}
+	if processCPU != nil {
+		// Both ends of each transfer run in this process, so these are the
+		// CPU seconds of sending and receiving a GB.
+		b.ReportMetric(fetchCPU.Seconds()/(n/1e9), "fetch_cpu_s/GB")
+		if raw != nil {
+			b.ReportMetric(rawCPU.Seconds()/(n/1e9), "raw_cpu_s/GB")
+		}
+	}
+}
+
+func cpuNow() time.Duration {
+	if processCPU == nil {
+		return 0
+	}
+	return processCPU()
 }

@@ -17,18 +17,18 @@ import (
 // started with envChild=leecher fetches one share and exits instead of
 // running tests, so that its resource usage is a leecher's alone.
 const (
-	envChild     = "P2PSHARE_BENCH_CHILD"     // "leecher"
-	envChildBoot = "P2PSHARE_BENCH_BOOT"      // bootstrap multiaddrs, comma-separated
-	envChildIH   = "P2PSHARE_BENCH_INFOHASH"  // the share to fetch
-	envChildOut  = "P2PSHARE_BENCH_OUT"       // FetchOptions.Out
+	envChild     = "P2PSHARE_BENCH_CHILD"      // "leecher"
+	envChildBoot = "P2PSHARE_BENCH_BOOT"       // bootstrap multiaddrs, comma-separated
+	envChildIH   = "P2PSHARE_BENCH_INFOHASH"   // the share to fetch
+	envChildOut  = "P2PSHARE_BENCH_OUT"        // FetchOptions.Out
 	envChildProf = "P2PSHARE_BENCH_CHILD_PROF" // optional folder for cpu.pprof and heap.pprof
 )
 
 // childResult is the JSON line a leecher child prints on success.
 type childResult struct {
 	Bytes      int64   `json:"bytes"`
-	FetchSecs  float64 `json:"fetch_s"`   // Fetch call to Wait returning
-	JoinSecs   float64 `json:"join_s"`    // New, including the join
+	FetchSecs  float64 `json:"fetch_s"`    // Fetch call to Wait returning
+	JoinSecs   float64 `json:"join_s"`     // New, including the join
 	GoSysMiB   float64 `json:"go_sys_MiB"` // runtime.MemStats.Sys at the end
 	HeapSysMiB float64 `json:"heap_sys_MiB"`
 	NumGC      uint32  `json:"num_gc"`

@@ -38,7 +38,15 @@ const (
 	EventFailed        = swarm.EventFailed
 )
 
-// FetchOptions say where a fetch writes.
+// Infohash names a share: the CID (CIDv1, raw, sha2-256) of its manifest's
+// canonical bytes. Its String form is what users copy between machines;
+// ParseInfohash reads it back.
+type Infohash = cid.Cid
+
+// PeerID names a node: the libp2p peer ID derived from its key.
+type PeerID = peer.ID
+
+// FetchOptions say where a fetch writes and how long it looks for the share.
 type FetchOptions struct {
 	// Out is where the share ends up: the file, for a single-file share, or
 	// the folder, for a folder share. It must not exist yet. While the fetch
@@ -46,6 +54,10 @@ type FetchOptions struct {
 	// Out+".p2pshare-state"; a fetch that finds them resumes, re-verifying
 	// what they claim.
 	Out string
+	// LookupTimeout bounds the search for the share's manifest; past it
+	// Fetch returns ErrNotFound. 0 means until ctx ends. It does not bound
+	// the download.
+	LookupTimeout time.Duration
 }
 
 // ErrNotFound is returned (wrapped) by Fetch when no member offered the
@@ -54,10 +66,11 @@ var ErrNotFound = errors.New("p2pshare: no member has this share")
 
 // Fetch finds the share named by infohash and starts downloading it from
 // every member that has it. It returns once the share's manifest is found
-// and verified, or with ErrNotFound when ctx ends first. The download goes on
+// and verified; with ErrNotFound if FetchOptions.LookupTimeout (or, without
+// one, ctx) ends first; or with ctx's error if ctx is cancelled. The download goes on
 // in the background until it completes or ctx ends; once complete, the node
 // seeds the share, regardless of ctx, until Download.Close, Stop or Close.
-func (s *Swarm) Fetch(ctx context.Context, infohash cid.Cid, opts FetchOptions) (*Download, error) {
+func (s *Swarm) Fetch(ctx context.Context, infohash Infohash, opts FetchOptions) (*Download, error) {
 	if !infohash.Defined() {
 		return nil, errors.New("p2pshare: Fetch: undefined infohash")
 	}
@@ -67,8 +80,16 @@ func (s *Swarm) Fetch(ctx context.Context, infohash cid.Cid, opts FetchOptions) 
 	if opts.Out == "" {
 		return nil, errors.New("p2pshare: FetchOptions.Out is empty")
 	}
-	m, enc, err := s.resolve(ctx, infohash)
+	lctx, lcancel := ctx, context.CancelFunc(func() {})
+	if opts.LookupTimeout > 0 {
+		lctx, lcancel = context.WithTimeout(ctx, opts.LookupTimeout)
+	}
+	m, enc, err := s.resolve(lctx, infohash)
+	lcancel()
 	if err != nil {
+		if errors.Is(ctx.Err(), context.Canceled) {
+			return nil, fmt.Errorf("p2pshare: Fetch of %s stopped: %w", infohash, ctx.Err())
+		}
 		return nil, err
 	}
 	st, err := storage.OpenFetch(m, opts.Out)
@@ -230,7 +251,7 @@ func (d *Download) watch(ctx context.Context) {
 }
 
 // Infohash names the share.
-func (d *Download) Infohash() cid.Cid { return d.se.Infohash() }
+func (d *Download) Infohash() Infohash { return d.se.Infohash() }
 
 // Name is the share's name: its file's or folder's base name.
 func (d *Download) Name() string { return d.se.Manifest().Name }
@@ -244,9 +265,11 @@ func (d *Download) Path() string { return d.out }
 // Progress is a snapshot of the download now.
 func (d *Download) Progress() Progress { return d.se.Progress() }
 
-// Events returns a new channel of the download's events. Progress and Piece
-// events are dropped if the channel is not drained; it closes when the
-// download stops.
+// Events returns a new channel of the download's events from now on. A
+// consumer that falls behind loses events: progress, piece and peer events
+// first (they keep headroom free), then any. Wait, not EventComplete, is the
+// reliable way to learn the outcome. The channel closes when the download
+// stops.
 func (d *Download) Events() <-chan Event { return d.se.Subscribe() }
 
 // Reader reads the share's content in order (the files of a folder share

@@ -226,11 +226,13 @@ func TestEscapingManifestRefused(t *testing.T) {
 }
 
 // TestReaderAndResume reads the content in order while it arrives, stops
-// the fetch half-way, and resumes it from what is on disk.
+// the fetch part-way (its only seeder gone), and resumes it from what is on
+// disk through a new seeder.
 func TestReaderAndResume(t *testing.T) {
 	dir := t.TempDir()
-	seed := testNode(t, nil, func(c *Config) { c.UploadLimit = 4 << 20 })
-	src, want := randomFile(t, dir, 4<<20)
+	capped := func(c *Config) { c.UploadLimit = 2 << 20 }
+	seed := testNode(t, nil, capped)
+	src, want := randomFile(t, dir, 8<<20)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	ih, err := seed.Share(ctx, src, ShareOptions{PieceSize: 64 << 10})
@@ -238,20 +240,23 @@ func TestReaderAndResume(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := filepath.Join(dir, "out.bin")
-	leech := testNode(t, seed, func(c *Config) { c.DataDir = filepath.Join(dir, "leech") })
+	leech := testNode(t, seed, nil)
 	fctx, stop := context.WithCancel(ctx)
 	d, err := leech.Fetch(fctx, ih, FetchOptions{Out: out})
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Read the first half through the in-order reader, then stop the fetch.
-	half := make([]byte, len(want)/2)
-	if _, err := io.ReadFull(d.Reader(ctx), half); err != nil {
+	// Read the first quarter through the in-order reader; then the only
+	// seeder leaves and the fetch is stopped.
+	quarter := make([]byte, len(want)/4)
+	if _, err := io.ReadFull(d.Reader(ctx), quarter); err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Equal(half, want[:len(half)]) {
+	if !bytes.Equal(quarter, want[:len(quarter)]) {
 		t.Fatal("reader returned bytes that differ from the source")
 	}
+	t.Logf("after reading a quarter: %+v", d.Progress())
+	seed.Close()
 	stop()
 	if err := d.Wait(ctx); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Wait after cancel: %v, want context.Canceled", err)
@@ -260,8 +265,15 @@ func TestReaderAndResume(t *testing.T) {
 	if held == 0 || held == d.Progress().TotalPieces {
 		t.Fatalf("stopped with %d of %d pieces; the test wants a partial fetch", held, d.Progress().TotalPieces)
 	}
-	// A fresh fetch to the same path resumes: it starts with what was synced.
-	d2, err := leech.Fetch(ctx, ih, FetchOptions{Out: out})
+	leech.Close()
+	// A new seeder and a fresh node fetching to the same path: the fetch
+	// resumes from what was synced.
+	seed2 := testNode(t, nil, nil)
+	if ih2, err := seed2.Share(ctx, src, ShareOptions{PieceSize: 64 << 10}); err != nil || ih2 != ih {
+		t.Fatalf("re-share: %v %v", ih2, err)
+	}
+	leech2 := testNode(t, seed2, nil)
+	d2, err := leech2.Fetch(ctx, ih, FetchOptions{Out: out})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -30,7 +30,7 @@ type ShareOptions struct {
 // Share hashes the file or folder at path, serves it, and announces this node
 // as its provider. It returns the share's infohash, which is all another
 // member needs to Fetch it. The share is served until Stop or Close.
-func (s *Swarm) Share(ctx context.Context, path string, opts ShareOptions) (cid.Cid, error) {
+func (s *Swarm) Share(ctx context.Context, path string, opts ShareOptions) (Infohash, error) {
 	m, err := manifest.Build(ctx, path, manifest.BuildOptions{PieceSize: opts.PieceSize, Progress: opts.Progress})
 	if err != nil {
 		return cid.Undef, fmt.Errorf("p2pshare: sharing %s: %w", path, err)
@@ -44,7 +44,7 @@ func (s *Swarm) Share(ctx context.Context, path string, opts ShareOptions) (cid.
 	if err != nil {
 		return cid.Undef, fmt.Errorf("p2pshare: sharing %s: %w", path, err)
 	}
-	if _, err := s.start(swarm.Config{Manifest: m, Encoded: enc, Infohash: ih, Storage: st}); err != nil {
+	if _, err := s.start(swarm.Config{Manifest: m, Encoded: enc, Infohash: ih, Storage: st, SuperSeed: true}); err != nil {
 		st.Close()
 		return cid.Undef, err
 	}

@@ -19,6 +19,7 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/ipfs/go-cid"
 	logging "github.com/ipfs/go-log/v2"
@@ -49,6 +50,7 @@ type Swarm struct {
 	mu       sync.Mutex
 	sessions map[string]*swarm.Session
 	closed   bool
+	dials    chan struct{} // a slot per dial in flight
 }
 
 // New starts a node and, if Config.BootstrapPeers is set, joins the network
@@ -98,6 +100,7 @@ func New(ctx context.Context, cfg Config) (*Swarm, error) {
 		down: limiter(cfg.DownloadLimit),
 		ctx:  sctx, cancel: cancel,
 		sessions: map[string]*swarm.Session{},
+		dials:    make(chan struct{}, 16),
 	}
 	return s, nil
 }
@@ -182,6 +185,8 @@ func (s *Swarm) start(cfg swarm.Config) (*swarm.Session, error) {
 	cfg.Up, cfg.Down = s.up, s.down
 	cfg.Rand = rand.New(rand.NewPCG(binary.LittleEndian.Uint64(seed[:8]), binary.LittleEndian.Uint64(seed[8:])))
 	cfg.Log = s.log
+	cfg.Addrs = s.h.Peerstore().Addrs
+	cfg.Dial = s.dialer(cfg.Infohash)
 	se, err := swarm.New(s.ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("p2pshare: %w", err)
@@ -204,8 +209,42 @@ func (s *Swarm) start(cfg swarm.Config) (*swarm.Session, error) {
 	return se, nil
 }
 
+// dialer returns the session's way to connect to peers it heard of from
+// other peers; at most 16 dials run at once per node.
+func (s *Swarm) dialer(ih cid.Cid) func(peer.AddrInfo) {
+	return func(ai peer.AddrInfo) {
+		select {
+		case s.dials <- struct{}{}:
+		default:
+			return // busy; peer exchange repeats, the DHT lookup too
+		}
+		go func() {
+			defer func() { <-s.dials }()
+			se := s.session(ih)
+			if se == nil {
+				return
+			}
+			s.h.Peerstore().AddAddrs(ai.ID, ai.Addrs, time.Hour)
+			if err := s.reg.Connect(s.ctx, se, ai.ID); err != nil {
+				s.log.Debug("connecting to exchanged peer", "peer", ai.ID, "err", err)
+			}
+		}()
+	}
+}
+
+// Progress reports the progress of a share this node serves or fetches
+// (for a seeder, how much it has uploaded), and false if it has none open
+// under that infohash.
+func (s *Swarm) Progress(infohash Infohash) (Progress, bool) {
+	se := s.session(infohash)
+	if se == nil {
+		return Progress{}, false
+	}
+	return se.Progress(), true
+}
+
 // Stop stops serving (and fetching) a share. Its files stay on disk.
-func (s *Swarm) Stop(infohash cid.Cid) error {
+func (s *Swarm) Stop(infohash Infohash) error {
 	s.mu.Lock()
 	se := s.sessions[infohash.KeyString()]
 	s.mu.Unlock()
@@ -217,6 +256,6 @@ func (s *Swarm) Stop(infohash cid.Cid) error {
 
 // ParseInfohash parses an infohash from its string form, refusing anything
 // that is not a p2pshare infohash with an error that says why.
-func ParseInfohash(s string) (cid.Cid, error) {
+func ParseInfohash(s string) (Infohash, error) {
 	return manifest.ParseInfohash(s)
 }

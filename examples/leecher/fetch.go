@@ -13,9 +13,6 @@ import (
 	"github.com/p2pshare/p2pshare/p2pshare"
 )
 
-// errLookupTimeout cancels a Fetch that found no manifest within -timeout.
-var errLookupTimeout = errors.New("lookup timed out")
-
 // leech joins, finds the share, downloads it while reporting, and then
 // seeds it until ctx ends (or not at all with -exit-when-done).
 func leech(ctx context.Context, o options, stdout io.Writer, stderr *os.File) error {
@@ -32,6 +29,7 @@ func leech(ctx context.Context, o options, stdout io.Writer, stderr *os.File) er
 		DataDir:        o.data,
 		ListenAddrs:    []string{o.listen},
 		BootstrapPeers: o.bootstrap,
+		JoinTimeout:    o.timeout,
 		UploadLimit:    int64(o.up),
 		DownloadLimit:  int64(o.down),
 	})
@@ -49,11 +47,11 @@ func leech(ctx context.Context, o options, stdout io.Writer, stderr *os.File) er
 		r.status.Draw(fmt.Sprintf("looking for %s …", ih))
 	}
 	defer r.end()
-	d, err := fetchWithin(ctx, o.timeout, func(ctx context.Context) (*p2pshare.Download, error) {
-		return sw.Fetch(ctx, ih, p2pshare.FetchOptions{Out: o.out})
-	})
+	d, err := sw.Fetch(ctx, ih, p2pshare.FetchOptions{Out: o.out, LookupTimeout: o.timeout})
 	switch {
-	case errors.Is(err, errLookupTimeout):
+	case ctx.Err() != nil:
+		return errors.New("interrupted while looking for the share")
+	case errors.Is(err, p2pshare.ErrNotFound):
 		return fmt.Errorf("share %s not found: no member offered it within %v (-timeout)", ih, o.timeout)
 	case err != nil:
 		return err
@@ -96,35 +94,4 @@ func leech(ctx context.Context, o options, stdout io.Writer, stderr *os.File) er
 			stop = nil // Wait returns with ctx's error next
 		}
 	}
-}
-
-// fetchWithin calls fetch (a Fetch) with a context that ends on a signal,
-// or after timeout if fetch has not returned by then. Fetch's context also
-// bounds the download it starts, so the timeout must not outlive the lookup:
-// a timer cancels it only while Fetch is still looking. The error wraps
-// errLookupTimeout if the timeout ended the lookup.
-func fetchWithin(ctx context.Context, timeout time.Duration, fetch func(context.Context) (*p2pshare.Download, error)) (*p2pshare.Download, error) {
-	fctx, cancel := context.WithCancelCause(ctx)
-	timer := time.AfterFunc(timeout, func() { cancel(errLookupTimeout) })
-	d, err := fetch(fctx)
-	if !timer.Stop() && err == nil {
-		// The timer fired as Fetch returned: the download it started is
-		// being cancelled, so the share was not found in time after all.
-		d.Close()
-		err = fmt.Errorf("%w: %w", p2pshare.ErrNotFound, errLookupTimeout)
-	}
-	if err == nil {
-		// fctx now ends only with ctx; release its resources then.
-		context.AfterFunc(ctx, func() { cancel(nil) })
-		return d, nil
-	}
-	cause := context.Cause(fctx)
-	cancel(nil)
-	switch {
-	case ctx.Err() != nil:
-		return nil, errors.New("interrupted while looking for the share")
-	case errors.Is(err, p2pshare.ErrNotFound) && errors.Is(cause, errLookupTimeout):
-		return nil, fmt.Errorf("%w: %w", errLookupTimeout, err)
-	}
-	return nil, err
 }

@@ -38,7 +38,15 @@ type Picker struct {
 	rng      *rand.Rand
 	maxOut   int // cap on requests open across all peers; 0: none
 	out      int // requests open across all peers
+	// Pieces in [urgentFrom, urgentTo) go before rarer ones: a reader is
+	// waiting for them.
+	urgentFrom, urgentTo int
 }
+
+// SetUrgent makes pieces from..to-1 go first, in that order, before rarest
+// first: someone is reading the content there and waits for them. An empty
+// range clears it.
+func (p *Picker) SetUrgent(from, to int) { p.urgentFrom, p.urgentTo = from, min(to, p.n) }
 
 type peer struct {
 	has      bitset
@@ -173,6 +181,12 @@ func (p *Picker) Interested(id Peer) bool {
 	return false
 }
 
+// PeerHolds reports whether peer id is known to hold piece i.
+func (p *Picker) PeerHolds(id Peer, i int) bool {
+	pr, ok := p.peers[id]
+	return ok && i >= 0 && i < p.n && pr.has.has(i)
+}
+
 // PeerComplete reports whether peer id holds every piece.
 func (p *Picker) PeerComplete(id Peer) bool {
 	pr, ok := p.peers[id]
@@ -226,9 +240,9 @@ func (p *Picker) pick(pr *peer, want int, skip bitset) []int {
 				return
 			}
 			switch {
-			case best < 0 || p.avail[i] < p.avail[best]:
+			case best < 0 || p.before(i, best):
 				best, seen = i, 1
-			case p.avail[i] == p.avail[best]:
+			case p.avail[i] == p.avail[best] && p.urgent(i) == p.urgent(best) && !p.urgent(i):
 				seen++
 				if p.rng.IntN(seen) == 0 {
 					best = i
@@ -241,6 +255,21 @@ func (p *Picker) pick(pr *peer, want int, skip bitset) []int {
 		out = append(out, best)
 	}
 	return out
+}
+
+func (p *Picker) urgent(i int) bool { return i >= p.urgentFrom && i < p.urgentTo }
+
+// before reports whether piece i should be picked before piece j: urgent
+// pieces first, lowest index first among them; then the rarer.
+func (p *Picker) before(i, j int) bool {
+	ui, uj := p.urgent(i), p.urgent(j)
+	switch {
+	case ui && uj:
+		return i < j
+	case ui != uj:
+		return ui
+	}
+	return p.avail[i] < p.avail[j]
 }
 
 // Got records that piece i arrived from peer id and verified. It returns the

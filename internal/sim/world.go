@@ -22,7 +22,7 @@ func newWorld(c Class) *world {
 		all[i] = true
 	}
 	seed := &node{id: 0, up: c.SeedUp, pick: picker.New(n, all, rand.New(rand.NewPCG(c.Seed, 0))),
-		queue: upload.NewQueue(64), super: upload.NewSuperSeed(n, rand.New(rand.NewPCG(c.Seed, 1))),
+		queue: upload.NewQueue(64), super: upload.NewSuperSeed(n),
 		doneAt: 0}
 	w.nodes = append(w.nodes, seed)
 	for i := 0; i < c.N; i++ {
@@ -72,7 +72,7 @@ func (w *world) link(a, b int) {
 func (w *world) show(src, dst *node) {
 	has := make([]bool, w.n)
 	if src.super != nil && src.super.Active() {
-		for _, i := range src.super.Reveal(upload.Peer(w.pid(dst.id)), dst.pick.Have, revealWindow) {
+		for _, i := range src.super.Reveal(upload.Peer(w.pid(dst.id)), dst.pick.Have, src.super.Window(w.c.N, revealWindow)) {
 			has[i] = true
 		}
 	} else {
@@ -108,8 +108,8 @@ func (w *world) sample(now time.Duration) {
 	}
 }
 
-// revealWindow is how many unheld pieces the seeder shows each peer at a
-// time while it super-seeds.
+// revealWindow is the fewest unheld pieces the seeder shows each peer at a
+// time while it super-seeds (the real swarm's minimum too).
 const revealWindow = 2
 
 func (w *world) requestMore(nd *node, to int) {
@@ -295,7 +295,7 @@ func (w *world) revealMore(seed, dst *node) {
 		}
 		return
 	}
-	k := revealWindow - seed.super.Outstanding(p, dst.pick.Have)
+	k := seed.super.Window(len(seed.links), revealWindow) - seed.super.Outstanding(p, dst.pick.Have)
 	for _, i := range seed.super.Reveal(p, dst.pick.Have, k) {
 		_ = dst.pick.PeerHas(picker.Peer(w.pid(seed.id)), i)
 	}

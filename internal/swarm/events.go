@@ -72,9 +72,9 @@ func (s *Session) snapshot(last sample) Progress {
 	}
 }
 
-// Subscribe returns a channel of the session's events. Progress events are
-// dropped for a subscriber that does not keep up; the channel closes when
-// the session stops.
+// Subscribe returns a channel of the session's events from now on. A
+// subscriber that does not keep up loses routine events first, then any;
+// the channel closes when the session stops.
 func (s *Session) Subscribe() <-chan Event {
 	c := make(chan Event, 256)
 	s.mu.Lock()
@@ -91,22 +91,22 @@ func (s *Session) Subscribe() <-chan Event {
 func (s *Session) publish(e Event) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	routine := e.Kind != EventComplete && e.Kind != EventFailed
 	for _, c := range s.subs {
-		if e.Kind == EventProgress || e.Kind == EventPiece {
-			select {
-			case c <- e:
-			default:
-			}
+		// Routine events leave headroom so the outcome still fits in the
+		// buffer of a consumer that reads slowly.
+		if routine && len(c) >= cap(c)-eventHeadroom {
 			continue
 		}
 		select {
 		case c <- e:
 		default:
-			// A subscriber that stopped reading loses events rather than
-			// stalling the session; Complete and Err stay authoritative.
 		}
 	}
 }
+
+// eventHeadroom is the buffer space routine events leave free.
+const eventHeadroom = 8
 
 func (s *Session) closeSubs() {
 	s.mu.Lock()

@@ -160,6 +160,12 @@ func (l *link) read(r *wire.Reader) error {
 			if err := l.receive(m); err != nil {
 				return err
 			}
+		case wire.Peers:
+			list, err := wire.DecodePeers(m.Data)
+			if err != nil {
+				return err
+			}
+			l.s.post(event{kind: evPeers, l: l, peers: list})
 		case wire.Refuse:
 			return fmt.Errorf("swarm: peer refused: %q", m.Data)
 		default:
@@ -272,6 +278,9 @@ func (l *link) uploadLoop() {
 		select {
 		case l.pieces <- outPiece{msg: wire.Msg{Type: wire.Piece, Index: i, Data: data}, release: func() { l.s.bufs.put(buf) }}:
 			l.s.up.Add(int64(len(data)))
+			if l.s.cfg.SuperSeed {
+				l.s.post(event{kind: evServed, l: l, i: int(i)})
+			}
 		case <-l.done:
 			l.s.bufs.put(buf)
 			return

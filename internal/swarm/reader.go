@@ -49,6 +49,15 @@ func (r *Reader) Read(p []byte) (int, error) {
 		return 0, nil
 	}
 	piece := int(r.off / s.m.PieceSize)
+	if !s.st.Have(piece) {
+		// Ask for what the reader waits on first.
+		select {
+		case s.events <- event{kind: evUrgent, i: piece}:
+		case <-r.ctx.Done():
+			return 0, r.ctx.Err()
+		case <-s.stopped:
+		}
+	}
 	for !s.st.Have(piece) {
 		s.mu.Lock()
 		changed := s.changed

@@ -18,9 +18,11 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	"golang.org/x/time/rate"
 
+	ma "github.com/multiformats/go-multiaddr"
 	"github.com/p2pshare/p2pshare/internal/manifest"
 	"github.com/p2pshare/p2pshare/internal/picker"
 	"github.com/p2pshare/p2pshare/internal/storage"
+	"github.com/p2pshare/p2pshare/internal/upload"
 	"github.com/p2pshare/p2pshare/internal/wire"
 )
 
@@ -35,12 +37,26 @@ type Config struct {
 	Up, Down *rate.Limiter // the node's caps on piece payload; nil: none
 	Rand     *rand.Rand
 	Log      *slog.Logger
-	// InFlightBytes is how many bytes of requests to keep open per peer, the
-	// pipeline that covers bandwidth times delay; 0 means 2 MiB.
+	// InFlightBytes caps the bytes of requests open to one peer; below it
+	// each peer's pipeline follows what the peer delivers (picker.Pipeline).
+	// 0 means 64 MiB.
 	InFlightBytes int64
 	// OnComplete, if set, runs in the session goroutine once every piece is
 	// held and stored at its final path.
 	OnComplete func()
+	// SuperSeed makes the session, which must start complete, reveal its
+	// pieces a few at a time until each has left it once (see
+	// upload.SuperSeed). Set it for a share's first seeder.
+	SuperSeed bool
+	// MaxLinks caps the peers the session trades with; 0 means 60. Peers
+	// learnt through peer exchange are dialled only below it.
+	MaxLinks int
+	// Addrs returns the known addresses of a peer, for peer exchange; nil
+	// means none are told.
+	Addrs func(peer.ID) []ma.Multiaddr
+	// Dial, if set, is asked to connect to a peer learnt through peer
+	// exchange. It must not block.
+	Dial func(peer.AddrInfo)
 }
 
 // Session trades one share's pieces with its peers. Its methods are safe for
@@ -56,9 +72,13 @@ type Session struct {
 	bufs   *bufPool
 
 	// Owned by the run goroutine.
-	links  map[peer.ID]*link
-	picker *picker.Picker
-	depth  int
+	links    map[peer.ID]*link
+	picker   *picker.Picker
+	pipes    map[peer.ID]*picker.Pipeline
+	super    *upload.SuperSeed
+	told     map[peer.ID]map[peer.ID]bool // peer exchange: who was told of whom
+	dialed   map[peer.ID]time.Time
+	maxDepth int
 
 	// Shared, read by Progress and the reader.
 	down, up   atomic.Int64
@@ -86,7 +106,10 @@ func New(ctx context.Context, cfg Config) (*Session, error) {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
 	if cfg.InFlightBytes <= 0 {
-		cfg.InFlightBytes = 2 << 20
+		cfg.InFlightBytes = 64 << 20
+	}
+	if cfg.MaxLinks <= 0 {
+		cfg.MaxLinks = 60
 	}
 	m := cfg.Manifest
 	have := make([]bool, m.NumPieces())
@@ -102,7 +125,10 @@ func New(ctx context.Context, cfg Config) (*Session, error) {
 		bufs:      newBufPool(int(m.PieceSize)),
 		links:     map[peer.ID]*link{},
 		picker:    picker.New(m.NumPieces(), have, cfg.Rand),
-		depth:     int(max(2, cfg.InFlightBytes/m.PieceSize)),
+		maxDepth:  int(max(2, cfg.InFlightBytes/m.PieceSize)),
+		pipes:     map[peer.ID]*picker.Pipeline{},
+		told:      map[peer.ID]map[peer.ID]bool{},
+		dialed:    map[peer.ID]time.Time{},
 		changed:   make(chan struct{}),
 		banned:    map[peer.ID]bool{},
 		connected: map[peer.ID]bool{},
@@ -117,6 +143,9 @@ func New(ctx context.Context, cfg Config) (*Session, error) {
 		}
 	}
 	s.lastSample = sample{at: time.Now()}
+	if cfg.SuperSeed && s.picker.Missing() == 0 {
+		s.super = upload.NewSuperSeed(m.NumPieces())
+	}
 	if s.picker.Missing() == 0 {
 		if err := s.finish(); err != nil {
 			cancel()
@@ -224,9 +253,11 @@ func (s *Session) run() {
 			s.handle(e)
 		case now := <-tick.C:
 			s.publishProgress(now)
-			for _, l := range s.links {
+			for id, l := range s.links {
+				s.pipes[id].Sample(now)
 				s.requestMore(l)
 			}
+			s.exchangePeers()
 			if s.Wanted() && now.Sub(lastSync) >= time.Second {
 				select {
 				case syncing <- struct{}{}:
@@ -250,6 +281,13 @@ func (s *Session) handle(e event) {
 		s.addLink(l)
 		return
 	}
+	if e.kind == evUrgent {
+		s.picker.SetUrgent(e.i, e.i+urgentWindow)
+		for _, l := range s.links {
+			s.requestMore(l)
+		}
+		return
+	}
 	if e.kind == evDiskError {
 		s.fail(fmt.Errorf("swarm: disk: %w", e.err))
 		return
@@ -260,6 +298,9 @@ func (s *Session) handle(e event) {
 	switch e.kind {
 	case evBitfield:
 		s.picker.AddPeer(picker.Peer(l.id), e.bits)
+		if s.super != nil {
+			s.revealMore(l)
+		}
 		if !s.Wanted() && all(e.bits) {
 			l.close() // two seeds have nothing to trade
 			return
@@ -268,8 +309,15 @@ func (s *Session) handle(e event) {
 	case evHave:
 		_ = s.picker.PeerHas(picker.Peer(l.id), e.i)
 		s.requestMore(l)
+		if s.super != nil {
+			s.revealMore(l)
+		}
 	case evGot:
 		s.got(l, e.i)
+	case evServed:
+		s.revealMore(l)
+	case evPeers:
+		s.learnPeers(e.peers)
 	case evRejected:
 		s.picker.Failed(picker.Peer(l.id), e.i)
 		s.requestMore(l)
@@ -298,7 +346,7 @@ func all(b []bool) bool {
 // (both sides dialled at once), both ends keep the one opened by the smaller
 // peer ID, so they agree without talking.
 func (s *Session) addLink(l *link) {
-	if s.Banned(l.id) {
+	if s.Banned(l.id) || (len(s.links) >= 2*s.cfg.MaxLinks && s.links[l.id] == nil) {
 		l.close()
 		return
 	}
@@ -316,11 +364,17 @@ func (s *Session) addLink(l *link) {
 	s.mu.Unlock()
 	s.nPeers.Add(1)
 	have := make([]bool, s.m.NumPieces())
-	for i := range have {
-		have[i] = s.picker.Have(i)
+	if s.super == nil || !s.super.Active() {
+		for i := range have {
+			have[i] = s.picker.Have(i)
+		}
 	}
+	// A super-seed shows a newcomer nothing until its bitfield says what
+	// it holds; revealMore then shows it a few pieces.
 	l.send(wire.Msg{Type: wire.Bitfield, Data: encodeBitfield(have)})
 	s.picker.AddPeer(picker.Peer(l.id), nil)
+	s.pipes[l.id] = &picker.Pipeline{}
+	s.told[l.id] = map[peer.ID]bool{}
 	s.publish(Event{Kind: EventPeerConnected, Peer: l.id})
 }
 
@@ -330,6 +384,11 @@ func (s *Session) dropLink(l *link) {
 		return
 	}
 	delete(s.links, l.id)
+	delete(s.pipes, l.id)
+	delete(s.told, l.id)
+	if s.super != nil {
+		s.super.PeerGone(upload.Peer(l.id), s.peerHolds(l.id))
+	}
 	s.mu.Lock()
 	delete(s.connected, l.id)
 	s.mu.Unlock()
@@ -342,11 +401,16 @@ func (s *Session) dropLink(l *link) {
 	}
 }
 
+// pipelineTarget is how much of a peer's delivery time the requests open to
+// it cover.
+const pipelineTarget = 500 * time.Millisecond
+
 func (s *Session) requestMore(l *link) {
 	if !s.Wanted() {
 		return
 	}
-	for _, i := range s.picker.Next(picker.Peer(l.id), s.depth) {
+	depth := s.pipes[l.id].Depth(s.m.PieceSize, pipelineTarget, 2, s.maxDepth)
+	for _, i := range s.picker.Next(picker.Peer(l.id), depth) {
 		l.request(i)
 	}
 }
@@ -359,6 +423,7 @@ func (s *Session) got(l *link, i int) {
 		s.requestMore(l)
 		return
 	}
+	s.pipes[l.id].Delivered(s.m.PieceLen(i))
 	for _, p := range s.picker.Got(picker.Peer(l.id), i) {
 		if o := s.links[peer.ID(p)]; o != nil {
 			o.cancel(i)
@@ -367,10 +432,9 @@ func (s *Session) got(l *link, i int) {
 	}
 	s.nHave.Add(1)
 	s.haveBytes.Add(s.m.PieceLen(i))
+	// Everyone hears of it, the sender too: a super-seed counts on that.
 	for _, o := range s.links {
-		if o != l {
-			o.send(wire.Msg{Type: wire.Have, Index: uint32(i)})
-		}
+		o.send(wire.Msg{Type: wire.Have, Index: uint32(i)})
 	}
 	s.mu.Lock()
 	close(s.changed)
@@ -424,12 +488,20 @@ const (
 	evBad
 	evLinkDown
 	evDiskError
+	evServed
+	evPeers
+	evUrgent
 )
 
+// urgentWindow is how many pieces from a waiting reader's position go before
+// rarest first.
+const urgentWindow = 8
+
 type event struct {
-	kind evKind
-	l    *link
-	i    int
-	bits []bool
-	err  error
+	kind  evKind
+	l     *link
+	i     int
+	bits  []bool
+	err   error
+	peers []wire.PeerEntry
 }

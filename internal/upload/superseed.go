@@ -1,7 +1,5 @@
 package upload
 
-import "math/rand/v2"
-
 // SuperSeed is the first seeder's reveal policy. At the start of a class the
 // seeder's upload is the scarcest thing there is: every piece it sends twice
 // before every piece has left it once is upload stolen from the whole class.
@@ -18,12 +16,19 @@ type SuperSeed struct {
 	unsent   int     // pieces revealed to nobody yet
 	done     bool    // every piece was revealed once: show everything
 	revealed map[Peer]map[int]bool
-	rng      *rand.Rand
 }
 
-// NewSuperSeed returns the policy for n pieces; rng breaks ties.
-func NewSuperSeed(n int, rng *rand.Rand) *SuperSeed {
-	return &SuperSeed{n: n, count: make([]int32, n), unsent: n, done: n == 0, revealed: map[Peer]map[int]bool{}, rng: rng}
+// NewSuperSeed returns the policy for n pieces.
+func NewSuperSeed(n int) *SuperSeed {
+	return &SuperSeed{n: n, count: make([]int32, n), unsent: n, done: n == 0, revealed: map[Peer]map[int]bool{}}
+}
+
+// Window is how many unheld pieces to keep shown to each of peers peers:
+// enough for a full pipeline, and as many as keeps every peer's pieces
+// disjoint while the policy lasts — so a single student is shown everything
+// at once, and super-seeding costs it nothing.
+func (s *SuperSeed) Window(peers, minimum int) int {
+	return max(minimum, s.n/max(1, peers))
 }
 
 // Active reports whether some piece has not been revealed to anyone yet.
@@ -34,8 +39,9 @@ func (s *SuperSeed) Active() bool { return !s.done }
 func (s *SuperSeed) Revealed(p Peer, i int) bool { return s.revealed[p][i] }
 
 // Reveal chooses up to k pieces to show peer p: the least revealed pieces
-// that p does not hold (has reports what p holds) and was not shown, random
-// among equals. They are recorded as revealed.
+// that p does not hold (has reports what p holds) and was not shown, lowest
+// index first among equals, so a peer reading the content in order gets its
+// beginning early. They are recorded as revealed.
 func (s *SuperSeed) Reveal(p Peer, has func(int) bool, k int) []int {
 	if !s.Active() || k <= 0 {
 		return nil
@@ -47,18 +53,15 @@ func (s *SuperSeed) Reveal(p Peer, has func(int) bool, k int) []int {
 	}
 	var out []int
 	for len(out) < k {
-		best, seen := -1, 0
+		best := -1
 		for i := 0; i < s.n; i++ {
 			if shown[i] || has(i) {
 				continue
 			}
-			switch {
-			case best < 0 || s.count[i] < s.count[best]:
-				best, seen = i, 1
-			case s.count[i] == s.count[best]:
-				seen++
-				if s.rng.IntN(seen) == 0 {
-					best = i
+			if best < 0 || s.count[i] < s.count[best] {
+				best = i
+				if s.count[i] == 0 {
+					break // nothing is revealed less
 				}
 			}
 		}

@@ -83,6 +83,8 @@ func checkLen(l Limits, t Type, n int) error {
 		max = l.MaxPiece
 	case Refuse:
 		max = MaxReasonLen
+	case Peers:
+		max = MaxPeersPayload
 	case Have, Request, Cancel, Reject:
 		max = 0
 	default:

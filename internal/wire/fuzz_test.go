@@ -55,3 +55,26 @@ func FuzzManifestResponse(f *testing.F) {
 		}
 	})
 }
+
+// FuzzDecodePeers: a peer list from the network never panics the decoder,
+// stays within its limits, and re-encodes to the same bytes.
+func FuzzDecodePeers(f *testing.F) {
+	good, _ := EncodePeers([]PeerEntry{{ID: []byte("peer-a"), Addrs: [][]byte{[]byte("addr1"), []byte("addr2")}}, {ID: []byte("b")}})
+	f.Add(good)
+	f.Add([]byte{0})
+	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 0x0f})
+	f.Add([]byte{1, 200, 1})
+	f.Fuzz(func(t *testing.T, in []byte) {
+		list, err := DecodePeers(in)
+		if err != nil {
+			return
+		}
+		if len(list) > MaxPeerListLen {
+			t.Fatalf("accepted %d peers", len(list))
+		}
+		again, err := EncodePeers(list)
+		if err != nil || !bytes.Equal(again, in) {
+			t.Fatalf("accepted list re-encodes to %x (%v), input %x", again, err, in)
+		}
+	})
+}

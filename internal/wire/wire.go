@@ -61,6 +61,8 @@ func (t Type) String() string {
 		return "reject"
 	case Refuse:
 		return "refuse"
+	case Peers:
+		return "peers"
 	}
 	return fmt.Sprintf("type(%d)", uint8(t))
 }
@@ -108,6 +110,9 @@ func (l Limits) maxFrame() int {
 	if r := 1 + MaxReasonLen; r > n {
 		n = r
 	}
+	if p := 1 + MaxPeersPayload; p > n {
+		n = p
+	}
 	return n
 }
 
@@ -133,6 +138,10 @@ func (l Limits) check(m Msg) error {
 	case Refuse:
 		if len(m.Data) > MaxReasonLen {
 			return fmt.Errorf("%w: refusal reason of %d bytes, limit %d", ErrMessageTooLarge, len(m.Data), MaxReasonLen)
+		}
+	case Peers:
+		if len(m.Data) > MaxPeersPayload {
+			return fmt.Errorf("%w: peer list of %d bytes, limit %d", ErrMessageTooLarge, len(m.Data), MaxPeersPayload)
 		}
 	default:
 		return fmt.Errorf("%w: %d", ErrUnknownType, uint8(m.Type))

@@ -121,3 +121,27 @@ func TestManifestExchange(t *testing.T) {
 		t.Fatalf("refusal: %v, want ErrUnknownShare", err)
 	}
 }
+
+func TestPeerList(t *testing.T) {
+	list := []PeerEntry{{ID: []byte("id1"), Addrs: [][]byte{[]byte("a")}}, {ID: []byte("id2")}}
+	b, err := EncodePeers(list)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := DecodePeers(b)
+	if err != nil || len(got) != 2 || string(got[0].ID) != "id1" || string(got[0].Addrs[0]) != "a" || len(got[1].Addrs) != 0 {
+		t.Fatalf("round trip: %+v, %v", got, err)
+	}
+	bad := map[string][]byte{
+		"too many peers":  {0xc9, 0x01},
+		"empty id":        {1, 0, 0},
+		"id past the end": {1, 5, 'a'},
+		"trailing bytes":  append(b, 0),
+		"too many addrs":  {1, 1, 'a', 9},
+	}
+	for name, in := range bad {
+		if _, err := DecodePeers(in); err == nil {
+			t.Errorf("%s: decoded without error", name)
+		}
+	}
+}

@@ -1,0 +1,191 @@
+package membership
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/protocol"
+	"golang.org/x/time/rate"
+)
+
+// ProtocolAdmit is the admission protocol: the only one an outsider may
+// open, and only on the bootstrap.
+const ProtocolAdmit protocol.ID = "/p2pshare/admit/1.0.0"
+
+// refusal is an admission refused for a reason the newcomer is shown.
+type refusal struct{ reason string }
+
+func (r refusal) Error() string { return r.reason }
+
+func refuse(format string, args ...any) error { return refusal{fmt.Sprintf(format, args...)} }
+
+// Admit serves one admission stream: challenge the newcomer with a proof
+// that this node holds the network's CA, read its join (token) or renewal
+// (current certificate) request, and answer with a certificate or a
+// refusal. Attach installs it as the ProtocolAdmit handler.
+func (b *Bootstrap) Admit(s network.Stream) {
+	p := s.Conn().RemotePeer()
+	defer s.Close()
+	_ = s.SetDeadline(time.Now().Add(streamTimeout))
+	b.mu.Lock()
+	m, h := b.m, b.h
+	b.mu.Unlock()
+	if m == nil {
+		_ = s.Reset() // not attached
+		return
+	}
+	if !b.allowRate(p) {
+		reply := serverMsg{Kind: kindRefusal, Reason: "too many admission attempts from this peer; try again in a minute"}
+		_ = writeFrame(s, reply.encode())
+		return
+	}
+	m.beginAdmission(p)
+	var issued *MemberCert
+	defer func() { m.endAdmission(p, issued) }()
+
+	var nonce [32]byte
+	if _, err := rand.Read(nonce[:]); err != nil {
+		_ = s.Reset()
+		return
+	}
+	ch := serverMsg{Kind: kindChallenge, CA: b.ca.CertDER(), Nonce: nonce}
+	copy(ch.Sig[:], b.ca.sign(transcript("sig", nonce, h.ID(), p)))
+	if err := writeFrame(s, ch.encode()); err != nil {
+		_ = s.Reset()
+		return
+	}
+	var req clientMsg
+	fr, err := readFrame(s, maxClientMsg, "admission request")
+	if err == nil {
+		req, err = decodeClientMsg(fr)
+	}
+	if err != nil {
+		b.log.Info("bad admission request", "peer", p, "err", err)
+		_ = s.Reset()
+		return
+	}
+	var mc *MemberCert
+	switch req.Kind {
+	case kindJoin:
+		mc, err = b.join(p, h.ID(), nonce, &req)
+	case kindRenew:
+		mc, err = b.renew(p, &req)
+	}
+	reply := serverMsg{Kind: kindGrant}
+	if err != nil {
+		var r refusal
+		if !errors.As(err, &r) {
+			b.log.Error("admission failed", "peer", p, "err", err)
+			err = refuse("the bootstrap failed to record the admission; try again later")
+		}
+		reply = serverMsg{Kind: kindRefusal, Reason: err.Error()}
+		b.log.Info("admission refused", "peer", p, "name", req.Name, "reason", reply.Reason)
+	} else {
+		reply.Cert, reply.CRL = mc.DER, b.CRL()
+		b.log.Info("admitted", "peer", p, "name", mc.Name, "role", mc.Role, "renewal", req.Kind == kindRenew)
+	}
+	_ = s.SetDeadline(time.Now().Add(streamTimeout))
+	if err := writeFrame(s, reply.encode()); err != nil {
+		_ = s.Reset()
+		return
+	}
+	issued = mc
+	// Wait for the newcomer to read the reply and close, so that closing
+	// its connection (if refused) cannot cut the reply off.
+	_ = s.CloseWrite()
+	_, _ = io.Copy(io.Discard, io.LimitReader(s, 1))
+}
+
+// join decides a join request and, if it is granted, records it durably and
+// then issues the certificate.
+func (b *Bootstrap) join(p, self peer.ID, nonce [32]byte, req *clientMsg) (*MemberCert, error) {
+	if _, err := peerKey(p); err != nil {
+		return nil, refuse("peer %s has no Ed25519 key; p2pshare members need one", p)
+	}
+	tokID := hex.EncodeToString(req.TokenID[:])
+	tok, ok := b.reg.Token(tokID)
+	if !ok {
+		return nil, refuse("token %s is not known to this bootstrap", tokID)
+	}
+	want := joinProof(tok.Secret, nonce, self, p, req)
+	if !hmac.Equal(want[:], req.Proof[:]) {
+		return nil, refuse("the proof for token %s does not verify: wrong secret, or not made for this session", tokID)
+	}
+	j := joinRecord{Peer: p, Name: req.Name, Role: req.Role, Token: tokID}
+	if err := b.reg.precheck(j, b.cfg.Now()); err != nil {
+		return nil, err
+	}
+	if b.allow != nil && !b.allow[nameKey(req.Name)] {
+		return nil, refuse("name %q is not on this network's list of names", req.Name)
+	}
+	if b.cfg.Approve != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), b.cfg.ApproveTimeout)
+		ok, why := b.cfg.Approve(ctx, Request{Peer: p, Name: req.Name, Role: req.Role, TokenID: tokID})
+		cancel()
+		if !ok {
+			if why = strings.TrimSpace(why); why == "" {
+				why = "no reason given"
+			}
+			return nil, refuse("not approved: %s", why)
+		}
+	}
+	now := b.cfg.Now()
+	serial, err := randomSerial()
+	if err != nil {
+		return nil, err
+	}
+	// The use is durable before anything is signed.
+	if err := b.reg.admit(j, serial, now.Add(b.cfg.CertTTL), now); err != nil {
+		return nil, err // a refusal, or a disk failure that Admit reports vaguely
+	}
+	return b.ca.Issue(IssueRequest{Peer: p, Name: req.Name, Role: req.Role, Now: now, TTL: b.cfg.CertTTL, Serial: serial})
+}
+
+// renew issues a fresh certificate to a member that proves itself with its
+// current, unexpired and unrevoked one.
+func (b *Bootstrap) renew(p peer.ID, req *clientMsg) (*MemberCert, error) {
+	b.mu.Lock()
+	m := b.m
+	b.mu.Unlock()
+	now := b.cfg.Now()
+	if _, err := m.verify.Verify(req.Cert, p, now); err != nil {
+		return nil, refuse("renewal refused: %v", err)
+	}
+	rec, ok := b.reg.Member(p)
+	if !ok {
+		return nil, refuse("peer %s is not a member of this network", p)
+	}
+	serial, err := randomSerial()
+	if err != nil {
+		return nil, err
+	}
+	if _, err := b.reg.renew(p, serial, now.Add(b.cfg.CertTTL)); err != nil {
+		return nil, err
+	}
+	return b.ca.Issue(IssueRequest{Peer: p, Name: rec.Name, Role: rec.Role, Now: now, TTL: b.cfg.CertTTL, Serial: serial})
+}
+
+// allowRate applies the per-peer and total admission rate limits.
+func (b *Bootstrap) allowRate(p peer.ID) bool {
+	now := b.cfg.Now()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	l, ok := b.limiters[p]
+	if !ok {
+		if len(b.limiters) >= maxLimiters {
+			clear(b.limiters) // a flood of fresh IDs; the total limit still holds
+		}
+		l = rate.NewLimiter(b.cfg.PeerRate, b.cfg.PeerBurst)
+		b.limiters[p] = l
+	}
+	return l.AllowN(now, 1) && b.total.AllowN(now, 1)
+}

@@ -1,0 +1,275 @@
+package membership
+
+import (
+	"context"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
+	"golang.org/x/time/rate"
+)
+
+// Request is a join or renewal as the approval callback sees it.
+type Request struct {
+	Peer    peer.ID
+	Name    string
+	Role    Role
+	TokenID string // hex; "" for a renewal
+	Renewal bool
+}
+
+// BootstrapConfig configures the network's admission node. Zero values have
+// the meaning each field's comment gives.
+type BootstrapConfig struct {
+	Dir string // holds ca.key, ca.crt, registry.json, member.crt, crl.der; required
+	// AllowNames, if not nil, are the only names that may join (compared
+	// case-insensitively), e.g. a class's roll numbers.
+	AllowNames []string
+	// Approve, if set, is asked about every join that passed every other
+	// check (a teacher says yes or no); the string is the refusal reason.
+	Approve func(ctx context.Context, r Request) (bool, string)
+	// ApproveTimeout bounds Approve; 0 means 2 minutes.
+	ApproveTimeout time.Duration
+	CertTTL        time.Duration // 0 means DefaultCertTTL
+	// PeerRate and PeerBurst limit admission attempts per peer ID; 0 means
+	// one every 2 s, burst 5. TotalRate (0: 50/s, burst 100) bounds all of
+	// them together, since peer IDs cost nothing to make.
+	PeerRate  rate.Limit
+	PeerBurst int
+	TotalRate rate.Limit
+	Log       *slog.Logger
+	Now       func() time.Time // nil means time.Now
+}
+
+// Bootstrap is the network's admission node: its CA, its registry, its
+// policy, and the /p2pshare/admit/1.0.0 handler. It is safe for concurrent
+// use.
+type Bootstrap struct {
+	cfg   BootstrapConfig
+	ca    *CA
+	reg   *Registry
+	allow map[string]bool // nameKey; nil: everyone
+	log   *slog.Logger
+
+	mu       sync.Mutex
+	h        host.Host
+	m        *Membership
+	crl      []byte
+	limiters map[peer.ID]*rate.Limiter
+	total    *rate.Limiter
+}
+
+const maxLimiters = 4096
+
+// OpenBootstrap loads the CA and registry in cfg.Dir, creating a new
+// network there on first start.
+func OpenBootstrap(cfg BootstrapConfig) (*Bootstrap, error) {
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.ApproveTimeout <= 0 {
+		cfg.ApproveTimeout = 2 * time.Minute
+	}
+	if cfg.CertTTL <= 0 {
+		cfg.CertTTL = DefaultCertTTL
+	}
+	if cfg.PeerRate <= 0 {
+		cfg.PeerRate, cfg.PeerBurst = rate.Every(2*time.Second), 5
+	}
+	if cfg.PeerBurst <= 0 {
+		cfg.PeerBurst = 1
+	}
+	if cfg.TotalRate <= 0 {
+		cfg.TotalRate = 50
+	}
+	ca, err := LoadOrCreateCA(cfg.Dir, cfg.Now())
+	if err != nil {
+		return nil, err
+	}
+	reg, err := OpenRegistry(filepath.Join(cfg.Dir, registryFile))
+	if err != nil {
+		return nil, err
+	}
+	b := &Bootstrap{cfg: cfg, ca: ca, reg: reg, log: cfg.Log, limiters: map[peer.ID]*rate.Limiter{},
+		total: rate.NewLimiter(cfg.TotalRate, 2*int(cfg.TotalRate)+1)}
+	if b.log == nil {
+		b.log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.AllowNames != nil {
+		b.allow = map[string]bool{}
+		for _, n := range cfg.AllowNames {
+			if err := validName(n); err != nil {
+				return nil, fmt.Errorf("membership: BootstrapConfig.AllowNames: %w", err)
+			}
+			b.allow[nameKey(n)] = true
+		}
+	}
+	if n := reg.CRLNumber(); n > 0 {
+		if b.crl, err = ca.CreateCRL(n, reg.Revoked(), cfg.Now()); err != nil {
+			return nil, err
+		}
+	}
+	return b, nil
+}
+
+// CA is the network's certificate authority.
+func (b *Bootstrap) CA() *CA { return b.ca }
+
+// Registry is the bootstrap's durable member and token registry.
+func (b *Bootstrap) Registry() *Registry { return b.reg }
+
+// CRL is the newest CRL the bootstrap signed, or nil if nobody was revoked.
+func (b *Bootstrap) CRL() []byte {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.crl
+}
+
+// SelfCert returns the bootstrap node's own member certificate for peer
+// self: the one kept in Dir while more than half its lifetime is left, else
+// a new one, recorded in the registry under name and saved.
+func (b *Bootstrap) SelfCert(self peer.ID, name string, role Role) ([]byte, error) {
+	now := b.cfg.Now()
+	path := filepath.Join(b.cfg.Dir, memberCertFile)
+	if der, err := readPEM(path, "CERTIFICATE"); err == nil {
+		v, _ := NewVerifier(b.ca.CertDER(), nil)
+		if mc, err := v.Verify(der, self, now); err == nil && mc.Name == name && mc.Role == role &&
+			mc.NotAfter.Sub(now) > b.cfg.CertTTL/2 {
+			return der, nil
+		}
+	}
+	serial, err := randomSerial()
+	if err != nil {
+		return nil, err
+	}
+	if err := b.reg.enroll(self, name, role, serial, now.Add(b.cfg.CertTTL), now); err != nil {
+		return nil, err
+	}
+	mc, err := b.ca.Issue(IssueRequest{Peer: self, Name: name, Role: role, Now: now, TTL: b.cfg.CertTTL, Serial: serial})
+	if err != nil {
+		return nil, err
+	}
+	if err := writePEM(path, "CERTIFICATE", mc.DER); err != nil {
+		return nil, err
+	}
+	return mc.DER, nil
+}
+
+// Attach serves the admission protocol on h, the bootstrap node's host, and
+// links the bootstrap to that node's Membership m (which must use this CA):
+// admitted newcomers become members there at once, and revocations are
+// applied and spread through it.
+func (b *Bootstrap) Attach(h host.Host, m *Membership) error {
+	if m.verify.NetworkID() != b.ca.NetworkID() {
+		return fmt.Errorf("membership: Membership is for network %.16s…, bootstrap for %.16s…: %w", m.verify.NetworkID(), b.ca.NetworkID(), ErrWrongCA)
+	}
+	b.mu.Lock()
+	b.h, b.m = h, m
+	crl := b.crl
+	b.mu.Unlock()
+	var revoked []peer.ID
+	for _, rv := range b.reg.Revoked() {
+		revoked = append(revoked, rv.Peer)
+	}
+	if crl != nil {
+		if err := m.ApplyCRL(crl); err != nil && !errors.Is(err, ErrStaleCRL) {
+			return err
+		}
+	}
+	m.revokePeers(revoked, "the bootstrap's registry")
+	h.SetStreamHandler(ProtocolAdmit, b.Admit)
+	return nil
+}
+
+// Close stops serving the admission protocol.
+func (b *Bootstrap) Close() {
+	b.mu.Lock()
+	h := b.h
+	b.mu.Unlock()
+	if h != nil {
+		h.RemoveStreamHandler(ProtocolAdmit)
+	}
+}
+
+// InviteOptions shape a new invite.
+type InviteOptions struct {
+	Uses  int            // how many members may join with it; 0 means 1
+	TTL   time.Duration  // how long it stays valid; 0 means 24 hours
+	Role  Role           // the role it admits; "" means student
+	Addrs []ma.Multiaddr // bootstrap addresses to put in it; nil means the host's (up to 16)
+}
+
+// NewInvite records a new join token durably and returns its invite. The
+// bootstrap must be attached to its host.
+func (b *Bootstrap) NewInvite(o InviteOptions) (Invite, error) {
+	b.mu.Lock()
+	h := b.h
+	b.mu.Unlock()
+	if h == nil {
+		return Invite{}, errors.New("membership: NewInvite before Attach: the bootstrap has no addresses yet")
+	}
+	if o.Uses <= 0 {
+		o.Uses = 1
+	}
+	if o.TTL <= 0 {
+		o.TTL = 24 * time.Hour
+	}
+	if o.Role == "" {
+		o.Role = RoleStudent
+	}
+	if err := validRole(o.Role); err != nil {
+		return Invite{}, err
+	}
+	if o.Addrs == nil {
+		o.Addrs = h.Addrs()
+	}
+	if len(o.Addrs) > maxInviteAddrs {
+		o.Addrs = o.Addrs[:maxInviteAddrs]
+	}
+	if len(o.Addrs) == 0 {
+		return Invite{}, errors.New("membership: the bootstrap host listens on no address to invite to")
+	}
+	id, secret, err := newTokenSecret()
+	if err != nil {
+		return Invite{}, err
+	}
+	now := b.cfg.Now()
+	exp := now.Add(o.TTL).Truncate(time.Second)
+	t := TokenRecord{ID: hex.EncodeToString(id[:]), Secret: secret[:], Role: o.Role, Uses: o.Uses, UsesLeft: o.Uses, Expires: exp, Created: now}
+	if err := b.reg.AddToken(t); err != nil {
+		return Invite{}, err
+	}
+	return Invite{Bootstrap: peer.AddrInfo{ID: h.ID(), Addrs: o.Addrs}, CAFingerprint: b.ca.Fingerprint(),
+		TokenID: id, Secret: secret, Expires: exp}, nil
+}
+
+// Revoke removes a member, named by its name or its peer ID: it is recorded
+// durably, a new CRL is signed, and the bootstrap's Membership drops the
+// peer and pushes the CRL to every connected member, who pass it on.
+func (b *Bootstrap) Revoke(who string) error {
+	now := b.cfg.Now()
+	rv, n, err := b.reg.revoke(who, now)
+	if err != nil {
+		return err
+	}
+	der, err := b.ca.CreateCRL(n, b.reg.Revoked(), now)
+	if err != nil {
+		return err
+	}
+	b.mu.Lock()
+	b.crl = der
+	m := b.m
+	b.mu.Unlock()
+	b.log.Info("member revoked", "peer", rv.Peer, "name", rv.Name, "crl", n)
+	if m != nil {
+		return m.applyCRL(der, "", []peer.ID{rv.Peer})
+	}
+	return nil
+}

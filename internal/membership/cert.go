@@ -1,0 +1,265 @@
+package membership
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"fmt"
+	"math/big"
+	"net/url"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+// Role is what a member is in its class network.
+type Role string
+
+// The roles a member certificate can carry.
+const (
+	RoleTeacher Role = "teacher"
+	RoleStudent Role = "student"
+	RoleSeeder  Role = "seeder"
+)
+
+// DefaultCertTTL is a member certificate's lifetime unless the bootstrap is
+// configured otherwise; members renew before it ends.
+const DefaultCertTTL = 30 * 24 * time.Hour
+
+// maxNameLen is the longest member name, in bytes.
+const maxNameLen = 64
+
+// validRole reports an error naming r unless it is one of the three roles.
+func validRole(r Role) error {
+	switch r {
+	case RoleTeacher, RoleStudent, RoleSeeder:
+		return nil
+	}
+	return fmt.Errorf("membership: role %q is not teacher, student or seeder: %w", r, ErrMalformed)
+}
+
+// validName accepts 1–64 bytes of UTF-8 with no control characters and no
+// space at either end: a roll number, or a person's name.
+func validName(n string) error {
+	if n == "" || len(n) > maxNameLen {
+		return fmt.Errorf("membership: name %q must be 1 to %d bytes: %w", n, maxNameLen, ErrMalformed)
+	}
+	if !utf8.ValidString(n) || strings.TrimSpace(n) != n || strings.IndexFunc(n, unicode.IsControl) >= 0 {
+		return fmt.Errorf("membership: name %q has control characters, invalid UTF-8 or spaces at an end: %w", n, ErrMalformed)
+	}
+	return nil
+}
+
+// nameKey is the form in which names are compared: "Alice" and "alice" are
+// one name.
+func nameKey(n string) string { return strings.ToLower(n) }
+
+// MemberCert is a decoded member certificate: an X.509 leaf, signed by the
+// network CA, whose public key is the member's libp2p Ed25519 key, so it
+// binds the member's peer ID.
+type MemberCert struct {
+	DER       []byte
+	Peer      peer.ID // derived from the certificate's key
+	Name      string  // Subject CommonName
+	Role      Role    // Subject OrganizationalUnit
+	Serial    *big.Int
+	NotBefore time.Time
+	NotAfter  time.Time
+	NetworkID string // from the URI SAN p2pshare:<networkID>:peer:<peerID>
+	x509      *x509.Certificate
+}
+
+// IssueRequest is what the CA certifies.
+type IssueRequest struct {
+	Peer peer.ID // must be an Ed25519 peer ID
+	Name string
+	Role Role
+	Now  time.Time     // NotBefore is a minute earlier, for clock skew
+	TTL  time.Duration // 0 means DefaultCertTTL
+	// Serial, if set, is the serial to use (the bootstrap records it
+	// durably before signing); nil means a fresh random 128-bit one.
+	Serial *big.Int
+}
+
+// Issue signs a member certificate with a fresh random 128-bit serial.
+func (c *CA) Issue(r IssueRequest) (*MemberCert, error) {
+	if err := validName(r.Name); err != nil {
+		return nil, err
+	}
+	if err := validRole(r.Role); err != nil {
+		return nil, err
+	}
+	pub, err := peerKey(r.Peer)
+	if err != nil {
+		return nil, err
+	}
+	if r.TTL <= 0 {
+		r.TTL = DefaultCertTTL
+	}
+	serial := r.Serial
+	if serial == nil {
+		if serial, err = randomSerial(); err != nil {
+			return nil, err
+		}
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          serial,
+		Subject:               pkix.Name{CommonName: r.Name, OrganizationalUnit: []string{string(r.Role)}},
+		NotBefore:             r.Now.Add(-time.Minute),
+		NotAfter:              r.Now.Add(r.TTL),
+		KeyUsage:              x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth, x509.ExtKeyUsageServerAuth},
+		BasicConstraintsValid: true,
+		URIs:                  []*url.URL{sanURI(c.NetworkID(), r.Peer)},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, c.cert, pub, c.key)
+	if err != nil {
+		return nil, fmt.Errorf("membership: issuing certificate for %s: %w", r.Name, err)
+	}
+	return ParseMemberCert(der)
+}
+
+// sanURI is p2pshare:<networkID>:peer:<peerID>.
+func sanURI(networkID string, p peer.ID) *url.URL {
+	return &url.URL{Scheme: "p2pshare", Opaque: networkID + ":peer:" + p.String()}
+}
+
+// peerKey is the Ed25519 key a peer ID embeds; other key types are refused.
+func peerKey(p peer.ID) (ed25519.PublicKey, error) {
+	pk, err := p.ExtractPublicKey()
+	if err != nil {
+		return nil, fmt.Errorf("membership: peer %s: no embedded public key: %v: %w", p, err, ErrMalformed)
+	}
+	std, err := crypto.PubKeyToStdKey(pk)
+	if err != nil {
+		return nil, fmt.Errorf("membership: peer %s: %v: %w", p, err, ErrMalformed)
+	}
+	k, ok := std.(ed25519.PublicKey)
+	if !ok {
+		return nil, fmt.Errorf("membership: peer %s has a %T key, want Ed25519: %w", p, std, ErrMalformed)
+	}
+	return k, nil
+}
+
+// ParseMemberCert decodes a member certificate and checks its shape: an
+// Ed25519 key, one URI SAN naming the peer ID that key derives, a valid name
+// and role. It does not check the signature, expiry or revocation (Verify
+// does). It decodes bytes from the network and is fuzzed.
+func ParseMemberCert(der []byte) (*MemberCert, error) {
+	if len(der) > maxCertDER {
+		return nil, fmt.Errorf("membership: certificate of %d bytes (limit %d): %w", len(der), maxCertDER, ErrMessageTooLarge)
+	}
+	c, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, fmt.Errorf("membership: certificate: %v: %w", err, ErrMalformed)
+	}
+	key, ok := c.PublicKey.(ed25519.PublicKey)
+	if !ok {
+		return nil, fmt.Errorf("membership: certificate key is %v, want Ed25519: %w", c.PublicKeyAlgorithm, ErrMalformed)
+	}
+	lk, err := crypto.UnmarshalEd25519PublicKey(key)
+	if err != nil {
+		return nil, fmt.Errorf("membership: certificate key: %v: %w", err, ErrMalformed)
+	}
+	p, err := peer.IDFromPublicKey(lk)
+	if err != nil {
+		return nil, fmt.Errorf("membership: certificate key: %v: %w", err, ErrMalformed)
+	}
+	if c.IsCA || len(c.URIs) != 1 || len(c.Subject.OrganizationalUnit) != 1 {
+		return nil, fmt.Errorf("membership: certificate %q is not a member certificate (CA=%v, %d URIs, %d roles): %w",
+			c.Subject.CommonName, c.IsCA, len(c.URIs), len(c.Subject.OrganizationalUnit), ErrMalformed)
+	}
+	u := c.URIs[0]
+	netID, sanPeer, ok := strings.Cut(u.Opaque, ":peer:")
+	if u.Scheme != "p2pshare" || !ok || netID == "" {
+		return nil, fmt.Errorf("membership: certificate SAN %q is not p2pshare:<network>:peer:<id>: %w", u, ErrMalformed)
+	}
+	if sanPeer != p.String() {
+		return nil, fmt.Errorf("membership: certificate SAN names peer %.60q but its key is peer %s: %w", sanPeer, p, ErrPeerMismatch)
+	}
+	m := &MemberCert{
+		DER: bytes.Clone(der), Peer: p, Name: c.Subject.CommonName, Role: Role(c.Subject.OrganizationalUnit[0]),
+		Serial: c.SerialNumber, NotBefore: c.NotBefore, NotAfter: c.NotAfter, NetworkID: netID, x509: c,
+	}
+	if err := validName(m.Name); err != nil {
+		return nil, err
+	}
+	if err := validRole(m.Role); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// Verifier checks member certificates against one network's CA and its
+// current revocation list. It is safe for concurrent use if revoked is.
+type Verifier struct {
+	ca      *x509.Certificate
+	pool    *x509.CertPool
+	netID   string
+	revoked func(serial *big.Int, p peer.ID) bool
+}
+
+// NewVerifier checks certificates against the root caDER. revoked (nil:
+// nothing is revoked) reports whether a serial or peer is on the CRL.
+func NewVerifier(caDER []byte, revoked func(serial *big.Int, p peer.ID) bool) (*Verifier, error) {
+	ca, err := ParseCACert(caDER)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(ca)
+	fp := Fingerprint(ca)
+	if revoked == nil {
+		revoked = func(*big.Int, peer.ID) bool { return false }
+	}
+	return &Verifier{ca: ca, pool: pool, netID: fmt.Sprintf("%x", fp[:]), revoked: revoked}, nil
+}
+
+// NetworkID is the hex fingerprint of the verifier's CA.
+func (v *Verifier) NetworkID() string { return v.netID }
+
+// Verify checks that certDER is a member certificate of this network that
+// chains to the CA, whose key is remote's key (so it binds remote's
+// authenticated peer ID), and which is unexpired at now and not revoked.
+func (v *Verifier) Verify(certDER []byte, remote peer.ID, now time.Time) (*MemberCert, error) {
+	m, err := ParseMemberCert(certDER)
+	if err != nil {
+		return nil, err
+	}
+	if m.NetworkID != v.netID {
+		return nil, fmt.Errorf("membership: certificate of %q is for network %.16s…, not %.16s…: %w", m.Name, m.NetworkID, v.netID, ErrWrongCA)
+	}
+	if err := m.x509.CheckSignatureFrom(v.ca); err != nil {
+		return nil, fmt.Errorf("membership: certificate of %q is not signed by network %.16s…: %v: %w", m.Name, v.netID, err, ErrWrongCA)
+	}
+	if now.After(m.NotAfter) {
+		return nil, fmt.Errorf("membership: certificate of %q (peer %s) expired at %s: %w", m.Name, m.Peer, m.NotAfter.UTC().Format(time.RFC3339), ErrExpired)
+	}
+	if now.Before(m.NotBefore) {
+		return nil, fmt.Errorf("membership: certificate of %q (peer %s) is not valid before %s: %w", m.Name, m.Peer, m.NotBefore.UTC().Format(time.RFC3339), ErrExpired)
+	}
+	// The full path check as well (key usages, constraints, the CA's own
+	// validity), now that the clear failures have been named.
+	if _, err := m.x509.Verify(x509.VerifyOptions{
+		Roots: v.pool, CurrentTime: now, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny},
+	}); err != nil {
+		return nil, fmt.Errorf("membership: certificate of %q does not chain to network %.16s…: %v: %w", m.Name, v.netID, err, ErrWrongCA)
+	}
+	rk, err := peerKey(remote)
+	if err != nil {
+		return nil, err
+	}
+	if !bytes.Equal(rk, m.x509.PublicKey.(ed25519.PublicKey)) || m.Peer != remote {
+		return nil, fmt.Errorf("membership: peer %s presented the certificate of %q for peer %s: %w", remote, m.Name, m.Peer, ErrPeerMismatch)
+	}
+	if v.revoked(m.Serial, m.Peer) {
+		return nil, fmt.Errorf("membership: certificate %x of %q (peer %s): %w", m.Serial, m.Name, m.Peer, ErrRevoked)
+	}
+	return m, nil
+}

@@ -1,0 +1,73 @@
+package membership
+
+import (
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/connmgr"
+	"github.com/libp2p/go-libp2p/core/control"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
+)
+
+// maxBlocked bounds the block list: peer IDs cost an attacker nothing, so
+// expired entries are swept when it grows past this.
+const maxBlocked = 4096
+
+// blocklist is the peers refused at connection time: blocked for a while
+// after failing the exchange, or revoked for good. Guarded by Membership.mu.
+type blocklist struct {
+	until   map[peer.ID]time.Time
+	revoked map[peer.ID]bool
+}
+
+func (b *blocklist) refused(p peer.ID, now time.Time) bool {
+	if b.revoked[p] {
+		return true
+	}
+	t, ok := b.until[p]
+	return ok && now.Before(t)
+}
+
+func (b *blocklist) add(p peer.ID, now, until time.Time) {
+	if len(b.until) >= maxBlocked {
+		for q, t := range b.until {
+			if !now.Before(t) {
+				delete(b.until, q)
+			}
+		}
+	}
+	for q := range b.until { // still full of live entries: forget some
+		if len(b.until) < 2*maxBlocked {
+			break
+		}
+		delete(b.until, q)
+	}
+	b.until[p] = until
+}
+
+// Blocked reports whether p is refused at connection time.
+func (m *Membership) Blocked(p peer.ID) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.block.refused(p, m.cfg.Now())
+}
+
+// Gater is the libp2p connection gater holding the block list and the
+// revoked peers: a refused peer dies inside the security handshake, before
+// any stream. Unknown peers pass (their certificate is checked by the
+// exchange right after), so outsiders can reach the admission protocol.
+// Pass it to the host at construction (libp2p.ConnectionGater).
+func (m *Membership) Gater() connmgr.ConnectionGater { return gater{m} }
+
+type gater struct{ m *Membership }
+
+var _ connmgr.ConnectionGater = gater{}
+
+func (g gater) InterceptPeerDial(p peer.ID) bool                 { return !g.m.Blocked(p) }
+func (g gater) InterceptAddrDial(p peer.ID, _ ma.Multiaddr) bool { return !g.m.Blocked(p) }
+func (g gater) InterceptAccept(network.ConnMultiaddrs) bool      { return true }
+func (g gater) InterceptSecured(_ network.Direction, p peer.ID, _ network.ConnMultiaddrs) bool {
+	return !g.m.Blocked(p)
+}
+func (g gater) InterceptUpgraded(network.Conn) (bool, control.DisconnectReason) { return true, 0 }

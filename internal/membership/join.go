@@ -1,0 +1,196 @@
+package membership
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+const memberCertFile = "member.crt"
+
+// Credentials are what a member keeps: the network's root certificate, its
+// own member certificate and the newest CRL (may be empty).
+type Credentials struct {
+	CA   []byte
+	Cert []byte
+	CRL  []byte
+}
+
+// JoinRequest is what a newcomer asks for.
+type JoinRequest struct {
+	Name string
+	Role Role // "" means student; it must be the role the invite's token admits
+}
+
+// Join asks the bootstrap named in inv to admit h's peer. It first checks
+// that the bootstrap holds the CA the invite pins, and sends the token
+// proof only then, bound to this session's two peer IDs. h needs no
+// Membership: a newcomer may use a plain host with its final key, close it,
+// then build its member host from the returned credentials. A refusal
+// returns an error wrapping ErrRefused whose text is the bootstrap's reason.
+func Join(ctx context.Context, h host.Host, inv Invite, req JoinRequest) (Credentials, error) {
+	if req.Role == "" {
+		req.Role = RoleStudent
+	}
+	if err := errors.Join(validName(req.Name), validRole(req.Role)); err != nil {
+		return Credentials{}, err
+	}
+	if !time.Now().Before(inv.Expires) {
+		return Credentials{}, fmt.Errorf("membership: invite expired at %s: %w", inv.Expires.UTC().Format(time.RFC3339), ErrExpired)
+	}
+	msg := clientMsg{Kind: kindJoin, TokenID: inv.TokenID, Name: req.Name, Role: req.Role}
+	return exchangeAdmission(ctx, h, inv.Bootstrap, inv.CAFingerprint, func(nonce [32]byte, bootstrap peer.ID) clientMsg {
+		msg.Proof = joinProof(inv.Secret[:], nonce, bootstrap, h.ID(), &msg)
+		return msg
+	})
+}
+
+// Renew asks the bootstrap at ai for a fresh certificate, proving
+// membership with the current one in cur (which must not have expired).
+// Install the result with Membership.SetCert and keep it with
+// SaveCredentials.
+func Renew(ctx context.Context, h host.Host, ai peer.AddrInfo, cur Credentials) (Credentials, error) {
+	ca, err := ParseCACert(cur.CA)
+	if err != nil {
+		return Credentials{}, err
+	}
+	return exchangeAdmission(ctx, h, ai, Fingerprint(ca), func([32]byte, peer.ID) clientMsg {
+		return clientMsg{Kind: kindRenew, Cert: cur.Cert}
+	})
+}
+
+// exchangeAdmission runs the newcomer's side of the admission protocol.
+// request builds the request once the challenge has been checked.
+func exchangeAdmission(ctx context.Context, h host.Host, ai peer.AddrInfo, pin [32]byte,
+	request func(nonce [32]byte, bootstrap peer.ID) clientMsg) (Credentials, error) {
+	if err := h.Connect(ctx, ai); err != nil {
+		return Credentials{}, fmt.Errorf("membership: cannot reach the bootstrap %s: %w", ai.ID, err)
+	}
+	s, err := h.NewStream(ctx, ai.ID, ProtocolAdmit)
+	if err != nil {
+		return Credentials{}, fmt.Errorf("membership: bootstrap %s dropped the connection or serves no admission (is this peer blocked or revoked?): %w", ai.ID, err)
+	}
+	defer s.Close()
+	if d, ok := ctx.Deadline(); ok {
+		_ = s.SetDeadline(d)
+	} else {
+		_ = s.SetDeadline(time.Now().Add(3 * time.Minute)) // a teacher may be deciding
+	}
+	first, err := readServer(s)
+	if err != nil {
+		return Credentials{}, err
+	}
+	bootstrap := s.Conn().RemotePeer() // authenticated by the secure channel
+	ca, err := checkChallenge(first, pin, bootstrap, h.ID())
+	if err != nil {
+		_ = s.Reset()
+		return Credentials{}, err
+	}
+	req := request(first.Nonce, bootstrap)
+	if err := writeFrame(s, req.encode()); err != nil {
+		return Credentials{}, fmt.Errorf("membership: sending admission request: %w", err)
+	}
+	_ = s.CloseWrite()
+	reply, err := readServer(s)
+	if err != nil {
+		return Credentials{}, err
+	}
+	if reply.Kind != kindGrant {
+		return Credentials{}, fmt.Errorf("membership: bootstrap sent message %q where a grant was due: %w", reply.Kind, ErrMalformed)
+	}
+	v, err := NewVerifier(ca.Raw, nil)
+	if err != nil {
+		return Credentials{}, err
+	}
+	if _, err := v.Verify(reply.Cert, h.ID(), time.Now()); err != nil {
+		return Credentials{}, fmt.Errorf("membership: the bootstrap issued an unusable certificate: %w", err)
+	}
+	if len(reply.CRL) > 0 {
+		if _, err := parseCRL(reply.CRL, ca); err != nil {
+			return Credentials{}, fmt.Errorf("membership: the bootstrap sent a bad CRL: %w", err)
+		}
+	}
+	return Credentials{CA: ca.Raw, Cert: reply.Cert, CRL: reply.CRL}, nil
+}
+
+// readServer reads a bootstrap message; a refusal becomes an error.
+func readServer(s network.Stream) (serverMsg, error) {
+	b, err := readFrame(s, maxServerMsg, "admission reply")
+	if err != nil {
+		return serverMsg{}, err
+	}
+	m, err := decodeServerMsg(b)
+	if err != nil {
+		return serverMsg{}, err
+	}
+	if m.Kind == kindRefusal {
+		return serverMsg{}, fmt.Errorf("membership: the bootstrap refused: %s: %w", m.Reason, ErrRefused)
+	}
+	return m, nil
+}
+
+// checkChallenge accepts the bootstrap only if it proved the CA that the
+// invite pins, for this session: nothing secret has been sent before this.
+func checkChallenge(m serverMsg, pin [32]byte, bootstrap, self peer.ID) (*x509.Certificate, error) {
+	if m.Kind != kindChallenge {
+		return nil, fmt.Errorf("membership: bootstrap sent message %q where a challenge was due: %w", m.Kind, ErrMalformed)
+	}
+	ca, err := ParseCACert(m.CA)
+	if err != nil {
+		return nil, fmt.Errorf("membership: bootstrap %s: %w", bootstrap, err)
+	}
+	if fp := Fingerprint(ca); fp != pin {
+		return nil, fmt.Errorf("membership: bootstrap %s proved CA %x…, but the invite pins %x…: %w", bootstrap, fp[:8], pin[:8], ErrWrongCA)
+	}
+	if !ed25519.Verify(ca.PublicKey.(ed25519.PublicKey), transcript("sig", m.Nonce, bootstrap, self), m.Sig[:]) {
+		return nil, fmt.Errorf("membership: bootstrap %s did not sign this session with the pinned CA: %w", bootstrap, ErrBadChallenge)
+	}
+	return ca, nil
+}
+
+// SaveCredentials keeps a member's credentials in dir (0700): ca.crt and
+// member.crt as PEM, crl.der if there is a CRL. Files are 0600 and written
+// atomically.
+func SaveCredentials(dir string, c Credentials) error {
+	if err := ensureDir(dir); err != nil {
+		return err
+	}
+	if err := writePEM(filepath.Join(dir, caCertFile), "CERTIFICATE", c.CA); err != nil {
+		return err
+	}
+	if err := writePEM(filepath.Join(dir, memberCertFile), "CERTIFICATE", c.Cert); err != nil {
+		return err
+	}
+	if len(c.CRL) > 0 {
+		return writeFileAtomic(filepath.Join(dir, crlFile), c.CRL)
+	}
+	return nil
+}
+
+// LoadCredentials reads what SaveCredentials kept. A missing member.crt
+// wraps fs.ErrNotExist: the node has not joined yet.
+func LoadCredentials(dir string) (Credentials, error) {
+	var c Credentials
+	var err error
+	if c.Cert, err = readPEM(filepath.Join(dir, memberCertFile), "CERTIFICATE"); err != nil {
+		return c, err
+	}
+	if c.CA, err = readPEM(filepath.Join(dir, caCertFile), "CERTIFICATE"); err != nil {
+		return c, err
+	}
+	c.CRL, err = os.ReadFile(filepath.Join(dir, crlFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return c, nil
+	}
+	return c, err
+}

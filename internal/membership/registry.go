@@ -1,0 +1,245 @@
+package membership
+
+import (
+	"bytes"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"math/big"
+	"os"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+const (
+	registryFile    = "registry.json"
+	registryFormat  = 1
+	maxRegistrySize = 64 << 20 // bytes; about 100,000 members
+)
+
+// MemberRecord is the bootstrap's record of one admitted member.
+type MemberRecord struct {
+	Peer     peer.ID   `json:"peer"`
+	Name     string    `json:"name"`
+	Role     Role      `json:"role"`
+	Serials  []string  `json:"serials"` // hex, every certificate issued to it, newest last
+	NotAfter time.Time `json:"not_after"`
+	Token    string    `json:"token,omitempty"` // the token that admitted it; "" for the bootstrap itself
+	Joined   time.Time `json:"joined"`
+}
+
+// TokenRecord is a join token as the bootstrap keeps it. The secret stays
+// here (the file is 0600) because the proof is an HMAC under it.
+type TokenRecord struct {
+	ID       string    `json:"id"` // hex of the 16-byte token ID
+	Secret   []byte    `json:"secret"`
+	Role     Role      `json:"role"` // the role it admits
+	Uses     int       `json:"uses"`
+	UsesLeft int       `json:"uses_left"`
+	Expires  time.Time `json:"expires"`
+	Created  time.Time `json:"created"`
+}
+
+// RevokedRecord is a member removed from the network.
+type RevokedRecord struct {
+	Peer    peer.ID   `json:"peer"`
+	Name    string    `json:"name"`
+	Serials []string  `json:"serials"`
+	At      time.Time `json:"at"`
+}
+
+// registryState is the persisted form. It is owned by Registry and only
+// touched under its mutex.
+type registryState struct {
+	Format    int                      `json:"format"`
+	Members   map[string]*MemberRecord `json:"members"` // by peer ID (base58)
+	Tokens    map[string]*TokenRecord  `json:"tokens"`
+	Revoked   []RevokedRecord          `json:"revoked"`
+	CRLNumber int64                    `json:"crl_number"` // of the newest CRL issued
+}
+
+// Registry is the bootstrap's durable state: members, the names they hold,
+// tokens and their uses left, revoked members and the CRL number. Every
+// change is written to one JSON file atomically (temp file, fsync, rename,
+// directory fsync) before the call returns. It is safe for concurrent use.
+type Registry struct {
+	path  string
+	mu    sync.Mutex
+	st    *registryState
+	names map[string]peer.ID // nameKey → holder
+}
+
+// OpenRegistry loads the registry at path, or starts an empty one there if
+// the file does not exist (it is written on the first change).
+func OpenRegistry(path string) (*Registry, error) {
+	st := &registryState{Format: registryFormat, Members: map[string]*MemberRecord{}, Tokens: map[string]*TokenRecord{}}
+	b, err := os.ReadFile(path)
+	switch {
+	case err == nil:
+		if st, err = decodeRegistry(b); err != nil {
+			return nil, fmt.Errorf("%w (file %s)", err, path)
+		}
+	case !errors.Is(err, fs.ErrNotExist):
+		return nil, fmt.Errorf("membership: reading registry: %w", err)
+	}
+	r := &Registry{path: path, st: st, names: map[string]peer.ID{}}
+	for _, m := range st.Members {
+		r.names[nameKey(m.Name)] = m.Peer
+	}
+	return r, nil
+}
+
+// decodeRegistry parses and checks a registry file. It decodes bytes from
+// disk and is fuzzed.
+func decodeRegistry(b []byte) (*registryState, error) {
+	if len(b) > maxRegistrySize {
+		return nil, fmt.Errorf("membership: registry of %d bytes (limit %d): %w", len(b), maxRegistrySize, ErrMessageTooLarge)
+	}
+	var st registryState
+	dj := json.NewDecoder(bytes.NewReader(b))
+	dj.DisallowUnknownFields()
+	if err := dj.Decode(&st); err != nil {
+		return nil, fmt.Errorf("membership: registry: %v: %w", err, ErrMalformed)
+	}
+	if st.Format != registryFormat {
+		return nil, fmt.Errorf("membership: registry format %d, this program reads %d: %w", st.Format, registryFormat, ErrMalformed)
+	}
+	if st.Members == nil {
+		st.Members = map[string]*MemberRecord{}
+	}
+	if st.Tokens == nil {
+		st.Tokens = map[string]*TokenRecord{}
+	}
+	names := map[string]peer.ID{}
+	for k, m := range st.Members {
+		if m == nil || m.Peer.String() != k || m.Peer.Validate() != nil {
+			return nil, fmt.Errorf("membership: registry: member entry %.60q is empty or names another peer: %w", k, ErrMalformed)
+		}
+		if err := errors.Join(validName(m.Name), validRole(m.Role), validSerials(m.Serials)); err != nil {
+			return nil, fmt.Errorf("membership: registry: member %s: %w", k, err)
+		}
+		if q, dup := names[nameKey(m.Name)]; dup {
+			return nil, fmt.Errorf("membership: registry: name %q held by both %s and %s: %w", m.Name, q, k, ErrMalformed)
+		}
+		names[nameKey(m.Name)] = m.Peer
+	}
+	for id, t := range st.Tokens {
+		if t == nil || t.ID != id || len(id) != 32 || !isHex(id) || len(t.Secret) != 32 {
+			return nil, fmt.Errorf("membership: registry: token entry %q is malformed: %w", id, ErrMalformed)
+		}
+		if t.UsesLeft < 0 || t.UsesLeft > t.Uses || validRole(t.Role) != nil {
+			return nil, fmt.Errorf("membership: registry: token %s has %d of %d uses left, role %q: %w", id, t.UsesLeft, t.Uses, t.Role, ErrMalformed)
+		}
+	}
+	for _, rv := range st.Revoked {
+		if rv.Peer.Validate() != nil || validSerials(rv.Serials) != nil {
+			return nil, fmt.Errorf("membership: registry: revoked entry %q is malformed: %w", rv.Name, ErrMalformed)
+		}
+	}
+	if st.CRLNumber < 0 {
+		return nil, fmt.Errorf("membership: registry: CRL number %d: %w", st.CRLNumber, ErrMalformed)
+	}
+	return &st, nil
+}
+
+func validSerials(ss []string) error {
+	for _, s := range ss {
+		if _, ok := new(big.Int).SetString(s, 16); !ok || len(s) > 40 {
+			return fmt.Errorf("membership: serial %.48q is not hex: %w", s, ErrMalformed)
+		}
+	}
+	return nil
+}
+
+func isHex(s string) bool { _, err := hex.DecodeString(s); return err == nil }
+
+func serialHex(s *big.Int) string { return s.Text(16) }
+
+// save writes the state; the caller holds r.mu.
+func (r *Registry) save() error {
+	b, err := json.MarshalIndent(r.st, "", "  ")
+	if err != nil {
+		return fmt.Errorf("membership: encoding registry: %w", err)
+	}
+	return writeFileAtomic(r.path, b)
+}
+
+// AddToken records a new join token durably.
+func (r *Registry) AddToken(t TokenRecord) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, ok := r.st.Tokens[t.ID]; ok {
+		return fmt.Errorf("membership: token %s already exists", t.ID)
+	}
+	r.st.Tokens[t.ID] = &t
+	if err := r.save(); err != nil {
+		delete(r.st.Tokens, t.ID)
+		return err
+	}
+	return nil
+}
+
+// Token returns a copy of a token's record.
+func (r *Registry) Token(id string) (TokenRecord, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	t, ok := r.st.Tokens[id]
+	if !ok {
+		return TokenRecord{}, false
+	}
+	return *t, true
+}
+
+// Member returns a copy of p's record.
+func (r *Registry) Member(p peer.ID) (MemberRecord, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	m, ok := r.st.Members[p.String()]
+	if !ok {
+		return MemberRecord{}, false
+	}
+	c := *m
+	c.Serials = append([]string(nil), m.Serials...)
+	return c, true
+}
+
+// Members lists every current member, by name.
+func (r *Registry) Members() []MemberRecord {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]MemberRecord, 0, len(r.st.Members))
+	for _, m := range r.st.Members {
+		out = append(out, *m)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// Revoked lists every revoked member, oldest first.
+func (r *Registry) Revoked() []RevokedRecord {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]RevokedRecord(nil), r.st.Revoked...)
+}
+
+// CRLNumber is the number of the newest CRL issued (0: none yet).
+func (r *Registry) CRLNumber() int64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.st.CRLNumber
+}
+
+// revokedPeer reports whether p was revoked; the caller holds r.mu.
+func (r *Registry) revokedPeer(p peer.ID) (RevokedRecord, bool) {
+	for _, rv := range r.st.Revoked {
+		if rv.Peer == p {
+			return rv, true
+		}
+	}
+	return RevokedRecord{}, false
+}

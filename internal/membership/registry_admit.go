@@ -1,0 +1,187 @@
+package membership
+
+import (
+	"errors"
+	"fmt"
+	"math/big"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+// errRetry from checkJoin means the join repeats one that already
+// succeeded (same peer, name and token, e.g. the reply was lost): the
+// member gets a fresh certificate and the token no further use.
+var errRetry = errors.New("repeat of a completed join")
+
+// joinRecord is the part of a join request the registry decides on.
+type joinRecord struct {
+	Peer  peer.ID
+	Name  string
+	Role  Role
+	Token string // hex token ID
+}
+
+// checkJoin decides whether j may join, against the registry state at now.
+// It does no I/O; its errors are refusals whose texts the newcomer sees, so
+// they hold no secret. The caller holds r.mu.
+func (r *Registry) checkJoin(j joinRecord, now time.Time) error {
+	t, ok := r.st.Tokens[j.Token]
+	if !ok {
+		return refuse("token %s is not known to this bootstrap", j.Token)
+	}
+	if rv, ok := r.revokedPeer(j.Peer); ok {
+		return refuse("peer %s was revoked (as %q) at %s and cannot rejoin", j.Peer, rv.Name, rv.At.UTC().Format(time.RFC3339))
+	}
+	if m, ok := r.st.Members[j.Peer.String()]; ok {
+		if nameKey(m.Name) == nameKey(j.Name) && m.Token == j.Token && m.Role == j.Role {
+			return errRetry
+		}
+		return refuse("peer %s is already a member, as %q", j.Peer, m.Name)
+	}
+	if q, ok := r.names[nameKey(j.Name)]; ok {
+		return refuse("name %q is already held by peer %s", j.Name, q)
+	}
+	if !now.Before(t.Expires) {
+		return refuse("token %s expired at %s", j.Token, t.Expires.UTC().Format(time.RFC3339))
+	}
+	if t.UsesLeft <= 0 {
+		return refuse("token %s has no uses left (all %d used)", j.Token, t.Uses)
+	}
+	if j.Role != t.Role {
+		return refuse("token %s admits a %s, not a %s", j.Token, t.Role, j.Role)
+	}
+	return nil
+}
+
+// precheck is checkJoin under the lock, for a cheap refusal before the
+// approval callback runs; Admit checks again.
+func (r *Registry) precheck(j joinRecord, now time.Time) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := r.checkJoin(j, now); err != nil && !errors.Is(err, errRetry) {
+		return err
+	}
+	return nil
+}
+
+// admit checks j again and, if it may join, records the token use and the
+// member (certificate serial and expiry) in one durable write. Only after it
+// returns nil may the certificate be sent. Concurrent joins on a one-use
+// token: the first to take r.mu wins, the others see no uses left.
+func (r *Registry) admit(j joinRecord, serial *big.Int, notAfter, now time.Time) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	err := r.checkJoin(j, now)
+	key := j.Peer.String()
+	if errors.Is(err, errRetry) {
+		m := r.st.Members[key]
+		old := *m
+		m.Serials = append(append([]string(nil), m.Serials...), serialHex(serial))
+		m.NotAfter = notAfter
+		if err := r.save(); err != nil {
+			*m = old
+			return err
+		}
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	t := r.st.Tokens[j.Token]
+	t.UsesLeft--
+	r.st.Members[key] = &MemberRecord{Peer: j.Peer, Name: j.Name, Role: j.Role, Serials: []string{serialHex(serial)},
+		NotAfter: notAfter, Token: j.Token, Joined: now}
+	r.names[nameKey(j.Name)] = j.Peer
+	if err := r.save(); err != nil {
+		t.UsesLeft++
+		delete(r.st.Members, key)
+		delete(r.names, nameKey(j.Name))
+		return err
+	}
+	return nil
+}
+
+// enroll records a member admitted without a token: the bootstrap node
+// itself. Enrolling an existing member under its own name adds a serial.
+func (r *Registry) enroll(p peer.ID, name string, role Role, serial *big.Int, notAfter, now time.Time) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if q, ok := r.names[nameKey(name)]; ok && q != p {
+		return fmt.Errorf("membership: name %q is already held by peer %s", name, q)
+	}
+	key := p.String()
+	prev, had := r.st.Members[key]
+	m := &MemberRecord{Peer: p, Name: name, Role: role, NotAfter: notAfter, Joined: now}
+	if had {
+		if nameKey(prev.Name) != nameKey(name) {
+			return fmt.Errorf("membership: peer %s is already a member, as %q", p, prev.Name)
+		}
+		c := *prev
+		m = &c
+		m.NotAfter = notAfter
+		m.Serials = append([]string(nil), prev.Serials...)
+	}
+	m.Serials = append(m.Serials, serialHex(serial))
+	r.st.Members[key] = m
+	r.names[nameKey(name)] = p
+	if err := r.save(); err != nil {
+		if had {
+			r.st.Members[key] = prev
+		} else {
+			delete(r.st.Members, key)
+			delete(r.names, nameKey(name))
+		}
+		return err
+	}
+	return nil
+}
+
+// renew records a renewed certificate for an existing member.
+func (r *Registry) renew(p peer.ID, serial *big.Int, notAfter time.Time) (MemberRecord, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	m, ok := r.st.Members[p.String()]
+	if !ok {
+		return MemberRecord{}, refuse("peer %s is not a member of this network", p)
+	}
+	old := *m
+	m.Serials = append(append([]string(nil), m.Serials...), serialHex(serial))
+	m.NotAfter = notAfter
+	if err := r.save(); err != nil {
+		*m = old
+		return MemberRecord{}, err
+	}
+	return *m, nil
+}
+
+// revoke removes the member named who (a peer ID or a name), frees its
+// name, lists all its serials as revoked and advances the CRL number, all in
+// one durable write.
+func (r *Registry) revoke(who string, now time.Time) (RevokedRecord, int64, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	p, ok := r.names[nameKey(who)]
+	if !ok {
+		if id, err := peer.Decode(who); err == nil {
+			p = id
+		}
+	}
+	m, ok := r.st.Members[p.String()]
+	if p == "" || !ok {
+		return RevokedRecord{}, 0, fmt.Errorf("membership: no member named or with peer ID %q", who)
+	}
+	rv := RevokedRecord{Peer: m.Peer, Name: m.Name, Serials: append([]string(nil), m.Serials...), At: now}
+	delete(r.st.Members, p.String())
+	delete(r.names, nameKey(m.Name))
+	r.st.Revoked = append(r.st.Revoked, rv)
+	r.st.CRLNumber++
+	if err := r.save(); err != nil {
+		r.st.CRLNumber--
+		r.st.Revoked = r.st.Revoked[:len(r.st.Revoked)-1]
+		r.st.Members[p.String()] = m
+		r.names[nameKey(m.Name)] = p
+		return RevokedRecord{}, 0, err
+	}
+	return rv, r.st.CRLNumber, nil
+}

@@ -1,0 +1,209 @@
+package membership
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+// IsMember reports whether p has presented a valid member certificate that
+// is still unexpired and unrevoked, and p is not blocked. Every p2pshare
+// protocol handler asks this (or Allow) before serving a stream.
+func (m *Membership) IsMember(p peer.ID) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.isMemberLocked(p, m.cfg.Now())
+}
+
+func (m *Membership) isMemberLocked(p peer.ID, now time.Time) bool {
+	mc := m.roster.members[p]
+	return mc != nil && now.Before(mc.NotAfter) && !m.crl.serials[serialHex(mc.Serial)] && !m.block.refused(p, now)
+}
+
+// WaitMember waits until p is a member (true), or is refused, or ctx ends
+// (false). A protocol handler whose stream may arrive before the credential
+// exchange has finished uses it instead of IsMember.
+func (m *Membership) WaitMember(ctx context.Context, p peer.ID) bool {
+	for {
+		m.mu.Lock()
+		now := m.cfg.Now()
+		if m.isMemberLocked(p, now) {
+			m.mu.Unlock()
+			return true
+		}
+		if m.block.refused(p, now) {
+			m.mu.Unlock()
+			return false
+		}
+		ch := m.waiterLocked(p)
+		m.mu.Unlock()
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return false
+		case <-m.ctx.Done():
+			return false
+		}
+	}
+}
+
+// Allow is WaitMember bounded by the exchange deadline: the screen to pass
+// as swarm.NewRegistry's allow function.
+func (m *Membership) Allow(p peer.ID) bool {
+	ctx, cancel := context.WithTimeout(m.ctx, m.cfg.Deadline)
+	defer cancel()
+	return m.WaitMember(ctx, p)
+}
+
+// Member returns the certificate p presented, if p is a member.
+func (m *Membership) Member(p peer.ID) (*MemberCert, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !m.isMemberLocked(p, m.cfg.Now()) {
+		return nil, false
+	}
+	return m.roster.members[p], true
+}
+
+// Members lists the peers currently admitted.
+func (m *Membership) Members() []peer.ID {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := m.cfg.Now()
+	var out []peer.ID
+	for p := range m.roster.members {
+		if m.isMemberLocked(p, now) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// Own is this node's current member certificate.
+func (m *Membership) Own() *MemberCert {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.own
+}
+
+// SetCert installs a renewed certificate for this node and sends it to
+// every connected peer.
+func (m *Membership) SetCert(der []byte) error {
+	mc, err := m.verify.Verify(der, m.cfg.Self, m.cfg.Now())
+	if err != nil {
+		return fmt.Errorf("membership: new own certificate: %w", err)
+	}
+	m.mu.Lock()
+	m.own = mc
+	h := m.h
+	m.mu.Unlock()
+	if h != nil {
+		for _, p := range h.Network().Peers() {
+			m.spawn(func() { m.sendCredential(p) })
+		}
+	}
+	return nil
+}
+
+// waiterLocked is p's change channel; the caller holds m.mu.
+func (m *Membership) waiterLocked(p peer.ID) chan struct{} {
+	ch, ok := m.roster.waiters[p]
+	if !ok {
+		ch = make(chan struct{})
+		m.roster.waiters[p] = ch
+	}
+	return ch
+}
+
+// signal wakes everyone waiting on p's state.
+func (m *Membership) signal(p peer.ID) {
+	m.mu.Lock()
+	m.signalLocked(p)
+	m.mu.Unlock()
+}
+
+func (m *Membership) signalLocked(p peer.ID) {
+	if ch, ok := m.roster.waiters[p]; ok {
+		close(ch)
+		delete(m.roster.waiters, p)
+	}
+}
+
+// admit records p's verified certificate and tells the integrator.
+func (m *Membership) admit(p peer.ID, mc *MemberCert) {
+	m.mu.Lock()
+	m.roster.members[p] = mc
+	m.roster.serials[serialHex(mc.Serial)] = p
+	delete(m.roster.tried, p)
+	m.signalLocked(p)
+	m.mu.Unlock()
+	m.log.Debug("member admitted", "peer", p, "name", mc.Name, "role", mc.Role)
+	if m.cfg.OnAdmit != nil {
+		m.cfg.OnAdmit(p)
+	}
+}
+
+// drop disconnects p and, if block, refuses it for BlockFor.
+func (m *Membership) drop(p peer.ID, why error, block bool) {
+	m.mu.Lock()
+	delete(m.roster.members, p)
+	delete(m.roster.tried, p)
+	if block {
+		now := m.cfg.Now()
+		m.block.add(p, now, now.Add(m.cfg.BlockFor))
+	}
+	m.signalLocked(p)
+	h := m.h
+	m.mu.Unlock()
+	m.log.Info("peer dropped", "peer", p, "blocked", block, "err", why)
+	if h != nil {
+		_ = h.Network().ClosePeer(p)
+	}
+	if m.cfg.OnDrop != nil {
+		m.cfg.OnDrop(p, why)
+	}
+}
+
+// beginAdmission and endAdmission bracket an admission stream on the
+// bootstrap, which keeps the exchange deadline from closing the newcomer's
+// connection while, say, a teacher decides. mc is the certificate just
+// issued, or nil if the newcomer was refused.
+func (m *Membership) beginAdmission(p peer.ID) {
+	m.mu.Lock()
+	m.roster.admitting[p]++
+	m.roster.tried[p] = true
+	m.mu.Unlock()
+}
+
+func (m *Membership) endAdmission(p peer.ID, mc *MemberCert) {
+	if mc != nil {
+		m.admit(p, mc)
+	}
+	m.mu.Lock()
+	if m.roster.admitting[p]--; m.roster.admitting[p] <= 0 {
+		delete(m.roster.admitting, p)
+	}
+	m.signalLocked(p)
+	m.mu.Unlock()
+}
+
+// waitAdmissions waits until p has no admission in progress; false if the
+// Membership closed first.
+func (m *Membership) waitAdmissions(p peer.ID) bool {
+	for {
+		m.mu.Lock()
+		if m.roster.admitting[p] == 0 {
+			m.mu.Unlock()
+			return true
+		}
+		ch := m.waiterLocked(p)
+		m.mu.Unlock()
+		select {
+		case <-ch:
+		case <-m.ctx.Done():
+			return false
+		}
+	}
+}

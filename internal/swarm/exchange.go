@@ -1,0 +1,125 @@
+package swarm
+
+import (
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
+
+	"github.com/p2pshare/p2pshare/internal/picker"
+	"github.com/p2pshare/p2pshare/internal/upload"
+	"github.com/p2pshare/p2pshare/internal/wire"
+)
+
+// peerHolds is what the picker knows peer p holds, as the upload policy
+// asks it.
+func (s *Session) peerHolds(p peer.ID) func(int) bool {
+	return func(i int) bool { return s.picker.PeerHolds(picker.Peer(p), i) }
+}
+
+// minRevealWindow is the fewest pieces a super-seed keeps shown to a peer
+// that the peer does not hold yet.
+const minRevealWindow = 2
+
+// revealMore keeps a window of unheld pieces shown to l's peer while the
+// super-seed policy is active, and shows every piece to every peer once it
+// is done.
+func (s *Session) revealMore(l *link) {
+	if s.super == nil {
+		return
+	}
+	if !s.super.Active() {
+		s.revealAll()
+		return
+	}
+	p := upload.Peer(l.id)
+	has := s.peerHolds(l.id)
+	w := s.super.Window(len(s.links), minRevealWindow)
+	for _, i := range s.super.Reveal(p, has, w-s.super.Outstanding(p, has)) {
+		l.send(wire.Msg{Type: wire.Have, Index: uint32(i)})
+	}
+	if !s.super.Active() {
+		s.revealAll()
+	}
+}
+
+// revealAll ends super-seeding: every peer is told of every piece it was
+// not shown.
+func (s *Session) revealAll() {
+	super := s.super
+	s.super = nil
+	for id, l := range s.links {
+		for i := 0; i < s.m.NumPieces(); i++ {
+			if !super.Revealed(upload.Peer(id), i) && !s.picker.PeerHolds(picker.Peer(id), i) {
+				l.send(wire.Msg{Type: wire.Have, Index: uint32(i)})
+			}
+		}
+	}
+}
+
+// exchangePeers tells each linked peer about the other linked peers it has
+// not been told of yet, so a class meshes within a round trip of reaching
+// any member.
+func (s *Session) exchangePeers() {
+	if s.cfg.Addrs == nil || len(s.links) < 2 {
+		return
+	}
+	for id, l := range s.links {
+		told := s.told[id]
+		var list []wire.PeerEntry
+		for other := range s.links {
+			if other == id || told[other] || len(list) == wire.MaxPeerListLen {
+				continue
+			}
+			e := wire.PeerEntry{ID: []byte(other)}
+			for _, a := range s.cfg.Addrs(other) {
+				if len(e.Addrs) == wire.MaxPeerAddrs {
+					break
+				}
+				e.Addrs = append(e.Addrs, a.Bytes())
+			}
+			if len(e.Addrs) == 0 {
+				continue
+			}
+			told[other] = true
+			list = append(list, e)
+		}
+		if len(list) == 0 {
+			continue
+		}
+		b, err := wire.EncodePeers(list)
+		if err != nil {
+			continue
+		}
+		l.send(wire.Msg{Type: wire.Peers, Data: b})
+	}
+}
+
+// learnPeers dials peers heard of through peer exchange, while the session
+// misses pieces and has room for more links.
+func (s *Session) learnPeers(list []wire.PeerEntry) {
+	if s.cfg.Dial == nil || !s.Wanted() {
+		return
+	}
+	now := time.Now()
+	for _, e := range list {
+		if len(s.links) >= s.cfg.MaxLinks {
+			return
+		}
+		id, err := peer.IDFromBytes(e.ID)
+		if err != nil || id == s.cfg.Self || s.links[id] != nil || s.Banned(id) {
+			continue
+		}
+		if t, ok := s.dialed[id]; ok && now.Sub(t) < 10*time.Second {
+			continue
+		}
+		ai := peer.AddrInfo{ID: id}
+		for _, b := range e.Addrs {
+			if a, err := ma.NewMultiaddrBytes(b); err == nil {
+				ai.Addrs = append(ai.Addrs, a)
+			}
+		}
+		s.dialed[id] = now
+		s.cfg.Dial(ai)
+	}
+}
