@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
@@ -40,6 +41,9 @@ type link struct {
 	pieces  chan outPiece // uploader -> writer
 	done    chan struct{} // closed when the link shuts down
 	once    sync.Once
+	// lastPiece is when the peer last sent piece data (Unix ns), or when
+	// the link came up or last had no requests open.
+	lastPiece atomic.Int64
 }
 
 type outPiece struct {
@@ -48,7 +52,7 @@ type outPiece struct {
 }
 
 func newLink(s *Session, id peer.ID, st network.Stream, outbound bool) *link {
-	return &link{
+	l := &link{
 		s: s, id: id, stream: st, outbound: outbound,
 		limits:  s.limits,
 		asked:   map[uint32]bool{},
@@ -57,6 +61,8 @@ func newLink(s *Session, id peer.ID, st network.Stream, outbound bool) *link {
 		pieces:  make(chan outPiece),
 		done:    make(chan struct{}),
 	}
+	l.lastPiece.Store(time.Now().UnixNano())
+	return l
 }
 
 // start runs the link's goroutines; r is the reader that read the handshake.
@@ -152,10 +158,11 @@ func (l *link) read(r *wire.Reader) error {
 		case wire.Cancel:
 			l.dequeue(m.Index)
 		case wire.Reject:
-			if !l.settle(m.Index) {
-				return fmt.Errorf("swarm: peer rejected piece %d we never asked for", m.Index)
+			// A reject may cross our cancel of the same request; only one
+			// for an open request counts.
+			if l.settle(m.Index) {
+				l.s.post(event{kind: evRejected, l: l, i: int(m.Index)})
 			}
-			l.s.post(event{kind: evRejected, l: l, i: int(m.Index)})
 		case wire.Piece:
 			if err := l.receive(m); err != nil {
 				return err
@@ -197,6 +204,7 @@ func (l *link) receive(m wire.Msg) error {
 		return err
 	}
 	l.s.down.Add(int64(len(m.Data)))
+	l.lastPiece.Store(time.Now().UnixNano())
 	if !l.settle(m.Index) {
 		return nil
 	}

@@ -254,6 +254,11 @@ func (s *Session) run() {
 		case now := <-tick.C:
 			s.publishProgress(now)
 			for id, l := range s.links {
+				if s.stalled(l, now) {
+					s.cfg.Log.Info("dropping a peer that sent nothing for a while", "peer", id, "open", s.picker.Outstanding(picker.Peer(id)))
+					s.dropLink(l)
+					continue
+				}
 				s.pipes[id].Sample(now)
 				s.requestMore(l)
 			}
@@ -399,6 +404,18 @@ func (s *Session) dropLink(l *link) {
 	for _, o := range s.links {
 		s.requestMore(o)
 	}
+}
+
+// stallTimeout is how long a peer with requests open may send no piece data
+// before the link is dropped and its requests go to others.
+const stallTimeout = 30 * time.Second
+
+func (s *Session) stalled(l *link, now time.Time) bool {
+	if s.picker.Outstanding(picker.Peer(l.id)) == 0 {
+		l.lastPiece.Store(now.UnixNano())
+		return false
+	}
+	return now.Sub(time.Unix(0, l.lastPiece.Load())) > stallTimeout
 }
 
 // pipelineTarget is how much of a peer's delivery time the requests open to
