@@ -20,6 +20,7 @@ const (
 	EventFailed                         // the session stopped with Err
 )
 
+// String names the kind, as in logs and JSON.
 func (k EventKind) String() string {
 	return [...]string{"progress", "peer-connected", "peer-dropped", "peer-banned", "piece", "complete", "failed"}[k]
 }

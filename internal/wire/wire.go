@@ -43,6 +43,7 @@ const (
 	Refuse Type = 8
 )
 
+// String names the message type, for errors and logs.
 func (t Type) String() string {
 	switch t {
 	case Hello:
