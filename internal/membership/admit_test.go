@@ -280,3 +280,27 @@ func TestBootstrapRestart(t *testing.T) {
 		t.Fatalf("a token issued before the restart: %v", err)
 	}
 }
+
+// TestBootstrapIdleNewcomerNotBlocked: on the bootstrap, a peer that shows
+// no certificate is dropped after the deadline but not blocked, since it
+// may be a newcomer that was slow to start its admission.
+func TestBootstrapIdleNewcomerNotBlocked(t *testing.T) {
+	tn := newTestNet(t, nil)
+	k := newKey(t)
+	idle := plainHost(t, k)
+	ctx, cancel := context.WithTimeout(context.Background(), waitBound)
+	defer cancel()
+	if err := idle.Connect(ctx, info(tn.bn.h)); err != nil {
+		t.Fatal(err)
+	}
+	tn.bn.ev.until(t, "the bootstrap to drop the idle peer", func() bool {
+		return errors.Is(tn.bn.ev.dropped(idle.ID()), ErrNoCredential) && !tn.bn.connected(idle.ID())
+	})
+	if tn.bn.m.Blocked(idle.ID()) {
+		t.Fatal("the bootstrap blocked a peer that may be a newcomer")
+	}
+	_ = idle.Close()
+	if _, err := joinWith(t, k, tn.invite(InviteOptions{}), "slowpoke", RoleStudent); err != nil {
+		t.Fatalf("joining after being dropped idle: %v", err)
+	}
+}

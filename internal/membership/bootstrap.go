@@ -174,6 +174,9 @@ func (b *Bootstrap) Attach(h host.Host, m *Membership) error {
 	b.h, b.m = h, m
 	crl := b.crl
 	b.mu.Unlock()
+	m.mu.Lock()
+	m.admits = true
+	m.mu.Unlock()
 	var revoked []peer.ID
 	for _, rv := range b.reg.Revoked() {
 		revoked = append(revoked, rv.Peer)

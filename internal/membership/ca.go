@@ -7,6 +7,20 @@
 // The bootstrap (first node) opens a Bootstrap, which holds the CA and the
 // registry; every node, the bootstrap included, runs a Membership, which
 // checks peers. See DESIGN.md §3 and issue 3.
+//
+// Wiring, on every node:
+//
+//	m, _ := membership.New(membership.Config{CA: creds.CA, Cert: creds.Cert, Self: id, Dir: dir,
+//		OnAdmit: func(p peer.ID) { dht.RoutingTable().TryAddPeer(p, true, false) }})
+//	h := libp2p host built with libp2p.ConnectionGater(m.Gater())
+//	m.Attach(h)
+//	swarm.NewRegistry(h, log, m.Allow)
+//	discovery.New(m.Guard(h), discovery.Options{Filter: m.IsMember})
+//
+// On the bootstrap, before New: b, _ := OpenBootstrap(...); cert, _ :=
+// b.SelfCert(id, name, role); and after Attach: b.Attach(h, m). A newcomer
+// calls Join with an invite on a plain host first, and keeps the result
+// with SaveCredentials.
 package membership
 
 import (

@@ -40,7 +40,7 @@ type Config struct {
 	// means DefaultBlockFor. Revoked peers are refused for good.
 	BlockFor time.Duration
 	OnAdmit  func(peer.ID)        // a peer presented a valid certificate (each connection)
-	OnDrop   func(peer.ID, error) // a peer was disconnected and refused, and why
+	OnDrop   func(peer.ID, error) // a peer was disconnected (and blocked, unless a possible newcomer on the bootstrap), and why
 	OnCRL    func(number int64)   // a newer CRL was applied and saved
 	Log      *slog.Logger
 	Now      func() time.Time // nil means time.Now
@@ -60,6 +60,8 @@ type Membership struct {
 
 	mu     sync.Mutex // guards everything below
 	h      host.Host  // set by Attach
+	notify network.Notifiee
+	admits bool // this node serves admission: a peer without a certificate may be a newcomer
 	own    *MemberCert
 	roster roster
 	block  blocklist
@@ -74,7 +76,6 @@ type roster struct {
 	serials   map[string]peer.ID        // serial (hex) → peer, every certificate verified
 	waiters   map[peer.ID]chan struct{} // closed when the peer's state changes
 	admitting map[peer.ID]int           // admission streams in progress (bootstrap)
-	tried     map[peer.ID]bool          // ran admission here: dropped, not blocked
 }
 
 // New makes a node's Membership. It exists before the node's host, because
@@ -99,7 +100,7 @@ func New(cfg Config) (*Membership, error) {
 		m.log = slog.New(slog.DiscardHandler)
 	}
 	m.roster = roster{members: map[peer.ID]*MemberCert{}, serials: map[string]peer.ID{},
-		waiters: map[peer.ID]chan struct{}{}, admitting: map[peer.ID]int{}, tried: map[peer.ID]bool{}}
+		waiters: map[peer.ID]chan struct{}{}, admitting: map[peer.ID]int{}}
 	m.block = blocklist{until: map[peer.ID]time.Time{}, revoked: map[peer.ID]bool{}}
 	m.crl = crlState{serials: map[string]bool{}}
 	v, err := NewVerifier(cfg.CA, m.isRevoked)
@@ -119,14 +120,23 @@ func New(cfg Config) (*Membership, error) {
 	return m, nil
 }
 
-// checkOwn verifies this node's own certificate, tolerating expiry.
+// checkOwn verifies this node's own certificate, tolerating expiry: an
+// expired one must still have been valid, for this peer and this CA.
 func (m *Membership) checkOwn(der []byte) (*MemberCert, error) {
 	mc, err := m.verify.Verify(der, m.cfg.Self, m.cfg.Now())
-	if errors.Is(err, ErrExpired) {
-		m.log.Warn("own member certificate is expired or not yet valid; renew it", "err", err)
-		return ParseMemberCert(der)
+	if !errors.Is(err, ErrExpired) {
+		return mc, err
 	}
-	return mc, err
+	pc, perr := ParseMemberCert(der)
+	if perr != nil {
+		return nil, perr
+	}
+	if pc.NetworkID != m.verify.netID || pc.Peer != m.cfg.Self || pc.x509.CheckSignatureFrom(m.verify.ca) != nil {
+		return nil, fmt.Errorf("membership: expired certificate of %q is not this node's (peer %s) in network %.16s…: %w",
+			pc.Name, pc.Peer, pc.NetworkID, ErrWrongCA)
+	}
+	m.log.Warn("own member certificate is expired or not yet valid; renew it", "err", err)
+	return pc, nil
 }
 
 // Attach connects the Membership to the node's host: it serves the
@@ -134,28 +144,26 @@ func (m *Membership) checkOwn(der []byte) (*MemberCert, error) {
 // connection, present and future. Call it once, right after the host is
 // built.
 func (m *Membership) Attach(h host.Host) {
+	n := &network.NotifyBundle{ConnectedF: func(_ network.Network, c network.Conn) { m.connected(c) }}
 	m.mu.Lock()
-	m.h = h
+	m.h, m.notify = h, n
 	m.mu.Unlock()
 	h.SetStreamHandler(ProtocolMember, m.handleCredential)
 	h.SetStreamHandler(ProtocolCRL, m.handleCRL)
-	h.Network().Notify(m.notifiee())
+	h.Network().Notify(n)
 	for _, c := range h.Network().Conns() {
 		m.connected(c)
 	}
-}
-
-func (m *Membership) notifiee() *network.NotifyBundle {
-	return &network.NotifyBundle{ConnectedF: func(_ network.Network, c network.Conn) { m.connected(c) }}
 }
 
 // Close stops the exchange and waits for its goroutines. The host stays up.
 func (m *Membership) Close() error {
 	m.cancel()
 	m.mu.Lock()
-	h := m.h
+	h, n := m.h, m.notify
 	m.mu.Unlock()
 	if h != nil {
+		h.Network().StopNotify(n)
 		h.RemoveStreamHandler(ProtocolMember)
 		h.RemoveStreamHandler(ProtocolCRL)
 	}
@@ -223,6 +231,12 @@ func (m *Membership) handleCredential(s network.Stream) {
 	defer s.Close()
 	_ = s.SetDeadline(time.Now().Add(m.cfg.Deadline))
 	b, err := readFrame(s, maxCredentialMsg, "credential")
+	if err != nil && !errors.Is(err, ErrMessageTooLarge) {
+		// The stream or connection failed (a duplicate connection closed,
+		// say): no verdict on the peer; enforce still holds its deadline.
+		_ = s.Reset()
+		return
+	}
 	var msg credentialMsg
 	if err == nil {
 		msg, err = decodeCredential(b)
@@ -250,8 +264,10 @@ func (m *Membership) handleCredential(s network.Stream) {
 	}
 }
 
-// enforce drops p unless it is a member within Deadline. On the bootstrap,
-// an admission in progress holds the deadline until it ends.
+// enforce drops p unless it is a member within Deadline, and blocks it for
+// BlockFor too, except on the bootstrap, where a peer with no certificate
+// may be a newcomer (a slow one retries). There, an admission in progress
+// holds the deadline until it ends.
 func (m *Membership) enforce(p peer.ID) {
 	ctx, cancel := context.WithTimeout(m.ctx, m.cfg.Deadline)
 	defer cancel()
@@ -261,7 +277,7 @@ func (m *Membership) enforce(p peer.ID) {
 	m.mu.Lock()
 	member := m.isMemberLocked(p, m.cfg.Now())
 	refused := m.block.refused(p, m.cfg.Now())
-	tried, h := m.roster.tried[p], m.h
+	newcomer, h := m.admits, m.h
 	m.mu.Unlock()
 	if member || refused {
 		return
@@ -270,5 +286,5 @@ func (m *Membership) enforce(p peer.ID) {
 		m.signal(p) // gone by itself; forget its waiter
 		return
 	}
-	m.drop(p, fmt.Errorf("membership: peer %s sent no valid member certificate within %v: %w", p, m.cfg.Deadline, ErrNoCredential), !tried)
+	m.drop(p, fmt.Errorf("membership: peer %s sent no valid member certificate within %v: %w", p, m.cfg.Deadline, ErrNoCredential), !newcomer)
 }

@@ -195,3 +195,27 @@ func redial(t *testing.T, h lphost.Host, victim *node) {
 		t.Errorf("a refused peer read %q after redialling", s)
 	}
 }
+
+// TestGuard: handlers installed through Guard(h), as kad-dht's would be,
+// serve members and reset outsiders.
+func TestGuard(t *testing.T) {
+	tn := newTestNet(t, nil)
+	a, b := tn.member("alice"), tn.member("bob")
+	a.m.Guard(a.h).SetStreamHandler(echoProtocol, func(s network.Stream) {
+		_, _ = s.Write([]byte("secret"))
+		_ = s.Close()
+	})
+	link(t, b, a)
+	if got, err := askSecret(b.h, a.id); got != "secret" {
+		t.Fatalf("member: %q, %v", got, err)
+	}
+	out := plainHost(t, newKey(t))
+	ctx, cancel := context.WithTimeout(context.Background(), waitBound)
+	defer cancel()
+	if err := out.Connect(ctx, info(a.h)); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := askSecret(out, a.id); got != "" || err == nil {
+		t.Fatalf("outsider read %q, %v", got, err)
+	}
+}

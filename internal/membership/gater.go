@@ -64,6 +64,9 @@ type gater struct{ m *Membership }
 
 var _ connmgr.ConnectionGater = gater{}
 
+// The gater refuses blocked and revoked peers at every point where it knows
+// the peer ID (dial, and after the security handshake), and nothing else.
+
 func (g gater) InterceptPeerDial(p peer.ID) bool                 { return !g.m.Blocked(p) }
 func (g gater) InterceptAddrDial(p peer.ID, _ ma.Multiaddr) bool { return !g.m.Blocked(p) }
 func (g gater) InterceptAccept(network.ConnMultiaddrs) bool      { return true }

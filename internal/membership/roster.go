@@ -136,7 +136,6 @@ func (m *Membership) admit(p peer.ID, mc *MemberCert) {
 	m.mu.Lock()
 	m.roster.members[p] = mc
 	m.roster.serials[serialHex(mc.Serial)] = p
-	delete(m.roster.tried, p)
 	m.signalLocked(p)
 	m.mu.Unlock()
 	m.log.Debug("member admitted", "peer", p, "name", mc.Name, "role", mc.Role)
@@ -149,7 +148,6 @@ func (m *Membership) admit(p peer.ID, mc *MemberCert) {
 func (m *Membership) drop(p peer.ID, why error, block bool) {
 	m.mu.Lock()
 	delete(m.roster.members, p)
-	delete(m.roster.tried, p)
 	if block {
 		now := m.cfg.Now()
 		m.block.add(p, now, now.Add(m.cfg.BlockFor))
@@ -173,7 +171,6 @@ func (m *Membership) drop(p peer.ID, why error, block bool) {
 func (m *Membership) beginAdmission(p peer.ID) {
 	m.mu.Lock()
 	m.roster.admitting[p]++
-	m.roster.tried[p] = true
 	m.mu.Unlock()
 }
 
