@@ -73,6 +73,7 @@ func run(t *testing.T, bin string, args ...string) result {
 type seeder struct {
 	Infohash string   `json:"infohash"`
 	Addrs    []string `json:"addrs"`
+	Invite   string   `json:"invite"`
 }
 
 // startSeeder starts a seeder of file on loopback and reads its JSON line.
@@ -125,8 +126,8 @@ func startSeeder(t *testing.T, bin, file string, args ...string) seeder {
 	var s seeder
 	select {
 	case line := <-lines:
-		if err := json.Unmarshal([]byte(line), &s); err != nil || s.Infohash == "" || len(s.Addrs) == 0 {
-			t.Fatalf("seeder printed %q: want {\"infohash\":…,\"addrs\":[…]} (%v)", line, err)
+		if err := json.Unmarshal([]byte(line), &s); err != nil || s.Infohash == "" || len(s.Addrs) == 0 || !strings.HasPrefix(s.Invite, "p2pshare://") {
+			t.Fatalf("seeder printed %q: want {\"infohash\":…,\"addrs\":[…],\"invite\":\"p2pshare://…\"} (%v)", line, err)
 		}
 	case <-time.After(deadline):
 		t.Fatalf("seeder printed nothing within %v\nstderr:\n%s", deadline, stderr.String())
@@ -178,4 +179,15 @@ func events(t *testing.T, stdout string) []event {
 		out = append(out, e)
 	}
 	return out
+}
+
+// goneInvite is an invite to a network whose bootstrap has already exited:
+// a seeder runs in a subtest, prints its invite and is interrupted.
+func goneInvite(t *testing.T, bin, file string) string {
+	t.Helper()
+	var inv string
+	t.Run("short-lived seeder", func(t *testing.T) {
+		inv = startSeeder(t, bin, file).Invite
+	})
+	return inv
 }

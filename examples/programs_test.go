@@ -3,10 +3,12 @@ package examples_test
 import (
 	"bytes"
 	"encoding/json"
+	"encoding/xml"
 	"fmt"
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -21,6 +23,7 @@ func TestPrograms(t *testing.T) {
 	src, want := randomFile(t, dir, 8<<20)
 	seed := startSeeder(t, bin["seeder"], src, "-up", "8MiB")
 	boot := loopbackAddr(t, seed.Addrs)
+	gone := goneInvite(t, bin["seeder"], src)
 
 	t.Run("class of five", func(t *testing.T) {
 		t.Parallel()
@@ -30,7 +33,7 @@ func TestPrograms(t *testing.T) {
 		var wg sync.WaitGroup
 		for i := range leechers {
 			wg.Go(func() {
-				results[i] = run(t, bin["leecher"], "-bootstrap", boot, "-infohash", seed.Infohash,
+				results[i] = run(t, bin["leecher"], "-invite", seed.Invite, "-infohash", seed.Infohash,
 					"-out", filepath.Join(out, fmt.Sprintf("%d.bin", i)), "-listen", "/ip4/127.0.0.1/tcp/0",
 					"-up", "4MiB", "-json", "-exit-when-done")
 			})
@@ -66,8 +69,8 @@ func TestPrograms(t *testing.T) {
 		fresh := filepath.Join(t.TempDir(), "out.bin")
 		// leech is a leecher's arguments; none of the cases should get as
 		// far as writing fresh, and none may seed forever if one does.
-		leech := func(boot, infohash, out string, extra ...string) []string {
-			return append([]string{"-bootstrap", boot, "-infohash", infohash, "-out", out,
+		leech := func(invite, infohash, out string, extra ...string) []string {
+			return append([]string{"-invite", invite, "-infohash", infohash, "-out", out,
 				"-listen", "/ip4/127.0.0.1/tcp/0", "-exit-when-done"}, extra...)
 		}
 		// A folder where the partial download's file belongs makes the
@@ -83,16 +86,17 @@ func TestPrograms(t *testing.T) {
 			reason     string // in the first line of stderr, after "prog: "
 			usage      bool   // the usage follows the reason
 		}{
-			{name: "leecher bad flag", prog: "leecher", args: leech(boot, seed.Infohash, fresh, "-bogus"), reason: "flag provided but not defined: -bogus", usage: true},
-			{name: "leecher bad rate", prog: "leecher", args: leech(boot, seed.Infohash, fresh, "-up", "8TiB"), reason: `invalid value "8TiB" for flag -up`, usage: true},
-			{name: "leecher missing out", prog: "leecher", args: []string{"-bootstrap", boot, "-infohash", seed.Infohash}, reason: "-out is required", usage: true},
-			{name: "leecher missing bootstrap", prog: "leecher", args: []string{"-infohash", seed.Infohash, "-out", fresh}, reason: "-bootstrap is required", usage: true},
-			{name: "malformed infohash", prog: "leecher", args: leech(boot, "not-an-infohash", fresh), reason: `malformed -infohash "not-an-infohash"`},
-			{name: "leecher unreachable bootstrap", prog: "leecher", args: leech(closed, seed.Infohash, fresh), reason: "cannot join the network"},
-			{name: "unknown infohash", prog: "leecher", args: leech(boot, unknownInfohash, fresh, "-timeout", "2s"), slow: true, reason: "share " + unknownInfohash + " not found: no member offered it within 2s"},
-			{name: "output exists", prog: "leecher", args: leech(boot, seed.Infohash, src), reason: "output " + src + " already exists"},
-			{name: "output under a file", prog: "leecher", args: leech(boot, seed.Infohash, filepath.Join(src, "x.bin")), reason: "checking the output"},
-			{name: "disk error", prog: "leecher", args: leech(boot, seed.Infohash, blocked), reason: blocked + ".p2pshare-part exists and is not a regular file"},
+			{name: "leecher bad flag", prog: "leecher", args: leech(seed.Invite, seed.Infohash, fresh, "-bogus"), reason: "flag provided but not defined: -bogus", usage: true},
+			{name: "leecher bad rate", prog: "leecher", args: leech(seed.Invite, seed.Infohash, fresh, "-up", "8TiB"), reason: `invalid value "8TiB" for flag -up`, usage: true},
+			{name: "leecher missing out", prog: "leecher", args: []string{"-invite", seed.Invite, "-infohash", seed.Infohash}, reason: "-out is required", usage: true},
+			{name: "leecher missing invite", prog: "leecher", args: []string{"-infohash", seed.Infohash, "-out", fresh}, reason: "-invite is required", usage: true},
+			{name: "leecher bad invite", prog: "leecher", args: leech("p2pshare://garbage", seed.Infohash, fresh), reason: "cannot join the network"},
+			{name: "malformed infohash", prog: "leecher", args: leech(seed.Invite, "not-an-infohash", fresh), reason: `malformed -infohash "not-an-infohash"`},
+			{name: "leecher unreachable bootstrap", prog: "leecher", args: leech(gone, seed.Infohash, fresh, "-timeout", "3s"), reason: "cannot join the network"},
+			{name: "unknown infohash", prog: "leecher", args: leech(seed.Invite, unknownInfohash, fresh, "-timeout", "2s"), slow: true, reason: "share " + unknownInfohash + " not found: no member offered it within 2s"},
+			{name: "output exists", prog: "leecher", args: leech(seed.Invite, seed.Infohash, src), reason: "output " + src + " already exists"},
+			{name: "output under a file", prog: "leecher", args: leech(seed.Invite, seed.Infohash, filepath.Join(src, "x.bin")), reason: "checking the output"},
+			{name: "disk error", prog: "leecher", args: leech(seed.Invite, seed.Infohash, blocked), reason: blocked + ".p2pshare-part exists and is not a regular file"},
 			{name: "seeder missing file", prog: "seeder", args: nil, reason: "-file is required", usage: true},
 			{name: "seeder bad flag", prog: "seeder", args: []string{"-file", src, "extra"}, reason: `unexpected argument "extra"`, usage: true},
 			{name: "seeder no such file", prog: "seeder", args: []string{"-file", filepath.Join(dir, "nope")}, reason: "cannot share " + filepath.Join(dir, "nope")},
@@ -132,8 +136,10 @@ func TestPrograms(t *testing.T) {
 		}
 		for _, mode := range []string{"processes", "inprocess"} {
 			t.Run(mode, func(t *testing.T) {
-				jsonOut := filepath.Join(t.TempDir(), "result.json")
-				args := []string{"-n", "4", "-size", "4MiB", "-seed-up", "4MiB", "-up", "2MiB", "-down", "4MiB", "-json-out", jsonOut}
+				dir := t.TempDir()
+				jsonOut, svgOut := filepath.Join(dir, "result.json"), filepath.Join(dir, "class.svg")
+				args := []string{"-n", "4", "-size", "4MiB", "-seed-up", "4MiB", "-up", "2MiB", "-down", "4MiB",
+					"-json-out", jsonOut, "-svg", svgOut}
 				if mode == "inprocess" {
 					args = append(args, "-inprocess")
 				}
@@ -141,16 +147,22 @@ func TestPrograms(t *testing.T) {
 				if r.code != 0 {
 					t.Fatalf("exit status %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
 				}
-				for _, want := range []string{"completion:", "makespan:", "T*:", "makespan / T*:", "client-server:", "seeder up / F:", "verified:       4 of 4"} {
+				for _, want := range []string{"completion:", "makespan:", "T*:", "makespan / T*:", "client-server:", "seeder up / F:", "CPU:", "verified:       4 of 4"} {
 					if !strings.Contains(r.stdout, want) {
 						t.Errorf("summary lacks %q:\n%s", want, r.stdout)
 					}
 				}
 				var res struct {
-					Verified  int     `json:"verified"`
-					Makespan  float64 `json:"makespan_seconds"`
-					TStar     float64 `json:"tstar_seconds"`
-					OverTStar float64 `json:"makespan_over_tstar"`
+					Verified     int     `json:"verified"`
+					Makespan     float64 `json:"makespan_seconds"`
+					TStar        float64 `json:"tstar_seconds"`
+					OverTStar    float64 `json:"makespan_over_tstar"`
+					ClientServer float64 `json:"client_server_seconds"`
+					SeederUpload float64 `json:"seeder_upload_over_f"`
+					CPU          float64 `json:"cpu_seconds"`
+					Peers        []struct {
+						Seconds float64 `json:"seconds"`
+					} `json:"peers"`
 				}
 				b, err := os.ReadFile(jsonOut)
 				if err != nil {
@@ -162,6 +174,29 @@ func TestPrograms(t *testing.T) {
 				// T* = max(F/U_s, F/D_min, N·F/(U_s+ΣU_i)) = max(1, 1, 16/12) s.
 				if res.Verified != 4 || math.Abs(res.TStar-4.0/3) > 0.001 || res.Makespan < res.TStar || res.OverTStar < 1 {
 					t.Errorf("-json-out: %+v, want 4 verified, T* 1.333 s, makespan at least T*", res)
+				}
+				// Every piece left the seeder at least once, and it all took some CPU.
+				if res.ClientServer != 4 || res.SeederUpload < 1 || res.CPU <= 0 || len(res.Peers) != 4 {
+					t.Errorf("-json-out: %+v, want client-server 4 s, seeder upload at least F, some CPU, 4 peers", res)
+				}
+				for i, p := range res.Peers {
+					if p.Seconds <= 0 || p.Seconds > res.Makespan {
+						t.Errorf("-json-out: peer %d done at %v s, want in (0, %v]", i+1, p.Seconds, res.Makespan)
+					}
+				}
+				svg, err := os.ReadFile(svgOut)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var root struct {
+					XMLName xml.Name
+					Texts   []string `xml:"text"`
+				}
+				if err := xml.Unmarshal(svg, &root); err != nil {
+					t.Fatalf("-svg is not well-formed XML: %v\n%s", err, svg)
+				}
+				if root.XMLName.Local != "svg" || !slices.ContainsFunc(root.Texts, func(s string) bool { return strings.HasPrefix(s, "T* ") }) {
+					t.Errorf("-svg: root %v, texts %q; want an svg marking T*", root.XMLName, root.Texts)
 				}
 			})
 		}

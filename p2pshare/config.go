@@ -1,6 +1,7 @@
 package p2pshare
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -19,9 +20,25 @@ type Config struct {
 	// ListenAddrs are multiaddrs to listen on. Empty means every interface,
 	// a port chosen by the system: /ip4/0.0.0.0/tcp/0.
 	ListenAddrs []string
-	// BootstrapPeers are members to join through, as multiaddrs ending in
-	// /p2p/<peer ID>. Empty means this node is the first of a new network.
+	// Invite, from the network's bootstrap node (Swarm.Invite), admits this
+	// node to a network the first time it starts; its certificate is then
+	// kept in DataDir. With no invite and no certificate, the node starts a
+	// new network and is its bootstrap node.
+	Invite string
+	// Name is the member name to ask for when joining (a roll number, say);
+	// empty means one made from the peer ID.
+	Name string
+	// BootstrapPeers are further members to reach the network through, as
+	// multiaddrs ending in /p2p/<peer ID>; the invite's bootstrap address is
+	// always used.
 	BootstrapPeers []string
+	// AllowNames, on a bootstrap node, are the only names that may join;
+	// nil means any name.
+	AllowNames []string
+	// Approve, on a bootstrap node, is asked about every join that passed
+	// every other check (a teacher says yes or no); the string is the reason
+	// a refused newcomer sees. Nil means every valid invite is enough.
+	Approve func(ctx context.Context, r JoinRequest) (bool, string)
 	// UploadLimit and DownloadLimit cap piece payload in bytes per second,
 	// across all shares and peers of the node. 0 means no cap.
 	UploadLimit, DownloadLimit int64

@@ -54,7 +54,12 @@ func ExampleSwarm_Fetch() {
 		log.Fatal(err)
 	}
 
-	student, err := p2pshare.New(ctx, p2pshare.Config{ListenAddrs: loopback, BootstrapPeers: teacher.Addrs()})
+	// The teacher's node is the network's bootstrap: it invites students.
+	invite, err := teacher.Invite(p2pshare.InviteOptions{Uses: 30, TTL: time.Hour})
+	if err != nil {
+		log.Fatal(err)
+	}
+	student, err := p2pshare.New(ctx, p2pshare.Config{ListenAddrs: loopback, Invite: invite})
 	if err != nil {
 		log.Fatal(err)
 	}

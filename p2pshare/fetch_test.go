@@ -14,11 +14,6 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/network"
 
-	"github.com/libp2p/go-libp2p/core/crypto"
-	"github.com/libp2p/go-libp2p/core/peer"
-	ma "github.com/multiformats/go-multiaddr"
-	"github.com/p2pshare/p2pshare/internal/discovery"
-	ihost "github.com/p2pshare/p2pshare/internal/host"
 	"github.com/p2pshare/p2pshare/internal/manifest"
 	"github.com/p2pshare/p2pshare/internal/wire"
 )
@@ -139,7 +134,7 @@ func TestCorruptPeerIsBanned(t *testing.T) {
 	if err := os.WriteFile(badCopy, rnd(len(want)), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	leech := testNode(t, bad, nil)
+	leech := testNode(t, good, nil)
 	d, err := leech.Fetch(ctx, ih, FetchOptions{Out: filepath.Join(dir, "out.bin")})
 	if err != nil {
 		t.Fatal(err)
@@ -165,7 +160,7 @@ func TestCorruptPeerIsBanned(t *testing.T) {
 			t.Fatalf("banned %s, want the corrupt peer %s", p, bad.ID())
 		}
 	default:
-		if !leech.session(ih).Banned(peer.ID(bad.h.ID())) {
+		if !leech.session(ih).Banned(bad.h.ID()) {
 			t.Fatal("the corrupt peer was never banned")
 		}
 	}
@@ -183,34 +178,20 @@ func TestEscapingManifestRefused(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	evil := bytes.Replace(enc, []byte("aa/x"), []byte("../x"), 1)
-	ih := manifest.InfohashOf(evil)
+	evilBytes := bytes.Replace(enc, []byte("aa/x"), []byte("../x"), 1)
+	ih := manifest.InfohashOf(evilBytes)
 
 	seed := testNode(t, nil, nil)
-	key, _, _ := crypto.GenerateEd25519Key(rand.Reader)
-	h, err := ihost.New(ihost.Options{Key: key, ListenAddrs: []ma.Multiaddr{ma.StringCast("/ip4/127.0.0.1/tcp/0")}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
-	h.SetStreamHandler(wire.ManifestProtocol, func(s network.Stream) {
+	evil := testNode(t, seed, nil)
+	// The evil member answers manifest requests with the crafted bytes and
+	// announces itself as the share's provider.
+	evil.h.SetStreamHandler(wire.ManifestProtocol, func(s network.Stream) {
 		defer s.Close()
 		if _, err := wire.ReadManifestRequest(s); err == nil {
-			_ = wire.WriteManifestResponse(s, evil)
+			_ = wire.WriteManifestResponse(s, evilBytes)
 		}
 	})
-	bootInfo, _ := peer.AddrInfoFromString(seed.Addrs()[0])
-	d, err := discovery.New(h, discovery.Options{Bootstrap: []peer.AddrInfo{*bootInfo}, ProvideInterval: time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := d.Join(ctx); err != nil {
-		t.Fatal(err)
-	}
-	d.Provide(ih)
+	evil.dht.Provide(ih)
 
 	leech := testNode(t, seed, nil)
 	outDir := t.TempDir()

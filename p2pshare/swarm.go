@@ -42,6 +42,7 @@ type Swarm struct {
 	log      *slog.Logger
 	h        host.Host
 	dht      *discovery.DHT
+	net      *memberNet
 	reg      *swarm.Registry
 	up, down *rate.Limiter
 	ctx      context.Context
@@ -68,15 +69,29 @@ func New(ctx context.Context, cfg Config) (*Swarm, error) {
 		return nil, err
 	}
 	boot, _ := cfg.bootstrap()
-	h, err := ihost.New(ihost.Options{Key: key, ListenAddrs: cfg.listenAddrs(), MaxPeers: cfg.MaxPeers, QUIC: cfg.QUIC})
+	nw, err := openNetwork(ctx, &cfg, key, log)
 	if err != nil {
+		return nil, err
+	}
+	boot = append(boot, nw.joinVia...)
+	h, err := ihost.New(ihost.Options{Key: key, ListenAddrs: cfg.listenAddrs(), MaxPeers: cfg.MaxPeers, QUIC: cfg.QUIC, Gater: nw.m.Gater()})
+	if err != nil {
+		nw.close()
 		return nil, fmt.Errorf("p2pshare: %w", err)
 	}
-	d, err := discovery.New(h, discovery.Options{Bootstrap: boot, ProvideInterval: cfg.ProvideInterval, Log: log})
-	if err != nil {
+	fail := func(err error) (*Swarm, error) {
 		h.Close()
-		return nil, fmt.Errorf("p2pshare: %w", err)
+		nw.close()
+		return nil, err
 	}
+	if err := nw.attach(h); err != nil {
+		return fail(err)
+	}
+	d, err := discovery.New(nw.m.Guard(h), discovery.Options{Bootstrap: boot, ProvideInterval: cfg.ProvideInterval, Log: log, Filter: nw.m.IsMember})
+	if err != nil {
+		return fail(fmt.Errorf("p2pshare: %w", err))
+	}
+	nw.dht.Store(d)
 	jctx := ctx
 	if len(boot) > 0 {
 		t := cfg.JoinTimeout
@@ -89,13 +104,12 @@ func New(ctx context.Context, cfg Config) (*Swarm, error) {
 	}
 	if err := d.Join(jctx); err != nil {
 		d.Close()
-		h.Close()
-		return nil, fmt.Errorf("p2pshare: joining the network: %w", err)
+		return fail(fmt.Errorf("p2pshare: joining the network: %w", err))
 	}
 	sctx, cancel := context.WithCancel(context.Background())
 	s := &Swarm{
-		cfg: cfg, log: log, h: h, dht: d,
-		reg:  swarm.NewRegistry(h, log, nil),
+		cfg: cfg, log: log, h: h, dht: d, net: nw,
+		reg:  swarm.NewRegistry(h, log, nw.m.Allow),
 		up:   limiter(cfg.UploadLimit),
 		down: limiter(cfg.DownloadLimit),
 		ctx:  sctx, cancel: cancel,
@@ -165,6 +179,7 @@ func (s *Swarm) Close() error {
 	if herr := s.h.Close(); err == nil {
 		err = herr
 	}
+	s.net.close()
 	return err
 }
 

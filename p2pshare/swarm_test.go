@@ -11,12 +11,17 @@ import (
 	"time"
 )
 
-// testNode starts a node on loopback; boot (optional) is a node to join.
+// testNode starts a node on loopback. With boot (a network's bootstrap
+// node) it joins that network with a fresh invite; without, it starts one.
 func testNode(t testing.TB, boot *Swarm, mod func(*Config)) *Swarm {
 	t.Helper()
 	cfg := Config{ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"}, ProvideInterval: 2 * time.Second}
 	if boot != nil {
-		cfg.BootstrapPeers = boot.Addrs()
+		inv, err := boot.Invite(InviteOptions{})
+		if err != nil {
+			t.Fatalf("Invite: %v", err)
+		}
+		cfg.Invite = inv
 	}
 	if mod != nil {
 		mod(&cfg)

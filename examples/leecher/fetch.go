@@ -28,6 +28,8 @@ func leech(ctx context.Context, o options, stdout io.Writer, stderr *os.File) er
 	sw, err := p2pshare.New(ctx, p2pshare.Config{
 		DataDir:        o.data,
 		ListenAddrs:    []string{o.listen},
+		Invite:         o.invite,
+		Name:           o.name,
 		BootstrapPeers: o.bootstrap,
 		JoinTimeout:    o.timeout,
 		UploadLimit:    int64(o.up),

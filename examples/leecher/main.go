@@ -34,10 +34,11 @@ import (
 	"github.com/p2pshare/p2pshare/examples/internal/flagx"
 )
 
-const usage = `usage: leecher -bootstrap MULTIADDR -infohash ID -out PATH [-listen MULTIADDR]
-        [-up RATE] [-down RATE] [-json] [-exit-when-done] [-timeout DUR] [-data DIR]`
+const usage = `usage: leecher -invite STRING|@FILE -infohash ID -out PATH [-name NAME] [-listen MULTIADDR]
+        [-bootstrap MULTIADDR] [-up RATE] [-down RATE] [-json] [-exit-when-done] [-timeout DUR] [-data DIR]`
 
 type options struct {
+	invite, name       string
 	bootstrap          flagx.Strings
 	infohash, out      string
 	listen, data       string
@@ -57,7 +58,9 @@ func main() {
 func run(ctx context.Context, args []string, stdout io.Writer, stderr *os.File) int {
 	fs := flag.NewFlagSet("leecher", flag.ContinueOnError)
 	var o options
-	fs.Var(&o.bootstrap, "bootstrap", "a member to join through, a `multiaddr` ending in /p2p/<peer ID>; repeat or comma-separate for several (required)")
+	fs.StringVar(&o.invite, "invite", "", "the invite the network's bootstrap printed (`STRING`, or @FILE to read it); required unless -data already holds this node's membership")
+	fs.StringVar(&o.name, "name", "", "member `name` to ask for (a roll number, say); empty is one made from the peer ID")
+	fs.Var(&o.bootstrap, "bootstrap", "further members to reach the network through, a `multiaddr` ending in /p2p/<peer ID>; repeat or comma-separate")
 	fs.StringVar(&o.infohash, "infohash", "", "the share's infohash, as the seeder printed it (required)")
 	fs.StringVar(&o.out, "out", "", "`path` to write the share to; it must not exist yet (required)")
 	fs.StringVar(&o.listen, "listen", "/ip4/0.0.0.0/tcp/0", "`multiaddr` to listen on")
@@ -97,8 +100,8 @@ func (o *options) check(fs *flag.FlagSet) error {
 	switch {
 	case fs.NArg() > 0:
 		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
-	case len(o.bootstrap) == 0:
-		return errors.New("-bootstrap is required")
+	case o.invite == "" && o.data == "":
+		return errors.New("-invite is required (or -data holding this node's membership from an earlier run)")
 	case o.infohash == "":
 		return errors.New("-infohash is required")
 	case o.out == "":
@@ -106,5 +109,10 @@ func (o *options) check(fs *flag.FlagSet) error {
 	case o.timeout <= 0:
 		return fmt.Errorf("-timeout %v is not positive", o.timeout)
 	}
+	inv, err := flagx.ReadArg(o.invite)
+	if err != nil {
+		return fmt.Errorf("-invite: %w", err)
+	}
+	o.invite = inv
 	return nil
 }

@@ -30,10 +30,13 @@ import (
 	"github.com/p2pshare/p2pshare/p2pshare"
 )
 
-const usage = "usage: seeder -file PATH [-listen MULTIADDR] [-bootstrap MULTIADDR] [-up RATE] [-data DIR]"
+const usage = "usage: seeder -file PATH [-listen MULTIADDR] [-invite STRING|@FILE] [-invite-uses N] [-invite-ttl DURATION] [-up RATE] [-data DIR]"
 
 type options struct {
 	file, listen, data string
+	invite, name       string
+	inviteUses         int
+	inviteTTL          time.Duration
 	bootstrap          flagx.Strings
 	up                 flagx.ByteRate
 }
@@ -51,7 +54,11 @@ func run(ctx context.Context, args []string, stdout io.Writer, stderr *os.File) 
 	var o options
 	fs.StringVar(&o.file, "file", "", "the `file` or folder to share (required)")
 	fs.StringVar(&o.listen, "listen", "/ip4/0.0.0.0/tcp/0", "`multiaddr` to listen on")
-	fs.Var(&o.bootstrap, "bootstrap", "a member to join through, a `multiaddr` ending in /p2p/<peer ID>; repeat or comma-separate for several; none starts a new network")
+	fs.StringVar(&o.invite, "invite", "", "an invite to join an existing network as one more seeder (`STRING`, or @FILE to read it); none starts a new network, with this node as its bootstrap")
+	fs.IntVar(&o.inviteUses, "invite-uses", 100, "as bootstrap: how many members may join with the printed invite")
+	fs.DurationVar(&o.inviteTTL, "invite-ttl", 24*time.Hour, "as bootstrap: how long the printed invite stays valid")
+	fs.StringVar(&o.name, "name", "", "member `name` to ask for when joining with -invite")
+	fs.Var(&o.bootstrap, "bootstrap", "further members to reach the network through, a `multiaddr` ending in /p2p/<peer ID>; repeat or comma-separate")
 	fs.Var(&o.up, "up", "upload cap, a `rate` in bytes/s: 1000000, 8M (x1000) or 8MiB (x1024); 0 is none")
 	fs.StringVar(&o.data, "data", "", "`folder` keeping the node's identity across runs; empty is a fresh one each run")
 	fs.Usage = func() {
@@ -86,7 +93,16 @@ func (o *options) check(fs *flag.FlagSet) error {
 		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	case o.file == "":
 		return errors.New("-file is required")
+	case o.inviteUses < 1:
+		return fmt.Errorf("-invite-uses %d: want at least 1", o.inviteUses)
+	case o.inviteTTL <= 0:
+		return fmt.Errorf("-invite-ttl %v: want a positive duration", o.inviteTTL)
 	}
+	inv, err := flagx.ReadArg(o.invite)
+	if err != nil {
+		return fmt.Errorf("-invite: %w", err)
+	}
+	o.invite = inv
 	return nil
 }
 
@@ -98,6 +114,8 @@ func seed(ctx context.Context, o options, stdout io.Writer, stderr *os.File) err
 	sw, err := p2pshare.New(ctx, p2pshare.Config{
 		DataDir:        o.data,
 		ListenAddrs:    []string{o.listen},
+		Invite:         o.invite,
+		Name:           o.name,
 		BootstrapPeers: o.bootstrap,
 		UploadLimit:    int64(o.up),
 	})
@@ -122,10 +140,17 @@ func seed(ctx context.Context, o options, stdout io.Writer, stderr *os.File) err
 		}
 		return err
 	}
+	var invite string
+	if sw.IsBootstrap() {
+		if invite, err = sw.Invite(p2pshare.InviteOptions{Uses: o.inviteUses, TTL: o.inviteTTL}); err != nil {
+			return err
+		}
+	}
 	line, err := json.Marshal(struct {
 		Infohash string   `json:"infohash"`
 		Addrs    []string `json:"addrs"`
-	}{ih.String(), sw.Addrs()})
+		Invite   string   `json:"invite,omitempty"`
+	}{ih.String(), sw.Addrs(), invite})
 	if err != nil {
 		return err
 	}

@@ -129,6 +129,12 @@ func (d *DHT) Join(ctx context.Context) error {
 	return nil
 }
 
+// TryAdd offers an admitted member to the routing table. Members checked
+// after identify ran would otherwise stay out of some tables.
+func (d *DHT) TryAdd(p peer.ID) {
+	_, _ = d.d.RoutingTable().TryAddPeer(p, true, false)
+}
+
 // RoutingTableSize is the number of peers in the routing table.
 func (d *DHT) RoutingTableSize() int { return d.d.RoutingTable().Size() }
 

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p"
+	coreconnmgr "github.com/libp2p/go-libp2p/core/connmgr"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
@@ -34,18 +35,18 @@ import (
 // comment gives.
 type Options struct {
 	Key         crypto.PrivKey // the node's identity; required
-	ListenAddrs []ma.Multiaddr // required; TCP, and QUIC if QUIC is set
+	ListenAddrs []ma.Multiaddr // TCP, and QUIC if QUIC is set; none: dial only
 	MaxPeers    int            // connections the node must carry at once; 0 means 1100
 	QUIC        bool           // also run QUIC (about 3x the CPU per GB of TCP)
+	// Gater, if set, screens every connection during its handshake: the
+	// membership layer refuses blocked and revoked peers there.
+	Gater coreconnmgr.ConnectionGater
 }
 
 // New starts a libp2p host listening on opts.ListenAddrs.
 func New(opts Options) (host.Host, error) {
 	if opts.Key == nil {
 		return nil, errors.New("host: no identity key")
-	}
-	if len(opts.ListenAddrs) == 0 {
-		return nil, errors.New("host: no listen address")
 	}
 	maxPeers := opts.MaxPeers
 	if maxPeers <= 0 {
@@ -61,7 +62,6 @@ func New(opts Options) (host.Host, error) {
 	}
 	o := []libp2p.Option{
 		libp2p.Identity(opts.Key),
-		libp2p.ListenAddrs(opts.ListenAddrs...),
 		libp2p.Transport(tcp.NewTCPTransport),
 		libp2p.Security(libp2ptls.ID, libp2ptls.New),
 		libp2p.Security(noise.ID, noise.New),
@@ -73,6 +73,14 @@ func New(opts Options) (host.Host, error) {
 	}
 	if opts.QUIC {
 		o = append(o, libp2p.Transport(quic.NewTransport))
+	}
+	if len(opts.ListenAddrs) == 0 {
+		o = append(o, libp2p.NoListenAddrs)
+	} else {
+		o = append(o, libp2p.ListenAddrs(opts.ListenAddrs...))
+	}
+	if opts.Gater != nil {
+		o = append(o, libp2p.ConnectionGater(opts.Gater))
 	}
 	h, err := libp2p.New(o...)
 	if err != nil {

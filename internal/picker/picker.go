@@ -303,9 +303,22 @@ func (p *Picker) Got(id Peer, i int) (cancel []Peer) {
 	return cancel
 }
 
-// Failed records that peer id will not or could not give piece i (a Reject,
-// or data that failed verification): the piece becomes free to ask of others,
-// and is not asked of this peer again.
+// Released records that peer id turned a request for piece i down for now
+// (its queue was full): the piece becomes free to ask of anyone again.
+func (p *Picker) Released(id Peer, i int) {
+	pr, ok := p.peers[id]
+	if !ok || i < 0 || i >= p.n || !pr.asked.has(i) {
+		return
+	}
+	pr.asked.clear(i)
+	pr.nAsked--
+	p.out--
+	p.settle(i)
+}
+
+// Failed records that peer id could not give piece i (its data failed
+// verification): the piece becomes free to ask of others, and is not asked
+// of this peer again.
 func (p *Picker) Failed(id Peer, i int) {
 	pr, ok := p.peers[id]
 	if !ok || i < 0 || i >= p.n {

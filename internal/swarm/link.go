@@ -39,6 +39,7 @@ type link struct {
 	wake    chan struct{} // writer: ctrl has messages
 	reqWake chan struct{} // uploader: queue has requests
 	pieces  chan outPiece // uploader -> writer
+	verify  chan wire.Msg // reader -> verifier
 	done    chan struct{} // closed when the link shuts down
 	once    sync.Once
 	// lastPiece is when the peer last sent piece data (Unix ns), or when
@@ -59,6 +60,7 @@ func newLink(s *Session, id peer.ID, st network.Stream, outbound bool) *link {
 		wake:    make(chan struct{}, 1),
 		reqWake: make(chan struct{}, 1),
 		pieces:  make(chan outPiece),
+		verify:  make(chan wire.Msg, 2),
 		done:    make(chan struct{}),
 	}
 	l.lastPiece.Store(time.Now().UnixNano())
@@ -67,6 +69,8 @@ func newLink(s *Session, id peer.ID, st network.Stream, outbound bool) *link {
 
 // start runs the link's goroutines; r is the reader that read the handshake.
 func (l *link) start(r *wire.Reader) {
+	r.Alloc = func(int) []byte { return l.s.bufs.get() }
+	go l.verifyLoop()
 	go l.readLoop(r)
 	go l.writeLoop()
 	go l.uploadLoop()
@@ -165,6 +169,9 @@ func (l *link) read(r *wire.Reader) error {
 			}
 		case wire.Piece:
 			if err := l.receive(m); err != nil {
+				if err == io.EOF {
+					return nil
+				}
 				return err
 			}
 		case wire.Peers:
@@ -192,9 +199,10 @@ func (l *link) settle(i uint32) bool {
 	return true
 }
 
-// receive checks, verifies and stores one piece. Data nobody asked for is
-// dropped (it may answer a request we just cancelled); data that fails
-// verification ends the link and bans the peer.
+// receive checks one piece as it comes off the stream and hands it to the
+// link's verifier, so the stream keeps flowing while the previous piece is
+// hashed and written. Data nobody asked for is dropped (it may answer a
+// request we just cancelled).
 func (l *link) receive(m wire.Msg) error {
 	i := int(m.Index)
 	if i >= l.s.m.NumPieces() {
@@ -206,20 +214,46 @@ func (l *link) receive(m wire.Msg) error {
 	l.s.down.Add(int64(len(m.Data)))
 	l.lastPiece.Store(time.Now().UnixNano())
 	if !l.settle(m.Index) {
+		l.s.bufs.put(m.Data)
 		return nil
 	}
-	if !storage.VerifyPiece(l.s.m, i, m.Data) {
-		l.s.post(event{kind: evBad, l: l, i: i})
-		return fmt.Errorf("swarm: piece %d from %s failed verification", i, l.id)
+	select {
+	case l.verify <- m:
+		return nil
+	case <-l.done:
+		l.s.bufs.put(m.Data)
+		return io.EOF
 	}
-	if !l.s.st.Have(i) {
-		if err := l.s.st.WritePiece(i, m.Data); err != nil {
-			l.s.post(event{kind: evDiskError, l: l, i: i, err: err})
-			return err
+}
+
+// verifyLoop hashes and stores the pieces receive hands it. Data that fails
+// verification ends the link and bans the peer.
+func (l *link) verifyLoop() {
+	for {
+		var m wire.Msg
+		select {
+		case m = <-l.verify:
+		case <-l.done:
+			return
 		}
+		i := int(m.Index)
+		if !storage.VerifyPiece(l.s.m, i, m.Data) {
+			l.s.bufs.put(m.Data)
+			l.s.post(event{kind: evBad, l: l, i: i})
+			l.close()
+			return
+		}
+		if !l.s.st.Have(i) {
+			if err := l.s.st.WritePiece(i, m.Data); err != nil {
+				l.s.bufs.put(m.Data)
+				l.s.post(event{kind: evDiskError, l: l, i: i, err: err})
+				l.close()
+				return
+			}
+		}
+		l.s.bufs.put(m.Data)
+		l.s.post(event{kind: evGot, l: l, i: i})
 	}
-	l.s.post(event{kind: evGot, l: l, i: i})
-	return nil
 }
 
 func (l *link) enqueue(i uint32) {
@@ -272,7 +306,7 @@ func (l *link) uploadLoop() {
 			continue
 		}
 		buf := l.s.bufs.get()
-		data, err := l.s.st.ReadPiece(int(i), *buf)
+		data, err := l.s.st.ReadPiece(int(i), buf)
 		if err != nil {
 			l.s.bufs.put(buf)
 			l.s.post(event{kind: evDiskError, l: l, i: int(i), err: err})

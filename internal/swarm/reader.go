@@ -19,8 +19,17 @@ func newBufPool(size int) *bufPool {
 	return b
 }
 
-func (b *bufPool) get() *[]byte  { return b.p.Get().(*[]byte) }
-func (b *bufPool) put(s *[]byte) { b.p.Put(s) }
+// get returns a buffer of the pool's size.
+func (b *bufPool) get() []byte { return *b.p.Get().(*[]byte) }
+
+// put recycles a buffer that get returned (any length; its capacity counts).
+func (b *bufPool) put(s []byte) {
+	if cap(s) < b.size {
+		return
+	}
+	s = s[:b.size]
+	b.p.Put(&s)
+}
 
 // Reader reads the share's content in order, from the first byte of the
 // first file to the last of the last, blocking until the next bytes are

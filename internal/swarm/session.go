@@ -125,7 +125,7 @@ func New(ctx context.Context, cfg Config) (*Session, error) {
 		bufs:      newBufPool(int(m.PieceSize)),
 		links:     map[peer.ID]*link{},
 		picker:    picker.New(m.NumPieces(), have, cfg.Rand),
-		maxDepth:  int(max(2, cfg.InFlightBytes/m.PieceSize)),
+		maxDepth:  int(min(max(2, cfg.InFlightBytes/m.PieceSize), MaxQueuedRequests)),
 		pipes:     map[peer.ID]*picker.Pipeline{},
 		told:      map[peer.ID]map[peer.ID]bool{},
 		dialed:    map[peer.ID]time.Time{},
@@ -324,8 +324,9 @@ func (s *Session) handle(e event) {
 	case evPeers:
 		s.learnPeers(e.peers)
 	case evRejected:
-		s.picker.Failed(picker.Peer(l.id), e.i)
-		s.requestMore(l)
+		// The peer's queue was full, or it lacked the piece: ask again
+		// later (the next event or tick), maybe of someone else.
+		s.picker.Released(picker.Peer(l.id), e.i)
 	case evBad:
 		s.cfg.Log.Warn("peer sent a piece that failed verification; banned", "peer", l.id, "piece", e.i)
 		s.mu.Lock()

@@ -12,6 +12,10 @@ type Reader struct {
 	br     *bufio.Reader
 	limits Limits
 	hdr    [headerLen]byte
+	// Alloc, if set, supplies the buffer for a Piece's data (n bytes, n
+	// within the limits), so a receiver can recycle piece buffers instead
+	// of making one per piece.
+	Alloc func(n int) []byte
 }
 
 // NewReader returns a Reader that refuses any message beyond limits.
@@ -22,8 +26,8 @@ func NewReader(r io.Reader, limits Limits) *Reader {
 // SetLimits changes the limits, e.g. once the share is known after a Hello.
 func (r *Reader) SetLimits(l Limits) { r.limits = l }
 
-// Read returns the next message. The message's Data is freshly allocated and
-// belongs to the caller. At a clean end of stream it returns io.EOF; a stream
+// Read returns the next message. The message's Data belongs to the caller:
+// freshly allocated, or for a Piece from Alloc when it is set. At a clean end of stream it returns io.EOF; a stream
 // cut inside a frame gives io.ErrUnexpectedEOF.
 func (r *Reader) Read() (Msg, error) {
 	if _, err := io.ReadFull(r.br, r.hdr[:]); err != nil {
@@ -58,7 +62,12 @@ func (r *Reader) Read() (Msg, error) {
 	if err := checkLen(r.limits, m.Type, int(n)); err != nil {
 		return Msg{}, err
 	}
-	if n > 0 {
+	if n > 0 && m.Type == Piece && r.Alloc != nil {
+		m.Data = r.Alloc(int(n))[:n]
+		if _, err := io.ReadFull(r.br, m.Data); err != nil {
+			return Msg{}, noEOF(err)
+		}
+	} else if n > 0 {
 		m.Data = make([]byte, n)
 		if _, err := io.ReadFull(r.br, m.Data); err != nil {
 			return Msg{}, noEOF(err)

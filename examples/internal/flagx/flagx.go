@@ -6,6 +6,7 @@ package flagx
 import (
 	"fmt"
 	"math"
+	"os"
 	"strconv"
 	"strings"
 )
@@ -140,4 +141,19 @@ func (l *Strings) Set(s string) error {
 		}
 	}
 	return nil
+}
+
+// ReadArg returns a flag value, or the trimmed contents of the file it names
+// when it starts with @ (an invite is long; a file keeps it out of shell
+// history).
+func ReadArg(v string) (string, error) {
+	name, ok := strings.CutPrefix(v, "@")
+	if !ok {
+		return strings.TrimSpace(v), nil
+	}
+	b, err := os.ReadFile(name)
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimSpace(string(b)), nil
 }

@@ -1,0 +1,253 @@
+package p2pshare
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
+
+	"github.com/p2pshare/p2pshare/internal/discovery"
+	ihost "github.com/p2pshare/p2pshare/internal/host"
+	"github.com/p2pshare/p2pshare/internal/membership"
+)
+
+// JoinRequest is what a newcomer asks the bootstrap for, as Config.Approve
+// sees it.
+type JoinRequest struct {
+	Peer PeerID
+	Name string
+	Role string // teacher, student or seeder
+}
+
+// InviteOptions shape an invite.
+type InviteOptions struct {
+	Uses int           // how many members may join with it; 0 means 1
+	TTL  time.Duration // how long it is valid; 0 means 24 hours
+}
+
+// memberNet is the node's membership: its certificate and roster, and on the
+// bootstrap node the CA and admission too.
+type memberNet struct {
+	m       *membership.Membership
+	boot    *membership.Bootstrap // nil on a member
+	tmp     string                // a DataDir made for an ephemeral node
+	dht     atomic.Pointer[discovery.DHT]
+	joinVia []peer.AddrInfo // where the invite said the bootstrap is
+}
+
+// Files in DataDir.
+const (
+	networkDirName  = "network" // the bootstrap's CA and registry
+	memberDirName   = "member"  // this node's credentials and the newest CRL
+	contactsName    = "bootstrap.addrs"
+	defaultNodeName = "node"
+)
+
+// openNetwork decides what this node is — the bootstrap of a network
+// (its CA in DataDir, or a new network when there is no invite), or a
+// member (credentials in DataDir, or an invite to join with) — and gets its
+// certificate. It returns before the node's own host exists.
+func openNetwork(ctx context.Context, cfg *Config, key crypto.PrivKey, log *slog.Logger) (*memberNet, error) {
+	n := &memberNet{}
+	dir := cfg.DataDir
+	if dir == "" {
+		tmp, err := os.MkdirTemp("", "p2pshare-node-")
+		if err != nil {
+			return nil, fmt.Errorf("p2pshare: %w", err)
+		}
+		dir, n.tmp = tmp, tmp
+	}
+	self, err := peer.IDFromPrivateKey(key)
+	if err != nil {
+		return nil, err
+	}
+	name := cfg.Name
+	if name == "" {
+		name = defaultNodeName + "-" + self.String()[len(self.String())-8:]
+	}
+	netDir, memDir := filepath.Join(dir, networkDirName), filepath.Join(dir, memberDirName)
+	var creds membership.Credentials
+	switch {
+	case exists(filepath.Join(netDir, "ca.key")) || (cfg.Invite == "" && len(cfg.BootstrapPeers) == 0 && !exists(filepath.Join(memDir, "member.crt"))):
+		n.boot, err = membership.OpenBootstrap(membership.BootstrapConfig{
+			Dir: netDir, AllowNames: cfg.AllowNames, Approve: approver(cfg.Approve), Log: log,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("p2pshare: opening the network's CA: %w", err)
+		}
+		cert, err := n.boot.SelfCert(self, name, membership.RoleTeacher)
+		if err != nil {
+			n.boot.Close()
+			return nil, fmt.Errorf("p2pshare: certifying the bootstrap node: %w", err)
+		}
+		creds = membership.Credentials{CA: n.boot.CA().CertDER(), Cert: cert, CRL: n.boot.CRL()}
+	case exists(filepath.Join(memDir, "member.crt")):
+		if creds, err = membership.LoadCredentials(memDir); err != nil {
+			return nil, fmt.Errorf("p2pshare: Config.DataDir: %w", err)
+		}
+		n.joinVia = loadContacts(filepath.Join(memDir, contactsName))
+	case cfg.Invite != "":
+		inv, err := membership.ParseInvite(strings.TrimSpace(cfg.Invite))
+		if err != nil {
+			return nil, fmt.Errorf("p2pshare: Config.Invite: %w", err)
+		}
+		if creds, err = join(ctx, cfg, key, inv, name); err != nil {
+			return nil, err
+		}
+		if err := membership.SaveCredentials(memDir, creds); err != nil {
+			return nil, fmt.Errorf("p2pshare: saving the member certificate: %w", err)
+		}
+		n.joinVia = []peer.AddrInfo{inv.Bootstrap}
+		saveContacts(filepath.Join(memDir, contactsName), inv.Bootstrap)
+	default:
+		return nil, errors.New("p2pshare: Config.BootstrapPeers is set but this node is no member yet: set Config.Invite (from the network's bootstrap) to join")
+	}
+	n.m, err = membership.New(membership.Config{
+		CA: creds.CA, Cert: creds.Cert, Self: self, Dir: memDir, Log: log,
+		OnAdmit: func(p peer.ID) {
+			if d := n.dht.Load(); d != nil {
+				d.TryAdd(p)
+			}
+		},
+	})
+	if err != nil {
+		n.close()
+		return nil, fmt.Errorf("p2pshare: %w", err)
+	}
+	if len(creds.CRL) > 0 {
+		_ = n.m.ApplyCRL(creds.CRL) // an older CRL than the saved one is no news
+	}
+	return n, nil
+}
+
+// join runs admission on a throwaway host that has the node's key but
+// listens nowhere: the node's own host only exists once it is a member.
+func join(ctx context.Context, cfg *Config, key crypto.PrivKey, inv membership.Invite, name string) (membership.Credentials, error) {
+	h, err := ihost.New(ihost.Options{Key: key, MaxPeers: 8})
+	if err != nil {
+		return membership.Credentials{}, fmt.Errorf("p2pshare: %w", err)
+	}
+	defer h.Close()
+	t := cfg.JoinTimeout
+	if t == 0 {
+		t = defaultJoinTimeout
+	}
+	jctx, cancel := context.WithTimeout(ctx, t)
+	defer cancel()
+	creds, err := membership.Join(jctx, h, inv, membership.JoinRequest{Name: name})
+	if err != nil {
+		return membership.Credentials{}, fmt.Errorf("p2pshare: joining the network: %w", err)
+	}
+	return creds, nil
+}
+
+func approver(f func(context.Context, JoinRequest) (bool, string)) func(context.Context, membership.Request) (bool, string) {
+	if f == nil {
+		return nil
+	}
+	return func(ctx context.Context, r membership.Request) (bool, string) {
+		return f(ctx, JoinRequest{Peer: r.Peer, Name: r.Name, Role: string(r.Role)})
+	}
+}
+
+// attach starts membership on the node's host: the credential exchange on
+// every connection, and admission on the bootstrap.
+func (n *memberNet) attach(h host.Host) error {
+	n.m.Attach(h)
+	if n.boot != nil {
+		if err := n.boot.Attach(h, n.m); err != nil {
+			return fmt.Errorf("p2pshare: %w", err)
+		}
+	}
+	return nil
+}
+
+func (n *memberNet) close() {
+	if n.m != nil {
+		_ = n.m.Close()
+	}
+	if n.boot != nil {
+		n.boot.Close()
+	}
+	if n.tmp != "" {
+		_ = os.RemoveAll(n.tmp)
+	}
+}
+
+func exists(p string) bool {
+	_, err := os.Stat(p)
+	return !errors.Is(err, fs.ErrNotExist)
+}
+
+// saveContacts and loadContacts keep the bootstrap's addresses, so a member
+// that restarts finds the network again without a new invite.
+func saveContacts(path string, ai peer.AddrInfo) {
+	addrs, err := peer.AddrInfoToP2pAddrs(&ai)
+	if err != nil {
+		return
+	}
+	var b strings.Builder
+	for _, a := range addrs {
+		b.WriteString(a.String() + "\n")
+	}
+	_ = os.WriteFile(path, []byte(b.String()), 0o600)
+}
+
+func loadContacts(path string) []peer.AddrInfo {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil
+	}
+	var addrs []ma.Multiaddr
+	for _, line := range strings.Fields(string(b)) {
+		if a, err := ma.NewMultiaddr(line); err == nil {
+			addrs = append(addrs, a)
+		}
+	}
+	infos, _ := peer.AddrInfosFromP2pAddrs(addrs...)
+	return infos
+}
+
+// Invite makes an invite for newcomers to this network: a p2pshare://
+// string holding the bootstrap's addresses, the network CA's fingerprint and
+// a join token. Only the bootstrap node can make one.
+func (s *Swarm) Invite(o InviteOptions) (string, error) {
+	if s.net.boot == nil {
+		return "", errors.New("p2pshare: only the network's bootstrap node makes invites")
+	}
+	inv, err := s.net.boot.NewInvite(membership.InviteOptions{Uses: o.Uses, TTL: o.TTL})
+	if err != nil {
+		return "", fmt.Errorf("p2pshare: %w", err)
+	}
+	return inv.String(), nil
+}
+
+// Revoke removes a member, named by its name or peer ID, from the network:
+// every member drops it and refuses it from then on. Only the bootstrap
+// node can revoke.
+func (s *Swarm) Revoke(who string) error {
+	if s.net.boot == nil {
+		return errors.New("p2pshare: only the network's bootstrap node revokes members")
+	}
+	if err := s.net.boot.Revoke(who); err != nil {
+		return fmt.Errorf("p2pshare: %w", err)
+	}
+	return nil
+}
+
+// IsBootstrap reports whether this node is its network's bootstrap node.
+func (s *Swarm) IsBootstrap() bool { return s.net.boot != nil }
+
+// IsMember reports whether p has shown this node a valid member certificate.
+func (s *Swarm) IsMember(p PeerID) bool { return s.net.m.IsMember(p) }
