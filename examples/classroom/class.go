@@ -10,10 +10,15 @@ import (
 	"time"
 
 	"github.com/p2pshare/p2pshare/examples/internal/console"
+	"github.com/p2pshare/p2pshare/examples/internal/flagx"
 )
 
 // stopGrace bounds how long the nodes get to stop and report their counters.
 const stopGrace = 20 * time.Second
+
+// reportEvery is how often nodes report progress, and the classroom samples
+// the class's.
+const reportEvery = 500 * time.Millisecond
 
 // leecher is what the classroom knows of one leecher.
 type leecher struct {
@@ -32,23 +37,33 @@ type leecher struct {
 // class runs the seeder and the leechers and keeps what they report. Its
 // state is owned by the goroutine in run; nodes only send it events.
 type class struct {
-	o        options
+	p        params
+	timeout  time.Duration
 	events   chan nodeEvent
 	status   *console.Status // nil unless stderr is a terminal
 	stderr   *os.File
 	stops    []func()
 	infohash string
-	addrs    []string
+	invite   string
 	seedDone bool // the seeder exited
 	seedErr  error
+	seedUp   int64 // piece payload the seeder sent, by its last report: when asked to stop, after the leechers finished
 	leechers []leecher
 	start    time.Time
 	ended    bool // the progress line is final
 	makespan time.Duration
+	samples  []sample // the class's progress, every reportEvery
+	cpu      float64  // CPU seconds the nodes used
 }
 
-func newClass(o options, stderr *os.File) *class {
-	c := &class{o: o, events: make(chan nodeEvent, 256), stderr: stderr, leechers: make([]leecher, o.n)}
+// sample is the content the leechers held together, at a time.
+type sample struct {
+	at    time.Duration // since the leechers started
+	bytes int64
+}
+
+func newClass(p params, timeout time.Duration, stderr *os.File) *class {
+	c := &class{p: p, timeout: timeout, events: make(chan nodeEvent, 256), stderr: stderr, leechers: make([]leecher, p.Leechers)}
 	if console.IsTerminal(stderr) {
 		c.status = &console.Status{W: stderr}
 	}
@@ -62,10 +77,11 @@ func (c *class) run(ctx context.Context, l launcher, src, outDir string) error {
 	procs, kill := context.WithCancel(context.Background())
 	defer kill()
 	defer c.stopAll(kill)
-	ctx, cancel := context.WithTimeoutCause(ctx, c.o.timeout, fmt.Errorf("timed out after %v (-timeout)", c.o.timeout))
+	ctx, cancel := context.WithTimeoutCause(ctx, c.timeout, fmt.Errorf("timed out after %v (-timeout)", c.timeout))
 	defer cancel()
 
-	stop, err := l.start(procs, 0, nodeOptions{role: "seeder", file: src, up: c.o.seedUp})
+	stop, err := l.start(procs, 0, nodeOptions{role: "seeder", file: src, up: flagx.ByteRate(c.p.SeedUp),
+		invites: c.p.Leechers, reportInterval: reportEvery})
 	if err != nil {
 		return err
 	}
@@ -76,20 +92,21 @@ func (c *class) run(ctx context.Context, l launcher, src, outDir string) error {
 	if c.infohash == "" {
 		return fmt.Errorf("the seeder stopped before serving: %v", c.seedErr)
 	}
-	fmt.Fprintf(c.stderr, "classroom: seeding %s; starting %d leechers\n", c.infohash, c.o.n)
+	fmt.Fprintf(c.stderr, "classroom: seeding %s; starting %d leechers\n", c.infohash, c.p.Leechers)
 	c.start = time.Now()
 	for i := range c.leechers {
 		c.leechers[i].out = filepath.Join(outDir, fmt.Sprintf("leecher-%03d.bin", i+1))
 		stop, err := l.start(procs, i+1, nodeOptions{
-			role: "leecher", infohash: c.infohash, bootstrap: c.addrs[0], out: c.leechers[i].out,
-			up: c.o.up, down: c.o.down, reportInterval: 500 * time.Millisecond,
+			role: "leecher", infohash: c.infohash, invite: c.invite, out: c.leechers[i].out,
+			up: flagx.ByteRate(c.p.ups[i]), down: flagx.ByteRate(c.p.downs[i]), reportInterval: reportEvery,
 		})
 		if err != nil {
 			return err
 		}
 		c.stops = append(c.stops, stop)
 	}
-	err = c.await(ctx, func() bool { return c.finished() == c.o.n || c.seedDone })
+	err = c.await(ctx, func() bool { return c.finished() == c.p.Leechers || c.seedDone })
+	c.sample()
 	c.draw(true)
 	if err == nil && c.seedDone {
 		err = fmt.Errorf("the seeder stopped: %v", c.seedErr)
@@ -114,7 +131,7 @@ func (c *class) stopAll(kill func()) {
 // await applies events until done says so or ctx ends, redrawing the
 // progress line.
 func (c *class) await(ctx context.Context, done func() bool) error {
-	tick := time.NewTicker(500 * time.Millisecond)
+	tick := time.NewTicker(reportEvery)
 	defer tick.Stop()
 	for n := 0; !done(); {
 		select {
@@ -122,6 +139,7 @@ func (c *class) await(ctx context.Context, done func() bool) error {
 			c.apply(e)
 		case <-tick.C:
 			n++
+			c.sample()
 			// Off a terminal, a line every 5 s is enough for a log.
 			if c.status != nil || n%10 == 0 {
 				c.draw(false)
@@ -134,12 +152,15 @@ func (c *class) await(ctx context.Context, done func() bool) error {
 }
 
 func (c *class) apply(e nodeEvent) {
+	c.cpu += e.cpu
 	if e.node == 0 {
 		switch {
 		case e.exit:
 			c.seedDone, c.seedErr = true, e.err
 		case e.r.Event == "serving":
-			c.infohash, c.addrs = e.r.Infohash, e.r.Addrs
+			c.infohash, c.invite = e.r.Infohash, e.r.Invite
+		case e.r.Event == "progress" || e.r.Event == "stopped":
+			c.seedUp = max(c.seedUp, e.r.Uploaded)
 		}
 		return
 	}
@@ -186,26 +207,43 @@ func (c *class) exited() int {
 	return n
 }
 
-// draw shows peers done of N, the aggregate percent and the time elapsed:
-// redrawn in place on a terminal, a line at a time otherwise.
+// held is the content the leechers hold together.
+func (c *class) held() int64 {
+	var bytes int64
+	for _, p := range c.leechers {
+		bytes += p.bytes
+	}
+	return bytes
+}
+
+// sample records the class's progress while the leechers run.
+func (c *class) sample() {
+	if c.start.IsZero() || c.ended {
+		return
+	}
+	c.samples = append(c.samples, sample{at: time.Since(c.start), bytes: c.held()})
+}
+
+// draw shows peers done of N, the aggregate percent, the seeder's upload
+// over F, and the time elapsed: redrawn in place on a terminal, a line at
+// a time otherwise.
 func (c *class) draw(final bool) {
 	if c.start.IsZero() || c.ended {
 		return
 	}
 	c.ended = final
 	done, failed := 0, 0
-	var bytes int64
 	for _, p := range c.leechers {
-		bytes += p.bytes
 		if p.done {
 			done++
 		} else if p.exited {
 			failed++
 		}
 	}
-	total := int64(c.o.size) * int64(c.o.n)
-	line := fmt.Sprintf("classroom: %d/%d done  %5.1f%% %s  elapsed %s", done, c.o.n,
-		100*float64(bytes)/float64(total), console.Bar(bytes, total, 30), console.Duration(time.Since(c.start)))
+	bytes, total := c.held(), c.p.FileBytes*int64(c.p.Leechers)
+	line := fmt.Sprintf("classroom: %d/%d done  %5.1f%% %s  seeder out %.2f·F  elapsed %s", done, c.p.Leechers,
+		100*float64(bytes)/float64(total), console.Bar(bytes, total, 30),
+		float64(c.seedUp)/float64(c.p.FileBytes), console.Duration(time.Since(c.start)))
 	if failed > 0 {
 		line += fmt.Sprintf("  %d failed", failed)
 	}

@@ -16,8 +16,9 @@ import (
 type nodeEvent struct {
 	node int // 0 is the seeder, 1 to N the leechers
 	r    report
-	exit bool  // the node has stopped; r is empty
-	err  error // why it failed, if exit
+	exit bool    // the node has stopped; r is empty
+	err  error   // why it failed, if exit
+	cpu  float64 // if exit, the CPU seconds a node process used; 0 in-process
 }
 
 // launcher starts nodes that send their events to one channel; stop asks a
@@ -65,7 +66,7 @@ func (p processes) start(ctx context.Context, node int, o nodeOptions) (func(), 
 				err = fmt.Errorf("%s (%v)", msg, err)
 			}
 		}
-		p.events <- nodeEvent{node: node, exit: true, err: err}
+		p.events <- nodeEvent{node: node, exit: true, err: err, cpu: processCPUSeconds(cmd.ProcessState)}
 	}()
 	// Closing stdin is the stop request every platform understands.
 	return func() { stdin.Close() }, nil

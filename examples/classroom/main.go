@@ -1,14 +1,18 @@
-// Command classroom is the one-command local demo of p2pshare: it starts a
-// seeder and N leechers on loopback, all fetching one random file at once,
-// shows their progress, and then compares the makespan with the best any
-// schedule could do.
+// Command classroom is the one-command local demo and benchmark of p2pshare:
+// it starts a seeder and N leechers on loopback, all fetching one random
+// file at once, shows their progress, and then compares the makespan with
+// the best any schedule could do, T* = max(F/U_s, F/D_min, N·F/(U_s+ΣU_i)).
 //
-//	go run ./examples/classroom [-n 30] [-size 128MiB] [-seed-up 8MiB] [-up 4MiB]
-//	        [-down 8MiB] [-timeout 10m] [-inprocess] [-keep] [-json-out PATH]
+//	go run ./examples/classroom [-scenario s2|s3|s4|quiz] [-n 30] [-size 128MiB]
+//	        [-seed-up 8MiB] [-up 4MiB | -up 20x1MiB,20x6MiB] [-down 8MiB]
+//	        [-scale 1] [-timeout 10m] [-inprocess] [-keep] [-json-out PATH] [-svg PATH]
 //
 // Each node is a process (this binary, re-run with a hidden first argument)
 // unless -inprocess runs them all as goroutines of this one. The summary
-// goes to stdout; it exits non-zero if any leecher failed or fetched content
+// goes to stdout: completion times, makespan against T* and the
+// client-server time, the seeder's upload over F, and the CPU time the
+// nodes used; -json-out writes it as JSON and -svg as a chart of peers done
+// over time. It exits non-zero if any leecher failed or fetched content
 // that differs from the source.
 package main
 
@@ -30,16 +34,23 @@ import (
 	"github.com/p2pshare/p2pshare/examples/internal/flagx"
 )
 
-const usage = `usage: classroom [-n 30] [-size 128MiB] [-seed-up 8MiB] [-up 4MiB] [-down 8MiB]
-        [-timeout 10m] [-inprocess] [-keep] [-json-out PATH]`
+const usage = `usage: classroom [-scenario s2|s3|s4|quiz] [-n 30] [-size 128MiB] [-seed-up 8MiB]
+        [-up 4MiB | -up 20x1MiB,20x6MiB] [-down 8MiB] [-scale 1] [-timeout 10m]
+        [-inprocess] [-keep] [-json-out PATH] [-svg PATH]
+scenarios (their values apply where no flag overrides them; rates in bytes/s):
+`
 
+// options are the flags as given; resolve turns them into params.
 type options struct {
-	n                int
-	size             flagx.ByteSize
-	seedUp, up, down flagx.ByteRate
-	timeout          time.Duration
-	inprocess, keep  bool
-	jsonOut          string
+	scenario        string
+	n               int
+	size            flagx.ByteSize
+	seedUp          flagx.ByteRate
+	up, down        rates
+	scale           float64
+	timeout         time.Duration
+	inprocess, keep bool
+	jsonOut, svgOut string
 }
 
 func main() {
@@ -52,28 +63,42 @@ func main() {
 	os.Exit(code)
 }
 
-// run is the whole command; it returns the exit status.
-func run(ctx context.Context, args []string, stdout io.Writer, stderr *os.File) int {
-	fs := flag.NewFlagSet("classroom", flag.ContinueOnError)
-	o := options{n: 30, size: 128 << 20, seedUp: 8 << 20, up: 4 << 20, down: 8 << 20}
+// defaultOptions are S2's parameters.
+func defaultOptions() options {
+	return options{n: 30, size: 128 * mib, seedUp: 8 * mib, up: uniform(4 * mib), down: uniform(8 * mib),
+		scale: 1, timeout: 10 * time.Minute}
+}
+
+func (o *options) register(fs *flag.FlagSet) {
+	fs.StringVar(&o.scenario, "scenario", "", "a named class, `name` s2, s3, s4 or quiz, setting what no other flag sets")
 	fs.IntVar(&o.n, "n", o.n, "how many leechers")
 	fs.Var(&o.size, "size", "the file's `size`: 4000000, 4M (x1000) or 4MiB (x1024) (default 128MiB)")
 	fs.Var(&o.seedUp, "seed-up", "the seeder's upload cap, a `rate` in bytes/s; 0 is none (default 8MiB)")
-	fs.Var(&o.up, "up", "each leecher's upload cap, a `rate` in bytes/s; 0 is none (default 4MiB)")
-	fs.Var(&o.down, "down", "each leecher's download cap, a `rate` in bytes/s; 0 is none (default 8MiB)")
-	fs.DurationVar(&o.timeout, "timeout", 10*time.Minute, "give up if the class has not finished by then")
+	fs.Var(&o.up, "up", "the leechers' upload caps: one `rate` for all, or groups COUNTxRATE,… whose counts add up to -n; 0 is none")
+	fs.Var(&o.down, "down", "the leechers' download caps, as for -up")
+	fs.Float64Var(&o.scale, "scale", o.scale, "multiply every rate by `x`, when CPU rather than the caps would limit a run")
+	fs.DurationVar(&o.timeout, "timeout", o.timeout, "give up if the class has not finished by then; unset, at least 10·T*")
 	fs.BoolVar(&o.inprocess, "inprocess", false, "run every node as a goroutine of this process")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary folder with the source and the outputs")
 	fs.StringVar(&o.jsonOut, "json-out", "", "also write the result as JSON to `path`")
+	fs.StringVar(&o.svgOut, "svg", "", "also draw peers done over time as an SVG chart at `path`")
+}
+
+// run is the whole command; it returns the exit status.
+func run(ctx context.Context, args []string, stdout io.Writer, stderr *os.File) int {
+	fs := flag.NewFlagSet("classroom", flag.ContinueOnError)
+	o := defaultOptions()
+	o.register(fs)
 	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), usage)
+		fmt.Fprint(fs.Output(), usage, scenarioHelp())
 		fs.PrintDefaults()
 	}
 	fs.SetOutput(io.Discard)
 	err := fs.Parse(args)
 	fs.SetOutput(stderr)
+	var p params
 	if err == nil {
-		err = o.check(fs)
+		p, err = o.resolve(fs)
 	}
 	if errors.Is(err, flag.ErrHelp) {
 		fs.Usage()
@@ -84,17 +109,22 @@ func run(ctx context.Context, args []string, stdout io.Writer, stderr *os.File) 
 		fs.Usage()
 		return 2
 	}
-	res, err := demo(ctx, o, stderr)
+	res, err := demo(ctx, o, p, stderr)
 	if res != nil {
 		res.print(stdout)
 		if o.jsonOut != "" {
-			if werr := res.write(o.jsonOut); werr != nil && err == nil {
+			if werr := res.writeJSON(o.jsonOut); werr != nil && err == nil {
+				err = werr
+			}
+		}
+		if o.svgOut != "" {
+			if werr := res.writeSVG(o.svgOut); werr != nil && err == nil {
 				err = werr
 			}
 		}
 	}
 	if err == nil && res.failed() {
-		err = fmt.Errorf("%d of %d leechers failed or fetched wrong content", o.n-res.Verified, o.n)
+		err = fmt.Errorf("%d of %d leechers failed or fetched wrong content", p.Leechers-res.Verified, p.Leechers)
 	}
 	if err != nil {
 		fmt.Fprintf(stderr, "classroom: %s\n", console.Line(err))
@@ -103,23 +133,9 @@ func run(ctx context.Context, args []string, stdout io.Writer, stderr *os.File) 
 	return 0
 }
 
-func (o *options) check(fs *flag.FlagSet) error {
-	switch {
-	case fs.NArg() > 0:
-		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
-	case o.n < 1:
-		return fmt.Errorf("-n %d: want at least 1 leecher", o.n)
-	case o.size < 1:
-		return fmt.Errorf("-size %d: want at least 1 byte", o.size)
-	case o.timeout <= 0:
-		return fmt.Errorf("-timeout %v is not positive", o.timeout)
-	}
-	return nil
-}
-
 // demo makes the file, runs the class and checks the outputs. A nil result
 // means there is nothing to summarise.
-func demo(ctx context.Context, o options, stderr *os.File) (*result, error) {
+func demo(ctx context.Context, o options, p params, stderr *os.File) (*result, error) {
 	dir, err := os.MkdirTemp("", "classroom-")
 	if err != nil {
 		return nil, err
@@ -130,14 +146,14 @@ func demo(ctx context.Context, o options, stderr *os.File) (*result, error) {
 		defer os.RemoveAll(dir)
 	}
 	src := filepath.Join(dir, "source.bin")
-	sum, err := randomFile(src, int64(o.size))
+	sum, err := randomFile(src, p.FileBytes)
 	if err != nil {
 		return nil, err
 	}
 	if err := os.Mkdir(filepath.Join(dir, "out"), 0o755); err != nil {
 		return nil, err
 	}
-	c := newClass(o, stderr)
+	c := newClass(p, o.timeout, stderr)
 	var l launcher = goroutines{events: c.events}
 	if !o.inprocess {
 		exe, err := os.Executable()
@@ -146,7 +162,16 @@ func demo(ctx context.Context, o options, stderr *os.File) (*result, error) {
 		}
 		l = processes{exe: exe, events: c.events}
 	}
+	// In one process, the nodes' CPU time is the process's while they
+	// run; node processes report their own as they exit.
+	var cpu0 float64
+	if o.inprocess {
+		cpu0 = selfCPUSeconds()
+	}
 	runErr := c.run(ctx, l, src, filepath.Join(dir, "out"))
+	if o.inprocess {
+		c.cpu = selfCPUSeconds() - cpu0
+	}
 	c.verify(sum)
 	return c.result(), runErr
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 	"time"
 
@@ -24,13 +25,13 @@ const nodeCommand = "__node"
 // report is what a node tells the classroom: one JSON line on stdout when
 // it is a process.
 type report struct {
-	Event      string   `json:"event"` // serving, progress, done or stopped
-	Infohash   string   `json:"infohash,omitempty"`
-	Addrs      []string `json:"addrs,omitempty"`
-	Bytes      int64    `json:"bytes,omitempty"`      // content verified
-	Seconds    float64  `json:"seconds,omitempty"`    // from Fetch to done
-	Downloaded int64    `json:"downloaded,omitempty"` // piece payload in
-	Uploaded   int64    `json:"uploaded,omitempty"`   // piece payload out
+	Event      string  `json:"event"` // serving, progress, done or stopped
+	Infohash   string  `json:"infohash,omitempty"`
+	Invite     string  `json:"invite,omitempty"`     // the seeder's, for every leecher
+	Bytes      int64   `json:"bytes,omitempty"`      // content verified
+	Seconds    float64 `json:"seconds,omitempty"`    // from Fetch to done
+	Downloaded int64   `json:"downloaded,omitempty"` // piece payload in
+	Uploaded   int64   `json:"uploaded,omitempty"`   // piece payload out
 }
 
 // nodeOptions configure one node; args turns them back into the flags the
@@ -39,7 +40,8 @@ type nodeOptions struct {
 	role           string // seeder or leecher
 	file           string // seeder: what to share
 	infohash, out  string // leecher: what to fetch, and where
-	bootstrap      string // leecher: the seeder's address
+	invites        int    // seeder: how many leechers its invite admits
+	invite         string // leecher: the seeder's invite to its network
 	up, down       flagx.ByteRate
 	reportInterval time.Duration
 }
@@ -49,7 +51,8 @@ func (o *nodeOptions) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.file, "file", "", "seeder: the file to share")
 	fs.StringVar(&o.infohash, "infohash", "", "leecher: the share to fetch")
 	fs.StringVar(&o.out, "out", "", "leecher: where to write it")
-	fs.StringVar(&o.bootstrap, "bootstrap", "", "leecher: the seeder's multiaddr")
+	fs.IntVar(&o.invites, "invites", 1, "seeder: how many leechers its invite admits")
+	fs.StringVar(&o.invite, "invite", "", "leecher: the seeder's invite to its network")
 	fs.Var(&o.up, "up", "upload cap in bytes/s")
 	fs.Var(&o.down, "down", "download cap in bytes/s")
 	fs.DurationVar(&o.reportInterval, "report", time.Second, "least time between progress reports")
@@ -57,7 +60,7 @@ func (o *nodeOptions) register(fs *flag.FlagSet) {
 
 func (o *nodeOptions) args() []string {
 	return []string{"-role", o.role, "-file", o.file, "-infohash", o.infohash, "-out", o.out,
-		"-bootstrap", o.bootstrap, "-up", o.up.String(), "-down", o.down.String(),
+		"-invites", strconv.Itoa(o.invites), "-invite", o.invite, "-up", o.up.String(), "-down", o.down.String(),
 		"-report", o.reportInterval.String()}
 }
 
@@ -90,12 +93,11 @@ func nodeMain(args []string) int {
 // emit what happens. emit is called from runNode's goroutine only.
 func runNode(ctx context.Context, o nodeOptions, emit func(report)) error {
 	cfg := p2pshare.Config{
-		ListenAddrs:   []string{"/ip4/127.0.0.1/tcp/0"},
+		ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"},
+		// The seeder starts a network of its own; the leechers join it.
+		Invite:        o.invite,
 		UploadLimit:   int64(o.up),
 		DownloadLimit: int64(o.down),
-	}
-	if o.bootstrap != "" {
-		cfg.BootstrapPeers = []string{o.bootstrap}
 	}
 	sw, err := p2pshare.New(ctx, cfg)
 	if err != nil {
@@ -104,20 +106,43 @@ func runNode(ctx context.Context, o nodeOptions, emit func(report)) error {
 	defer sw.Close()
 	switch o.role {
 	case "seeder":
-		ih, err := sw.Share(ctx, o.file, p2pshare.ShareOptions{})
-		if err != nil {
-			return err
-		}
-		emit(report{Event: "serving", Infohash: ih.String(), Addrs: sw.Addrs()})
-		<-ctx.Done()
-		// The public API has no counters for a share, only for a Download:
-		// the seeder cannot say how much it uploaded.
-		emit(report{Event: "stopped"})
-		return nil
+		return seed(ctx, sw, o, emit)
 	case "leecher":
 		return leech(ctx, sw, o, emit)
 	}
 	return fmt.Errorf("unknown -role %q", o.role)
+}
+
+// seed shares the file and reports how much it has uploaded, every
+// reportInterval while that changes, and once more when ctx ends: the
+// seeder's upload over F is the classroom's measure of how little of the
+// scarcest upload went to duplicates.
+func seed(ctx context.Context, sw *p2pshare.Swarm, o nodeOptions, emit func(report)) error {
+	ih, err := sw.Share(ctx, o.file, p2pshare.ShareOptions{})
+	if err != nil {
+		return err
+	}
+	inv, err := sw.Invite(p2pshare.InviteOptions{Uses: o.invites})
+	if err != nil {
+		return err
+	}
+	emit(report{Event: "serving", Infohash: ih.String(), Invite: inv})
+	tick := time.NewTicker(o.reportInterval)
+	defer tick.Stop()
+	var last int64
+	for {
+		select {
+		case <-tick.C:
+			if p, ok := sw.Progress(ih); ok && p.Uploaded != last {
+				last = p.Uploaded
+				emit(report{Event: "progress", Uploaded: p.Uploaded})
+			}
+		case <-ctx.Done():
+			p, _ := sw.Progress(ih)
+			emit(report{Event: "stopped", Uploaded: p.Uploaded})
+			return nil
+		}
+	}
 }
 
 func leech(ctx context.Context, sw *p2pshare.Swarm, o nodeOptions, emit func(report)) error {

@@ -14,18 +14,14 @@ import (
 	"github.com/p2pshare/p2pshare/examples/internal/flagx"
 )
 
-// result is the classroom's outcome, printed and optionally written as JSON.
-// Times are in seconds; a bound or ratio that a 0 (uncapped) rate makes
-// meaningless is 0.
+// result is the classroom's outcome, printed and optionally written as JSON
+// and drawn as SVG. Times are in seconds from the moment the leechers
+// started; a bound or ratio that a 0 (uncapped) rate or an unfinished class
+// makes meaningless is 0.
 type result struct {
-	Mode      string `json:"mode"` // processes or goroutines
-	Leechers  int    `json:"leechers"`
-	FileBytes int64  `json:"file_bytes"`
-	SeedUp    int64  `json:"seed_up"` // bytes/s; 0 is uncapped
-	Up        int64  `json:"up"`
-	Down      int64  `json:"down"`
-	Completed int    `json:"completed"`
-	Verified  int    `json:"verified"`
+	params
+	Completed int `json:"completed"`
+	Verified  int `json:"verified"`
 
 	Min      float64 `json:"min_seconds"`
 	Median   float64 `json:"median_seconds"`
@@ -36,27 +32,39 @@ type result struct {
 	// TStar is the least makespan any schedule allows: the most of the
 	// seeder pushing F, the slowest leecher pulling F, and the class's
 	// whole upload moving N·F.
-	TStar        float64 `json:"tstar_seconds"`
-	TSeed        float64 `json:"tstar_seed_seconds"`  // F/U_s
-	TDown        float64 `json:"tstar_down_seconds"`  // F/D_min
-	TSwarm       float64 `json:"tstar_swarm_seconds"` // N·F/(U_s+ΣU_i)
-	OverTStar    float64 `json:"makespan_over_tstar"`
-	ClientServer float64 `json:"client_server_seconds"` // N·F/U_s
+	TStar          float64 `json:"tstar_seconds"`
+	TSeed          float64 `json:"tstar_seed_seconds"`  // F/U_s
+	TDown          float64 `json:"tstar_down_seconds"`  // F/D_min
+	TSwarm         float64 `json:"tstar_swarm_seconds"` // N·F/(U_s+ΣU_i)
+	OverTStar      float64 `json:"makespan_over_tstar"`
+	MedianOverStar float64 `json:"median_over_tstar"`
+	ClientServer   float64 `json:"client_server_seconds"` // N·F/U_s
 
-	// SeederUpload is the seeder's upload over F: null, since the public
-	// API reports counters only for a Download, not for a share.
-	SeederUpload *float64 `json:"seeder_upload_over_f"`
+	// SeederUploaded is the piece payload the seeder sent, as it counted;
+	// SeederUpload is that over F, 1 when it sent no piece twice.
+	SeederUploaded int64   `json:"seeder_uploaded_bytes"`
+	SeederUpload   float64 `json:"seeder_upload_over_f"`
 	// SeederUploadEstimate is (ΣDownloaded - ΣUploaded) / F over the
-	// leechers, what came from outside the class of leechers, counted when
-	// they stop; 0 unless every leecher completed.
+	// leechers, what came from outside the class of leechers: a
+	// cross-check, 0 unless every leecher completed.
 	SeederUploadEstimate float64 `json:"seeder_upload_over_f_estimate"`
 
-	Peers []peerResult `json:"peers"`
+	// CPUSeconds is the CPU time the nodes used, from the seeder's start to
+	// the last node's stop; CPUSource says how it was counted.
+	CPUSeconds float64 `json:"cpu_seconds"`
+	CPUSource  string  `json:"cpu_source"`
+	Delivered  int64   `json:"delivered_bytes"`    // F for each leecher that completed
+	CPUPerGB   float64 `json:"cpu_seconds_per_gb"` // per 10⁹ bytes delivered
+
+	Peers    []peerResult `json:"peers"`
+	Timeline []timePoint  `json:"timeline"` // content the leechers held, sampled
 }
 
 type peerResult struct {
 	Node       int     `json:"node"`
-	Seconds    float64 `json:"seconds"`       // from the common start to done, as the classroom saw it
+	Up         int64   `json:"up"`            // its upload cap, bytes/s; 0 is none
+	Down       int64   `json:"down"`          // its download cap
+	Seconds    float64 `json:"seconds"`       // from the common start to done, as the classroom saw it; 0 if not done
 	OwnSeconds float64 `json:"fetch_seconds"` // from its Fetch call to done, as it measured
 	Downloaded int64   `json:"downloaded"`
 	Uploaded   int64   `json:"uploaded"`
@@ -64,67 +72,65 @@ type peerResult struct {
 	Error      string  `json:"error,omitempty"`
 }
 
+type timePoint struct {
+	Seconds float64 `json:"seconds"`
+	Bytes   int64   `json:"bytes"`
+}
+
 func (c *class) result() *result {
-	o := c.o
-	f, n := float64(o.size), float64(o.n)
+	p := c.p
+	f := float64(p.FileBytes)
+	b := boundsOf(p)
 	r := &result{
-		Mode: "processes", Leechers: o.n, FileBytes: int64(o.size),
-		SeedUp: int64(o.seedUp), Up: int64(o.up), Down: int64(o.down),
-		TSeed:        per(f, float64(o.seedUp)),
-		TDown:        per(f, float64(o.down)),
-		ClientServer: per(n*f, float64(o.seedUp)),
+		params: p,
+		TStar:  round(b.TStar), TSeed: round(b.Seed), TDown: round(b.Down), TSwarm: round(b.Swarm),
+		ClientServer:   round(b.ClientServer),
+		SeederUploaded: c.seedUp,
+		SeederUpload:   round(float64(c.seedUp) / f),
+		CPUSeconds:     round(c.cpu),
+		CPUSource:      "user+sys of the node processes",
 	}
-	if o.inprocess {
-		r.Mode = "goroutines"
+	if p.Mode == "goroutines" {
+		r.CPUSource = selfCPUSource
 	}
-	if o.seedUp > 0 && o.up > 0 {
-		r.TSwarm = per(n*f, float64(o.seedUp)+n*float64(o.up))
-	}
-	r.TStar = max(r.TSeed, r.TDown, r.TSwarm)
-	r.OverTStar = per(c.makespan.Seconds(), r.TStar)
-	r.TSeed, r.TDown, r.TSwarm = round(r.TSeed), round(r.TDown), round(r.TSwarm)
-	r.TStar, r.ClientServer = round(r.TStar), round(r.ClientServer)
 	var times []float64
 	var down, up int64
-	for i, p := range c.leechers {
-		pr := peerResult{Node: i + 1, OwnSeconds: round(p.seconds), Downloaded: p.downloaded, Uploaded: p.uploaded, Verified: p.verified}
-		if p.done {
-			r.Completed++
-			pr.Seconds = round(p.doneAt.Seconds())
-			times = append(times, p.doneAt.Seconds())
+	for i, l := range c.leechers {
+		pr := peerResult{Node: i + 1, OwnSeconds: round(l.seconds), Downloaded: l.downloaded, Uploaded: l.uploaded, Verified: l.verified}
+		if i < len(p.ups) && i < len(p.downs) {
+			pr.Up, pr.Down = p.ups[i], p.downs[i]
 		}
-		if p.verified {
+		if l.done {
+			r.Completed++
+			pr.Seconds = round(l.doneAt.Seconds())
+			times = append(times, l.doneAt.Seconds())
+		}
+		if l.verified {
 			r.Verified++
 		}
-		if p.err != nil {
-			pr.Error = console.Line(p.err)
+		if l.err != nil {
+			pr.Error = console.Line(l.err)
 		}
-		down, up = down+p.downloaded, up+p.uploaded
+		down, up = down+l.downloaded, up+l.uploaded
 		r.Peers = append(r.Peers, pr)
+	}
+	for _, s := range c.samples {
+		r.Timeline = append(r.Timeline, timePoint{Seconds: round(s.at.Seconds()), Bytes: s.bytes})
 	}
 	slices.Sort(times)
 	if len(times) > 0 {
 		r.Min, r.Max = round(times[0]), round(times[len(times)-1])
 		r.Median, r.P90 = round(quantile(times, 0.5)), round(quantile(times, 0.9))
 	}
-	if r.Completed == o.n {
+	if r.Completed == p.Leechers {
 		r.Makespan = round(c.makespan.Seconds())
-		r.OverTStar = round(r.OverTStar)
-	} else {
-		r.OverTStar = 0
-	}
-	if r.Completed == o.n {
+		r.OverTStar = round(per(c.makespan.Seconds(), b.TStar))
+		r.MedianOverStar = round(per(quantile(times, 0.5), b.TStar))
 		r.SeederUploadEstimate = round(float64(down-up) / f)
 	}
+	r.Delivered = int64(r.Completed) * p.FileBytes
+	r.CPUPerGB = round(per(c.cpu, float64(r.Delivered)/1e9))
 	return r
-}
-
-// per is a/b, or 0 when b is 0: a capacity that is not capped.
-func per(a, b float64) float64 {
-	if b == 0 {
-		return 0
-	}
-	return a / b
 }
 
 func round(x float64) float64 { return math.Round(x*1000) / 1000 }
@@ -151,27 +157,56 @@ func secs(x float64) string {
 	return console.Duration(time.Duration(x * float64(time.Second)))
 }
 
+// ratio writes x to two places, or n/a for 0.
+func ratio(x float64) string {
+	if x == 0 {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.2f", x)
+}
+
+// title names the run: its scenario, or "classroom", and its size.
+func (r *result) title() string {
+	name := "classroom"
+	if r.Scenario != "" {
+		name += " " + strings.ToUpper(r.Scenario)
+	}
+	return fmt.Sprintf("%s: %d leechers fetch %s from one seeder", name, r.Leechers, flagx.FormatBytes(r.FileBytes))
+}
+
+// caps describes the run's rates and mode in one line.
+func (r *result) caps() string {
+	s := fmt.Sprintf("caps: seeder up %s, leechers up %s, down %s", uniform(r.SeedUp).display(), r.Up.display(), r.Down.display())
+	if r.Scale != 1 {
+		s += fmt.Sprintf(" (rates ×%g)", r.Scale)
+	}
+	if r.Mode == "goroutines" {
+		return s + "; nodes in one process"
+	}
+	return s + "; a process per node"
+}
+
 func (r *result) print(w io.Writer) {
 	var b strings.Builder
-	fmt.Fprintf(&b, "classroom: %d leechers fetched %s from one seeder (%s): seeder up %s/s, leechers up %s/s, down %s/s\n",
-		r.Leechers, flagx.FormatBytes(r.FileBytes), r.Mode,
-		flagx.FormatBytes(r.SeedUp), flagx.FormatBytes(r.Up), flagx.FormatBytes(r.Down))
+	fmt.Fprintf(&b, "%s\n%s\n", r.title(), r.caps())
 	fmt.Fprintf(&b, "completion:     min %s  median %s  p90 %s  max %s  (%d of %d)\n",
 		secs(r.Min), secs(r.Median), secs(r.P90), secs(r.Max), r.Completed, r.Leechers)
 	fmt.Fprintf(&b, "makespan:       %s\n", secs(r.Makespan))
 	fmt.Fprintf(&b, "T*:             %s  = max(F/U_s %s, F/D_min %s, N·F/(U_s+ΣU_i) %s)\n",
 		secs(r.TStar), secs(r.TSeed), secs(r.TDown), secs(r.TSwarm))
-	if r.OverTStar > 0 {
-		fmt.Fprintf(&b, "makespan / T*:  %.2f\n", r.OverTStar)
-	} else {
-		fmt.Fprintf(&b, "makespan / T*:  n/a\n")
-	}
+	fmt.Fprintf(&b, "makespan / T*:  %s  (median / T* %s)\n", ratio(r.OverTStar), ratio(r.MedianOverStar))
 	fmt.Fprintf(&b, "client-server:  %s  (N·F/U_s, one server sending to everyone)\n", secs(r.ClientServer))
 	est := "n/a"
 	if r.SeederUploadEstimate != 0 {
-		est = fmt.Sprintf("≈ %.2f", r.SeederUploadEstimate)
+		est = fmt.Sprintf("%.2f", r.SeederUploadEstimate)
 	}
-	fmt.Fprintf(&b, "seeder up / F:  n/a (the API has no counters for a share); from the leechers' counters %s\n", est)
+	fmt.Fprintf(&b, "seeder up / F:  %.2f  (%s sent; the leechers' counters say %s)\n",
+		r.SeederUpload, flagx.FormatBytes(r.SeederUploaded), est)
+	cpuPerGB := "n/a"
+	if r.Delivered > 0 {
+		cpuPerGB = fmt.Sprintf("%.1fs", r.CPUPerGB)
+	}
+	fmt.Fprintf(&b, "CPU:            %.1fs, %s per GB delivered  (%s)\n", r.CPUSeconds, cpuPerGB, r.CPUSource)
 	fmt.Fprintf(&b, "verified:       %d of %d outputs match the source (SHA-256)\n", r.Verified, r.Leechers)
 	for _, p := range r.Peers {
 		if p.Error != "" {
@@ -181,7 +216,7 @@ func (r *result) print(w io.Writer) {
 	_, _ = io.WriteString(w, b.String())
 }
 
-func (r *result) write(path string) error {
+func (r *result) writeJSON(path string) error {
 	b, err := json.MarshalIndent(r, "", "  ")
 	if err != nil {
 		return err
