@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -54,9 +53,13 @@ func BenchmarkLeecherPeakRSS(b *testing.B) {
 		b.StopTimer()
 		out := filepath.Join(outDir, fmt.Sprintf("leech-%d-%d", i, time.Now().UnixNano()))
 		cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^$", "-test.bench=^$")
+		invite, err := seed.Invite(InviteOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
 		cmd.Env = append(os.Environ(),
 			envChild+"=leecher",
-			envChildBoot+"="+strings.Join(seed.Addrs(), ","),
+			envChildBoot+"="+invite,
 			envChildIH+"="+ih.String(),
 			envChildOut+"="+out,
 		)
@@ -64,7 +67,7 @@ func BenchmarkLeecherPeakRSS(b *testing.B) {
 		cmd.Stdout = &stdout
 		cmd.Stderr = os.Stderr
 		b.StartTimer()
-		err := cmd.Run()
+		err = cmd.Run()
 		b.StopTimer()
 		if err != nil {
 			b.Fatalf("leecher child: %v; stdout: %s", err, stdout.Bytes())

@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
-	"strings"
 	"testing"
 	"time"
 )
@@ -18,7 +17,7 @@ import (
 // running tests, so that its resource usage is a leecher's alone.
 const (
 	envChild     = "P2PSHARE_BENCH_CHILD"      // "leecher"
-	envChildBoot = "P2PSHARE_BENCH_BOOT"       // bootstrap multiaddrs, comma-separated
+	envChildBoot = "P2PSHARE_BENCH_INVITE"     // an invite to the seeder's network
 	envChildIH   = "P2PSHARE_BENCH_INFOHASH"   // the share to fetch
 	envChildOut  = "P2PSHARE_BENCH_OUT"        // FetchOptions.Out
 	envChildProf = "P2PSHARE_BENCH_CHILD_PROF" // optional folder for cpu.pprof and heap.pprof
@@ -68,8 +67,8 @@ func runLeecherChild() error {
 	defer cancel()
 	t0 := time.Now()
 	s, err := New(ctx, Config{
-		ListenAddrs:    []string{"/ip4/127.0.0.1/tcp/0"},
-		BootstrapPeers: strings.Split(os.Getenv(envChildBoot), ","),
+		ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"},
+		Invite:      os.Getenv(envChildBoot),
 	})
 	if err != nil {
 		return err
