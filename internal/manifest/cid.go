@@ -28,6 +28,9 @@ func InfohashOf(encoded []byte) cid.Cid {
 	return cid.NewCidV1(cid.Raw, mh)
 }
 
+// maxInfohashText bounds an infohash's string form.
+const maxInfohashText = 128
+
 // ParseInfohash parses the string form of an infohash, in any multibase, and
 // refuses, wrapping ErrBadInfohash, anything InfohashOf could not have made:
 // the empty string, text that is not a CID, a CIDv0, a codec other than raw,
@@ -35,6 +38,12 @@ func InfohashOf(encoded []byte) cid.Cid {
 func ParseInfohash(s string) (cid.Cid, error) {
 	if s == "" {
 		return cid.Undef, errorf(ErrBadInfohash, "infohash is empty")
+	}
+	// Every multibase form of a CIDv1 sha2-256 is well under this; longer
+	// text is refused before decoding, whose cost grows with the square of
+	// the length in some bases.
+	if len(s) > maxInfohashText {
+		return cid.Undef, errorf(ErrBadInfohash, "infohash of %d characters is too long (at most %d)", len(s), maxInfohashText)
 	}
 	c, err := cid.Decode(s)
 	if err != nil {

@@ -1,0 +1,133 @@
+package p2pshare
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// TestBootstrapDownClassCarriesOn: ten members joined while the bootstrap
+// ran; it stops; they still find the share and each other through the DHT
+// and all complete the fetch from the one member that had it. A newcomer
+// cannot join meanwhile, and says why.
+func TestBootstrapDownClassCarriesOn(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	dir := t.TempDir()
+	boot := testNode(t, nil, nil)
+	src, want := randomFile(t, dir, 4<<20)
+	ih, err := boot.Share(ctx, src, ShareOptions{PieceSize: 64 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	members := make([]*Swarm, 10)
+	for i := range members {
+		members[i] = testNode(t, boot, nil)
+	}
+	first, err := members[0].Fetch(ctx, ih, FetchOptions{Out: filepath.Join(dir, "m0")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := first.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	invite, err := boot.Invite(InviteOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	boot.Close()
+
+	var wg sync.WaitGroup
+	errs := make([]error, len(members))
+	for i := 1; i < len(members); i++ {
+		wg.Go(func() {
+			d, err := members[i].Fetch(ctx, ih, FetchOptions{Out: filepath.Join(dir, "m"+string(rune('0'+i)))})
+			if err == nil {
+				err = d.Wait(ctx)
+			}
+			errs[i] = err
+		})
+	}
+	wg.Wait()
+	for i := 1; i < len(members); i++ {
+		if errs[i] != nil {
+			t.Errorf("member %d with the bootstrap down: %v", i, errs[i])
+			continue
+		}
+		got, _ := os.ReadFile(filepath.Join(dir, "m"+string(rune('0'+i))))
+		if !bytes.Equal(got, want) {
+			t.Errorf("member %d: content differs", i)
+		}
+	}
+
+	_, err = New(ctx, Config{ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"}, Invite: invite, JoinTimeout: 2 * time.Second})
+	if err == nil || !strings.Contains(err.Error(), "joining the network") {
+		t.Fatalf("joining while the bootstrap is down: %v, want a clear refusal", err)
+	}
+}
+
+// TestRestartKeepsNetwork: a bootstrap restarted from its DataDir keeps its
+// identity, its CA and its used invites; a member restarted from its own
+// DataDir rejoins with no invite.
+func TestRestartKeepsNetwork(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	bootDir, memberDir := t.TempDir(), t.TempDir()
+	loop := []string{"/ip4/127.0.0.1/tcp/0"}
+	boot, err := New(ctx, Config{DataDir: bootDir, ListenAddrs: loop})
+	if err != nil {
+		t.Fatal(err)
+	}
+	invite, err := boot.Invite(InviteOptions{Uses: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	member, err := New(ctx, Config{DataDir: memberDir, ListenAddrs: loop, Invite: invite})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, memberID := boot.ID(), member.ID()
+	member.Close()
+	boot.Close()
+
+	boot, err = New(ctx, Config{DataDir: bootDir, ListenAddrs: loop})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer boot.Close()
+	if boot.ID() != id || !boot.IsBootstrap() {
+		t.Fatalf("restarted bootstrap: ID %s (was %s), bootstrap %v", boot.ID(), id, boot.IsBootstrap())
+	}
+	// The used one-time invite stays used, even by a node with a new key.
+	_, err = New(ctx, Config{ListenAddrs: loop, Invite: invite, JoinTimeout: 5 * time.Second})
+	if err == nil {
+		t.Fatal("a used invite admitted a second node after a restart")
+	}
+	// The member rejoins from its DataDir, through the address it kept
+	// (the bootstrap listens on a new port, so give it as well).
+	member, err = New(ctx, Config{DataDir: memberDir, ListenAddrs: loop, BootstrapPeers: boot.Addrs()})
+	if err != nil {
+		t.Fatalf("member restart: %v", err)
+	}
+	defer member.Close()
+	if member.ID() != memberID || member.IsBootstrap() {
+		t.Fatalf("restarted member: ID %s (was %s), bootstrap %v", member.ID(), memberID, member.IsBootstrap())
+	}
+	src, _ := randomFile(t, t.TempDir(), 100<<10)
+	ih, err := boot.Share(ctx, src, ShareOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := member.Fetch(ctx, ih, FetchOptions{Out: filepath.Join(t.TempDir(), "x")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
