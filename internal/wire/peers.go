@@ -93,6 +93,10 @@ func (d *peerDecoder) uvarint() uint64 {
 		d.err = fmt.Errorf("%w: bad varint in peer list", ErrMalformed)
 		return 0
 	}
+	if k != len(binary.AppendUvarint(nil, v)) {
+		d.err = fmt.Errorf("%w: varint %x in peer list is not in its shortest form", ErrMalformed, d.b[:k])
+		return 0
+	}
 	d.b = d.b[k:]
 	return v
 }
