@@ -18,6 +18,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	ihost "github.com/p2pshare/p2pshare/internal/host"
+	"github.com/p2pshare/p2pshare/internal/membership"
 	"github.com/p2pshare/p2pshare/internal/wire"
 )
 
@@ -60,7 +61,7 @@ func ask(ctx context.Context, h host.Host, m peer.ID, proto protocol.ID, send fu
 		return nil
 	}
 	defer st.Reset()
-	_ = st.SetDeadline(time.Now().Add(5 * time.Second))
+	_ = st.SetDeadline(time.Now().Add(2 * time.Second))
 	send(st)
 	b, _ := io.ReadAll(bufio.NewReader(st))
 	return b
@@ -96,7 +97,8 @@ func TestOutsidersGetNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer bare.Close()
-	askers := map[string]host.Host{"member": fellow.h, "other network": otherNet.h, "no certificate": bare}
+	expired := expiredMember(t, boot)
+	askers := map[string]host.Host{"member": fellow.h, "other network": otherNet.h, "no certificate": bare, "expired certificate": expired}
 	target := peer.AddrInfo{ID: member.h.ID(), Addrs: member.h.Addrs()}
 	for who, h := range askers {
 		for what, p := range probes {
@@ -114,12 +116,37 @@ func TestOutsidersGetNothing(t *testing.T) {
 			})
 		}
 	}
-	if member.IsMember(otherNet.h.ID()) || member.IsMember(bare.ID()) {
+	if member.IsMember(otherNet.h.ID()) || member.IsMember(bare.ID()) || member.IsMember(expired.ID()) {
 		t.Fatal("an outsider counts as a member")
 	}
 	if !member.IsMember(fellow.h.ID()) {
 		t.Fatal("a fellow member does not count as one")
 	}
+}
+
+// expiredMember is a host that presents a certificate from the right CA
+// that expired ten days ago.
+func expiredMember(t *testing.T, boot *Swarm) host.Host {
+	t.Helper()
+	key, _, _ := crypto.GenerateEd25519Key(nil)
+	id, _ := peer.IDFromPrivateKey(key)
+	ca := boot.net.boot.CA()
+	mc, err := ca.Issue(membership.IssueRequest{Peer: id, Name: "old", Role: membership.RoleStudent, Now: time.Now().Add(-40 * 24 * time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := membership.New(membership.Config{CA: ca.CertDER(), Cert: mc.DER, Self: id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	h, err := ihost.New(ihost.Options{Key: key, ListenAddrs: []ma.Multiaddr{ma.StringCast("/ip4/127.0.0.1/tcp/0")}, Gater: m.Gater()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Close() })
+	m.Attach(h)
+	return h
 }
 
 // TestRevokedMemberIsDropped: the bootstrap revokes a member; the others
@@ -156,5 +183,11 @@ func TestRevokedMemberIsDropped(t *testing.T) {
 	defer fcancel()
 	if _, err := bad.Fetch(fctx, ih, FetchOptions{Out: filepath.Join(t.TempDir(), "x")}); err == nil {
 		t.Fatal("a revoked member fetched the share")
+	}
+	for what, p := range probes {
+		_ = bad.h.Connect(ctx, peer.AddrInfo{ID: boot.h.ID(), Addrs: boot.h.Addrs()})
+		if got := p(ctx, bad.h, boot.h.ID(), ih); len(got) != 0 {
+			t.Errorf("revoked member: %s got %d bytes", what, len(got))
+		}
 	}
 }
