@@ -1,19 +1,25 @@
 // Command seeder shares one file or folder with a p2pshare network and
 // serves it until interrupted.
 //
-//	seeder -file PATH [-listen MULTIADDR] [-bootstrap MULTIADDR] [-up RATE] [-data DIR]
+//	seeder -file PATH [-listen MULTIADDR] [-invite STRING|@FILE] [-invite-uses N]
+//	       [-invite-ttl DURATION] [-up RATE] [-data DIR]
 //
-// With no -bootstrap the seeder is the first node of a new network, and the
-// addresses it prints are what every other node bootstraps from. Once it
-// serves, it prints one JSON line on stdout:
+// With no -invite the seeder is the first node of a new network, its
+// bootstrap: it holds the network's CA and admits the members who bring its
+// invite. Once it serves, it prints one JSON line on stdout:
 //
-//	{"infohash":"bafk…","addrs":["/ip4/127.0.0.1/tcp/4001/p2p/12D3…",…]}
+//	{"infohash":"bafk…","addrs":["/ip4/127.0.0.1/tcp/4001/p2p/12D3…",…],"invite":"p2pshare://…"}
+//
+// As the bootstrap it also reads commands on stdin: "revoke NAME" removes a
+// member from the network (every member drops it), "invite [USES [TTL]]"
+// prints a new invite.
 //
 // It seeds until SIGINT or SIGTERM, then closes and exits 0. On failure it
 // prints one line, "seeder: <reason>", on stderr and exits non-zero.
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -22,6 +28,8 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -160,6 +168,9 @@ func seed(ctx context.Context, o options, stdout io.Writer, stderr *os.File) err
 	if status != nil {
 		fmt.Fprintln(stderr, "seeding; interrupt (Ctrl-C) to stop")
 	}
+	if sw.IsBootstrap() {
+		go commands(ctx, sw, os.Stdin, stderr)
+	}
 	<-ctx.Done()
 	if err := sw.Close(); err != nil {
 		return fmt.Errorf("closing the node: %w", err)
@@ -184,5 +195,47 @@ func hashProgress(status *console.Status, start time.Time) func(done, total int6
 		status.Draw(fmt.Sprintf("hashing %s %5.1f%% %s / %s  %s",
 			console.Bar(done, total, 30), pct,
 			flagx.FormatBytes(done), flagx.FormatBytes(total), console.Duration(now.Sub(start))))
+	}
+}
+
+// commands reads the bootstrap's console: one command a line on stdin.
+//
+//	revoke NAME|PEER-ID   remove a member; every member drops it
+//	invite [USES [TTL]]   print a new invite
+func commands(ctx context.Context, sw *p2pshare.Swarm, in io.Reader, out io.Writer) {
+	sc := bufio.NewScanner(in)
+	for sc.Scan() && ctx.Err() == nil {
+		f := strings.Fields(sc.Text())
+		if len(f) == 0 {
+			continue
+		}
+		switch {
+		case f[0] == "revoke" && len(f) == 2:
+			if err := sw.Revoke(f[1]); err != nil {
+				fmt.Fprintf(out, "seeder: revoke %s: %s\n", f[1], console.Line(err))
+				continue
+			}
+			fmt.Fprintf(out, "seeder: revoked %s\n", f[1])
+		case f[0] == "invite" && len(f) <= 3:
+			o := p2pshare.InviteOptions{Uses: 1, TTL: 24 * time.Hour}
+			var err error
+			if len(f) > 1 {
+				o.Uses, err = strconv.Atoi(f[1])
+			}
+			if err == nil && len(f) > 2 {
+				o.TTL, err = time.ParseDuration(f[2])
+			}
+			var inv string
+			if err == nil {
+				inv, err = sw.Invite(o)
+			}
+			if err != nil {
+				fmt.Fprintf(out, "seeder: invite: %s\n", console.Line(err))
+				continue
+			}
+			fmt.Fprintln(out, inv)
+		default:
+			fmt.Fprintf(out, "seeder: unknown command %q (try: revoke NAME, invite [USES [TTL]])\n", sc.Text())
+		}
 	}
 }
