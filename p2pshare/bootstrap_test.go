@@ -131,3 +131,36 @@ func TestRestartKeepsNetwork(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestCRLInDHT: a revocation list is stored in the DHT, where members find
+// it even with the bootstrap down, and forged or foreign lists are refused.
+func TestCRLInDHT(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	boot := testNode(t, nil, nil)
+	a, b := testNode(t, boot, nil), testNode(t, boot, nil)
+	testNode(t, boot, func(c *Config) { c.Name = "zed" })
+	if err := boot.Revoke("zed"); err != nil {
+		t.Fatal(err)
+	}
+	want := boot.net.m.CRLNumber()
+	boot.Close()
+	// Revoke returns once the list is stored; with the bootstrap gone, a
+	// member still finds it.
+	crl, err := a.dht.GetValue(ctx, crlKey(a.net.networkID))
+	if err != nil {
+		t.Fatalf("CRL not retrievable from the DHT with the bootstrap down: %v", err)
+	}
+	rl, err := b.net.crl.parse(crlKey(b.net.networkID), crl)
+	if err != nil || rl.Number.Int64() < want {
+		t.Fatalf("the DHT's CRL: %v, number %v, want %d", err, rl, want)
+	}
+	other := testNode(t, nil, nil)
+	foreign := other.net.m.CRL()
+	if err := a.net.crl.Validate(crlKey(a.net.networkID), foreign); err == nil {
+		t.Fatal("a CRL signed by another network's CA validated")
+	}
+	if err := a.net.crl.Validate(crlKey(other.net.networkID), foreign); err == nil {
+		t.Fatal("a CRL under another network's key validated")
+	}
+}

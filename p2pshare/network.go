@@ -44,6 +44,10 @@ type memberNet struct {
 	tmp     string                // a DataDir made for an ephemeral node
 	dht     atomic.Pointer[discovery.DHT]
 	joinVia []peer.AddrInfo // where the invite said the bootstrap is
+	crl     *crlValidator
+	// networkID names the network: the hex SHA-256 of its CA's public key.
+	networkID string
+	onCRL     atomic.Pointer[func()]
 }
 
 // Files in DataDir.
@@ -113,11 +117,21 @@ func openNetwork(ctx context.Context, cfg *Config, key crypto.PrivKey, log *slog
 	default:
 		return nil, errors.New("p2pshare: Config.BootstrapPeers is set but this node is no member yet: set Config.Invite (from the network's bootstrap) to join")
 	}
+	if n.crl, err = newCRLValidator(creds.CA); err != nil {
+		n.close()
+		return nil, fmt.Errorf("p2pshare: the network's CA certificate: %w", err)
+	}
+	n.networkID = n.crl.networkID
 	n.m, err = membership.New(membership.Config{
 		CA: creds.CA, Cert: creds.Cert, Self: self, Dir: memDir, Log: log,
 		OnAdmit: func(p peer.ID) {
 			if d := n.dht.Load(); d != nil {
 				d.TryAdd(p)
+			}
+		},
+		OnCRL: func(int64) {
+			if f := n.onCRL.Load(); f != nil {
+				(*f)()
 			}
 		},
 	})
@@ -234,14 +248,22 @@ func (s *Swarm) Invite(o InviteOptions) (string, error) {
 }
 
 // Revoke removes a member, named by its name or peer ID, from the network:
-// every member drops it and refuses it from then on. Only the bootstrap
-// node can revoke.
+// every member drops it and refuses it from then on. The signed revocation
+// list is pushed to members and stored in the DHT before Revoke returns.
+// Only the bootstrap node can revoke.
 func (s *Swarm) Revoke(who string) error {
 	if s.net.boot == nil {
 		return errors.New("p2pshare: only the network's bootstrap node revokes members")
 	}
 	if err := s.net.boot.Revoke(who); err != nil {
 		return fmt.Errorf("p2pshare: %w", err)
+	}
+	// Members hear of it by gossip at once; the DHT keeps it for those
+	// offline now, and outlives this node.
+	ctx, cancel := context.WithTimeout(s.ctx, 10*time.Second)
+	defer cancel()
+	if err := s.dht.PutValue(ctx, crlKey(s.net.networkID), s.net.m.CRL()); err != nil {
+		s.log.Warn("storing the CRL in the DHT", "err", err)
 	}
 	return nil
 }

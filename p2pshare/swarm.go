@@ -23,6 +23,7 @@ import (
 
 	"github.com/ipfs/go-cid"
 	logging "github.com/ipfs/go-log/v2"
+	record "github.com/libp2p/go-libp2p-record"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -87,7 +88,10 @@ func New(ctx context.Context, cfg Config) (*Swarm, error) {
 	if err := nw.attach(h); err != nil {
 		return fail(err)
 	}
-	d, err := discovery.New(nw.m.Guard(h), discovery.Options{Bootstrap: boot, ProvideInterval: cfg.ProvideInterval, Log: log, Filter: nw.m.IsMember})
+	d, err := discovery.New(nw.m.Guard(h), discovery.Options{
+		Bootstrap: boot, ProvideInterval: cfg.ProvideInterval, Log: log, Filter: nw.m.IsMember,
+		Validators: map[string]record.Validator{crlNS: nw.crl},
+	})
 	if err != nil {
 		return fail(fmt.Errorf("p2pshare: %w", err))
 	}
@@ -116,6 +120,14 @@ func New(ctx context.Context, cfg Config) (*Swarm, error) {
 		sessions: map[string]*swarm.Session{},
 		dials:    make(chan struct{}, 16),
 	}
+	// Revocation lists live in the DHT too: fetch the newest now, store
+	// every newer one this node learns of.
+	publish := s.publishCRL
+	nw.onCRL.Store(&publish)
+	if len(boot) > 0 {
+		s.fetchCRL(ctx)
+	}
+	s.publishCRL()
 	return s, nil
 }
 

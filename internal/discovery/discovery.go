@@ -17,6 +17,7 @@ import (
 
 	"github.com/ipfs/go-cid"
 	dht "github.com/libp2p/go-libp2p-kad-dht"
+	record "github.com/libp2p/go-libp2p-record"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 
@@ -38,7 +39,10 @@ type Options struct {
 	ProvideInterval time.Duration
 	// Filter, if set, admits a peer to the routing table (the membership seam).
 	Filter func(peer.ID) bool
-	Log    *slog.Logger
+	// Validators adds record namespaces (name -> validator) beside the
+	// manifests'.
+	Validators map[string]record.Validator
+	Log        *slog.Logger
 }
 
 // DHT is a node's view of the network's DHT.
@@ -66,6 +70,9 @@ func New(h host.Host, opts Options) (*DHT, error) {
 		dht.Mode(dht.ModeServer),
 		dht.NamespacedValidator(manifestNS, manifestValidator{}),
 		dht.BootstrapPeers(opts.Bootstrap...),
+	}
+	for ns, v := range opts.Validators {
+		o = append(o, dht.NamespacedValidator(ns, v))
 	}
 	if opts.Filter != nil {
 		f := opts.Filter
@@ -191,6 +198,16 @@ func manifestKey(c cid.Cid) string { return "/" + manifestNS + "/" + string(c.By
 // PutManifest stores a manifest in the DHT under its infohash.
 func (d *DHT) PutManifest(ctx context.Context, c cid.Cid, encoded []byte) error {
 	return d.d.PutValue(ctx, manifestKey(c), encoded)
+}
+
+// PutValue stores a validated record under key.
+func (d *DHT) PutValue(ctx context.Context, key string, value []byte) error {
+	return d.d.PutValue(ctx, key, value)
+}
+
+// GetValue looks a record up; the validator of its namespace picks the best.
+func (d *DHT) GetValue(ctx context.Context, key string) ([]byte, error) {
+	return d.d.GetValue(ctx, key)
 }
 
 // GetManifest looks a manifest up in the DHT; the bytes are checked against c.

@@ -1,0 +1,103 @@
+package p2pshare
+
+import (
+	"context"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/p2pshare/p2pshare/internal/membership"
+)
+
+// crlNS is the DHT namespace of the network's revocation list: key
+// /p2pshare-crl/<network ID>, value the CA-signed CRL (DER). Every member
+// stores the newest it sees there, so the list outlives the bootstrap and
+// reaches members that were offline when it was pushed.
+const crlNS = "p2pshare-crl"
+
+func crlKey(networkID string) string { return "/" + crlNS + "/" + networkID }
+
+// crlValidator accepts only CRLs signed by the network's CA under the
+// network's own key, and prefers the highest CRL number.
+type crlValidator struct {
+	ca        *x509.Certificate
+	networkID string
+}
+
+func newCRLValidator(caDER []byte) (*crlValidator, error) {
+	ca, err := membership.ParseCACert(caDER)
+	if err != nil {
+		return nil, err
+	}
+	return &crlValidator{ca: ca, networkID: fmt.Sprintf("%x", membership.Fingerprint(ca))}, nil
+}
+
+func (v *crlValidator) parse(key string, value []byte) (*x509.RevocationList, error) {
+	id, ok := strings.CutPrefix(key, "/"+crlNS+"/")
+	if !ok || id != v.networkID {
+		return nil, fmt.Errorf("p2pshare: CRL record under %q, not this network's", key)
+	}
+	crl, err := x509.ParseRevocationList(value)
+	if err != nil {
+		return nil, fmt.Errorf("p2pshare: CRL record: %w", err)
+	}
+	if err := crl.CheckSignatureFrom(v.ca); err != nil {
+		return nil, fmt.Errorf("p2pshare: CRL record not signed by the network CA: %w", err)
+	}
+	return crl, nil
+}
+
+// Validate checks a CRL record's key and signature.
+func (v *crlValidator) Validate(key string, value []byte) error {
+	_, err := v.parse(key, value)
+	return err
+}
+
+// Select picks the valid CRL with the highest number.
+func (v *crlValidator) Select(key string, values [][]byte) (int, error) {
+	best, bestN := -1, int64(-1)
+	for i, b := range values {
+		crl, err := v.parse(key, b)
+		if err != nil || crl.Number == nil {
+			continue
+		}
+		if n := crl.Number.Int64(); n > bestN {
+			best, bestN = i, n
+		}
+	}
+	if best < 0 {
+		return 0, errors.New("p2pshare: no valid CRL among the records")
+	}
+	return best, nil
+}
+
+// publishCRL stores the node's newest CRL in the DHT, in the background.
+func (s *Swarm) publishCRL() {
+	crl := s.net.m.CRL()
+	if len(crl) == 0 {
+		return
+	}
+	go func() {
+		ctx, cancel := context.WithTimeout(s.ctx, 30*time.Second)
+		defer cancel()
+		if err := s.dht.PutValue(ctx, crlKey(s.net.networkID), crl); err != nil {
+			s.log.Debug("storing the CRL in the DHT", "err", err)
+		}
+	}()
+}
+
+// fetchCRL applies the newest CRL the DHT holds, if it is newer than the
+// node's own.
+func (s *Swarm) fetchCRL(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	crl, err := s.dht.GetValue(ctx, crlKey(s.net.networkID))
+	if err != nil {
+		return
+	}
+	if err := s.net.m.ApplyCRL(crl); err != nil && !errors.Is(err, membership.ErrStaleCRL) {
+		s.log.Warn("CRL from the DHT", "err", err)
+	}
+}
