@@ -1,0 +1,167 @@
+package replication
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	ds "github.com/ipfs/go-datastore"
+	dht "github.com/libp2p/go-libp2p-kad-dht"
+	pb "github.com/libp2p/go-libp2p-kad-dht/pb"
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+// Config configures a Replicator. Zero values mean the defaults given.
+type Config struct {
+	// Namespace is the record namespace to replicate, e.g. "p2pshare-manifest"
+	// for keys /p2pshare-manifest/...; required. Its values must be
+	// enveloped (Envelope) and validated by a Validator.
+	Namespace string
+	// Store is the datastore given to the DHT with dht.Datastore; required.
+	Store ds.Datastore
+	K     int // replicas per key; 0 means 20 (kad-dht's bucket size)
+	// Interval is the republish period; 0 means 30 minutes.
+	Interval time.Duration
+	// PollInterval is how often the routing table is checked for newcomers;
+	// 0 means Interval/10, at least 100 ms.
+	PollInterval time.Duration
+	Timeout      time.Duration    // per lookup, fetch or store; 0 means 10 s
+	Parallel     int              // keys republished at once; 0 means 8
+	Now          func() time.Time // nil means time.Now
+	Log          *slog.Logger     // nil discards
+}
+
+// Validate checks c and names the field that is wrong.
+func (c Config) Validate() error {
+	switch {
+	case c.Namespace == "":
+		return errors.New("replication: Config.Namespace is empty")
+	case c.Store == nil:
+		return errors.New("replication: Config.Store is nil")
+	case c.K < 0:
+		return fmt.Errorf("replication: Config.K is %d", c.K)
+	case c.Interval < 0 || c.PollInterval < 0 || c.Timeout < 0:
+		return errors.New("replication: Config.Interval, PollInterval and Timeout must not be negative")
+	case c.Parallel < 0:
+		return fmt.Errorf("replication: Config.Parallel is %d", c.Parallel)
+	}
+	return nil
+}
+
+func (c *Config) defaults() {
+	if c.K == 0 {
+		c.K = 20
+	}
+	if c.Interval == 0 {
+		c.Interval = 30 * time.Minute
+	}
+	if c.PollInterval == 0 {
+		c.PollInterval = max(c.Interval/10, 100*time.Millisecond)
+	}
+	if c.Timeout == 0 {
+		c.Timeout = 10 * time.Second
+	}
+	if c.Parallel == 0 {
+		c.Parallel = 8
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Log == nil {
+		c.Log = slog.New(slog.DiscardHandler)
+	}
+}
+
+// Replicator keeps one node's share of a namespace's records on the k
+// closest nodes. Its methods are safe for concurrent use; rounds and polls
+// run one at a time.
+type Replicator struct {
+	cfg  Config
+	d    *dht.IpfsDHT
+	self peer.ID
+	pm   *pb.ProtocolMessenger
+	c    counters
+
+	run    sync.Mutex // one round or poll at a time
+	known  map[peer.ID]struct{}
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	roundMu   sync.Mutex
+	roundDone chan struct{} // closed and replaced after each round
+}
+
+// New returns a Replicator for d; Start runs it.
+func New(d *dht.IpfsDHT, cfg Config) (*Replicator, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg.defaults()
+	pm, err := pb.NewProtocolMessenger(d.MessageSender())
+	if err != nil {
+		return nil, fmt.Errorf("replication: %w", err)
+	}
+	r := &Replicator{cfg: cfg, d: d, self: d.PeerID(), pm: pm, roundDone: make(chan struct{})}
+	r.known = set(d.RoutingTable().ListPeers())
+	return r, nil
+}
+
+// Start runs republish rounds every Interval and newcomer polls every
+// PollInterval until Close.
+func (r *Replicator) Start() {
+	ctx, cancel := context.WithCancel(context.Background())
+	r.cancel = cancel
+	r.wg.Go(func() { r.every(ctx, r.cfg.Interval, func() { _ = r.Republish(ctx) }) })
+	r.wg.Go(func() { r.every(ctx, r.cfg.PollInterval, func() { r.PollNewcomers(ctx) }) })
+}
+
+func (r *Replicator) every(ctx context.Context, d time.Duration, f func()) {
+	t := time.NewTicker(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			f()
+		}
+	}
+}
+
+// Close stops the loops and waits for them.
+func (r *Replicator) Close() error {
+	if r.cancel != nil {
+		r.cancel()
+	}
+	r.wg.Wait()
+	return nil
+}
+
+// Stats returns a snapshot of the counters.
+func (r *Replicator) Stats() Stats { return r.c.snapshot() }
+
+// RoundDone returns a channel closed when the next republish round ends, so
+// a caller can wait for one without sleeping.
+func (r *Replicator) RoundDone() <-chan struct{} {
+	r.roundMu.Lock()
+	defer r.roundMu.Unlock()
+	return r.roundDone
+}
+
+func (r *Replicator) endRound() {
+	r.roundMu.Lock()
+	close(r.roundDone)
+	r.roundDone = make(chan struct{})
+	r.roundMu.Unlock()
+}
+
+func set(ps []peer.ID) map[peer.ID]struct{} {
+	m := make(map[peer.ID]struct{}, len(ps))
+	for _, p := range ps {
+		m[p] = struct{}{}
+	}
+	return m
+}
