@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/p2pshare/p2pshare/internal/membership"
 )
 
 // TestBootstrapDownClassCarriesOn: ten members joined while the bootstrap
@@ -162,5 +164,52 @@ func TestCRLInDHT(t *testing.T) {
 	}
 	if err := a.net.crl.Validate(crlKey(other.net.networkID), foreign); err == nil {
 		t.Fatal("a CRL under another network's key validated")
+	}
+}
+
+// TestRenewalBeforeExpiry: a member whose certificate expires within the
+// renewal window gets a fresh one from the bootstrap when it starts, with
+// no invite, and keeps it in its DataDir.
+func TestRenewalBeforeExpiry(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	loop := []string{"/ip4/127.0.0.1/tcp/0"}
+	boot := testNode(t, nil, nil)
+	memberDir := t.TempDir()
+	inv, err := boot.Invite(InviteOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := New(ctx, Config{DataDir: memberDir, ListenAddrs: loop, Invite: inv, Name: "ann"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := m.h.ID()
+	m.Close()
+	// Replace its certificate with one that expires in two days.
+	short, err := boot.net.boot.CA().Issue(membership.IssueRequest{Peer: id, Name: "ann", Role: membership.RoleStudent, Now: time.Now(), TTL: 48 * time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(memberDir, memberDirName)
+	creds, err := membership.LoadCredentials(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	creds.Cert = short.DER
+	if err := membership.SaveCredentials(dir, creds); err != nil {
+		t.Fatal(err)
+	}
+	m, err = New(ctx, Config{DataDir: memberDir, ListenAddrs: loop, BootstrapPeers: boot.Addrs()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if left := time.Until(m.net.m.Own().NotAfter); left < 20*24*time.Hour {
+		t.Fatalf("after a start within the renewal window the certificate has %v left", left.Round(time.Hour))
+	}
+	saved, err := membership.LoadCredentials(dir)
+	if err != nil || bytes.Equal(saved.Cert, short.DER) {
+		t.Fatalf("the renewed certificate was not kept in DataDir (%v)", err)
 	}
 }

@@ -48,6 +48,8 @@ type memberNet struct {
 	// networkID names the network: the hex SHA-256 of its CA's public key.
 	networkID string
 	onCRL     atomic.Pointer[func()]
+	memDir    string // the member's credentials
+	caDER     []byte
 }
 
 // Files in DataDir.
@@ -117,6 +119,7 @@ func openNetwork(ctx context.Context, cfg *Config, key crypto.PrivKey, log *slog
 	default:
 		return nil, errors.New("p2pshare: Config.BootstrapPeers is set but this node is no member yet: set Config.Invite (from the network's bootstrap) to join")
 	}
+	n.memDir, n.caDER = memDir, creds.CA
 	if n.crl, err = newCRLValidator(creds.CA); err != nil {
 		n.close()
 		return nil, fmt.Errorf("p2pshare: the network's CA certificate: %w", err)
@@ -273,3 +276,50 @@ func (s *Swarm) IsBootstrap() bool { return s.net.boot != nil }
 
 // IsMember reports whether p has shown this node a valid member certificate.
 func (s *Swarm) IsMember(p PeerID) bool { return s.net.m.IsMember(p) }
+
+// renewBefore is how long before its certificate expires a member asks the
+// bootstrap for a new one (no invite needed: its current certificate
+// proves it).
+const renewBefore = 10 * 24 * time.Hour
+
+// renewIfDue renews this member's certificate through the bootstrap when
+// it expires within renewBefore, and keeps the new one in DataDir. A failure
+// is logged, not fatal: the old certificate serves until it expires.
+func (s *Swarm) renewIfDue(ctx context.Context) {
+	own := s.net.m.Own()
+	if s.net.boot != nil || own == nil || time.Until(own.NotAfter) > renewBefore {
+		return
+	}
+	cur := membership.Credentials{CA: s.net.caDER, Cert: own.DER, CRL: s.net.m.CRL()}
+	for _, ai := range s.bootPeers {
+		rctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		next, err := membership.Renew(rctx, s.h, ai, cur)
+		cancel()
+		if err != nil {
+			s.log.Warn("renewing the member certificate", "bootstrap", ai.ID, "err", err)
+			continue
+		}
+		if err := s.net.m.SetCert(next.Cert); err != nil {
+			s.log.Warn("renewed member certificate refused", "err", err)
+			continue
+		}
+		if err := membership.SaveCredentials(s.net.memDir, next); err != nil {
+			s.log.Warn("saving the renewed member certificate", "err", err)
+		}
+		return
+	}
+}
+
+// renewLoop checks twice a day whether the certificate is due for renewal.
+func (s *Swarm) renewLoop() {
+	t := time.NewTicker(12 * time.Hour)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-t.C:
+			s.renewIfDue(s.ctx)
+		}
+	}
+}

@@ -53,6 +53,9 @@ type Swarm struct {
 	sessions map[string]*swarm.Session
 	closed   bool
 	dials    chan struct{} // a slot per dial in flight
+	// bootPeers are the contacts the node joined through; a member renews
+	// its certificate through whichever of them is the bootstrap.
+	bootPeers []peer.AddrInfo
 }
 
 // New starts a node and, if Config.BootstrapPeers is set, joins the network
@@ -117,8 +120,9 @@ func New(ctx context.Context, cfg Config) (*Swarm, error) {
 		up:   limiter(cfg.UploadLimit),
 		down: limiter(cfg.DownloadLimit),
 		ctx:  sctx, cancel: cancel,
-		sessions: map[string]*swarm.Session{},
-		dials:    make(chan struct{}, 16),
+		sessions:  map[string]*swarm.Session{},
+		dials:     make(chan struct{}, 16),
+		bootPeers: boot,
 	}
 	// Revocation lists live in the DHT too: fetch the newest now, store
 	// every newer one this node learns of.
@@ -128,6 +132,8 @@ func New(ctx context.Context, cfg Config) (*Swarm, error) {
 		s.fetchCRL(ctx)
 	}
 	s.publishCRL()
+	s.renewIfDue(ctx)
+	go s.renewLoop()
 	return s, nil
 }
 
