@@ -209,8 +209,12 @@ func (s *Swarm) start(cfg swarm.Config) (*swarm.Session, error) {
 		return nil, errClosed
 	}
 	k := cfg.Infohash.KeyString()
-	if _, ok := s.sessions[k]; ok {
-		return nil, fmt.Errorf("p2pshare: share %s is already open on this node", cfg.Infohash)
+	if old, ok := s.sessions[k]; ok {
+		select {
+		case <-old.Done(): // stopped; its goroutine just has not removed it yet
+		default:
+			return nil, fmt.Errorf("p2pshare: share %s is already open on this node", cfg.Infohash)
+		}
 	}
 	var seed [16]byte
 	_, _ = crand.Read(seed[:])

@@ -274,9 +274,9 @@ func (w *world) deliver(f *flow) {
 	if src.super != nil {
 		w.revealMore(src, dst)
 	}
-	for _, j := range dst.links {
-		w.requestMore(dst, j)
-	}
+	// As the real session does: the link the piece came over has a free
+	// slot now; the others are topped up on Have and on the periodic tick.
+	w.requestMore(dst, src.id)
 }
 
 // revealMore keeps Depth revealed-and-missing pieces in front of dst, or

@@ -71,7 +71,7 @@ func (s *Storage) closeFiles() error {
 			continue
 		}
 		if err := f.Close(); err != nil && first == nil {
-			first = fmt.Errorf("storage: closing %q: %w", s.lay.files[i].path, err)
+			first = fmt.Errorf("storage: closing %q: %w", s.filePath(i), err)
 		}
 		s.files[i] = nil
 	}
@@ -232,4 +232,11 @@ func (s *Storage) verifyClaimed(claimed []byte) {
 			s.count++
 		}
 	}
+}
+
+// filePath is where layout file f lives now, for error messages: the
+// manifest's entry path is empty for a single-file share, and relative
+// otherwise. s.ioMu must be held, or s not yet shared.
+func (s *Storage) filePath(f int) string {
+	return entryPath(s.m, s.path, s.m.Entries[s.lay.files[f].entry])
 }

@@ -178,7 +178,7 @@ func (s *Storage) readContent(p []byte, off int64) error {
 		if err == nil || err == io.EOF {
 			err = io.ErrUnexpectedEOF
 		}
-		return fmt.Errorf("storage: reading %q at offset %d: %w", s.lay.files[f].path, fileOff, err)
+		return fmt.Errorf("storage: reading %q at offset %d: %w", s.filePath(f), fileOff, err)
 	})
 }
 
@@ -207,7 +207,7 @@ func (s *Storage) WritePiece(i int, data []byte) error {
 	err := s.lay.each(int64(i)*s.m.PieceSize, int64(len(data)), func(f int, fileOff int64, lo, hi int) error {
 		written = append(written, f)
 		if _, err := s.files[f].WriteAt(data[lo:hi], fileOff); err != nil {
-			return fmt.Errorf("storage: writing piece %d to %q at offset %d: %w", i, s.lay.files[f].path, fileOff, err)
+			return fmt.Errorf("storage: writing piece %d to %q at offset %d: %w", i, s.filePath(f), fileOff, err)
 		}
 		return nil
 	})

@@ -48,7 +48,7 @@ func (s *Storage) syncLocked() error {
 				s.dirty[g] = true
 			}
 			s.mu.Unlock()
-			return fmt.Errorf("storage: syncing %q: %w", s.lay.files[f].path, err)
+			return fmt.Errorf("storage: syncing %q: %w", s.filePath(f), err)
 		}
 	}
 	return writeState(s.dest+StateSuffix, have)

@@ -57,8 +57,12 @@ func (r *Registry) Add(s *Session) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	k := s.Infohash().KeyString()
-	if _, ok := r.sessions[k]; ok {
-		return fmt.Errorf("swarm: share %s is already open", s.Infohash())
+	if old, ok := r.sessions[k]; ok {
+		select {
+		case <-old.Done(): // stopped, not yet removed
+		default:
+			return fmt.Errorf("swarm: share %s is already open", s.Infohash())
+		}
 	}
 	r.sessions[k] = s
 	go func() {

@@ -242,10 +242,9 @@ func (s *Session) run() {
 			for _, l := range s.links {
 				l.close()
 			}
-			if s.Wanted() {
-				if err := s.st.Sync(); err != nil {
-					s.cfg.Log.Warn("sync on close", "err", err)
-				}
+			// Close syncs what a fetch has written, then releases the files.
+			if err := s.st.Close(); err != nil {
+				s.cfg.Log.Warn("closing storage", "err", err)
 			}
 			s.closeSubs()
 			return
@@ -263,7 +262,7 @@ func (s *Session) run() {
 				s.requestMore(l)
 			}
 			s.exchangePeers()
-			if s.Wanted() && now.Sub(lastSync) >= time.Second {
+			if s.Wanted() && now.Sub(lastSync) >= syncInterval {
 				select {
 				case syncing <- struct{}{}:
 					lastSync = now
@@ -406,6 +405,10 @@ func (s *Session) dropLink(l *link) {
 		s.requestMore(o)
 	}
 }
+
+// syncInterval is how often a fetch makes its new pieces durable: what a
+// crash can cost is the pieces verified since the last sync.
+const syncInterval = 500 * time.Millisecond
 
 // stallTimeout is how long a peer with requests open may send no piece data
 // before the link is dropped and its requests go to others.
