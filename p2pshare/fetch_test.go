@@ -60,6 +60,30 @@ func readTree(t *testing.T, root string) map[string]string {
 	return out
 }
 
+// fetchAndCompareTree fetches ih to out and checks the fetched tree holds
+// exactly the files and folders of src, with the same contents.
+func fetchAndCompareTree(ctx context.Context, t *testing.T, n *Swarm, ih Infohash, src, out string) {
+	t.Helper()
+	d, err := n.Fetch(ctx, ih, FetchOptions{Out: out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	want, got := readTree(t, src), readTree(t, out)
+	if len(want) != len(got) {
+		t.Errorf("fetched tree has %d entries, source %d", len(got), len(want))
+	}
+	for p, w := range want {
+		if g, ok := got[p]; !ok {
+			t.Errorf("%s missing from the fetched tree", p)
+		} else if g != w {
+			t.Errorf("%s differs", p)
+		}
+	}
+}
+
 func rnd(n int) []byte {
 	b := make([]byte, n)
 	rand.Read(b)
@@ -86,25 +110,7 @@ func TestFolderRoundTrip(t *testing.T) {
 	}
 	leech := testNode(t, seed, nil)
 	out := filepath.Join(dir, "fetched")
-	d, err := leech.Fetch(ctx, ih, FetchOptions{Out: out})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := d.Wait(ctx); err != nil {
-		t.Fatal(err)
-	}
-	want, got := readTree(t, src), readTree(t, out)
-	if len(want) != len(got) {
-		t.Errorf("fetched tree has %d entries, source %d", len(got), len(want))
-	}
-	for p, w := range want {
-		g, ok := got[p]
-		if !ok {
-			t.Errorf("%s missing from the fetched tree", p)
-		} else if g != w {
-			t.Errorf("%s differs", p)
-		}
-	}
+	fetchAndCompareTree(ctx, t, leech, ih, src, out)
 	for _, leftover := range []string{out + ".p2pshare-part", out + ".p2pshare-state"} {
 		if _, err := os.Stat(leftover); !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("%s still exists after completion (err %v)", leftover, err)

@@ -25,21 +25,5 @@ func TestQuizFixtureRoundTrip(t *testing.T) {
 		t.Errorf("infohash of testdata/quiz = %s, pinned %s", ih, quizInfohash)
 	}
 	student := testNode(t, teacher, nil)
-	out := filepath.Join(t.TempDir(), "quiz")
-	d, err := student.Fetch(ctx, ih, FetchOptions{Out: out})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := d.Wait(ctx); err != nil {
-		t.Fatal(err)
-	}
-	want, got := readTree(t, src), readTree(t, out)
-	if len(want) != len(got) {
-		t.Fatalf("fetched %d entries, source has %d", len(got), len(want))
-	}
-	for p, w := range want {
-		if got[p] != w {
-			t.Errorf("%s differs or is missing", p)
-		}
-	}
+	fetchAndCompareTree(ctx, t, student, ih, src, filepath.Join(t.TempDir(), "quiz"))
 }

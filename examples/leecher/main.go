@@ -70,30 +70,9 @@ func run(ctx context.Context, args []string, stdout io.Writer, stderr *os.File) 
 	fs.BoolVar(&o.exitWhenDone, "exit-when-done", false, "exit once the download completes instead of seeding")
 	fs.DurationVar(&o.timeout, "timeout", 60*time.Second, "how long to look for the share before giving up")
 	fs.StringVar(&o.data, "data", "", "`folder` keeping the node's identity across runs; empty is a fresh one each run")
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), usage)
-		fs.PrintDefaults()
-	}
-	fs.SetOutput(io.Discard)
-	err := fs.Parse(args)
-	fs.SetOutput(stderr)
-	if err == nil {
-		err = o.check(fs)
-	}
-	if errors.Is(err, flag.ErrHelp) {
-		fs.Usage()
-		return 0
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "leecher: %s\n", console.Line(err))
-		fs.Usage()
-		return 2
-	}
-	if err := leech(ctx, o, stdout, stderr); err != nil {
-		fmt.Fprintf(stderr, "leecher: %s\n", console.Line(err))
-		return 1
-	}
-	return 0
+	return console.Main(fs, args, stderr, usage,
+		func() error { return o.check(fs) },
+		func() error { return leech(ctx, o, stdout, stderr) })
 }
 
 func (o *options) check(fs *flag.FlagSet) error {

@@ -69,30 +69,9 @@ func run(ctx context.Context, args []string, stdout io.Writer, stderr *os.File) 
 	fs.Var(&o.bootstrap, "bootstrap", "further members to reach the network through, a `multiaddr` ending in /p2p/<peer ID>; repeat or comma-separate")
 	fs.Var(&o.up, "up", "upload cap, a `rate` in bytes/s: 1000000, 8M (x1000) or 8MiB (x1024); 0 is none")
 	fs.StringVar(&o.data, "data", "", "`folder` keeping the node's identity across runs; empty is a fresh one each run")
-	fs.Usage = func() {
-		fmt.Fprintln(fs.Output(), usage)
-		fs.PrintDefaults()
-	}
-	fs.SetOutput(io.Discard)
-	err := fs.Parse(args)
-	fs.SetOutput(stderr)
-	if err == nil {
-		err = o.check(fs)
-	}
-	if errors.Is(err, flag.ErrHelp) {
-		fs.Usage()
-		return 0
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "seeder: %s\n", console.Line(err))
-		fs.Usage()
-		return 2
-	}
-	if err := seed(ctx, o, stdout, stderr); err != nil {
-		fmt.Fprintf(stderr, "seeder: %s\n", console.Line(err))
-		return 1
-	}
-	return 0
+	return console.Main(fs, args, stderr, usage,
+		func() error { return o.check(fs) },
+		func() error { return seed(ctx, o, stdout, stderr) })
 }
 
 func (o *options) check(fs *flag.FlagSet) error {

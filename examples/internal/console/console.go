@@ -4,6 +4,8 @@
 package console
 
 import (
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -77,4 +79,35 @@ func Duration(d time.Duration) string {
 	}
 	d = d.Round(time.Minute)
 	return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
+}
+
+// Main runs a command the way every example does: parse fs from args
+// (printing usage on stderr for -h or a bad flag), validate with check, run
+// body, and turn the outcome into an exit status: 0 done, 1 failed at run
+// time, 2 bad flags. Errors print as one line "prog: reason".
+func Main(fs *flag.FlagSet, args []string, stderr io.Writer, usage string, check func() error, body func() error) int {
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), usage)
+		fs.PrintDefaults()
+	}
+	fs.SetOutput(io.Discard)
+	err := fs.Parse(args)
+	fs.SetOutput(stderr)
+	if err == nil {
+		err = check()
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		fs.Usage()
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "%s: %s\n", fs.Name(), Line(err))
+		fs.Usage()
+		return 2
+	}
+	if err := body(); err != nil {
+		fmt.Fprintf(stderr, "%s: %s\n", fs.Name(), Line(err))
+		return 1
+	}
+	return 0
 }
