@@ -84,7 +84,7 @@ func (s *Swarm) Fetch(ctx context.Context, infohash Infohash, opts FetchOptions)
 	if opts.LookupTimeout > 0 {
 		lctx, lcancel = context.WithTimeout(ctx, opts.LookupTimeout)
 	}
-	m, enc, err := s.resolve(lctx, infohash)
+	m, enc, from, err := s.resolve(lctx, infohash)
 	lcancel()
 	if err != nil {
 		if errors.Is(ctx.Err(), context.Canceled) {
@@ -103,26 +103,32 @@ func (s *Swarm) Fetch(ctx context.Context, infohash Infohash, opts FetchOptions)
 	}
 	d := &Download{s: s, se: se, out: opts.Out}
 	go d.watch(ctx)
+	if from != "" {
+		// The member that served the manifest holds the share: trade with
+		// it at once, while the DHT lookup for the others runs.
+		s.dialer(infohash)(peer.AddrInfo{ID: from, Addrs: s.h.Peerstore().Addrs(from)})
+	}
 	go s.findPeers(se)
 	return d, nil
 }
 
 // resolve finds a share's manifest: from the DHT record, or from any
 // provider, whichever answers first with bytes that match the infohash.
-func (s *Swarm) resolve(ctx context.Context, ih cid.Cid) (*manifest.Manifest, []byte, error) {
+func (s *Swarm) resolve(ctx context.Context, ih cid.Cid) (*manifest.Manifest, []byte, peer.ID, error) {
 	if se := s.session(ih); se != nil {
-		return se.Manifest(), se.Encoded(), nil
+		return se.Manifest(), se.Encoded(), "", nil
 	}
 	type found struct {
-		m   *manifest.Manifest
-		enc []byte
+		m    *manifest.Manifest
+		enc  []byte
+		from peer.ID // the provider that served it, if one did
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	res := make(chan found, 1)
-	offer := func(m *manifest.Manifest, enc []byte) {
+	offer := func(m *manifest.Manifest, enc []byte, from peer.ID) {
 		select {
-		case res <- found{m, enc}:
+		case res <- found{m, enc, from}:
 		default:
 		}
 	}
@@ -136,13 +142,17 @@ func (s *Swarm) resolve(ctx context.Context, ih cid.Cid) (*manifest.Manifest, []
 	go func() {
 		for wait := 200 * time.Millisecond; ctx.Err() == nil; wait = min(2*wait, 5*time.Second) {
 			lctx, lcancel := context.WithTimeout(ctx, 5*time.Second)
-			if enc, err := s.dht.GetManifest(lctx, ih); err == nil {
-				if m, err := manifest.Decode(enc, manifest.MaxEncodedSize); err == nil {
-					offer(m, enc)
-				} else {
-					note(err)
+			// The DHT record and the providers are asked at once; the first
+			// verified manifest wins.
+			go func() {
+				if enc, err := s.dht.GetManifest(lctx, ih); err == nil {
+					if m, err := manifest.Decode(enc, manifest.MaxEncodedSize); err == nil {
+						offer(m, enc, "")
+					} else {
+						note(err)
+					}
 				}
-			}
+			}()
 			for ai := range s.dht.FindProviders(lctx, ih, 20) {
 				if ai.ID == s.h.ID() {
 					continue
@@ -155,7 +165,7 @@ func (s *Swarm) resolve(ctx context.Context, ih cid.Cid) (*manifest.Manifest, []
 					note(err)
 					continue
 				}
-				offer(m, enc)
+				offer(m, enc, ai.ID)
 				break
 			}
 			lcancel()
@@ -167,14 +177,14 @@ func (s *Swarm) resolve(ctx context.Context, ih cid.Cid) (*manifest.Manifest, []
 	}()
 	select {
 	case f := <-res:
-		return f.m, f.enc, nil
+		return f.m, f.enc, f.from, nil
 	case <-ctx.Done():
 		mu.Lock()
 		defer mu.Unlock()
 		if lastErr != nil {
-			return nil, nil, fmt.Errorf("%w: %s: %w (last error: %v)", ErrNotFound, ih, ctx.Err(), lastErr)
+			return nil, nil, "", fmt.Errorf("%w: %s: %w (last error: %v)", ErrNotFound, ih, ctx.Err(), lastErr)
 		}
-		return nil, nil, fmt.Errorf("%w: %s: %w", ErrNotFound, ih, ctx.Err())
+		return nil, nil, "", fmt.Errorf("%w: %s: %w", ErrNotFound, ih, ctx.Err())
 	}
 }
 

@@ -212,7 +212,9 @@ func (d *DHT) GetValue(ctx context.Context, key string) ([]byte, error) {
 
 // GetManifest looks a manifest up in the DHT; the bytes are checked against c.
 func (d *DHT) GetManifest(ctx context.Context, c cid.Cid) ([]byte, error) {
-	b, err := d.d.GetValue(ctx, manifestKey(c))
+	// One valid copy is enough: the bytes are checked against the infohash,
+	// so waiting for more (kad-dht's default quorum) only adds latency.
+	b, err := d.d.GetValue(ctx, manifestKey(c), dht.Quorum(1))
 	if err != nil {
 		return nil, err
 	}
