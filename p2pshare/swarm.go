@@ -56,6 +56,8 @@ type Swarm struct {
 	// bootPeers are the contacts the node joined through; a member renews
 	// its certificate through whichever of them is the bootstrap.
 	bootPeers []peer.AddrInfo
+	// class is the teacher's view of the class (classstatus.go).
+	class *classStatus
 }
 
 // New starts a node and, if Config.BootstrapPeers is set, joins the network
@@ -132,6 +134,7 @@ func New(ctx context.Context, cfg Config) (*Swarm, error) {
 		s.fetchCRL(ctx)
 	}
 	s.publishCRL()
+	s.class = startClassStatus(s)
 	s.renewIfDue(ctx)
 	go s.renewLoop()
 	return s, nil
@@ -189,6 +192,7 @@ func (s *Swarm) Close() error {
 	s.sessions = nil
 	s.mu.Unlock()
 	s.cancel()
+	s.class.close()
 	for _, se := range sessions {
 		_ = se.Close()
 	}
