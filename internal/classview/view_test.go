@@ -1,0 +1,176 @@
+package classview
+
+import (
+	"math"
+	"testing"
+	"time"
+)
+
+const ih = "bafkreishare"
+
+// class drives a View on a virtual clock, the way the bootstrap does.
+type class struct {
+	t   *testing.T
+	v   *View
+	now time.Time
+}
+
+func newClass(t *testing.T) *class {
+	return &class{t: t, v: New(Config{StallAfter: 10 * time.Second, GoneAfter: 5 * time.Second}), now: time.Unix(1_000_000, 0)}
+}
+
+func (c *class) after(d time.Duration) { c.now = c.now.Add(d) }
+
+// report has member name say it holds bytes of 1000 at downRate.
+func (c *class) report(name string, bytes, downRate int64, flags ...string) {
+	sr := ShareReport{Share: ih, Name: "lab4", Bytes: bytes, Total: 1000, DownRate: downRate, Downloaded: bytes}
+	for _, f := range flags {
+		switch f {
+		case "origin":
+			sr.Origin, sr.Complete, sr.Downloaded, sr.Uploaded = true, true, 0, 2000
+		case "stopped":
+			sr.Stopped, sr.Err = true, "disk full"
+		}
+	}
+	sr.Complete = sr.Complete || bytes == 1000
+	c.v.Observe(c.now, Member{ID: "id-" + name, Name: name}, Report{UploadCap: 100, DownloadCap: 200, Shares: []ShareReport{sr}})
+}
+
+// expect checks every member's state by name, and the done count.
+func (c *class) expect(step string, done int, states map[string]string) Snapshot {
+	c.t.Helper()
+	s := c.v.Snapshot(c.now, ih)
+	got := map[string]string{}
+	for _, m := range s.Members {
+		got[m.Name] = m.State
+	}
+	if len(got) != len(states) || s.Done != done {
+		c.t.Fatalf("%s: states %v, done %d; want %v, done %d", step, got, s.Done, states, done)
+	}
+	for n, want := range states {
+		if got[n] != want {
+			c.t.Errorf("%s: %s is %q, want %q", step, n, got[n], want)
+		}
+	}
+	return s
+}
+
+func TestViewScript(t *testing.T) {
+	c := newClass(t)
+	c.report("teacher", 1000, 0, "origin")
+	s := c.expect("the teacher shares", 0, map[string]string{"teacher": StateSeeding})
+	if s.Receivers != 0 || !s.Started.IsZero() || s.TStar != 0 {
+		t.Errorf("no receivers yet: %+v", s)
+	}
+
+	c.after(time.Second)
+	c.report("ana", 0, 0)
+	c.report("ben", 0, 0)
+	c.report("cy", 0, 0)
+	c.expect("three join", 0, map[string]string{"teacher": StateSeeding, "ana": StateFetching, "ben": StateFetching, "cy": StateFetching})
+
+	for range 4 {
+		c.after(time.Second)
+		c.report("teacher", 1000, 0, "origin")
+		c.report("ana", 500, 250)
+		c.report("ben", 250, 100)
+		c.report("cy", 0, 0) // gets nothing
+	}
+	s = c.expect("4 s in", 0, map[string]string{"teacher": StateSeeding, "ana": StateFetching, "ben": StateFetching, "cy": StateFetching})
+	// F=1000, U_s=100, U_i=100 each, D=200: T* = max(10, 5, 3000/400) = 10 s.
+	if s.TStar != 10 || s.Term != "seeder" || s.OneServer != 30 || s.Elapsed != 4 {
+		t.Errorf("bound %+v, elapsed %v; want T* 10 (seeder), one server 30, elapsed 4", s.Bound, s.Elapsed)
+	}
+	if s.Projected != 0 {
+		t.Errorf("projected %v with a member at rate 0, want unknown (0)", s.Projected)
+	}
+
+	for range 7 {
+		c.after(time.Second)
+		c.report("teacher", 1000, 0, "origin")
+		c.report("ana", 1000, 250)
+		c.report("ben", 500, 100)
+		c.report("cy", 0, 0)
+	}
+	s = c.expect("ana done, cy stuck past StallAfter", 1, map[string]string{"teacher": StateSeeding, "ana": StateDone, "ben": StateFetching, "cy": StateStalled})
+	if s.Stalled != 1 || s.Fetching != 1 || s.Members[0].Name != "ana" || s.Members[0].DoneAt != 5 {
+		t.Errorf("snapshot %+v: want 1 stalled, 1 fetching, ana first and done at 5 s", s)
+	}
+	if s.Members[len(s.Members)-1].Role != RoleSeeder || s.SeederUploadRatio != 2 || s.BytesMoved != 1500 {
+		t.Errorf("snapshot %+v: want the seeder last, its upload 2x the size, 1500 bytes moved", s)
+	}
+
+	c.after(time.Second)
+	c.report("teacher", 1000, 0, "origin")
+	c.report("ana", 1000, 0)
+	c.report("ben", 600, 100)
+	c.report("cy", 100, 50) // moving again
+	s = c.expect("cy recovers", 1, map[string]string{"teacher": StateSeeding, "ana": StateDone, "ben": StateFetching, "cy": StateFetching})
+	// ben: 400 left at 100/s, cy: 900 at 50/s; elapsed 12 s.
+	if math.Abs(s.Projected-(12+18)) > 1e-9 {
+		t.Errorf("projected %v, want 30", s.Projected)
+	}
+
+	c.v.Disconnected("id-ben")
+	c.after(time.Second)
+	c.report("teacher", 1000, 0, "origin")
+	c.report("cy", 150, 50, "stopped")
+	c.expect("ben's link drops, cy's fetch fails", 1, map[string]string{"teacher": StateSeeding, "ana": StateDone, "ben": StateGone, "cy": StateGone})
+
+	c.after(time.Second)
+	c.report("ben", 1000, 100) // back, and finished
+	s = c.expect("ben is back", 2, map[string]string{"teacher": StateSeeding, "ana": StateDone, "ben": StateDone, "cy": StateGone})
+	if s.Gone != 1 || s.Receivers != 3 {
+		t.Errorf("snapshot %+v: want 1 gone of 3 receivers", s)
+	}
+
+	c.after(5*time.Second + 1)
+	c.report("teacher", 1000, 0, "origin")
+	c.report("ben", 1000, 0)
+	s = c.expect("ana silent past GoneAfter", 2, map[string]string{"teacher": StateSeeding, "ana": StateGone, "ben": StateDone, "cy": StateGone})
+	if s.Finished != 0 {
+		t.Errorf("finished %v with cy not done, want 0", s.Finished)
+	}
+	for _, m := range s.Members {
+		if m.Name == "cy" && m.Error != "disk full" {
+			t.Errorf("cy's error %q, want the one it reported", m.Error)
+		}
+	}
+}
+
+func TestViewClosedShareIsGone(t *testing.T) {
+	c := newClass(t)
+	c.report("ana", 10, 5)
+	c.after(time.Second)
+	c.v.Observe(c.now, Member{ID: "id-ana", Name: "ana"}, Report{}) // closed it
+	c.expect("closed", 0, map[string]string{"ana": StateGone})
+}
+
+func TestViewAllDone(t *testing.T) {
+	c := newClass(t)
+	c.report("teacher", 1000, 0, "origin")
+	c.report("ana", 0, 0)
+	c.after(3 * time.Second)
+	c.report("ana", 1000, 400)
+	c.after(time.Hour) // long after: the record stays
+	c.report("teacher", 1000, 0, "origin")
+	c.report("ana", 1000, 0)
+	s := c.expect("done", 1, map[string]string{"teacher": StateSeeding, "ana": StateDone})
+	if s.Finished != 3 || s.Projected != 3 {
+		t.Errorf("finished %v, projected %v; want both 3 s", s.Finished, s.Projected)
+	}
+}
+
+func TestViewMaxMembers(t *testing.T) {
+	v := New(Config{MaxMembers: 2})
+	now := time.Unix(0, 0)
+	for _, n := range []string{"a", "b", "c"} {
+		v.Observe(now, Member{ID: n, Name: n}, Report{Shares: []ShareReport{{Share: ih, Total: 1}}})
+	}
+	if got := len(v.Snapshot(now, ih).Members); got != 2 {
+		t.Errorf("%d members tracked, want the limit, 2", got)
+	}
+	if got := v.Shares(); len(got) != 1 || got[0] != ih {
+		t.Errorf("Shares() = %v", got)
+	}
+}
