@@ -20,6 +20,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/protocol"
 	"github.com/libp2p/go-libp2p/p2p/host/resource-manager"
 	"github.com/libp2p/go-libp2p/p2p/muxer/yamux"
 	"github.com/libp2p/go-libp2p/p2p/net/connmgr"
@@ -29,6 +30,9 @@ import (
 	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
 	xrate "github.com/libp2p/go-libp2p/x/rate"
 	ma "github.com/multiformats/go-multiaddr"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/p2pshare/p2pshare/internal/wire"
 )
 
 // Options configure a host. The zero value of each field has the meaning its
@@ -41,7 +45,19 @@ type Options struct {
 	// Gater, if set, screens every connection during its handshake: the
 	// membership layer refuses blocked and revoked peers there.
 	Gater coreconnmgr.ConnectionGater
+	// Metrics, if set, receives libp2p's own metrics (connections, streams,
+	// handshakes, identify, the event bus). Nil means none are kept, unless
+	// the environment sets MetricsEnv to 1: then they go to Prometheus's
+	// default registerer.
+	Metrics prometheus.Registerer
 }
+
+// MetricsEnv, set to 1, turns libp2p's metrics on in every host a process
+// builds, in Prometheus's default registerer: the example programs' -metrics
+// flag sets it, since p2pshare.Config has no field for a registerer yet.
+// TODO(issue 8): give p2pshare.Config a Metrics field passed to
+// Options.Metrics, and drop this.
+const MetricsEnv = "P2PSHARE_LIBP2P_METRICS"
 
 // New starts a libp2p host listening on opts.ListenAddrs.
 func New(opts Options) (host.Host, error) {
@@ -69,7 +85,14 @@ func New(opts Options) (host.Host, error) {
 		libp2p.ResourceManager(rm),
 		libp2p.ConnectionManager(cm),
 		libp2p.DisableRelay(),
-		libp2p.DisableMetrics(),
+	}
+	switch reg := opts.Metrics; {
+	case reg != nil:
+		o = append(o, libp2p.PrometheusRegisterer(reg))
+	case os.Getenv(MetricsEnv) == "1":
+		o = append(o, libp2p.PrometheusRegisterer(prometheus.DefaultRegisterer))
+	default:
+		o = append(o, libp2p.DisableMetrics())
 	}
 	if opts.QUIC {
 		o = append(o, libp2p.Transport(quic.NewTransport))
@@ -89,6 +112,16 @@ func New(opts Options) (host.Host, error) {
 	return h, nil
 }
 
+// Limits on what one peer may hold with this node. They bound what a
+// member that floods this node with streams can take; an honest member
+// stays far below them.
+const (
+	maxStreamsPerPeer         = 256       // of any protocol, each way
+	maxPieceStreamsPerPeer    = 64        // piece exchange: one per share traded
+	maxManifestStreamsPerPeer = 16        // manifest lookups at once
+	maxMemoryPerPeer          = 128 << 20 // stream windows and buffers
+)
+
 // resourceManager sizes libp2p's limits for maxPeers connections, with no
 // per-address cap below the class size: a lab behind one NAT address must not
 // be cut off at libp2p's default of 8 connections per IP.
@@ -98,6 +131,10 @@ func resourceManager(maxPeers int) (network.ResourceManager, error) {
 	base := scaling.Scale(2<<30, 4*maxPeers+256)
 	conns := rcmgr.LimitVal(2 * maxPeers)
 	streams := rcmgr.LimitVal(16 * maxPeers)
+	// Every peer of the class may hold a piece stream and a few others with
+	// this node at once: libp2p's default of about a thousand streams per
+	// protocol would refuse a class of 1100 at the teacher's node.
+	perProtocol := rcmgr.LimitVal(4 * maxPeers)
 	partial := rcmgr.PartialLimitConfig{
 		System: rcmgr.ResourceLimits{
 			Conns: conns, ConnsInbound: conns, ConnsOutbound: conns,
@@ -108,6 +145,26 @@ func resourceManager(maxPeers int) (network.ResourceManager, error) {
 			Conns: conns, ConnsInbound: conns, ConnsOutbound: conns,
 			Streams: streams, StreamsInbound: streams, StreamsOutbound: streams,
 			FD: rcmgr.LimitVal(maxPeers + 64),
+		},
+		ProtocolDefault: rcmgr.ResourceLimits{
+			Streams: perProtocol, StreamsInbound: perProtocol, StreamsOutbound: perProtocol,
+		},
+		// One peer, however it misbehaves, holds at most these streams
+		// with this node; the bytes its streams' windows may take are
+		// bounded too. An honest peer holds one piece stream per share it
+		// trades with us, a manifest stream while it looks one up, and a
+		// few DHT and membership streams.
+		PeerDefault: rcmgr.ResourceLimits{
+			Streams: maxStreamsPerPeer, StreamsInbound: maxStreamsPerPeer, StreamsOutbound: maxStreamsPerPeer,
+			Memory: maxMemoryPerPeer,
+		},
+		ProtocolPeer: map[protocol.ID]rcmgr.ResourceLimits{
+			wire.Protocol: {
+				Streams: maxPieceStreamsPerPeer, StreamsInbound: maxPieceStreamsPerPeer, StreamsOutbound: maxPieceStreamsPerPeer,
+			},
+			wire.ManifestProtocol: {
+				Streams: maxManifestStreamsPerPeer, StreamsInbound: maxManifestStreamsPerPeer, StreamsOutbound: maxManifestStreamsPerPeer,
+			},
 		},
 	}
 	perIP := []rcmgr.ConnLimitPerSubnet{{PrefixLength: 32, ConnCount: 2 * maxPeers}}

@@ -45,6 +45,7 @@ func (b *Bootstrap) Admit(s network.Stream) {
 	}
 	if !b.allowRate(p) {
 		reply := serverMsg{Kind: kindRefusal, Reason: "too many admission attempts from this peer; try again in a minute"}
+		b.stats.count(false)
 		_ = writeFrame(s, reply.encode())
 		return
 	}
@@ -80,6 +81,7 @@ func (b *Bootstrap) Admit(s network.Stream) {
 	case kindRenew:
 		mc, err = b.renew(p, &req)
 	}
+	b.stats.count(err == nil)
 	reply := serverMsg{Kind: kindGrant}
 	if err != nil {
 		var r refusal

@@ -64,6 +64,7 @@ type Bootstrap struct {
 	crl      []byte
 	limiters map[peer.ID]*rate.Limiter
 	total    *rate.Limiter
+	stats    admitStats // decisions, for metrics (metrics.go)
 }
 
 const maxLimiters = 4096

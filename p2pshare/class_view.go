@@ -1,0 +1,238 @@
+package p2pshare
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"sync/atomic"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/p2pshare/p2pshare/internal/classview"
+)
+
+// ClassSnapshot is the class on one share at a moment, as the bootstrap
+// sees it from its members' status reports: per member its name, role
+// ("seeder" for a member that shared it, "receiver" for one that fetches
+// it), percent, rates and state; per share how many receivers are done,
+// the bytes moved, the seeders' upload over the share's size, the elapsed
+// time, the lower bound T* for the class as it is and the projected finish.
+// It marshals to the JSON the teacher's page reads.
+//
+// A member's state is one of "fetching", "done" (holds it all, and seeds
+// it), "seeding" (shared it), "stalled" (missing pieces, and none came for
+// 15 s) or "gone" (closed the share, lost its link to the bootstrap, or sent
+// no report for 10 s). T* and the one-server time use each member's
+// configured caps (Config.UploadLimit, Config.DownloadLimit), or for a
+// member with none the highest rate it reported; see ClassBound.
+type ClassSnapshot = classview.Snapshot
+
+// ClassMember is one member's line in a ClassSnapshot.
+type ClassMember = classview.MemberState
+
+// ClassBound is T*, the term of it that binds, and the one-server time, in
+// seconds (0 where unknown):
+//
+//	T* = max( F/U_s , F/D_min , N·F / (U_s + Σ U_i) )
+type ClassBound = classview.Bound
+
+// Thresholds of the class view.
+const (
+	classStallAfter = 15 * time.Second
+	classGoneAfter  = 10 * time.Second
+	classPublish    = 500 * time.Millisecond // snapshots to watchers
+)
+
+// errNotBootstrap is returned by the class API on a node that is not its
+// network's bootstrap: only the bootstrap hears members' reports.
+var errNotBootstrap = errors.New("p2pshare: only the network's bootstrap node sees the class")
+
+// Class returns a snapshot of the class on a share: every member that
+// reported it. Only the bootstrap node sees the class.
+func (s *Swarm) Class(infohash Infohash) (ClassSnapshot, error) {
+	v := s.class.view
+	if v == nil {
+		return ClassSnapshot{}, errNotBootstrap
+	}
+	reply := make(chan ClassSnapshot, 1)
+	select {
+	case v.asks <- classAsk{share: infohash.String(), reply: reply}:
+		return <-reply, nil
+	case <-v.done:
+		return ClassSnapshot{}, errClosed
+	}
+}
+
+// WatchClass returns a channel of snapshots of the class on a share: one at
+// once, then one about every half second. A reader that falls behind gets
+// the newest snapshot, not every one. The channel closes when ctx ends or
+// the node closes. Only the bootstrap node sees the class.
+func (s *Swarm) WatchClass(ctx context.Context, infohash Infohash) (<-chan ClassSnapshot, error) {
+	v := s.class.view
+	if v == nil {
+		return nil, errNotBootstrap
+	}
+	w := &classWatcher{share: infohash.String(), ctx: ctx, c: make(chan ClassSnapshot, 1)}
+	select {
+	case v.watches <- w:
+		return w.c, nil
+	case <-v.done:
+		return nil, errClosed
+	}
+}
+
+// classAggregator runs on the bootstrap: it serves the status protocol and
+// owns the classview.View every report goes into.
+type classAggregator struct {
+	c       *classStatus
+	events  chan classEvent
+	asks    chan classAsk
+	watches chan *classWatcher
+	counts  chan chan map[string]map[string]int // members per share and state, for metrics
+	done    chan struct{}                       // closed when run returns
+	seq     atomic.Uint64                       // numbers the status streams
+}
+
+// classEvent is a member's report, or the end of one of its status streams.
+type classEvent struct {
+	from   peer.ID
+	name   string
+	stream uint64 // which of the member's status streams
+	report *classview.Report
+	at     time.Time
+}
+
+type classAsk struct {
+	share string
+	reply chan ClassSnapshot
+}
+
+type classWatcher struct {
+	share string
+	ctx   context.Context
+	c     chan ClassSnapshot
+}
+
+func newClassAggregator(c *classStatus) *classAggregator {
+	a := &classAggregator{
+		c: c, events: make(chan classEvent, 256), asks: make(chan classAsk),
+		watches: make(chan *classWatcher), counts: make(chan chan map[string]map[string]int),
+		done: make(chan struct{}),
+	}
+	c.s.net.m.Guard(c.s.h).SetStreamHandler(statusProtocol, a.handle)
+	return a
+}
+
+// stop stops serving the status protocol.
+func (a *classAggregator) stop() { a.c.s.h.RemoveStreamHandler(statusProtocol) }
+
+// handle reads one member's status stream until it ends.
+func (a *classAggregator) handle(st network.Stream) {
+	p := st.Conn().RemotePeer()
+	name := a.c.s.memberName(p)
+	id := a.seq.Add(1)
+	br := bufio.NewReader(st)
+	for {
+		_ = st.SetReadDeadline(time.Now().Add(classGoneAfter))
+		b, err := readReportFrame(br)
+		var r classview.Report
+		if err == nil {
+			r, err = classview.DecodeReport(b)
+		}
+		if err != nil {
+			a.c.s.log.Debug("status stream ended", "peer", p, "err", err)
+			_ = st.Reset()
+			a.post(classEvent{from: p, stream: id, at: time.Now()})
+			return
+		}
+		a.post(classEvent{from: p, name: name, stream: id, report: &r, at: time.Now()})
+	}
+}
+
+func (a *classAggregator) post(e classEvent) {
+	select {
+	case a.events <- e:
+	case <-a.done:
+	}
+}
+
+// run owns the view: it takes reports, answers questions and feeds the
+// watchers until the node closes.
+func (a *classAggregator) run() {
+	defer close(a.done)
+	v := classview.New(classview.Config{StallAfter: classStallAfter, GoneAfter: classGoneAfter})
+	self := classview.Member{ID: a.c.s.h.ID().String(), Name: a.c.s.h.ID().String()}
+	if own := a.c.s.net.m.Own(); own != nil {
+		self.Name = own.Name
+	}
+	latest := map[peer.ID]uint64{} // each member's newest status stream
+	watchers := map[*classWatcher]bool{}
+	defer func() {
+		for w := range watchers {
+			close(w.c)
+		}
+	}()
+	t := time.NewTicker(classPublish)
+	defer t.Stop()
+	ended := make(chan *classWatcher)
+	for {
+		select {
+		case <-a.c.ctx.Done():
+			return
+		case e := <-a.events:
+			switch {
+			case e.report != nil:
+				latest[e.from] = max(latest[e.from], e.stream)
+				v.Observe(e.at, classview.Member{ID: e.from.String(), Name: e.name}, *e.report)
+			case latest[e.from] == e.stream:
+				v.Disconnected(e.from.String())
+			}
+		case q := <-a.asks:
+			now := time.Now()
+			v.Observe(now, self, a.c.ownReport())
+			q.reply <- v.Snapshot(now, q.share)
+		case q := <-a.counts:
+			now := time.Now()
+			out := map[string]map[string]int{}
+			for _, share := range v.Shares() {
+				byState := map[string]int{}
+				for _, st := range []string{classview.StateFetching, classview.StateDone, classview.StateSeeding, classview.StateStalled, classview.StateGone} {
+					byState[st] = 0
+				}
+				for _, m := range v.Snapshot(now, share).Members {
+					byState[m.State]++
+				}
+				out[share] = byState
+			}
+			q <- out
+		case w := <-a.watches:
+			watchers[w] = true
+			w.c <- v.Snapshot(time.Now(), w.share)
+			go func() {
+				select {
+				case <-w.ctx.Done():
+					select {
+					case ended <- w:
+					case <-a.done:
+					}
+				case <-a.done:
+				}
+			}()
+		case w := <-ended:
+			delete(watchers, w)
+			close(w.c)
+		case now := <-t.C:
+			v.Observe(now, self, a.c.ownReport())
+			for w := range watchers {
+				snap := v.Snapshot(now, w.share)
+				select { // the newest replaces one not yet read
+				case <-w.c:
+				default:
+				}
+				w.c <- snap
+			}
+		}
+	}
+}
