@@ -116,10 +116,10 @@ func New(opts Options) (host.Host, error) {
 // member that floods this node with streams can take; an honest member
 // stays far below them.
 const (
-	maxStreamsPerPeer         = 256       // of any protocol, each way
-	maxPieceStreamsPerPeer    = 64        // piece exchange: one per share traded
-	maxManifestStreamsPerPeer = 16        // manifest lookups at once
-	maxMemoryPerPeer          = 128 << 20 // stream windows and buffers
+	MaxStreamsPerPeer         = 256       // of any protocol, each way
+	MaxPieceStreamsPerPeer    = 64        // piece exchange: one per share traded
+	MaxManifestStreamsPerPeer = 16        // manifest lookups at once
+	MaxMemoryPerPeer          = 128 << 20 // stream windows and buffers
 )
 
 // resourceManager sizes libp2p's limits for maxPeers connections, with no
@@ -155,15 +155,15 @@ func resourceManager(maxPeers int) (network.ResourceManager, error) {
 		// trades with us, a manifest stream while it looks one up, and a
 		// few DHT and membership streams.
 		PeerDefault: rcmgr.ResourceLimits{
-			Streams: maxStreamsPerPeer, StreamsInbound: maxStreamsPerPeer, StreamsOutbound: maxStreamsPerPeer,
-			Memory: maxMemoryPerPeer,
+			Streams: MaxStreamsPerPeer, StreamsInbound: MaxStreamsPerPeer, StreamsOutbound: MaxStreamsPerPeer,
+			Memory: MaxMemoryPerPeer,
 		},
 		ProtocolPeer: map[protocol.ID]rcmgr.ResourceLimits{
 			wire.Protocol: {
-				Streams: maxPieceStreamsPerPeer, StreamsInbound: maxPieceStreamsPerPeer, StreamsOutbound: maxPieceStreamsPerPeer,
+				Streams: MaxPieceStreamsPerPeer, StreamsInbound: MaxPieceStreamsPerPeer, StreamsOutbound: MaxPieceStreamsPerPeer,
 			},
 			wire.ManifestProtocol: {
-				Streams: maxManifestStreamsPerPeer, StreamsInbound: maxManifestStreamsPerPeer, StreamsOutbound: maxManifestStreamsPerPeer,
+				Streams: MaxManifestStreamsPerPeer, StreamsInbound: MaxManifestStreamsPerPeer, StreamsOutbound: MaxManifestStreamsPerPeer,
 			},
 		},
 	}

@@ -95,6 +95,13 @@ func (s *Session) exchangePeers() {
 	}
 }
 
+// A peer heard of through peer exchange is dialled again no sooner than
+// redialAfter; the session remembers up to about maxDialed such dials.
+const (
+	redialAfter = 10 * time.Second
+	maxDialed   = 4096
+)
+
 // learnPeers dials peers heard of through peer exchange, while the session
 // misses pieces and has room for more links.
 func (s *Session) learnPeers(list []wire.PeerEntry) {
@@ -102,6 +109,15 @@ func (s *Session) learnPeers(list []wire.PeerEntry) {
 		return
 	}
 	now := time.Now()
+	if len(s.dialed) >= maxDialed {
+		// Peer lists can name any number of peers: forget the dials that
+		// no longer hold a peer back.
+		for id, t := range s.dialed {
+			if now.Sub(t) >= redialAfter {
+				delete(s.dialed, id)
+			}
+		}
+	}
 	for _, e := range list {
 		if len(s.links) >= s.cfg.MaxLinks {
 			return
@@ -110,7 +126,7 @@ func (s *Session) learnPeers(list []wire.PeerEntry) {
 		if err != nil || id == s.cfg.Self || s.links[id] != nil || s.Banned(id) {
 			continue
 		}
-		if t, ok := s.dialed[id]; ok && now.Sub(t) < 10*time.Second {
+		if t, ok := s.dialed[id]; ok && now.Sub(t) < redialAfter {
 			continue
 		}
 		ai := peer.AddrInfo{ID: id}

@@ -18,8 +18,18 @@ import (
 )
 
 // MaxQueuedRequests is how many requests a peer may have open with us. Beyond
-// it, requests are rejected: a peer cannot make us queue unbounded work.
+// it, requests are rejected: a peer cannot make us queue unbounded work. An
+// honest peer never asks for more (its pipeline is capped at it), so the
+// rejects count against the peer's budget.
 const MaxQueuedRequests = 64
+
+// Peer exchange is throttled per link: an honest peer sends at most one
+// peer list per tick of its session (500 ms). Lists beyond the rate are
+// ignored, not decoded.
+const (
+	peersPerSecond = 2
+	peersBurst     = 64
+)
 
 // link is one peer stream of one session: a reader goroutine that decodes
 // messages and reports them to the session, an uploader that serves the
@@ -45,6 +55,12 @@ type link struct {
 	// lastPiece is when the peer last sent piece data (Unix ns), or when
 	// the link came up or last had no requests open.
 	lastPiece atomic.Int64
+	// earned counts what lets an honest peer send more control messages:
+	// the pieces we served it and the requests and cancels we sent it.
+	earned atomic.Int64
+	budget budget        // owned by the reader
+	peers  *rate.Limiter // peer lists; owned by the reader
+	served pieceSet      // pieces served on this link; owned by the uploader
 }
 
 type outPiece struct {
@@ -62,6 +78,9 @@ func newLink(s *Session, id peer.ID, st network.Stream, outbound bool) *link {
 		pieces:  make(chan outPiece),
 		verify:  make(chan wire.Msg, 2),
 		done:    make(chan struct{}),
+		budget:  newBudget(s.m.NumPieces()),
+		peers:   rate.NewLimiter(peersPerSecond, peersBurst),
+		served:  newPieceSet(s.m.NumPieces()),
 	}
 	l.lastPiece.Store(time.Now().UnixNano())
 	return l
@@ -93,6 +112,7 @@ func (l *link) request(i int) {
 	l.mu.Lock()
 	l.asked[uint32(i)] = true
 	l.mu.Unlock()
+	l.earned.Add(1) // the peer may reject it
 	l.send(wire.Msg{Type: wire.Request, Index: uint32(i)})
 }
 
@@ -101,6 +121,7 @@ func (l *link) cancel(i int) {
 	l.mu.Lock()
 	delete(l.asked, uint32(i))
 	l.mu.Unlock()
+	l.earned.Add(1) // the piece may cross the cancel
 	l.send(wire.Msg{Type: wire.Cancel, Index: uint32(i)})
 }
 
@@ -136,26 +157,35 @@ func (l *link) read(r *wire.Reader) error {
 			if errors.Is(err, io.EOF) {
 				return nil
 			}
+			if errors.Is(err, wire.ErrMessageTooLarge) || errors.Is(err, wire.ErrMalformed) || errors.Is(err, wire.ErrUnknownType) {
+				return fmt.Errorf("%w: %w", ErrMisbehaved, err)
+			}
 			return err
 		}
 		if first && m.Type != wire.Bitfield {
-			return fmt.Errorf("swarm: peer sent %v before its bitfield", m.Type)
+			return fmt.Errorf("%w: %v before its bitfield", ErrMisbehaved, m.Type)
+		}
+		switch m.Type {
+		case wire.Have, wire.Request, wire.Cancel, wire.Reject:
+			if err := l.budget.spend(l.earned.Load()); err != nil {
+				return err
+			}
+			if int(m.Index) >= l.s.m.NumPieces() {
+				return fmt.Errorf("%w: %v for piece %d of %d", ErrMisbehaved, m.Type, m.Index, l.s.m.NumPieces())
+			}
 		}
 		switch m.Type {
 		case wire.Bitfield:
 			if !first {
-				return errors.New("swarm: peer sent a second bitfield")
+				return fmt.Errorf("%w: a second bitfield", ErrMisbehaved)
 			}
 			first = false
 			bits, err := decodeBitfield(m.Data, l.s.m.NumPieces())
 			if err != nil {
-				return err
+				return fmt.Errorf("%w: %w", ErrMisbehaved, err)
 			}
 			l.s.post(event{kind: evBitfield, l: l, bits: bits})
 		case wire.Have:
-			if int(m.Index) >= l.s.m.NumPieces() {
-				return fmt.Errorf("swarm: peer announced piece %d of %d", m.Index, l.s.m.NumPieces())
-			}
 			l.s.post(event{kind: evHave, l: l, i: int(m.Index)})
 		case wire.Request:
 			l.enqueue(m.Index)
@@ -175,15 +205,18 @@ func (l *link) read(r *wire.Reader) error {
 				return err
 			}
 		case wire.Peers:
+			if !l.peers.Allow() {
+				continue // throttled: more lists than an honest peer sends
+			}
 			list, err := wire.DecodePeers(m.Data)
 			if err != nil {
-				return err
+				return fmt.Errorf("%w: %w", ErrMisbehaved, err)
 			}
 			l.s.post(event{kind: evPeers, l: l, peers: list})
 		case wire.Refuse:
 			return fmt.Errorf("swarm: peer refused: %q", m.Data)
 		default:
-			return fmt.Errorf("swarm: unexpected %v message", m.Type)
+			return fmt.Errorf("%w: unexpected %v message", ErrMisbehaved, m.Type)
 		}
 	}
 }
@@ -202,21 +235,24 @@ func (l *link) settle(i uint32) bool {
 // receive checks one piece as it comes off the stream and hands it to the
 // link's verifier, so the stream keeps flowing while the previous piece is
 // hashed and written. Data nobody asked for is dropped (it may answer a
-// request we just cancelled).
+// request we just cancelled) and charged to the peer's budget; it takes
+// nothing from the download cap, which is for the pieces we asked for.
 func (l *link) receive(m wire.Msg) error {
 	i := int(m.Index)
 	if i >= l.s.m.NumPieces() {
-		return fmt.Errorf("swarm: peer sent piece %d of %d", i, l.s.m.NumPieces())
-	}
-	if err := waitN(l.s.ctx, l.s.cfg.Down, len(m.Data)); err != nil {
-		return err
+		l.s.bufs.put(m.Data)
+		return fmt.Errorf("%w: piece %d of %d", ErrMisbehaved, i, l.s.m.NumPieces())
 	}
 	l.s.down.Add(int64(len(m.Data)))
-	l.lastPiece.Store(time.Now().UnixNano())
 	if !l.settle(m.Index) {
 		l.s.bufs.put(m.Data)
-		return nil
+		return l.budget.spend(l.earned.Load())
 	}
+	if err := waitN(l.s.ctx, l.s.cfg.Down, len(m.Data)); err != nil {
+		l.s.bufs.put(m.Data)
+		return err
+	}
+	l.lastPiece.Store(time.Now().UnixNano())
 	select {
 	case l.verify <- m:
 		return nil
@@ -301,7 +337,10 @@ func (l *link) uploadLoop() {
 				return
 			}
 		}
-		if int(i) >= l.s.m.NumPieces() || !l.s.st.Have(int(i)) {
+		// A piece already served on this link is not served again: an
+		// honest peer never asks twice for a piece it got, and a peer that
+		// does pays for each ask from its budget without costing our upload.
+		if int(i) >= l.s.m.NumPieces() || !l.s.st.Have(int(i)) || l.served.has(i) {
 			l.send(wire.Msg{Type: wire.Reject, Index: i})
 			continue
 		}
@@ -319,6 +358,8 @@ func (l *link) uploadLoop() {
 		}
 		select {
 		case l.pieces <- outPiece{msg: wire.Msg{Type: wire.Piece, Index: i, Data: data}, release: func() { l.s.bufs.put(buf) }}:
+			l.served.add(i)
+			l.earned.Add(1) // the peer may ask for another
 			l.s.up.Add(int64(len(data)))
 			if l.s.cfg.SuperSeed {
 				l.s.post(event{kind: evServed, l: l, i: int(i)})
@@ -331,7 +372,8 @@ func (l *link) uploadLoop() {
 }
 
 // writeLoop owns the stream's write side: control messages first, then
-// pieces, flushing whenever it runs out of work.
+// pieces, flushing whenever it runs out of work. Every write has a deadline,
+// so a peer that stops reading is dropped and what waits for it is freed.
 func (l *link) writeLoop() {
 	w := wire.NewWriter(l.stream)
 	for {
@@ -339,6 +381,9 @@ func (l *link) writeLoop() {
 		ctrl := l.ctrl
 		l.ctrl = nil
 		l.mu.Unlock()
+		if len(ctrl) > 0 {
+			_ = l.stream.SetWriteDeadline(time.Now().Add(writeTimeout))
+		}
 		for _, m := range ctrl {
 			if err := w.Write(m, l.limits); err != nil {
 				l.close()
@@ -348,9 +393,13 @@ func (l *link) writeLoop() {
 		if len(ctrl) > 0 {
 			continue
 		}
-		if err := w.Flush(); err != nil {
-			l.close()
-			return
+		if w.Buffered() > 0 {
+			_ = l.stream.SetWriteDeadline(time.Now().Add(writeTimeout))
+			if err := w.Flush(); err != nil {
+				l.close()
+				return
+			}
+			_ = l.stream.SetWriteDeadline(time.Time{})
 		}
 		select {
 		case <-l.wake:

@@ -162,8 +162,12 @@ func (r *Registry) handlePieces(st network.Stream) {
 		s = r.Get(c)
 	}
 	if s == nil || s.Banned(p) {
+		reason := "unknown share"
+		if s != nil {
+			reason = "banned"
+		}
 		w := wire.NewWriter(st)
-		_ = w.Write(wire.Msg{Type: wire.Refuse, Data: []byte("unknown share")}, wire.Limits{})
+		_ = w.Write(wire.Msg{Type: wire.Refuse, Data: []byte(reason)}, wire.Limits{})
 		_ = w.Flush()
 		_ = st.Close()
 		return

@@ -79,6 +79,7 @@ type Session struct {
 	told     map[peer.ID]map[peer.ID]bool // peer exchange: who was told of whom
 	dialed   map[peer.ID]time.Time
 	maxDepth int
+	linkUps  linkRate
 
 	// Shared, read by Progress and the reader.
 	down, up   atomic.Int64
@@ -86,8 +87,9 @@ type Session struct {
 	nHave      atomic.Int32
 	haveBytes  atomic.Int64
 	mu         sync.Mutex
-	changed    chan struct{} // closed and replaced when a piece verifies
-	banned     map[peer.ID]bool
+	changed    chan struct{}         // closed and replaced when a piece verifies
+	banned     map[peer.ID]bool      // sent data that failed verification
+	penalty    map[peer.ID]time.Time // broke the protocol: refused until then
 	connected  map[peer.ID]bool
 	complete   chan struct{} // closed once every piece is held and stored
 	failed     chan struct{} // closed when the session ends in error
@@ -131,6 +133,8 @@ func New(ctx context.Context, cfg Config) (*Session, error) {
 		dialed:    map[peer.ID]time.Time{},
 		changed:   make(chan struct{}),
 		banned:    map[peer.ID]bool{},
+		penalty:   map[peer.ID]time.Time{},
+		linkUps:   linkRate{last: map[peer.ID]*rate.Limiter{}},
 		connected: map[peer.ID]bool{},
 		complete:  make(chan struct{}),
 		failed:    make(chan struct{}),
@@ -204,12 +208,40 @@ func (s *Session) Connected(p peer.ID) bool {
 	return s.connected[p]
 }
 
-// Banned reports whether p sent data that failed verification.
+// Banned reports whether p is refused: it sent data that failed
+// verification, or it broke the protocol less than penaltyFor ago.
 func (s *Session) Banned(p peer.ID) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.banned[p]
+	if s.banned[p] {
+		return true
+	}
+	until, ok := s.penalty[p]
+	return ok && time.Now().Before(until)
 }
+
+// penaltyFor is how long a session refuses a peer that broke the protocol:
+// its streams are refused and it is not dialled.
+const penaltyFor = 10 * time.Minute
+
+// penalize refuses p for penaltyFor from now.
+func (s *Session) penalize(p peer.ID, now time.Time, why error) {
+	s.cfg.Log.Warn("peer broke the protocol; refused for a while", "peer", p, "for", penaltyFor, "err", why)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.penalty) >= maxPenalized {
+		for q, until := range s.penalty {
+			if !now.Before(until) {
+				delete(s.penalty, q)
+			}
+		}
+	}
+	s.penalty[p] = now.Add(penaltyFor)
+}
+
+// maxPenalized is how many penalties a session keeps before it sweeps the
+// expired ones.
+const maxPenalized = 1024
 
 func (s *Session) post(e event) {
 	select {
@@ -334,7 +366,10 @@ func (s *Session) handle(e event) {
 		s.publish(Event{Kind: EventPeerBanned, Peer: l.id, Piece: e.i})
 		s.dropLink(l)
 	case evLinkDown:
-		s.dropLink(l)
+		if errors.Is(e.err, ErrMisbehaved) {
+			s.penalize(l.id, time.Now(), e.err)
+		}
+		s.unlink(l, e.err)
 	}
 }
 
@@ -352,6 +387,13 @@ func all(b []bool) bool {
 // peer ID, so they agree without talking.
 func (s *Session) addLink(l *link) {
 	if s.Banned(l.id) || (len(s.links) >= 2*s.cfg.MaxLinks && s.links[l.id] == nil) {
+		l.close()
+		return
+	}
+	if now := time.Now(); !s.linkUps.allow(l.id, now) {
+		// A peer that opens link after link makes the session redo the
+		// handshake's work each time.
+		s.penalize(l.id, now, fmt.Errorf("%w: more than %d links in a burst", ErrMisbehaved, linkUpBurst))
 		l.close()
 		return
 	}
@@ -383,7 +425,11 @@ func (s *Session) addLink(l *link) {
 	s.publish(Event{Kind: EventPeerConnected, Peer: l.id})
 }
 
-func (s *Session) dropLink(l *link) {
+func (s *Session) dropLink(l *link) { s.unlink(l, nil) }
+
+// unlink removes a link; why, if set, is the misbehaviour that ended it,
+// which the EventPeerDropped carries.
+func (s *Session) unlink(l *link, why error) {
 	if s.links[l.id] != l {
 		l.close()
 		return
@@ -400,7 +446,10 @@ func (s *Session) dropLink(l *link) {
 	s.nPeers.Add(-1)
 	l.close()
 	s.picker.RemovePeer(picker.Peer(l.id))
-	s.publish(Event{Kind: EventPeerDropped, Peer: l.id})
+	if !errors.Is(why, ErrMisbehaved) {
+		why = nil // a stream that ended is no news to the user
+	}
+	s.publish(Event{Kind: EventPeerDropped, Peer: l.id, Err: why})
 	for _, o := range s.links {
 		s.requestMore(o)
 	}

@@ -150,3 +150,6 @@ func (w *Writer) Write(m Msg, limits Limits) error {
 
 // Flush writes any buffered messages to the stream.
 func (w *Writer) Flush() error { return w.bw.Flush() }
+
+// Buffered is how many bytes wait in the buffer for Flush.
+func (w *Writer) Buffered() int { return w.bw.Buffered() }
