@@ -35,6 +35,7 @@ type tracked struct {
 	// origin is set when the session held every piece and had downloaded
 	// nothing when first seen: the node shared it rather than fetched it.
 	origin           bool
+	seen             time.Time    // when the class status first saw it
 	verified, failed atomic.Int64 // pieces, from the session's events
 	// stopped is set once the session is done and has been reported so;
 	// it is then dropped.
@@ -99,10 +100,11 @@ func (c *classStatus) track() {
 				continue
 			}
 			p := se.Progress()
-			tr := &tracked{se: se, origin: p.Pieces == p.TotalPieces && p.Downloaded == 0}
+			tr := &tracked{se: se, origin: p.Pieces == p.TotalPieces && p.Downloaded == 0, seen: time.Now()}
 			c.tracked[se] = tr
 			events := se.Subscribe()
 			c.goRun(func() { c.count(tr, events) })
+			c.poke() // report a new share at once
 		}
 		c.mu.Unlock()
 		select {
@@ -167,6 +169,7 @@ func (c *classStatus) ownReport() classview.Report {
 			Share: se.Infohash().String(), Name: se.Manifest().Name, Origin: tr.origin,
 			Bytes: p.Bytes, Total: p.TotalBytes, Uploaded: p.Uploaded, Downloaded: p.Downloaded,
 			UpRate: int64(p.UpRate), DownRate: int64(p.DownRate),
+			AgeMillis: time.Since(tr.seen).Milliseconds(),
 		}
 		select {
 		case <-se.Complete():

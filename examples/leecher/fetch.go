@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/p2pshare/p2pshare/examples/internal/console"
+	"github.com/p2pshare/p2pshare/examples/internal/metricsweb"
 	"github.com/p2pshare/p2pshare/p2pshare"
 )
 
@@ -24,6 +25,9 @@ func leech(ctx context.Context, o options, stdout io.Writer, stderr *os.File) er
 		return fmt.Errorf("output %s already exists", o.out)
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("checking the output: %w", err)
+	}
+	if o.metrics != "" {
+		metricsweb.EnableLibp2p()
 	}
 	sw, err := p2pshare.New(ctx, p2pshare.Config{
 		DataDir:        o.data,
@@ -44,6 +48,14 @@ func leech(ctx context.Context, o options, stdout io.Writer, stderr *os.File) er
 	defer sw.Close()
 
 	r := &reporter{stdout: stdout, json: o.json, start: time.Now()}
+	if o.metrics != "" {
+		srv, err := metricsweb.Serve(ctx, o.metrics, sw)
+		if err != nil {
+			return fmt.Errorf("-metrics: %w", err)
+		}
+		defer srv.Close()
+		r.metrics = srv.Addr().String()
+	}
 	if console.IsTerminal(stderr) {
 		r.status = &console.Status{W: stderr}
 		r.status.Draw(fmt.Sprintf("looking for %s …", ih))

@@ -3,15 +3,17 @@
 //
 //	leecher -bootstrap MULTIADDR -infohash ID -out PATH [-listen MULTIADDR]
 //	        [-up RATE] [-down RATE] [-json] [-exit-when-done] [-timeout DUR] [-data DIR]
+//	        [-metrics ADDR]
 //
 // On a terminal it redraws a progress line on stderr. With -json it writes
 // JSON lines on stdout instead of the plain summary:
 //
-//	{"event":"start","infohash":…,"name":…,"total":…,"pieces":…,"path":…,"lookup_seconds":…}
+//	{"event":"start","infohash":…,"name":…,"total":…,"pieces":…,"path":…,"lookup_seconds":…,"metrics":…}
 //	{"event":"progress","bytes":…,"total":…,"pieces":…,"peers":…,"down_rate":…,"up_rate":…,"uploaded":…}
 //	{"event":"done","seconds":…,"bytes":…,"downloaded":…,"uploaded":…,"path":…}
 //
-// "seconds" runs from the start of the lookup to completion. After done the
+// "metrics" is where -metrics serves Prometheus metrics (http://ADDR/metrics),
+// if it was given. "seconds" runs from the start of the lookup to completion. After done the
 // leecher seeds until SIGINT or SIGTERM, or exits at once with
 // -exit-when-done. -timeout bounds only the lookup of the share, not the
 // download. An interrupted download stays on disk and resumes on the next
@@ -35,13 +37,14 @@ import (
 )
 
 const usage = `usage: leecher -invite STRING|@FILE -infohash ID -out PATH [-name NAME] [-listen MULTIADDR]
-        [-bootstrap MULTIADDR] [-up RATE] [-down RATE] [-json] [-exit-when-done] [-timeout DUR] [-data DIR]`
+        [-bootstrap MULTIADDR] [-up RATE] [-down RATE] [-json] [-exit-when-done] [-timeout DUR] [-data DIR] [-metrics ADDR]`
 
 type options struct {
 	invite, name       string
 	bootstrap          flagx.Strings
 	infohash, out      string
 	listen, data       string
+	metrics            string
 	up, down           flagx.ByteRate
 	json, exitWhenDone bool
 	timeout            time.Duration
@@ -70,6 +73,7 @@ func run(ctx context.Context, args []string, stdout io.Writer, stderr *os.File) 
 	fs.BoolVar(&o.exitWhenDone, "exit-when-done", false, "exit once the download completes instead of seeding")
 	fs.DurationVar(&o.timeout, "timeout", 60*time.Second, "how long to look for the share before giving up")
 	fs.StringVar(&o.data, "data", "", "`folder` keeping the node's identity across runs; empty is a fresh one each run")
+	fs.StringVar(&o.metrics, "metrics", "", "serve Prometheus metrics on `address` (host:port), at /metrics")
 	return console.Main(fs, args, stderr, usage,
 		func() error { return o.check(fs) },
 		func() error { return leech(ctx, o, stdout, stderr) })

@@ -27,6 +27,7 @@ type reporter struct {
 
 	lastJSON time.Time
 	lastSent p2pshare.Progress
+	metrics  string // the -metrics server's address, if any
 }
 
 // The -json events, one per line.
@@ -39,6 +40,7 @@ type (
 		Pieces        int     `json:"pieces"`
 		Path          string  `json:"path"`
 		LookupSeconds float64 `json:"lookup_seconds"`
+		Metrics       string  `json:"metrics,omitempty"` // where -metrics serves
 	}
 	progressEvent struct {
 		Event    string  `json:"event"`
@@ -78,7 +80,7 @@ func (r *reporter) started(d *p2pshare.Download) {
 		r.emit(startEvent{
 			Event: "start", Infohash: d.Infohash().String(), Name: d.Name(),
 			Total: d.Size(), Pieces: p.TotalPieces, Path: d.Path(),
-			LookupSeconds: seconds(r.found.Sub(r.start)),
+			LookupSeconds: seconds(r.found.Sub(r.start)), Metrics: r.metrics,
 		})
 	}
 	r.progress(r.found, p, false)

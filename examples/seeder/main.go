@@ -3,12 +3,22 @@
 //
 //	seeder -file PATH [-listen MULTIADDR] [-invite STRING|@FILE] [-invite-uses N]
 //	       [-invite-ttl DURATION] [-up RATE] [-data DIR]
+//	       [-http ADDR [-http-remote]] [-metrics ADDR]
 //
 // With no -invite the seeder is the first node of a new network, its
 // bootstrap: it holds the network's CA and admits the members who bring its
 // invite. Once it serves, it prints one JSON line on stdout:
 //
 //	{"infohash":"bafk…","addrs":["/ip4/127.0.0.1/tcp/4001/p2p/12D3…",…],"invite":"p2pshare://…"}
+//
+// With -http the bootstrap serves the teacher's page: the class's progress
+// live in a browser (http://ADDR/), and the same as JSON (/status.json).
+// The page answers this machine only, and ADDR must be a loopback address
+// (":8080" is 127.0.0.1:8080), unless -http-remote is given too: then it
+// answers every machine that reaches ADDR (":8080" is every interface),
+// and the seeder says so on stderr. With
+// -metrics it serves Prometheus metrics on http://ADDR/metrics. The JSON
+// line then also holds "http" and "metrics", the addresses they listen on.
 //
 // As the bootstrap it also reads commands on stdin: "revoke NAME" removes a
 // member from the network (every member drops it), "invite [USES [TTL]]"
@@ -26,6 +36,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/signal"
 	"strconv"
@@ -33,12 +44,14 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/p2pshare/p2pshare/examples/internal/classweb"
 	"github.com/p2pshare/p2pshare/examples/internal/console"
 	"github.com/p2pshare/p2pshare/examples/internal/flagx"
+	"github.com/p2pshare/p2pshare/examples/internal/metricsweb"
 	"github.com/p2pshare/p2pshare/p2pshare"
 )
 
-const usage = "usage: seeder -file PATH [-listen MULTIADDR] [-invite STRING|@FILE] [-invite-uses N] [-invite-ttl DURATION] [-up RATE] [-data DIR]"
+const usage = "usage: seeder -file PATH [-listen MULTIADDR] [-invite STRING|@FILE] [-invite-uses N] [-invite-ttl DURATION] [-up RATE] [-data DIR] [-http ADDR [-http-remote]] [-metrics ADDR]"
 
 type options struct {
 	file, listen, data string
@@ -47,6 +60,8 @@ type options struct {
 	inviteTTL          time.Duration
 	bootstrap          flagx.Strings
 	up                 flagx.ByteRate
+	http, metrics      string
+	httpRemote         bool
 }
 
 func main() {
@@ -69,6 +84,9 @@ func run(ctx context.Context, args []string, stdout io.Writer, stderr *os.File) 
 	fs.Var(&o.bootstrap, "bootstrap", "further members to reach the network through, a `multiaddr` ending in /p2p/<peer ID>; repeat or comma-separate")
 	fs.Var(&o.up, "up", "upload cap, a `rate` in bytes/s: 1000000, 8M (x1000) or 8MiB (x1024); 0 is none")
 	fs.StringVar(&o.data, "data", "", "`folder` keeping the node's identity across runs; empty is a fresh one each run")
+	fs.StringVar(&o.http, "http", "", "as bootstrap: serve the class's progress page and JSON on `address` (host:port; :PORT is 127.0.0.1:PORT)")
+	fs.BoolVar(&o.httpRemote, "http-remote", false, "let other machines than this one see the -http page (it answers this machine only without it)")
+	fs.StringVar(&o.metrics, "metrics", "", "serve Prometheus metrics on `address` (host:port), at /metrics")
 	return console.Main(fs, args, stderr, usage,
 		func() error { return o.check(fs) },
 		func() error { return seed(ctx, o, stdout, stderr) })
@@ -84,6 +102,15 @@ func (o *options) check(fs *flag.FlagSet) error {
 		return fmt.Errorf("-invite-uses %d: want at least 1", o.inviteUses)
 	case o.inviteTTL <= 0:
 		return fmt.Errorf("-invite-ttl %v: want a positive duration", o.inviteTTL)
+	case o.httpRemote && o.http == "":
+		return errors.New("-http-remote needs -http")
+	}
+	if o.http != "" {
+		addr, err := httpAddr(o.http, o.httpRemote)
+		if err != nil {
+			return err
+		}
+		o.http = addr
 	}
 	inv, err := flagx.ReadArg(o.invite)
 	if err != nil {
@@ -98,6 +125,9 @@ func seed(ctx context.Context, o options, stdout io.Writer, stderr *os.File) err
 	if _, err := os.Stat(o.file); err != nil {
 		return fmt.Errorf("cannot share %s: %w", o.file, err)
 	}
+	if o.metrics != "" {
+		metricsweb.EnableLibp2p()
+	}
 	sw, err := p2pshare.New(ctx, p2pshare.Config{
 		DataDir:        o.data,
 		ListenAddrs:    []string{o.listen},
@@ -110,6 +140,15 @@ func seed(ctx context.Context, o options, stdout io.Writer, stderr *os.File) err
 		return fmt.Errorf("cannot start the node: %w", err)
 	}
 	defer sw.Close()
+	var served struct{ http, metrics string }
+	if o.metrics != "" {
+		srv, err := metricsweb.Serve(ctx, o.metrics, sw)
+		if err != nil {
+			return fmt.Errorf("-metrics: %w", err)
+		}
+		defer srv.Close()
+		served.metrics = srv.Addr().String()
+	}
 
 	opts := p2pshare.ShareOptions{}
 	var status *console.Status
@@ -133,11 +172,27 @@ func seed(ctx context.Context, o options, stdout io.Writer, stderr *os.File) err
 			return err
 		}
 	}
+	if o.http != "" {
+		if !sw.IsBootstrap() {
+			return errors.New("-http: only the network's bootstrap sees the class, and this seeder joined one (-invite)")
+		}
+		srv, err := classweb.Listen(ctx, o.http, classweb.Loopback(classweb.Handler(sw, ih), o.httpRemote))
+		if err != nil {
+			return fmt.Errorf("-http: %w", err)
+		}
+		defer srv.Close()
+		served.http = srv.Addr().String()
+		if o.httpRemote {
+			fmt.Fprintf(stderr, "seeder: the class page http://%s/ answers other machines too (-http-remote)\n", served.http)
+		}
+	}
 	line, err := json.Marshal(struct {
 		Infohash string   `json:"infohash"`
 		Addrs    []string `json:"addrs"`
 		Invite   string   `json:"invite,omitempty"`
-	}{ih.String(), sw.Addrs(), invite})
+		HTTP     string   `json:"http,omitempty"`
+		Metrics  string   `json:"metrics,omitempty"`
+	}{ih.String(), sw.Addrs(), invite, served.http, served.metrics})
 	if err != nil {
 		return err
 	}
@@ -217,4 +272,21 @@ func commands(ctx context.Context, sw *p2pshare.Swarm, in io.Reader, out io.Writ
 			fmt.Fprintf(out, "seeder: unknown command %q (try: revoke NAME, invite [USES [TTL]])\n", sc.Text())
 		}
 	}
+}
+
+// httpAddr checks -http's address, filling in the host when it has none:
+// loopback, or every interface with -http-remote. Without -http-remote it
+// must be a loopback address.
+func httpAddr(addr string, remote bool) (string, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", fmt.Errorf("-http %q: want host:port or :port (%v)", addr, err)
+	}
+	if host == "" && !remote {
+		host = "127.0.0.1"
+	}
+	if !remote && !classweb.IsLoopbackAddr(net.JoinHostPort(host, port)) {
+		return "", fmt.Errorf("-http %s is not a loopback address: add -http-remote to show the class page to other machines", addr)
+	}
+	return net.JoinHostPort(host, port), nil
 }

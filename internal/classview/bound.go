@@ -9,7 +9,8 @@ import "math"
 //
 // (DESIGN.md §3), with F the share's size, N the receivers, U_s the
 // seeders' upload, U_i the receivers' uploads and D_min the slowest
-// receiver's download. A member's upload or download is its configured cap
+// receiver's download. The class as it is leaves out the receivers that
+// left before they finished, and the seeders that left. A member's upload or download is its configured cap
 // (Config.UploadLimit, Config.DownloadLimit), or, for a member with no cap,
 // the highest rate it reported: with no caps T* is the bound for the rates
 // the class has shown so far.

@@ -30,6 +30,9 @@ type ShareReport struct {
 	Downloaded       int64
 	UpRate, DownRate int64  // bytes per second, over the member's last interval
 	Err              string // why the share stopped, if it failed
+	// AgeMillis is how long the member has had the share open: the
+	// bootstrap dates the class's start by it, whatever the clocks say.
+	AgeMillis int64
 }
 
 // Limits on a Report: what a decoder accepts before it allocates.
@@ -60,7 +63,8 @@ const (
 )
 
 // Encode encodes r: a version byte, the two caps, then per share its
-// strings (uvarint-length-prefixed), a flags byte and seven uvarints. It
+// strings (uvarint-length-prefixed), a flags byte, seven uvarints and the
+// error text. It
 // refuses a report past the limits, so what it encodes Decode accepts.
 func (r Report) Encode() ([]byte, error) {
 	if len(r.Shares) > MaxShares {
@@ -90,7 +94,7 @@ func (r Report) Encode() ([]byte, error) {
 			f |= flagStopped
 		}
 		b = append(b, f)
-		for _, v := range []int64{s.Bytes, s.Total, s.Uploaded, s.Downloaded, s.UpRate, s.DownRate} {
+		for _, v := range []int64{s.Bytes, s.Total, s.Uploaded, s.Downloaded, s.UpRate, s.DownRate, s.AgeMillis} {
 			b = binary.AppendUvarint(b, uint64(v))
 		}
 		b = appendString(b, s.Err)
@@ -114,7 +118,7 @@ func (s *ShareReport) check() error {
 	case s.Bytes > s.Total:
 		return fmt.Errorf("%w: %d bytes held of %d", ErrMalformed, s.Bytes, s.Total)
 	}
-	return checkCounts(s.Bytes, s.Total, s.Uploaded, s.Downloaded, s.UpRate, s.DownRate)
+	return checkCounts(s.Bytes, s.Total, s.Uploaded, s.Downloaded, s.UpRate, s.DownRate, s.AgeMillis)
 }
 
 func checkCounts(vs ...int64) error {
@@ -156,6 +160,7 @@ func DecodeReport(b []byte) (Report, error) {
 		s.Bytes, s.Total = d.count("bytes"), d.count("total")
 		s.Uploaded, s.Downloaded = d.count("uploaded"), d.count("downloaded")
 		s.UpRate, s.DownRate = d.count("up rate"), d.count("down rate")
+		s.AgeMillis = d.count("age")
 		s.Err = d.string("error", MaxErrLen)
 		if d.err == nil {
 			d.err = s.check()

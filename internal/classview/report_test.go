@@ -9,7 +9,7 @@ import (
 
 func sampleReport() Report {
 	return Report{UploadCap: 4 << 20, DownloadCap: 0, Shares: []ShareReport{
-		{Share: "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy", Name: "lab4.qcow2", Bytes: 10, Total: 100, Uploaded: 5, Downloaded: 12, UpRate: 3, DownRate: 300},
+		{Share: "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy", Name: "lab4.qcow2", Bytes: 10, Total: 100, Uploaded: 5, Downloaded: 12, UpRate: 3, DownRate: 300, AgeMillis: 2500},
 		{Share: "bafkreib", Name: "quiz", Origin: true, Complete: true, Bytes: 7, Total: 7, Uploaded: 1 << 40},
 		{Share: "bafkreic", Stopped: true, Bytes: 1, Total: 9, Err: "swarm: disk: no space left on device"},
 	}}
@@ -60,7 +60,7 @@ func TestReportLimits(t *testing.T) {
 		{name: "non-minimal varint", bytes: []byte{1, 0x80, 0x00, 0, 0}, want: ErrMalformed, reason: "non-minimal"},
 		{name: "string longer than what is left", bytes: []byte{1, 0, 0, 1, 100, 'x'}, want: ErrMalformed, reason: "infohash of 100 bytes"},
 		{name: "trailing byte", bytes: append(append([]byte{}, good...), 0), want: ErrMalformed, reason: "1 bytes after"},
-		{name: "unknown flag", bytes: []byte{1, 0, 0, 1, 1, 'x', 0, 0x80, 0, 0, 0, 0, 0, 0, 0}, want: ErrMalformed, reason: "unknown flags"},
+		{name: "unknown flag", bytes: []byte{1, 0, 0, 1, 1, 'x', 0, 0x80, 0, 0, 0, 0, 0, 0, 0, 0}, want: ErrMalformed, reason: "unknown flags"},
 		{name: "truncated", bytes: good[:len(good)-3], want: ErrMalformed},
 	}
 	for _, tt := range tests {

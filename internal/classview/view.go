@@ -35,6 +35,9 @@ type Config struct {
 	MaxMembers int
 }
 
+// maxAge bounds how far back a report's AgeMillis may date a class's start.
+const maxAge = 24 * time.Hour
+
 // Member names who sent a report: its peer ID and the name on its
 // certificate.
 type Member struct {
@@ -51,7 +54,7 @@ type View struct {
 type share struct {
 	name    string
 	size    int64
-	start   time.Time // when the first receiver reported
+	start   time.Time // when the first receiver opened it
 	entries map[string]*entry
 }
 
@@ -107,8 +110,12 @@ func (v *View) Observe(now time.Time, m Member, r Report) {
 			e = &entry{Member: m, lastProgress: now}
 			sh.entries[m.ID] = e
 		}
-		if !sr.Origin && sh.start.IsZero() {
-			sh.start = now
+		if !sr.Origin {
+			// The class starts when its first receiver opened the share.
+			opened := now.Add(-time.Duration(min(sr.AgeMillis, maxAge.Milliseconds())) * time.Millisecond)
+			if sh.start.IsZero() || opened.Before(sh.start) {
+				sh.start = opened
+			}
 		}
 		e.update(now, m, r, sr)
 	}
@@ -190,7 +197,8 @@ func (e *entry) downCapacity() float64 {
 }
 
 // Snapshot is the class on one share at a moment. Times in seconds count
-// from Started, when the first receiver reported.
+// from Started, when the first receiver opened the share (by its report of
+// how long it has had it open).
 type Snapshot struct {
 	Share   string    `json:"share"`
 	Name    string    `json:"name"`
@@ -277,7 +285,10 @@ func (v *View) Snapshot(now time.Time, shareID string) Snapshot {
 			continue
 		}
 		snap.Receivers++
-		recvUp, recvDown = append(recvUp, e.upCapacity()), append(recvDown, e.downCapacity())
+		if ms.State != StateGone || !e.doneAt.IsZero() {
+			// One that left before it finished is out of the class as it is.
+			recvUp, recvDown = append(recvUp, e.upCapacity()), append(recvDown, e.downCapacity())
+		}
 		if !e.doneAt.IsZero() {
 			ms.DoneAt = e.doneAt.Sub(sh.start).Seconds()
 			snap.Done++

@@ -67,6 +67,10 @@ func TestViewScript(t *testing.T) {
 	c.report("ana", 0, 0)
 	c.report("ben", 0, 0)
 	c.report("cy", 0, 0)
+	c.v.Observe(c.now, Member{ID: "id-dan", Name: "dan"}, Report{Shares: []ShareReport{{Share: "other", Total: 1, AgeMillis: 1500}}})
+	if s := c.v.Snapshot(c.now, "other"); !s.Started.Equal(c.now.Add(-1500 * time.Millisecond)) {
+		t.Errorf("started %v, want 1.5 s before dan's first report (%v)", s.Started, c.now)
+	}
 	c.expect("three join", 0, map[string]string{"teacher": StateSeeding, "ana": StateFetching, "ben": StateFetching, "cy": StateFetching})
 
 	for range 4 {
@@ -119,6 +123,10 @@ func TestViewScript(t *testing.T) {
 
 	c.after(time.Second)
 	c.report("ben", 1000, 100) // back, and finished
+	// cy left unfinished: T* is for ana and ben now, max(10, 5, 2000/300).
+	if s := c.v.Snapshot(c.now, ih); s.TStar != 10 || s.OneServer != 20 {
+		t.Errorf("bound %+v without cy, want T* 10, one server 20", s.Bound)
+	}
 	s = c.expect("ben is back", 2, map[string]string{"teacher": StateSeeding, "ana": StateDone, "ben": StateDone, "cy": StateGone})
 	if s.Gone != 1 || s.Receivers != 3 {
 		t.Errorf("snapshot %+v: want 1 gone of 3 receivers", s)
