@@ -34,7 +34,9 @@ func (c *classStatus) reportLoop() {
 			_ = st.Close()
 		}
 	}()
-	sent := false // the last report named a share
+	sent := false          // the last report named a share
+	var retry time.Time    // no new stream before then
+	backoff := reportEvery // doubles while the bootstrap is away
 	for {
 		select {
 		case <-c.ctx.Done():
@@ -52,9 +54,15 @@ func (c *classStatus) reportLoop() {
 			continue
 		}
 		if st == nil {
-			if st = c.openStatus(); st == nil {
-				continue // the bootstrap is away; try again next time
+			if time.Now().Before(retry) {
+				continue
 			}
+			if st = c.openStatus(); st == nil {
+				// The bootstrap is away: try again later, less often.
+				retry, backoff = time.Now().Add(backoff), min(2*backoff, 30*time.Second)
+				continue
+			}
+			backoff = reportEvery
 		}
 		_ = st.SetWriteDeadline(time.Now().Add(statusTimeout))
 		if err := writeReportFrame(st, b); err != nil {

@@ -11,10 +11,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/p2pshare/p2pshare/internal/classview"
+	ihost "github.com/p2pshare/p2pshare/internal/host"
 )
 
 // waitClass reads snapshots from w until ok accepts one, or fails the test
@@ -186,6 +190,51 @@ func checkMetrics(t *testing.T, n *Swarm, ih Infohash, want map[string]float64) 
 		g, ok := got[k]
 		if !ok || g != v && !(strings.HasPrefix(k, "p2pshare_downloaded_bytes_total") && g >= v) {
 			t.Errorf("metric %s = %v (present: %v), want %v", k, g, ok, v)
+		}
+	}
+}
+
+// TestClassStatusMembersOnly has a host with no certificate send the
+// bootstrap a well-formed status report: its stream is reset unread and the
+// class does not show it.
+func TestClassStatusMembersOnly(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	boot := testNode(t, nil, nil)
+	src, _ := randomFile(t, t.TempDir(), 1<<20)
+	ih, err := boot.Share(ctx, src, ShareOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, _, _ := crypto.GenerateEd25519Key(nil)
+	bare, err := ihost.New(ihost.Options{Key: key, ListenAddrs: []ma.Multiaddr{ma.StringCast("/ip4/127.0.0.1/tcp/0")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bare.Close()
+	if err := bare.Connect(ctx, peer.AddrInfo{ID: boot.h.ID(), Addrs: boot.h.Addrs()}); err != nil {
+		t.Fatal(err)
+	}
+	r := classview.Report{Shares: []classview.ShareReport{{Share: ih.String(), Name: "x", Bytes: 1, Total: 1 << 20, DownRate: 1}}}
+	enc, err := r.Encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := bare.NewStream(ctx, boot.h.ID(), statusProtocol)
+	if err == nil {
+		_ = st.SetDeadline(time.Now().Add(30 * time.Second))
+		_ = writeReportFrame(st, enc)
+		if _, err = st.Read(make([]byte, 1)); err == nil {
+			t.Fatal("the bootstrap answered an outsider on the status protocol")
+		}
+	}
+	snap, err := boot.Class(ih)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range snap.Members {
+		if m.ID == bare.ID().String() {
+			t.Fatalf("the class shows an outsider: %+v", m)
 		}
 	}
 }
