@@ -53,6 +53,28 @@ func (m *Membership) Blocked(p peer.ID) bool {
 	return m.block.refused(p, m.cfg.Now())
 }
 
+// Block refuses p at connection time until the given time, and closes every
+// connection to it now. It shuts a member out for a while without revoking
+// it: a teacher's tool may use it, and tests use it to cut a class in two.
+// Unblock ends it early.
+func (m *Membership) Block(p peer.ID, until time.Time) {
+	m.mu.Lock()
+	m.block.add(p, m.cfg.Now(), until)
+	h := m.h
+	m.mu.Unlock()
+	if h != nil {
+		_ = h.Network().ClosePeer(p)
+	}
+}
+
+// Unblock ends a block of p, one from Block or one that followed a failed
+// exchange, so that p may connect again. A revoked peer stays refused.
+func (m *Membership) Unblock(p peer.ID) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.block.until, p)
+}
+
 // Gater is the libp2p connection gater holding the block list and the
 // revoked peers: a refused peer dies inside the security handshake, before
 // any stream. Unknown peers pass (their certificate is checked by the
