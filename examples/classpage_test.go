@@ -357,7 +357,7 @@ func TestMetricsEndpoint(t *testing.T) {
 	text := scrape(t, "http://"+seed.Metrics+"/metrics")
 	lint(t, text)
 	for _, want := range []string{`p2pshare_admissions_total{result="accepted"} 1`, `p2pshare_uploaded_bytes_total{share="` + seed.Infohash + `"}`,
-		"libp2p_swarm_", "go_goroutines", `p2pshare_class_members{share="` + seed.Infohash + `",state="`} {
+		"libp2p_swarm_", "libp2p_rcmgr_", "go_goroutines", `p2pshare_class_members{share="` + seed.Infohash + `",state="`} {
 		if !strings.Contains(text, want) {
 			t.Errorf("the seeder's metrics lack %q", want)
 		}

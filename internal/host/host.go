@@ -68,7 +68,11 @@ func New(opts Options) (host.Host, error) {
 	if maxPeers <= 0 {
 		maxPeers = 1100
 	}
-	rm, err := resourceManager(maxPeers)
+	reg := opts.Metrics
+	if reg == nil && os.Getenv(MetricsEnv) == "1" {
+		reg = prometheus.DefaultRegisterer
+	}
+	rm, err := resourceManager(maxPeers, reg != nil)
 	if err != nil {
 		return nil, err
 	}
@@ -86,12 +90,9 @@ func New(opts Options) (host.Host, error) {
 		libp2p.ConnectionManager(cm),
 		libp2p.DisableRelay(),
 	}
-	switch reg := opts.Metrics; {
-	case reg != nil:
+	if reg != nil {
 		o = append(o, libp2p.PrometheusRegisterer(reg))
-	case os.Getenv(MetricsEnv) == "1":
-		o = append(o, libp2p.PrometheusRegisterer(prometheus.DefaultRegisterer))
-	default:
+	} else {
 		o = append(o, libp2p.DisableMetrics())
 	}
 	if opts.QUIC {
@@ -124,8 +125,9 @@ const (
 
 // resourceManager sizes libp2p's limits for maxPeers connections, with no
 // per-address cap below the class size: a lab behind one NAT address must not
-// be cut off at libp2p's default of 8 connections per IP.
-func resourceManager(maxPeers int) (network.ResourceManager, error) {
+// be cut off at libp2p's default of 8 connections per IP. With metrics, it
+// reports its usage to libp2p's resource manager metrics.
+func resourceManager(maxPeers int, metrics bool) (network.ResourceManager, error) {
 	scaling := rcmgr.DefaultLimits
 	libp2p.SetDefaultServiceLimits(&scaling)
 	base := scaling.Scale(2<<30, 4*maxPeers+256)
@@ -183,15 +185,22 @@ func resourceManager(maxPeers int) (network.ResourceManager, error) {
 			GracePeriod:      time.Minute,
 		},
 	}
-	rm, err := rcmgr.NewResourceManager(
-		rcmgr.NewFixedLimiter(partial.Build(base)),
+	opts := []rcmgr.Option{
 		rcmgr.WithLimitPerSubnet(perIP, perIP6),
 		rcmgr.WithConnRateLimiters(connRate),
 		rcmgr.WithNetworkPrefixLimit(
 			[]rcmgr.NetworkPrefixLimit{{Network: netip.MustParsePrefix("127.0.0.0/8"), ConnCount: math.MaxInt}},
 			[]rcmgr.NetworkPrefixLimit{{Network: netip.MustParsePrefix("::1/128"), ConnCount: math.MaxInt}},
 		),
-	)
+	}
+	if metrics {
+		str, err := rcmgr.NewStatsTraceReporter()
+		if err != nil {
+			return nil, fmt.Errorf("host: resource manager metrics: %w", err)
+		}
+		opts = append(opts, rcmgr.WithTraceReporter(str))
+	}
+	rm, err := rcmgr.NewResourceManager(rcmgr.NewFixedLimiter(partial.Build(base)), opts...)
 	if err != nil {
 		return nil, fmt.Errorf("host: resource manager: %w", err)
 	}
