@@ -94,7 +94,7 @@ func TestClassStatus(t *testing.T) {
 	}
 	s = waitClass(ctx, t, watch, "all three done", func(s ClassSnapshot) bool { return s.Done == 3 })
 	for _, m := range s.Members {
-		if m.Role == classview.RoleReceiver && (m.State != classview.StateDone || m.Percent != 100 || m.DoneAt <= 0) {
+		if m.Role == classview.RoleReceiver && (m.State != classview.StateDone || m.Percent != 100 || !m.Complete) {
 			t.Errorf("member %+v: want done, 100 %%, a completion time", m)
 		}
 	}

@@ -240,9 +240,10 @@ type MemberState struct {
 	Downloaded int64   `json:"downloaded"`
 	UpRate     float64 `json:"up_rate"`
 	DownRate   float64 `json:"down_rate"`
-	// DoneAt is when the member came to hold every piece, since Started;
-	// 0 if it has not.
-	DoneAt float64 `json:"done_seconds,omitempty"`
+	// Complete is set once a receiver came to hold every piece (it stays
+	// set if it leaves); DoneAt is when, since Started.
+	Complete bool    `json:"complete"`
+	DoneAt   float64 `json:"done_seconds"`
 	Error  string  `json:"error,omitempty"`
 	// Silent is how long ago its last report came.
 	Silent float64 `json:"silent_seconds"`
@@ -290,7 +291,7 @@ func (v *View) Snapshot(now time.Time, shareID string) Snapshot {
 			recvUp, recvDown = append(recvUp, e.upCapacity()), append(recvDown, e.downCapacity())
 		}
 		if !e.doneAt.IsZero() {
-			ms.DoneAt = e.doneAt.Sub(sh.start).Seconds()
+			ms.Complete, ms.DoneAt = true, max(e.doneAt.Sub(sh.start).Seconds(), 0)
 			snap.Done++
 			last = max(last, ms.DoneAt)
 		}
