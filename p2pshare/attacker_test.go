@@ -11,6 +11,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"golang.org/x/time/rate"
 
 	"github.com/p2pshare/p2pshare/internal/wire"
 )
@@ -30,6 +31,16 @@ type pieceStream struct {
 	st  network.Stream
 	w   *wire.Writer
 	cut chan struct{}
+	// pace, if set, paces the attack: a token per message, and per 16 KiB
+	// of piece data.
+	pace *rate.Limiter
+}
+
+// paceN waits for n of the attack's tokens, if it is paced.
+func (ps *pieceStream) paceN(n int) {
+	if ps.pace != nil {
+		_ = ps.pace.WaitN(context.Background(), n)
+	}
 }
 
 // openPieces opens a piece stream from h to victim for ih and does the
@@ -131,7 +142,9 @@ var floods = map[string]flood{
 // at the first error: the victim cut the stream.
 func writeMany(ps *pieceStream, n int, msg func(int) wire.Msg) error {
 	for i := range n {
-		if err := ps.w.Write(msg(i), attackLimits); err != nil {
+		m := msg(i)
+		ps.paceN(1 + len(m.Data)/(16<<10))
+		if err := ps.w.Write(m, attackLimits); err != nil {
 			return err
 		}
 		if i%256 == 255 {

@@ -56,11 +56,12 @@ type link struct {
 	// the link came up or last had no requests open.
 	lastPiece atomic.Int64
 	// earned counts what lets an honest peer send more control messages:
-	// the pieces we served it and the requests and cancels we sent it.
-	earned atomic.Int64
-	budget budget        // owned by the reader
-	peers  *rate.Limiter // peer lists; owned by the reader
-	served pieceSet      // pieces served on this link; owned by the uploader
+	// the pieces we served it and the requests we sent it.
+	earned  atomic.Int64
+	cancels atomic.Int64  // cancels we sent: pieces that may cross them
+	budget  budget        // owned by the reader
+	peers   *rate.Limiter // peer lists; owned by the reader
+	served  pieceSet      // pieces served on this link; owned by the uploader
 }
 
 type outPiece struct {
@@ -121,7 +122,7 @@ func (l *link) cancel(i int) {
 	l.mu.Lock()
 	delete(l.asked, uint32(i))
 	l.mu.Unlock()
-	l.earned.Add(1) // the piece may cross the cancel
+	l.cancels.Add(1) // the piece may cross the cancel
 	l.send(wire.Msg{Type: wire.Cancel, Index: uint32(i)})
 }
 
@@ -246,7 +247,7 @@ func (l *link) receive(m wire.Msg) error {
 	l.s.down.Add(int64(len(m.Data)))
 	if !l.settle(m.Index) {
 		l.s.bufs.put(m.Data)
-		return l.budget.spend(l.earned.Load())
+		return l.budget.stray(l.cancels.Load())
 	}
 	if err := waitN(l.s.ctx, l.s.cfg.Down, len(m.Data)); err != nil {
 		l.s.bufs.put(m.Data)

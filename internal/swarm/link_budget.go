@@ -16,8 +16,8 @@ import (
 var ErrMisbehaved = errors.New("swarm: peer broke the protocol")
 
 // budget bounds the control messages (have, request, cancel, reject) and
-// unrequested pieces one peer may send on one link by what an honest peer
-// can send, however fast or slow it sends them:
+// the unrequested pieces one peer may send on one link by what an honest
+// peer can send, however fast or slow it sends them:
 //
 //   - a have per piece it gets: at most one per piece;
 //   - a cancel per piece it gets elsewhere while it is asked of us: at most
@@ -28,16 +28,23 @@ var ErrMisbehaved = errors.New("swarm: peer broke the protocol")
 //   - an unrequested piece per cancel we send it (its piece crossed our
 //     cancel).
 //
-// So a peer that has sent more than allowance + earned of them, where
-// earned counts the pieces we served it and the requests and cancels we
-// sent it, breaks the protocol: a request flood is cut off after a few
-// thousand messages, whatever its rate, and an honest peer never is.
-// budget decides only; it is not safe for concurrent use (the link's reader
-// owns it, and reads earned from a counter the other goroutines add to).
+// So a peer that has sent more control messages than allowance + earned,
+// where earned counts the pieces we served it and the requests we sent it,
+// or more unrequested pieces than our cancels and a little
+// slack, breaks the protocol: a request flood is cut off after a few
+// thousand messages, a flood of pieces after a few pieces, whatever the
+// rate, and an honest peer never is. budget decides only; it is not safe for
+// concurrent use (the link's reader owns it, and reads the counters the
+// other goroutines add to).
 type budget struct {
 	allowance int64
 	spent     int64
+	strays    int64
 }
+
+// straySlack is how many unrequested pieces beyond our cancels a peer may
+// send.
+const straySlack = 8
 
 // newBudget returns the budget of a link of a share of numPieces pieces:
 // twice the haves, cancels and cancelled requests an honest peer can send,
@@ -53,6 +60,17 @@ func (b *budget) spend(earned int64) error {
 	b.spent++
 	if limit := b.allowance + earned; b.spent > limit {
 		return fmt.Errorf("%w: %d control messages where an honest peer sends at most %d", ErrMisbehaved, b.spent, limit)
+	}
+	return nil
+}
+
+// stray charges one unrequested piece, given how many cancels we sent the
+// peer. It returns an error wrapping ErrMisbehaved once the peer has sent
+// more than its cancels explain.
+func (b *budget) stray(cancels int64) error {
+	b.strays++
+	if limit := cancels + straySlack; b.strays > limit {
+		return fmt.Errorf("%w: %d unrequested pieces after %d cancels", ErrMisbehaved, b.strays, cancels)
 	}
 	return nil
 }

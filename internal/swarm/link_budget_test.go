@@ -44,8 +44,11 @@ func TestBudgetHonestPeerFits(t *testing.T) {
 			}
 			earned += c.ourReqs
 			spend(c.ourReqs, "reject of our request")
-			earned += c.ourCanc
-			spend(c.ourCanc, "piece crossing our cancel")
+			for range c.ourCanc {
+				if err := b.stray(c.ourCanc); err != nil {
+					t.Fatalf("honest piece crossing our cancel refused: %v", err)
+				}
+			}
 			spend(c.haves, "have")
 			spend(c.cancels, "cancel")
 			spend(c.cancelled, "request it then cancelled")
@@ -66,6 +69,19 @@ func TestBudgetCutsAFloodOff(t *testing.T) {
 		if !errors.Is(err, ErrMisbehaved) || n != limit+1 {
 			t.Errorf("%d pieces: flood refused at message %d (%v), want at %d", pieces, n, err, limit+1)
 		}
+	}
+}
+
+func TestBudgetCutsAPieceFloodOff(t *testing.T) {
+	b := newBudget(128)
+	const cancels = 5
+	for i := range cancels + straySlack {
+		if err := b.stray(cancels); err != nil {
+			t.Fatalf("stray piece %d refused: %v", i+1, err)
+		}
+	}
+	if err := b.stray(cancels); !errors.Is(err, ErrMisbehaved) {
+		t.Fatalf("stray piece beyond the cancels and slack: %v, want ErrMisbehaved", err)
 	}
 }
 
