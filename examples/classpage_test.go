@@ -163,6 +163,7 @@ const readPage = `({
 // 5/5. A sixth leecher, killed mid-way, turns gone. Screenshots are saved in
 // $P2PSHARE_ARTIFACTS (or a temporary folder), and their paths logged.
 func TestClassPage(t *testing.T) {
+	t.Parallel()
 	if runtime.GOOS != "linux" {
 		t.Skip("the browser test runs on Linux, with Debian's chromium")
 	}
@@ -324,6 +325,7 @@ func shot(t *testing.T, ctx context.Context, name string) {
 // fetches: the byte counters rise, and the exposition passes Prometheus's
 // linter. The seeder's endpoint carries the admissions and class states.
 func TestMetricsEndpoint(t *testing.T) {
+	t.Parallel()
 	bin := build(t, "seeder", "leecher")
 	dir := t.TempDir()
 	const size = 4 << 20
@@ -411,6 +413,7 @@ func lint(t *testing.T, text string) {
 // -http-remote, refuses requests naming another host, and with -http-remote
 // answers other machines and says so.
 func TestClassPageLoopbackOnly(t *testing.T) {
+	t.Parallel()
 	bin := build(t, "seeder")
 	dir := t.TempDir()
 	src, _ := randomFile(t, dir, 1<<20)
