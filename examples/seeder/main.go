@@ -200,6 +200,9 @@ func seed(ctx context.Context, o options, stdout io.Writer, stderr *os.File) err
 		return fmt.Errorf("writing the infohash: %w", err)
 	}
 	if status != nil {
+		if served.http != "" {
+			fmt.Fprintf(stderr, "the class's progress: http://%s/\n", served.http)
+		}
 		fmt.Fprintln(stderr, "seeding; interrupt (Ctrl-C) to stop")
 	}
 	if sw.IsBootstrap() {
