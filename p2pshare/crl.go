@@ -75,17 +75,28 @@ func (v *crlValidator) Select(key string, values [][]byte) (int, error) {
 
 // publishCRL stores the node's newest CRL in the DHT, in the background.
 func (s *Swarm) publishCRL() {
-	crl := s.net.m.CRL()
-	if len(crl) == 0 {
+	if len(s.net.m.CRL()) == 0 {
 		return
 	}
 	go func() {
 		ctx, cancel := context.WithTimeout(s.ctx, 30*time.Second)
 		defer cancel()
-		if err := s.dht.PutValue(ctx, crlKey(s.net.networkID), crl); err != nil {
+		if err := s.storeCRL(ctx); err != nil {
 			s.log.Debug("storing the CRL in the DHT", "err", err)
 		}
 	}()
+}
+
+// storeCRL publishes the node's newest CRL in the DHT, versioned by its
+// number, and keeps refreshing it while the node runs: the list lives as
+// long as any member that has seen it.
+func (s *Swarm) storeCRL(ctx context.Context) error {
+	der := s.net.m.CRL()
+	crl, err := x509.ParseRevocationList(der)
+	if err != nil || crl.Number == nil || crl.Number.Sign() < 0 || !crl.Number.IsUint64() {
+		return fmt.Errorf("p2pshare: the node's own CRL does not parse or has no number: %v", err)
+	}
+	return s.dht.Publish(ctx, crlKey(s.net.networkID), der, crl.Number.Uint64())
 }
 
 // fetchCRL applies the newest CRL the DHT holds, if it is newer than the

@@ -265,7 +265,7 @@ func (s *Swarm) Revoke(who string) error {
 	// offline now, and outlives this node.
 	ctx, cancel := context.WithTimeout(s.ctx, 10*time.Second)
 	defer cancel()
-	if err := s.dht.PutValue(ctx, crlKey(s.net.networkID), s.net.m.CRL()); err != nil {
+	if err := s.storeCRL(ctx); err != nil {
 		s.log.Warn("storing the CRL in the DHT", "err", err)
 	}
 	return nil

@@ -241,6 +241,7 @@ func (s *Swarm) start(cfg swarm.Config) (*swarm.Session, error) {
 	go func() {
 		<-se.Done()
 		s.dht.StopProviding(cfg.Infohash)
+		s.dht.UnpublishManifest(cfg.Infohash)
 		s.mu.Lock()
 		if s.sessions != nil && s.sessions[k] == se {
 			delete(s.sessions, k)

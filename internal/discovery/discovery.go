@@ -4,6 +4,13 @@
 // mode (loopback and campus LAN addresses never get the public-reachability
 // verdict the automatic mode waits for), with providers re-announcing their
 // own records on a short interval.
+//
+// Every value record (manifests, the revocation list, and any namespace a
+// caller adds) is replicated as the Kademlia paper describes: kept on the k
+// nodes closest to its key, handed to a newcomer that joins closer,
+// re-checked and re-stored by its holders every republish interval, and
+// dropped when its envelope's TTL passes without its publisher refreshing it
+// (package replication).
 package discovery
 
 import (
@@ -16,12 +23,17 @@ import (
 	"time"
 
 	"github.com/ipfs/go-cid"
+	ds "github.com/ipfs/go-datastore"
+	dssync "github.com/ipfs/go-datastore/sync"
 	dht "github.com/libp2p/go-libp2p-kad-dht"
+	"github.com/libp2p/go-libp2p-kad-dht/records"
 	record "github.com/libp2p/go-libp2p-record"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/routing"
 
 	"github.com/p2pshare/p2pshare/internal/manifest"
+	"github.com/p2pshare/p2pshare/internal/replication"
 )
 
 // ProtocolPrefix makes the DHT protocol /p2pshare/kad/1.0.0, apart from any
@@ -42,37 +54,77 @@ type Options struct {
 	// Validators adds record namespaces (name -> validator) beside the
 	// manifests'.
 	Validators map[string]record.Validator
-	Log        *slog.Logger
+	// Replicas is k, the number of nodes that hold each record (and the
+	// routing table's bucket size); 0 means 20.
+	Replicas int
+	// Republish is how often each holder re-checks and re-stores its
+	// records; 0 means 10 minutes.
+	Republish time.Duration
+	// RecordTTL is how long a record lives after its publisher last
+	// refreshed it; publishers refresh at half of it. 0 means 24 hours.
+	RecordTTL time.Duration
+	// ProviderTTL is how long a provider record lives unless re-announced;
+	// 0 means 3 × ProvideInterval, so a departed seeder is forgotten soon.
+	ProviderTTL time.Duration
+	Log         *slog.Logger
+}
+
+func (o *Options) defaults() {
+	if o.ProvideInterval <= 0 {
+		o.ProvideInterval = time.Minute
+	}
+	if o.Replicas <= 0 {
+		o.Replicas = 20
+	}
+	if o.Republish <= 0 {
+		o.Republish = 10 * time.Minute
+	}
+	if o.RecordTTL <= 0 {
+		o.RecordTTL = 24 * time.Hour
+	}
+	if o.ProviderTTL <= 0 {
+		o.ProviderTTL = 3 * o.ProvideInterval
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
 }
 
 // DHT is a node's view of the network's DHT.
 type DHT struct {
-	h    host.Host
-	d    *dht.IpfsDHT
-	opts Options
-	log  *slog.Logger
+	h     host.Host
+	d     *dht.IpfsDHT
+	opts  Options
+	log   *slog.Logger
+	store ds.Batching // the DHT's records, which the replicators walk
+	reps  []*replication.Replicator
 
-	mu        sync.Mutex
-	providing map[string]context.CancelFunc
+	mu         sync.Mutex
+	providing  map[string]context.CancelFunc
+	publishing map[string]context.CancelFunc
 }
 
 // New starts the DHT on h. It does not contact anyone; Join does.
 func New(h host.Host, opts Options) (*DHT, error) {
-	if opts.ProvideInterval <= 0 {
-		opts.ProvideInterval = time.Minute
-	}
-	log := opts.Log
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
+	opts.defaults()
+	store := dssync.MutexWrap(ds.NewMapDatastore())
+	validators := map[string]record.Validator{manifestNS: manifestValidator{}}
+	for ns, v := range opts.Validators {
+		validators[ns] = v
 	}
 	o := []dht.Option{
 		dht.ProtocolPrefix(ProtocolPrefix),
 		dht.Mode(dht.ModeServer),
-		dht.NamespacedValidator(manifestNS, manifestValidator{}),
 		dht.BootstrapPeers(opts.Bootstrap...),
+		dht.BucketSize(opts.Replicas),
+		dht.Datastore(store),
+		// Envelopes carry each record's expiry; kad-dht's own age limit
+		// would drop records that holders keep but nobody re-sent.
+		dht.MaxRecordAge(0),
+		dht.ProviderManagerOpts(records.ProvideValidity(opts.ProviderTTL), records.CleanupInterval(opts.ProviderTTL)),
 	}
-	for ns, v := range opts.Validators {
-		o = append(o, dht.NamespacedValidator(ns, v))
+	for ns, v := range validators {
+		o = append(o, dht.NamespacedValidator(ns, replication.Validator{Inner: v, Now: time.Now}))
 	}
 	if opts.Filter != nil {
 		f := opts.Filter
@@ -82,7 +134,21 @@ func New(h host.Host, opts Options) (*DHT, error) {
 	if err != nil {
 		return nil, fmt.Errorf("discovery: %w", err)
 	}
-	return &DHT{h: h, d: d, opts: opts, log: log, providing: map[string]context.CancelFunc{}}, nil
+	out := &DHT{h: h, d: d, opts: opts, log: opts.Log, store: store,
+		providing: map[string]context.CancelFunc{}, publishing: map[string]context.CancelFunc{}}
+	for ns := range validators {
+		r, err := replication.New(d, replication.Config{
+			Namespace: ns, Store: store, K: opts.Replicas, Interval: opts.Republish,
+			Log: opts.Log.With("namespace", ns),
+		})
+		if err != nil {
+			out.Close()
+			return nil, fmt.Errorf("discovery: %w", err)
+		}
+		out.reps = append(out.reps, r)
+		r.Start()
+	}
+	return out, nil
 }
 
 // Close stops the DHT and every provide loop.
@@ -92,8 +158,38 @@ func (d *DHT) Close() error {
 		c()
 	}
 	d.providing = map[string]context.CancelFunc{}
+	for _, c := range d.publishing {
+		c()
+	}
+	d.publishing = map[string]context.CancelFunc{}
 	d.mu.Unlock()
+	for _, r := range d.reps {
+		_ = r.Close()
+	}
 	return d.d.Close()
+}
+
+// Stats sums the replication counters of every record namespace.
+func (d *DHT) Stats() replication.Stats {
+	var s replication.Stats
+	for _, r := range d.reps {
+		x := r.Stats()
+		s.KeysHeld += x.KeysHeld
+		s.Rounds = max(s.Rounds, x.Rounds)
+		s.Republishes += x.Republishes
+		s.HandOffs += x.HandOffs
+		s.Drops += x.Drops
+		s.Expired += x.Expired
+		s.Failures += x.Failures
+		s.Lookups += x.Lookups
+		s.LookupRounds += x.LookupRounds
+		s.LookupTime += x.LookupTime
+		s.MaxLookupTime = max(s.MaxLookupTime, x.MaxLookupTime)
+		if x.LastLookup.Duration > 0 {
+			s.LastLookup = x.LastLookup
+		}
+	}
+	return s
 }
 
 // Join connects to the bootstrap peers and fills the routing table. It fails
@@ -195,26 +291,91 @@ func (d *DHT) FindProviders(ctx context.Context, c cid.Cid, count int) <-chan pe
 
 func manifestKey(c cid.Cid) string { return "/" + manifestNS + "/" + string(c.Bytes()) }
 
-// PutManifest stores a manifest in the DHT under its infohash.
+// PutManifest publishes a manifest under its infohash until
+// UnpublishManifest or Close.
 func (d *DHT) PutManifest(ctx context.Context, c cid.Cid, encoded []byte) error {
-	return d.d.PutValue(ctx, manifestKey(c), encoded)
+	return d.Publish(ctx, manifestKey(c), encoded, 1)
 }
 
-// PutValue stores a validated record under key.
-func (d *DHT) PutValue(ctx context.Context, key string, value []byte) error {
-	return d.d.PutValue(ctx, key, value)
+// UnpublishManifest stops refreshing c's manifest; the network forgets it
+// within RecordTTL unless another node publishes it.
+func (d *DHT) UnpublishManifest(c cid.Cid) { d.Unpublish(manifestKey(c)) }
+
+// Publish stores payload under key, sealed with version and an expiry of
+// RecordTTL, and re-stores it every RecordTTL/2 (sooner after a failure)
+// until Unpublish or Close, so it lives as long as its publisher does.
+// Publishing a key again replaces the previous payload. It returns the
+// first store's error; the refreshes go on regardless.
+func (d *DHT) Publish(ctx context.Context, key string, payload []byte, version uint64) error {
+	pctx, cancel := context.WithCancel(context.Background())
+	d.mu.Lock()
+	if old, ok := d.publishing[key]; ok {
+		old()
+	}
+	d.publishing[key] = cancel
+	d.mu.Unlock()
+	put := func(ctx context.Context) error {
+		v := replication.Envelope{Version: version, Expiry: time.Now().Add(d.opts.RecordTTL), Payload: payload}.Seal()
+		return d.d.PutValue(ctx, key, v)
+	}
+	err := put(ctx)
+	go func() {
+		failed := err != nil
+		for {
+			wait := d.opts.RecordTTL / 2
+			if failed {
+				wait = min(wait, 5*time.Second)
+			}
+			select {
+			case <-pctx.Done():
+				return
+			case <-time.After(wait):
+			}
+			tctx, tcancel := context.WithTimeout(pctx, 30*time.Second)
+			e := put(tctx)
+			tcancel()
+			failed = e != nil
+			if failed {
+				d.log.Debug("refreshing a record", "key", key, "err", e)
+			}
+		}
+	}()
+	return err
 }
 
-// GetValue looks a record up; the validator of its namespace picks the best.
+// Unpublish stops refreshing key.
+func (d *DHT) Unpublish(key string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if cancel, ok := d.publishing[key]; ok {
+		cancel()
+		delete(d.publishing, key)
+	}
+}
+
+// GetValue looks a record up and returns its payload; the validator of its
+// namespace picks the best copy.
 func (d *DHT) GetValue(ctx context.Context, key string) ([]byte, error) {
-	return d.d.GetValue(ctx, key)
+	return d.get(ctx, key)
+}
+
+func (d *DHT) get(ctx context.Context, key string, opts ...routing.Option) ([]byte, error) {
+	b, err := d.d.GetValue(ctx, key, opts...)
+	if err != nil {
+		return nil, err
+	}
+	e, err := replication.Open(b)
+	if err != nil {
+		return nil, err
+	}
+	return e.Payload, nil
 }
 
 // GetManifest looks a manifest up in the DHT; the bytes are checked against c.
 func (d *DHT) GetManifest(ctx context.Context, c cid.Cid) ([]byte, error) {
 	// One valid copy is enough: the bytes are checked against the infohash,
 	// so waiting for more (kad-dht's default quorum) only adds latency.
-	b, err := d.d.GetValue(ctx, manifestKey(c), dht.Quorum(1))
+	b, err := d.get(ctx, manifestKey(c), dht.Quorum(1))
 	if err != nil {
 		return nil, err
 	}

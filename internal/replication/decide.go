@@ -12,6 +12,8 @@
 package replication
 
 import (
+	"slices"
+
 	kb "github.com/libp2p/go-libp2p-kbucket"
 	"github.com/libp2p/go-libp2p/core/peer"
 )
@@ -91,22 +93,25 @@ func Targets(key string, self peer.ID, found []peer.ID, k int) []peer.ID {
 	return out
 }
 
-// HandOffOnJoin reports whether a holder self should send key to newcomer:
-// whether the newcomer is among the k closest to key of every node self knows
-// (its routing table known, itself, and the newcomer).
-func HandOffOnJoin(key string, self, newcomer peer.ID, known []peer.ID, k int) bool {
+// HandOffOnJoin reports whether a holder self should send key to newcomer,
+// one of the peers fresh in its routing table beside the peers old it knew
+// before: whether the newcomer is among the k closest to key of every node
+// self now knows, and self is the closest to key of the nodes it knew
+// before. The second rule is the Kademlia paper's: of the holders that learn
+// of a newcomer, only the one closest to the key sends it, so a key reaches
+// a newcomer once, not k times.
+func HandOffOnJoin(key string, self, newcomer peer.ID, old, fresh []peer.ID, k int) bool {
 	if newcomer == self {
 		return false
 	}
-	cands := make([]peer.ID, 0, len(known)+2)
-	cands = append(cands, self, newcomer)
-	cands = append(cands, known...)
-	for _, p := range Closest(key, cands, k) {
-		if p == newcomer {
-			return true
-		}
+	cands := make([]peer.ID, 0, len(old)+len(fresh)+1)
+	cands = append(cands, self)
+	cands = append(cands, old...)
+	if Closest(key, cands, 1)[0] != self {
+		return false
 	}
-	return false
+	cands = append(cands, fresh...)
+	return slices.Contains(Closest(key, append(cands, newcomer), k), newcomer)
 }
 
 // NewPeers returns the peers of now that were not in before, in now's order:

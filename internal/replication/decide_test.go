@@ -111,20 +111,33 @@ func TestDecideAgainstOracle(t *testing.T) {
 			t.Fatalf("trial %d: Closest differs from oracle", trial)
 		}
 
-		// Hand-off on join: the newcomer is sent the key iff it is among
-		// the k closest of what self knows plus itself.
+		// Hand-off on join: self sends the newcomer the key iff the
+		// newcomer is among the k closest of what self knows plus itself,
+		// and self is the closest to the key of what it knew before.
 		newcomer := randIDs(rng, 1)[0]
 		known := others[:rng.Intn(len(others)+1)]
 		view := append([]peer.ID{self, newcomer}, known...)
-		want := slices.Contains(naiveClosest(key, view, k), newcomer)
-		if got := HandOffOnJoin(key, self, newcomer, known, k); got != want {
+		want := slices.Contains(naiveClosest(key, view, k), newcomer) &&
+			naiveClosest(key, append([]peer.ID{self}, known...), 1)[0] == self
+		if got := HandOffOnJoin(key, self, newcomer, known, nil, k); got != want {
 			t.Fatalf("trial %d: HandOffOnJoin = %v, oracle %v", trial, got, want)
 		}
-		// With full membership, handing off on join agrees with the
-		// newcomer's responsibility in the grown network.
+		// With full membership, exactly one member hands the key to a
+		// newcomer that becomes responsible for it, and none otherwise.
 		grown := append(slices.Clone(members), newcomer)
-		if HandOffOnJoin(key, self, newcomer, others, k) != slices.Contains(naiveClosest(key, grown, k), newcomer) {
-			t.Fatalf("trial %d: hand-off disagrees with full-membership responsibility", trial)
+		senders := 0
+		for _, m := range members {
+			rest := slices.DeleteFunc(slices.Clone(members), func(p peer.ID) bool { return p == m })
+			if HandOffOnJoin(key, m, newcomer, rest, []peer.ID{newcomer}, k) {
+				senders++
+			}
+		}
+		wantSenders := 0
+		if slices.Contains(naiveClosest(key, grown, k), newcomer) {
+			wantSenders = 1
+		}
+		if senders != wantSenders {
+			t.Fatalf("trial %d: %d members hand off, want %d", trial, senders, wantSenders)
 		}
 	}
 }

@@ -32,6 +32,25 @@ type Config struct {
 	Parallel     int              // keys republished at once; 0 means 8
 	Now          func() time.Time // nil means time.Now
 	Log          *slog.Logger     // nil discards
+	// Trace, if set, is called for every store this node makes and every
+	// key it drops: what a test or an operator follows a key's moves with.
+	Trace func(Trace)
+}
+
+// Trace is one move of a key made by a Replicator.
+type Trace struct {
+	Op   string  // "store", "handoff" (to a newcomer) or "drop"
+	Key  string  // the record's key
+	From peer.ID // the node making the move
+	To   peer.ID // the peer stored to; empty for a drop
+	// Closer, for a drop, are the peers the lookup found closer to the key.
+	Closer []peer.ID
+}
+
+func (r *Replicator) trace(op, key string, to peer.ID) {
+	if r.cfg.Trace != nil {
+		r.cfg.Trace(Trace{Op: op, Key: key, From: r.self, To: to})
+	}
 }
 
 // Validate checks c and names the field that is wrong.

@@ -57,7 +57,7 @@ func (r *Replicator) republishOne(ctx context.Context, rec *recpb.Record) bool {
 		return false
 	}
 	lctx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
-	found, ls, err := Lookup(lctx, r.d, key, r.cfg.Now)
+	found, values, ls, err := LookupValue(lctx, r.d, key, r.cfg.K, r.cfg.Now)
 	cancel()
 	r.c.lookup(ls)
 	if err != nil || len(found) == 0 {
@@ -65,7 +65,10 @@ func (r *Replicator) republishOne(ctx context.Context, rec *recpb.Record) bool {
 		r.c.update(func(s *Stats) { s.Failures++ })
 		return true
 	}
-	has := r.holders(ctx, key, rec.GetValue(), Targets(key, r.self, found, r.cfg.K))
+	has := map[peer.ID]bool{}
+	for p, v := range values {
+		has[p] = !r.worse(key, rec.GetValue(), v)
+	}
 	plan := Decide(key, r.self, found, r.cfg.K, func(p peer.ID) bool { return has[p] })
 	stored := r.storeAll(ctx, plan.StoreTo, rec)
 	if plan.Keep {
@@ -80,31 +83,11 @@ func (r *Replicator) republishOne(ctx context.Context, rec *recpb.Record) bool {
 		r.cfg.Log.Debug("replication: drop", "key", key, "err", err)
 		return true
 	}
+	if r.cfg.Trace != nil {
+		r.cfg.Trace(Trace{Op: "drop", Key: key, From: r.self, Closer: Closest(key, found, r.cfg.K)})
+	}
 	r.c.update(func(s *Stats) { s.Drops++ })
 	return false
-}
-
-// holders asks each target for key and reports those holding a valid
-// version at least as good as value.
-func (r *Replicator) holders(ctx context.Context, key string, value []byte, targets []peer.ID) map[peer.ID]bool {
-	var mu sync.Mutex
-	has := make(map[peer.ID]bool, len(targets))
-	var wg sync.WaitGroup
-	for _, p := range targets {
-		wg.Go(func() {
-			gctx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
-			theirs, _, err := r.pm.GetValue(gctx, p, key)
-			cancel()
-			if err != nil || theirs == nil || r.worse(key, value, theirs.GetValue()) {
-				return
-			}
-			mu.Lock()
-			has[p] = true
-			mu.Unlock()
-		})
-	}
-	wg.Wait()
-	return has
 }
 
 // worse reports whether theirs is invalid or loses to ours under the DHT's
@@ -133,6 +116,7 @@ func (r *Replicator) storeAll(ctx context.Context, to []peer.ID, rec *recpb.Reco
 			mu.Lock()
 			defer mu.Unlock()
 			if err == nil {
+				r.trace("store", string(rec.GetKey()), p)
 				n++
 				return
 			}
@@ -153,6 +137,12 @@ func (r *Replicator) PollNewcomers(ctx context.Context) {
 	defer r.run.Unlock()
 	now := r.d.RoutingTable().ListPeers()
 	fresh := NewPeers(r.known, now)
+	var old []peer.ID
+	for _, p := range now {
+		if _, ok := r.known[p]; ok {
+			old = append(old, p)
+		}
+	}
 	r.known = set(now)
 	if len(fresh) == 0 {
 		return
@@ -166,7 +156,7 @@ func (r *Replicator) PollNewcomers(ctx context.Context) {
 		var wg sync.WaitGroup
 		sem := make(chan struct{}, r.cfg.Parallel)
 		for _, rec := range recs {
-			if !HandOffOnJoin(string(rec.GetKey()), r.self, n, now, r.cfg.K) {
+			if !HandOffOnJoin(string(rec.GetKey()), r.self, n, old, fresh, r.cfg.K) {
 				continue
 			}
 			sem <- struct{}{}

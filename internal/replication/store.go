@@ -57,3 +57,9 @@ func drop(ctx context.Context, store ds.Datastore, ns, key string, value []byte)
 	}
 	return store.Delete(ctx, k)
 }
+
+// Holds reports whether store keeps a record of namespace ns under key.
+func Holds(ctx context.Context, store ds.Datastore, ns, key string) bool {
+	ok, err := store.Has(ctx, dsKey(ns, key))
+	return err == nil && ok
+}

@@ -55,6 +55,9 @@ func (m *Net) Add(n int) ([]*Node, error) {
 			return out, err
 		}
 		for _, o := range m.Nodes {
+			if o.Dead {
+				continue // a killed node's cable stays pulled
+			}
 			if _, err := m.MN.LinkPeers(h.ID(), o.Host.ID()); err != nil {
 				return out, err
 			}

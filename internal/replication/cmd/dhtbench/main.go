@@ -75,7 +75,7 @@ func phase(ctx context.Context, net *meshtest.Net, rng *rand.Rand, dead float64,
 		key := fmt.Sprintf("/bench/%d-%d", rng.Int63(), i)
 		from := live[rng.Intn(len(live))]
 		lctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-		found, ls, err := replication.Lookup(lctx, from.DHT, key, time.Now)
+		found, ls, err := replication.Lookup(lctx, from.DHT, key, 20, time.Now)
 		cancel()
 		truth := replication.Closest(key, ids, 20)
 		if err == nil && slices.Contains(append(found, from.Host.ID()), truth[0]) {
