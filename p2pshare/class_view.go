@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/p2pshare/p2pshare/internal/classview"
+	"github.com/p2pshare/p2pshare/internal/manifest"
 )
 
 // ClassSnapshot is the class on one share at a moment, as the bootstrap
@@ -43,6 +45,10 @@ const (
 	classStallAfter = 15 * time.Second
 	classGoneAfter  = 10 * time.Second
 	classPublish    = 500 * time.Millisecond // snapshots to watchers
+	// classMinReport is the least time between two reports heeded from one
+	// status stream: a member reports once a second, or at once on a
+	// change, so only a flood comes faster.
+	classMinReport = 20 * time.Millisecond
 )
 
 // errNotBootstrap is returned by the class API on a node that is not its
@@ -134,6 +140,7 @@ func (a *classAggregator) handle(st network.Stream) {
 	name := a.c.s.memberName(p)
 	id := a.seq.Add(1)
 	br := bufio.NewReader(st)
+	var last time.Time
 	for {
 		_ = st.SetReadDeadline(time.Now().Add(classGoneAfter))
 		b, err := readReportFrame(br)
@@ -147,7 +154,16 @@ func (a *classAggregator) handle(st network.Stream) {
 			a.post(classEvent{from: p, stream: id, at: time.Now()})
 			return
 		}
-		a.post(classEvent{from: p, name: name, stream: id, report: &r, at: time.Now()})
+		now := time.Now()
+		if now.Sub(last) < classMinReport {
+			continue // faster than any member reports: read, not heeded
+		}
+		last = now
+		r.Shares = slices.DeleteFunc(r.Shares, func(sr classview.ShareReport) bool {
+			_, err := manifest.ParseInfohash(sr.Share)
+			return err != nil
+		})
+		a.post(classEvent{from: p, name: name, stream: id, report: &r, at: now})
 	}
 }
 

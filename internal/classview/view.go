@@ -33,6 +33,9 @@ type Config struct {
 	// MaxMembers bounds the members tracked per share; reports from more
 	// are ignored. 0 means 4096.
 	MaxMembers int
+	// MaxShares bounds the shares tracked; reports of more are ignored.
+	// 0 means 1024.
+	MaxShares int
 }
 
 // maxAge bounds how far back a report's AgeMillis may date a class's start.
@@ -84,6 +87,9 @@ func New(cfg Config) *View {
 	if cfg.MaxMembers <= 0 {
 		cfg.MaxMembers = 4096
 	}
+	if cfg.MaxShares <= 0 {
+		cfg.MaxShares = 1024
+	}
 	return &View{cfg: cfg, shares: map[string]*share{}}
 }
 
@@ -95,6 +101,9 @@ func (v *View) Observe(now time.Time, m Member, r Report) {
 		seen[sr.Share] = true
 		sh := v.shares[sr.Share]
 		if sh == nil {
+			if len(v.shares) >= v.cfg.MaxShares {
+				continue
+			}
 			sh = &share{entries: map[string]*entry{}}
 			v.shares[sr.Share] = sh
 		}
@@ -244,7 +253,7 @@ type MemberState struct {
 	// set if it leaves); DoneAt is when, since Started.
 	Complete bool    `json:"complete"`
 	DoneAt   float64 `json:"done_seconds"`
-	Error  string  `json:"error,omitempty"`
+	Error    string  `json:"error,omitempty"`
 	// Silent is how long ago its last report came.
 	Silent float64 `json:"silent_seconds"`
 }

@@ -170,7 +170,7 @@ func TestViewAllDone(t *testing.T) {
 }
 
 func TestViewMaxMembers(t *testing.T) {
-	v := New(Config{MaxMembers: 2})
+	v := New(Config{MaxMembers: 2, MaxShares: 1})
 	now := time.Unix(0, 0)
 	for _, n := range []string{"a", "b", "c"} {
 		v.Observe(now, Member{ID: n, Name: n}, Report{Shares: []ShareReport{{Share: ih, Total: 1}}})
@@ -178,6 +178,7 @@ func TestViewMaxMembers(t *testing.T) {
 	if got := len(v.Snapshot(now, ih).Members); got != 2 {
 		t.Errorf("%d members tracked, want the limit, 2", got)
 	}
+	v.Observe(now, Member{ID: "a", Name: "a"}, Report{Shares: []ShareReport{{Share: ih, Total: 1}, {Share: "another", Total: 1}}})
 	if got := v.Shares(); len(got) != 1 || got[0] != ih {
 		t.Errorf("Shares() = %v", got)
 	}
