@@ -52,6 +52,17 @@ type Config struct {
 	QUIC bool
 	// JoinTimeout bounds reaching the bootstrap peers in New. 0 means 30 s.
 	JoinTimeout time.Duration
+	// Replicas is how many nodes hold each DHT record and each parked
+	// message (Kademlia's k). 0 means 20.
+	Replicas int
+	// Republish is how often the node re-checks the DHT records and parked
+	// messages it holds, re-storing them on the nodes now closest to their
+	// keys and handing off what it is no longer responsible for. 0 means
+	// 10 minutes.
+	Republish time.Duration
+	// MessageTTL is how long a message waits for an offline recipient.
+	// 0 means 7 days.
+	MessageTTL time.Duration
 	// Logger receives the node's logs. Nil means go-log's slog handler, which
 	// GOLOG_LOG_LEVEL controls (errors only by default).
 	Logger *slog.Logger
@@ -78,6 +89,12 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("p2pshare: Config.MaxPeers %d is negative", c.MaxPeers)
 	case c.JoinTimeout < 0:
 		return fmt.Errorf("p2pshare: Config.JoinTimeout %v is negative", c.JoinTimeout)
+	case c.Replicas < 0:
+		return fmt.Errorf("p2pshare: Config.Replicas %d is negative", c.Replicas)
+	case c.Republish < 0:
+		return fmt.Errorf("p2pshare: Config.Republish %v is negative", c.Republish)
+	case c.MessageTTL < 0:
+		return fmt.Errorf("p2pshare: Config.MessageTTL %v is negative", c.MessageTTL)
 	}
 	return nil
 }

@@ -18,6 +18,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	ihost "github.com/p2pshare/p2pshare/internal/host"
+	"github.com/p2pshare/p2pshare/internal/mailbox"
 	"github.com/p2pshare/p2pshare/internal/membership"
 	"github.com/p2pshare/p2pshare/internal/wire"
 )
@@ -42,6 +43,14 @@ var probes = map[string]probe{
 	},
 	"DHT GET_PROVIDERS": func(ctx context.Context, h host.Host, m peer.ID, ih Infohash) []byte {
 		return ask(ctx, h, m, "/p2pshare/kad/1.0.0", dhtRequest(pb.NewMessage(pb.Message_GET_PROVIDERS, ih.Hash(), 0)))
+	},
+	"private message": func(ctx context.Context, h host.Host, m peer.ID, ih Infohash) []byte {
+		return ask(ctx, h, m, msgProto, func(w io.Writer) { _ = mailbox.WriteFrame(w, []byte("p2m1 not really")) })
+	},
+	"inbox": func(ctx context.Context, h host.Host, m peer.ID, ih Infohash) []byte {
+		return ask(ctx, h, m, mailbox.Protocol, func(w io.Writer) {
+			_ = mailbox.WriteFrame(w, mailbox.Request{Op: mailbox.OpHave, Owner: m}.Encode())
+		})
 	},
 }
 

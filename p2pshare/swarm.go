@@ -58,6 +58,8 @@ type Swarm struct {
 	bootPeers []peer.AddrInfo
 	// class is the teacher's view of the class (classstatus.go).
 	class *classStatus
+	key   crypto.PrivKey // the node's identity, which its messages are signed and sealed with
+	msg   *messenger
 }
 
 // New starts a node and, if Config.BootstrapPeers is set, joins the network
@@ -95,7 +97,8 @@ func New(ctx context.Context, cfg Config) (*Swarm, error) {
 	}
 	d, err := discovery.New(nw.m.Guard(h), discovery.Options{
 		Bootstrap: boot, ProvideInterval: cfg.ProvideInterval, Log: log, Filter: nw.m.IsMember,
-		Validators: map[string]record.Validator{crlNS: nw.crl},
+		Validators: map[string]record.Validator{crlNS: nw.crl, memberNS: memberValidator{nw.m}},
+		Replicas:   cfg.Replicas, Republish: cfg.Republish,
 	})
 	if err != nil {
 		return fail(fmt.Errorf("p2pshare: %w", err))
@@ -125,6 +128,7 @@ func New(ctx context.Context, cfg Config) (*Swarm, error) {
 		sessions:  map[string]*swarm.Session{},
 		dials:     make(chan struct{}, 16),
 		bootPeers: boot,
+		key:       key,
 	}
 	// Revocation lists live in the DHT too: fetch the newest now, store
 	// every newer one this node learns of.
@@ -134,6 +138,10 @@ func New(ctx context.Context, cfg Config) (*Swarm, error) {
 		s.fetchCRL(ctx)
 	}
 	s.publishCRL()
+	if err := s.startMessages(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
 	s.class = startClassStatus(s)
 	s.renewIfDue(ctx)
 	go s.renewLoop()
@@ -193,6 +201,9 @@ func (s *Swarm) Close() error {
 	s.mu.Unlock()
 	s.cancel()
 	s.class.close()
+	if s.msg != nil {
+		s.msg.seen.close()
+	}
 	for _, se := range sessions {
 		_ = se.Close()
 	}

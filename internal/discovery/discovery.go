@@ -169,6 +169,21 @@ func (d *DHT) Close() error {
 	return d.d.Close()
 }
 
+// Replicas is k, the number of nodes that hold each key.
+func (d *DHT) Replicas() int { return d.opts.Replicas }
+
+// Closest looks key up and returns the k nodes closest to it that answered,
+// closest first (this node is never among them).
+func (d *DHT) Closest(ctx context.Context, key string) ([]peer.ID, error) {
+	found, _, err := replication.Lookup(ctx, d.d, key, d.opts.Replicas, time.Now)
+	return found, err
+}
+
+// FindPeer looks up the addresses of p.
+func (d *DHT) FindPeer(ctx context.Context, p peer.ID) (peer.AddrInfo, error) {
+	return d.d.FindPeer(ctx, p)
+}
+
 // Stats sums the replication counters of every record namespace.
 func (d *DHT) Stats() replication.Stats {
 	var s replication.Stats

@@ -1,0 +1,199 @@
+// Package mailbox parks sealed private messages for members who are
+// offline: the nodes closest to a member's inbox key hold them until the
+// member collects them, deletes them, or they expire. A holder cannot read
+// what it holds (package message seals it to the recipient); it only keeps
+// it within quotas. The store and the wire codec here do no network I/O;
+// p2pshare runs the protocol and the replication rounds.
+package mailbox
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+// Quotas a holder enforces.
+const (
+	MaxPerSender = 32       // messages one member may park for one recipient
+	MaxPerInbox  = 256      // messages parked for one recipient in all
+	MaxBytes     = 64 << 20 // bytes a holder keeps in all
+)
+
+// ErrQuota is returned when parking would exceed a quota.
+var ErrQuota = errors.New("mailbox: quota exceeded")
+
+// ItemID names a parked message by its content, which the holder cannot
+// open: the first 16 bytes of the SHA-256 of the sealed bytes.
+type ItemID [16]byte
+
+func (id ItemID) String() string { return hex.EncodeToString(id[:]) }
+
+// IDOf returns the ItemID of sealed.
+func IDOf(sealed []byte) ItemID {
+	h := sha256.Sum256(sealed)
+	var id ItemID
+	copy(id[:], h[:16])
+	return id
+}
+
+// Item is one parked message.
+type Item struct {
+	Sealed []byte
+	Sender peer.ID   // the member that parked it (as the holder saw it)
+	Expiry time.Time // second precision
+}
+
+// Store is a holder's parked messages, by recipient. It is safe for
+// concurrent use.
+type Store struct {
+	mu      sync.Mutex
+	inboxes map[peer.ID]map[ItemID]Item
+	gone    map[ItemID]time.Time // deleted by their recipient: refused until expiry
+	bytes   int
+}
+
+// NewStore returns an empty store.
+func NewStore() *Store {
+	return &Store{inboxes: map[peer.ID]map[ItemID]Item{}, gone: map[ItemID]time.Time{}}
+}
+
+// Put parks it for owner unless it is expired, already held, deleted by
+// its owner, or over a quota. It reports whether the item is now held.
+func (s *Store) Put(owner peer.ID, it Item, now time.Time) (bool, error) {
+	if !now.Before(it.Expiry) {
+		return false, nil
+	}
+	id := IDOf(it.Sealed)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.gone[id]; ok {
+		return false, nil
+	}
+	box := s.inboxes[owner]
+	if _, ok := box[id]; ok {
+		return true, nil
+	}
+	if len(box) >= MaxPerInbox {
+		return false, fmt.Errorf("%w: %d messages already wait for %s", ErrQuota, len(box), owner)
+	}
+	from := 0
+	for _, o := range box {
+		if o.Sender == it.Sender {
+			from++
+		}
+	}
+	if from >= MaxPerSender {
+		return false, fmt.Errorf("%w: %s already has %d messages waiting for %s", ErrQuota, it.Sender, from, owner)
+	}
+	if s.bytes+len(it.Sealed) > MaxBytes {
+		return false, fmt.Errorf("%w: holder full (%d bytes)", ErrQuota, s.bytes)
+	}
+	if box == nil {
+		box = map[ItemID]Item{}
+		s.inboxes[owner] = box
+	}
+	box[id] = it
+	s.bytes += len(it.Sealed)
+	return true, nil
+}
+
+// IDs lists the items held for owner.
+func (s *Store) IDs(owner peer.ID) []ItemID {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]ItemID, 0, len(s.inboxes[owner]))
+	for id := range s.inboxes[owner] {
+		out = append(out, id)
+	}
+	sort.Slice(out, func(i, j int) bool { return string(out[i][:]) < string(out[j][:]) })
+	return out
+}
+
+// Items returns the items held for owner, oldest expiry first.
+func (s *Store) Items(owner peer.ID) []Item {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Item, 0, len(s.inboxes[owner]))
+	for _, it := range s.inboxes[owner] {
+		out = append(out, it)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Expiry.Before(out[j].Expiry) })
+	return out
+}
+
+// Owners lists the recipients this store holds messages for.
+func (s *Store) Owners() []peer.ID {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]peer.ID, 0, len(s.inboxes))
+	for o := range s.inboxes {
+		out = append(out, o)
+	}
+	return out
+}
+
+// Delete removes owner's items ids, as their recipient asks once it has
+// them, and refuses them from then on until they expire.
+func (s *Store) Delete(owner peer.ID, ids []ItemID) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	box := s.inboxes[owner]
+	for _, id := range ids {
+		exp := time.Now().Add(7 * 24 * time.Hour)
+		if it, ok := box[id]; ok {
+			exp = it.Expiry
+			s.bytes -= len(it.Sealed)
+			delete(box, id)
+		}
+		s.gone[id] = exp
+	}
+	if len(box) == 0 {
+		delete(s.inboxes, owner)
+	}
+}
+
+// Drop forgets owner's inbox without refusing its items later: what a
+// holder does when it is no longer among the inbox's closest nodes.
+func (s *Store) Drop(owner peer.ID) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, it := range s.inboxes[owner] {
+		s.bytes -= len(it.Sealed)
+	}
+	delete(s.inboxes, owner)
+}
+
+// Expire drops every item and refusal past its expiry at now, and reports
+// how many items went.
+func (s *Store) Expire(now time.Time) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for o, box := range s.inboxes {
+		for id, it := range box {
+			if !now.Before(it.Expiry) {
+				s.bytes -= len(it.Sealed)
+				delete(box, id)
+				n++
+			}
+		}
+		if len(box) == 0 {
+			delete(s.inboxes, o)
+		}
+	}
+	for id, exp := range s.gone {
+		if !now.Before(exp) {
+			delete(s.gone, id)
+		}
+	}
+	return n
+}
+
+// Key is the DHT key whose k closest nodes hold owner's inbox.
+func Key(owner peer.ID) string { return "/p2pshare-inbox/" + string(owner) }

@@ -1,0 +1,527 @@
+package p2pshare
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/protocol"
+
+	"github.com/p2pshare/p2pshare/internal/mailbox"
+	"github.com/p2pshare/p2pshare/internal/membership"
+	"github.com/p2pshare/p2pshare/internal/message"
+	"github.com/p2pshare/p2pshare/internal/replication"
+)
+
+// MaxMessageSize is the largest message body Send takes.
+const MaxMessageSize = message.MaxBody
+
+// ErrMessageTooLarge is returned by Send for a body over MaxMessageSize.
+var ErrMessageTooLarge = errors.New("p2pshare: message too large")
+
+// Message is a private message from another member, opened and verified:
+// only this node could read it, it arrived unchanged, and From signed it
+// with the key its member certificate binds.
+type Message struct {
+	ID       string    // unique per message; a replay carries the same ID and is not delivered again
+	From     PeerID    // the sender's peer ID
+	FromName string    // the name on the sender's member certificate
+	Sent     time.Time // as the sender's clock read it
+	Body     []byte
+}
+
+// Receipt says how Send delivered a message.
+type Receipt struct {
+	ID     string
+	To     PeerID
+	Direct bool // delivered to the recipient itself
+	Parked int  // otherwise: inbox holders that took it for the offline recipient
+}
+
+// msgProto carries one sealed message to its online recipient.
+const msgProto = protocol.ID("/p2pshare/msg/1.0.0")
+
+// memberNS is the DHT namespace of the member directory: key
+// /p2pshare-member/<name, lower case>, value the member's certificate, so a
+// member can be written to by name while it is offline.
+const memberNS = "p2pshare-member"
+
+func memberKey(name string) string { return "/" + memberNS + "/" + strings.ToLower(name) }
+
+// errInboxFull: the Messages channel is full; the message stays parked or
+// the sender parks it.
+var errInboxFull = errors.New("p2pshare: the recipient's message queue is full")
+
+// messenger is a node's private-message service: its inbox channel, the
+// IDs already delivered, and the messages it holds for offline members.
+type messenger struct {
+	s    *Swarm
+	in   chan Message
+	seen *seenIDs
+	box  *mailbox.Store
+	ttl  time.Duration
+
+	collectMu sync.Mutex
+}
+
+func (s *Swarm) startMessages(ctx context.Context) error {
+	ttl := s.cfg.MessageTTL
+	if ttl == 0 {
+		ttl = 7 * 24 * time.Hour
+	}
+	seen, err := openSeen(s.cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	m := &messenger{s: s, in: make(chan Message, 256), seen: seen, box: mailbox.NewStore(), ttl: ttl}
+	s.msg = m
+	g := s.net.m.Guard(s.h)
+	g.SetStreamHandler(msgProto, m.handleDirect)
+	g.SetStreamHandler(mailbox.Protocol, m.handleInbox)
+	if own := s.net.m.Own(); own != nil {
+		go func() {
+			pctx, cancel := context.WithTimeout(s.ctx, 30*time.Second)
+			defer cancel()
+			if err := s.dht.Publish(pctx, memberKey(own.Name), own.DER, uint64(own.NotBefore.Unix())); err != nil {
+				s.log.Debug("publishing this member's directory entry", "err", err)
+			}
+		}()
+	}
+	go m.loop()
+	return nil
+}
+
+// Messages returns the channel private messages to this node arrive on,
+// each once. Parked messages are collected when the node starts and every
+// half minute; a message that finds the channel full waits where it was
+// parked, or is parked by its sender.
+func (s *Swarm) Messages() <-chan Message { return s.msg.in }
+
+// Send sends body privately to the member to, named by its name or peer
+// ID: signed by this node, readable by the recipient alone. An online
+// recipient gets it directly; for an offline one it is parked on the DHT
+// nodes closest to the recipient's inbox for Config.MessageTTL, and the
+// recipient collects it when it next comes online, even if this node has
+// left by then. Send returns once the recipient or at least one inbox
+// holder has it.
+func (s *Swarm) Send(ctx context.Context, to string, body []byte) (Receipt, error) {
+	if len(body) > MaxMessageSize {
+		return Receipt{}, fmt.Errorf("%w: %d bytes, limit %d", ErrMessageTooLarge, len(body), MaxMessageSize)
+	}
+	own := s.net.m.Own()
+	if own == nil {
+		return Receipt{}, errors.New("p2pshare: this node has no member certificate")
+	}
+	p, err := s.resolveMember(ctx, to)
+	if err != nil {
+		return Receipt{}, err
+	}
+	if p == s.h.ID() {
+		return Receipt{}, errors.New("p2pshare: a message to oneself")
+	}
+	sealed, id, err := message.Seal(s.key, own.DER, p, body, time.Now())
+	if err != nil {
+		return Receipt{}, fmt.Errorf("p2pshare: sealing a message to %s: %w", to, err)
+	}
+	r := Receipt{ID: id.String(), To: p}
+	derr := s.msg.direct(ctx, p, sealed)
+	if derr == nil {
+		r.Direct = true
+		return r, nil
+	}
+	var refused refusedError
+	if errors.As(derr, &refused) {
+		return r, fmt.Errorf("p2pshare: %s refused the message: %w", to, derr)
+	}
+	n, perr := s.msg.park(ctx, p, sealed)
+	if n == 0 {
+		return r, fmt.Errorf("p2pshare: %s is unreachable (%v) and no inbox holder took the message: %w", to, derr, perr)
+	}
+	r.Parked = n
+	return r, nil
+}
+
+// resolveMember turns a member's name or peer ID into its peer ID: a peer ID as
+// it is, a name from the members this node has met, else from the DHT's
+// member directory.
+func (s *Swarm) resolveMember(ctx context.Context, to string) (peer.ID, error) {
+	if p, err := peer.Decode(to); err == nil {
+		return p, nil
+	}
+	for _, p := range s.net.m.Members() {
+		if mc, ok := s.net.m.Member(p); ok && strings.EqualFold(mc.Name, to) {
+			return p, nil
+		}
+	}
+	if own := s.net.m.Own(); own != nil && strings.EqualFold(own.Name, to) {
+		return s.h.ID(), nil
+	}
+	lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	der, err := s.dht.GetValue(lctx, memberKey(to))
+	if err != nil {
+		return "", fmt.Errorf("p2pshare: no member named %q is known (%v)", to, err)
+	}
+	mc, err := membership.ParseMemberCert(der)
+	if err != nil {
+		return "", fmt.Errorf("p2pshare: the directory entry of %q: %w", to, err)
+	}
+	return mc.Peer, nil
+}
+
+// refusedError is a recipient's or holder's answer that it will not take
+// a message; it is not worth parking what the recipient refused.
+type refusedError struct{ reason string }
+
+func (e refusedError) Error() string { return e.reason }
+
+// direct hands sealed to p itself if p can be reached within a few seconds.
+func (m *messenger) direct(ctx context.Context, p peer.ID, sealed []byte) error {
+	s := m.s
+	dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if s.h.Network().Connectedness(p) != network.Connected {
+		if len(s.h.Peerstore().Addrs(p)) == 0 {
+			ai, err := s.dht.FindPeer(dctx, p)
+			if err != nil {
+				return fmt.Errorf("finding %s: %w", p, err)
+			}
+			s.h.Peerstore().AddAddrs(p, ai.Addrs, time.Hour)
+		}
+		if err := s.h.Connect(dctx, peer.AddrInfo{ID: p}); err != nil {
+			return err
+		}
+	}
+	resp, err := m.request(dctx, p, msgProto, sealed)
+	if err != nil {
+		return err
+	}
+	if !resp.OK {
+		if resp.Error == errInboxFull.Error() {
+			return errInboxFull
+		}
+		return refusedError{resp.Error}
+	}
+	return nil
+}
+
+// request sends one frame to p on proto and reads the mailbox.Response.
+func (m *messenger) request(ctx context.Context, p peer.ID, proto protocol.ID, frame []byte) (mailbox.Response, error) {
+	st, err := m.s.h.NewStream(ctx, p, proto)
+	if err != nil {
+		return mailbox.Response{}, err
+	}
+	defer st.Close()
+	if dl, ok := ctx.Deadline(); ok {
+		_ = st.SetDeadline(dl)
+	}
+	if err := mailbox.WriteFrame(st, frame); err != nil {
+		st.Reset()
+		return mailbox.Response{}, err
+	}
+	_ = st.CloseWrite()
+	b, err := mailbox.ReadFrame(st)
+	if err != nil {
+		st.Reset()
+		return mailbox.Response{}, err
+	}
+	return mailbox.DecodeResponse(b)
+}
+
+func respond(st network.Stream, r mailbox.Response) {
+	_ = mailbox.WriteFrame(st, r.Encode())
+	_ = st.Close()
+}
+
+// handleDirect takes a message from its sender (a member: the stream is
+// guarded).
+func (m *messenger) handleDirect(st network.Stream) {
+	_ = st.SetDeadline(time.Now().Add(30 * time.Second))
+	b, err := mailbox.ReadFrame(st)
+	if err != nil || len(b) > message.MaxSealed {
+		st.Reset()
+		return
+	}
+	if err := m.accept(b); err != nil {
+		respond(st, mailbox.Response{Error: err.Error()})
+		return
+	}
+	respond(st, mailbox.Response{OK: true})
+}
+
+// accept opens a sealed message for this node, checks that its sender is
+// a member in good standing, and delivers it unless it was delivered
+// before. A duplicate is accepted (so its copies get deleted) but not
+// delivered again.
+func (m *messenger) accept(sealed []byte) error {
+	s := m.s
+	msg, err := message.Open(s.key, sealed)
+	if err != nil {
+		return err
+	}
+	mc, err := s.net.m.VerifyCert(msg.Cert, msg.From)
+	if err != nil {
+		return fmt.Errorf("p2pshare: message from %s refused: %w", msg.From, err)
+	}
+	fresh, err := m.seen.add(msg.ID, time.Now().Add(m.ttl+24*time.Hour))
+	if err != nil {
+		return err
+	}
+	if !fresh {
+		return nil
+	}
+	select {
+	case m.in <- Message{ID: msg.ID.String(), From: msg.From, FromName: mc.Name, Sent: msg.Sent, Body: msg.Body}:
+		return nil
+	default:
+		m.seen.forget(msg.ID)
+		return errInboxFull
+	}
+}
+
+// park stores sealed on the nodes closest to p's inbox and reports how
+// many took it.
+func (m *messenger) park(ctx context.Context, p peer.ID, sealed []byte) (int, error) {
+	s := m.s
+	key := mailbox.Key(p)
+	lctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	found, err := s.dht.Closest(lctx, key)
+	if len(found) == 0 {
+		return 0, fmt.Errorf("looking up the inbox of %s: %v", p, err)
+	}
+	it := mailbox.Item{Sealed: sealed, Sender: s.h.ID(), Expiry: time.Now().Add(m.ttl).Truncate(time.Second)}
+	n := 0
+	if replication.Responsible(key, s.h.ID(), found, s.dht.Replicas()) {
+		if ok, _ := m.box.Put(p, it, time.Now()); ok {
+			n++
+		}
+	}
+	got, errs := m.putAll(lctx, p, found, []mailbox.Item{it})
+	return n + got, errs
+}
+
+// putAll parks items for owner on each of to, and reports how many took
+// all of them.
+func (m *messenger) putAll(ctx context.Context, owner peer.ID, to []peer.ID, items []mailbox.Item) (int, error) {
+	req := mailbox.Request{Op: mailbox.OpPut, Owner: owner, Items: items}.Encode()
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	var errs []error
+	n := 0
+	for _, h := range to {
+		wg.Go(func() {
+			resp, err := m.request(ctx, h, mailbox.Protocol, req)
+			if err == nil && !resp.OK {
+				err = errors.New(resp.Error)
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", h, err))
+				return
+			}
+			n++
+		})
+	}
+	wg.Wait()
+	return n, errors.Join(errs...)
+}
+
+// handleInbox serves the inbox protocol to members: parking messages for
+// anyone, and handing a member its own messages.
+func (m *messenger) handleInbox(st network.Stream) {
+	remote := st.Conn().RemotePeer()
+	_ = st.SetDeadline(time.Now().Add(30 * time.Second))
+	b, err := mailbox.ReadFrame(st)
+	if err != nil {
+		st.Reset()
+		return
+	}
+	req, err := mailbox.DecodeRequest(b)
+	if err != nil {
+		respond(st, mailbox.Response{Error: err.Error()})
+		return
+	}
+	now := time.Now()
+	switch req.Op {
+	case mailbox.OpPut:
+		var errs []error
+		for _, it := range req.Items {
+			if it.Sender == "" {
+				it.Sender = remote
+			}
+			// Nobody parks for longer than this node keeps messages.
+			if limit := now.Add(m.ttl); it.Expiry.After(limit) {
+				it.Expiry = limit
+			}
+			if _, err := m.box.Put(req.Owner, it, now); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		if err := errors.Join(errs...); err != nil {
+			respond(st, mailbox.Response{Error: err.Error()})
+			return
+		}
+		respond(st, mailbox.Response{OK: true})
+	case mailbox.OpHave:
+		respond(st, mailbox.Response{OK: true, IDs: m.box.IDs(req.Owner)})
+	case mailbox.OpTake, mailbox.OpDel:
+		if remote != req.Owner {
+			respond(st, mailbox.Response{Error: "only the inbox's owner collects or deletes its messages"})
+			return
+		}
+		if req.Op == mailbox.OpDel {
+			m.box.Delete(req.Owner, req.IDs)
+			respond(st, mailbox.Response{OK: true})
+			return
+		}
+		respond(st, mailbox.Response{OK: true, Items: m.box.Items(req.Owner)})
+	}
+}
+
+// loop collects this node's parked messages now and every half minute,
+// and runs a republish round over the inboxes it holds every
+// Config.Republish.
+func (m *messenger) loop() {
+	s := m.s
+	every := s.cfg.Republish
+	if every == 0 {
+		every = 10 * time.Minute
+	}
+	m.collect(s.ctx)
+	collect := time.NewTicker(min(30*time.Second, every))
+	defer collect.Stop()
+	round := time.NewTicker(every)
+	defer round.Stop()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-collect.C:
+			m.collect(s.ctx)
+		case <-round.C:
+			m.republish(s.ctx)
+		}
+	}
+}
+
+// collect fetches this node's messages from the nodes closest to its
+// inbox (and from its own store, when it holds its own inbox), delivers
+// them, and deletes the copies of every message it delivered or refused.
+func (m *messenger) collect(ctx context.Context) {
+	m.collectMu.Lock()
+	defer m.collectMu.Unlock()
+	s := m.s
+	self := s.h.ID()
+	done := func(items []mailbox.Item) []mailbox.ItemID {
+		var ids []mailbox.ItemID
+		for _, it := range items {
+			if err := m.accept(it.Sealed); errors.Is(err, errInboxFull) {
+				continue
+			} else if err != nil {
+				s.log.Warn("a parked message was refused", "err", err)
+			}
+			ids = append(ids, mailbox.IDOf(it.Sealed))
+		}
+		return ids
+	}
+	m.box.Delete(self, done(m.box.Items(self)))
+	lctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	found, _ := s.dht.Closest(lctx, mailbox.Key(self))
+	var wg sync.WaitGroup
+	for _, h := range found {
+		wg.Go(func() {
+			resp, err := m.request(lctx, h, mailbox.Protocol, mailbox.Request{Op: mailbox.OpTake, Owner: self}.Encode())
+			if err != nil || !resp.OK || len(resp.Items) == 0 {
+				return
+			}
+			ids := done(resp.Items)
+			if len(ids) > 0 {
+				_, _ = m.request(lctx, h, mailbox.Protocol, mailbox.Request{Op: mailbox.OpDel, Owner: self, IDs: ids}.Encode())
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// republish re-checks every inbox this node holds, as the DHT's records
+// are: look its key up, store the messages on those of the k closest that
+// lack some, and hand the inbox off and drop it once this node is no
+// longer among them.
+func (m *messenger) republish(ctx context.Context) {
+	s := m.s
+	m.box.Expire(time.Now())
+	k := s.dht.Replicas()
+	for _, owner := range m.box.Owners() {
+		if ctx.Err() != nil {
+			return
+		}
+		key := mailbox.Key(owner)
+		lctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		found, err := s.dht.Closest(lctx, key)
+		if err != nil || len(found) == 0 {
+			cancel()
+			continue
+		}
+		items := m.box.Items(owner)
+		ids := map[mailbox.ItemID]bool{}
+		for _, it := range items {
+			ids[mailbox.IDOf(it.Sealed)] = true
+		}
+		has := func(p peer.ID) bool {
+			resp, err := m.request(lctx, p, mailbox.Protocol, mailbox.Request{Op: mailbox.OpHave, Owner: owner}.Encode())
+			if err != nil || !resp.OK {
+				return false
+			}
+			got := 0
+			for _, id := range resp.IDs {
+				if ids[id] {
+					got++
+				}
+			}
+			return got == len(ids)
+		}
+		plan := replication.Decide(key, s.h.ID(), found, k, has)
+		stored, _ := m.putAll(lctx, owner, plan.StoreTo, items)
+		cancel()
+		if plan.Drop && (stored > 0 || len(plan.StoreTo) == 0) {
+			m.box.Drop(owner)
+		}
+	}
+}
+
+// memberValidator accepts a directory entry only if it is a valid member
+// certificate of this network, unrevoked, filed under its own name.
+type memberValidator struct{ m *membership.Membership }
+
+func (v memberValidator) Validate(key string, der []byte) error {
+	mc, err := membership.ParseMemberCert(der)
+	if err != nil {
+		return err
+	}
+	if _, err := v.m.VerifyCert(der, mc.Peer); err != nil {
+		return err
+	}
+	if key != memberKey(mc.Name) {
+		return fmt.Errorf("p2pshare: the certificate of %q filed under %q", mc.Name, key)
+	}
+	return nil
+}
+
+// Select prefers the most recently issued certificate.
+func (v memberValidator) Select(_ string, values [][]byte) (int, error) {
+	best, bestT := 0, time.Time{}
+	for i, der := range values {
+		if mc, err := membership.ParseMemberCert(der); err == nil && mc.NotBefore.After(bestT) {
+			best, bestT = i, mc.NotBefore
+		}
+	}
+	return best, nil
+}

@@ -1,0 +1,284 @@
+package p2pshare
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/p2pshare/p2pshare/internal/message"
+)
+
+// msgConfig gives a test class short republish rounds and three replicas.
+func msgConfig(name string) func(*Config) {
+	return func(c *Config) {
+		c.Name = name
+		c.Replicas = 3
+		c.Republish = 500 * time.Millisecond
+	}
+}
+
+// receive waits for one message on s, failing at the deadline.
+func receive(t *testing.T, ctx context.Context, s *Swarm) Message {
+	t.Helper()
+	select {
+	case m := <-s.Messages():
+		return m
+	case <-ctx.Done():
+		t.Fatalf("%s received no message: %v", s.ID(), ctx.Err())
+		return Message{}
+	}
+}
+
+// noMessage checks that nothing more arrives on s: it sends s a marker
+// message and expects the marker first.
+func noMessage(t *testing.T, ctx context.Context, from, s *Swarm) {
+	t.Helper()
+	if _, err := from.Send(ctx, s.ID(), []byte("marker")); err != nil {
+		t.Fatal(err)
+	}
+	if m := receive(t, ctx, s); string(m.Body) != "marker" {
+		t.Fatalf("an unexpected message arrived: %q from %s", m.Body, m.FromName)
+	}
+}
+
+func TestMessageDirect(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	boot := testNode(t, nil, msgConfig("teacher"))
+	alice := testNode(t, boot, msgConfig("alice"))
+	bob := testNode(t, boot, msgConfig("bob"))
+	body := []byte("the lab image is ready; start at 9:00")
+	r, err := alice.Send(ctx, "Bob", body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.Direct || r.To.String() != bob.ID() {
+		t.Fatalf("receipt %+v", r)
+	}
+	m := receive(t, ctx, bob)
+	if !bytes.Equal(m.Body, body) || m.FromName != "alice" || m.From.String() != alice.ID() || m.ID != r.ID {
+		t.Fatalf("got %+v", m)
+	}
+	// By peer ID too, and the limits say what is wrong.
+	if _, err := bob.Send(ctx, alice.ID(), []byte("ok")); err != nil {
+		t.Fatal(err)
+	}
+	if m := receive(t, ctx, alice); m.FromName != "bob" {
+		t.Fatalf("got %+v", m)
+	}
+	if _, err := alice.Send(ctx, "bob", make([]byte, MaxMessageSize+1)); !errors.Is(err, ErrMessageTooLarge) {
+		t.Fatalf("oversize: %v", err)
+	}
+	if _, err := alice.Send(ctx, "nobody-by-this-name", []byte("x")); err == nil || !strings.Contains(err.Error(), "no member named") {
+		t.Fatalf("unknown name: %v", err)
+	}
+}
+
+// TestMessageTamperedOrForged delivers changed and forged messages straight
+// to a member: none is delivered; a replay is delivered once.
+func TestMessageTamperedOrForged(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	boot := testNode(t, nil, msgConfig("teacher"))
+	alice := testNode(t, boot, msgConfig("alice"))
+	bob := testNode(t, boot, msgConfig("bob"))
+	carol := testNode(t, boot, msgConfig("carol"))
+	bobID, _ := peer.Decode(bob.ID())
+
+	sealed, _, err := message.Seal(alice.key, alice.net.m.Own().DER, bobID, []byte("genuine"), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	flipped := bytes.Clone(sealed)
+	flipped[len(flipped)/2] ^= 0x10
+	if err := alice.msg.direct(ctx, bobID, flipped); err == nil {
+		t.Fatal("a flipped bit was accepted")
+	}
+	// Carol's key with Alice's certificate: the signature is Carol's, the
+	// certificate claims Alice.
+	forged, _, err := message.Seal(carol.key, alice.net.m.Own().DER, bobID, []byte("from alice, honest"), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := carol.msg.direct(ctx, bobID, forged); err == nil {
+		t.Fatal("a message signed by carol with alice's certificate was accepted")
+	}
+	// The genuine one, twice: delivered once.
+	for range 2 {
+		if err := alice.msg.direct(ctx, bobID, sealed); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if m := receive(t, ctx, bob); string(m.Body) != "genuine" {
+		t.Fatalf("got %q", m.Body)
+	}
+	noMessage(t, ctx, carol, bob)
+}
+
+// TestMessageOffline: Bob is offline; Alice's message is parked on the
+// nodes closest to Bob's inbox, which cannot read it; Alice leaves; Bob
+// comes back, gets it once, and the parked copies are deleted.
+func TestMessageOffline(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	boot := testNode(t, nil, msgConfig("teacher"))
+	var class []*Swarm
+	for _, n := range []string{"h1", "h2", "h3", "h4"} {
+		class = append(class, testNode(t, boot, msgConfig(n)))
+	}
+	bobDir := t.TempDir()
+	bob := testNode(t, boot, func(c *Config) { msgConfig("bob")(c); c.DataDir = bobDir })
+	bobID, _ := peer.Decode(bob.ID())
+	alice := testNode(t, boot, msgConfig("alice"))
+	// Alice knows Bob's name from the member directory in the DHT.
+	waitUntil(t, 20*time.Second, "bob's directory entry", func() bool {
+		_, err := alice.dht.GetValue(ctx, memberKey("bob"))
+		return err == nil
+	})
+	bob.Close()
+
+	secret := []byte("exam room changed to B-204; bring your student card")
+	r, err := alice.Send(ctx, "bob", secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Direct || r.Parked == 0 {
+		t.Fatalf("receipt %+v: want parked", r)
+	}
+	all := append([]*Swarm{boot}, class...)
+	holders := 0
+	for _, h := range all {
+		for _, it := range h.msg.box.Items(bobID) {
+			holders++
+			if bytes.Contains(it.Sealed, secret[:20]) {
+				t.Fatalf("holder %s sees the body", h.ID())
+			}
+			if _, err := message.Open(h.key, it.Sealed); err == nil {
+				t.Fatalf("holder %s opened Bob's message", h.ID())
+			}
+		}
+	}
+	t.Logf("parked on %d holders (receipt says %d)", holders, r.Parked)
+	alice.Close()
+	// A holder leaves abruptly; the republish rounds of the others put the
+	// message back on three of the nodes now closest to Bob's inbox.
+	var parked []byte
+	var live []*Swarm
+	left := false
+	for _, h := range all {
+		if items := h.msg.box.Items(bobID); len(items) > 0 && !left && h != boot {
+			parked = items[0].Sealed
+			h.Close()
+			left = true
+			continue
+		}
+		live = append(live, h)
+	}
+	if !left {
+		t.Fatal("no holder but the bootstrap")
+	}
+	waitUntil(t, 30*time.Second, "three live holders again", func() bool {
+		n := 0
+		for _, h := range live {
+			n += len(h.msg.box.IDs(bobID))
+		}
+		return n >= 3
+	})
+	all = live
+
+	bob2, err := New(ctx, Config{DataDir: bobDir, ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"}, BootstrapPeers: boot.Addrs(), Replicas: 3, Republish: 500 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bob2.Close()
+	m := receive(t, ctx, bob2)
+	if !bytes.Equal(m.Body, secret) || m.FromName != "alice" {
+		t.Fatalf("got %+v", m)
+	}
+	waitUntil(t, 20*time.Second, "parked copies deleted", func() bool {
+		for _, h := range all {
+			if len(h.msg.box.IDs(bobID)) > 0 {
+				return false
+			}
+		}
+		return true
+	})
+	// Replays: straight to Bob, and after Bob restarts.
+	if err := bob2.msg.accept(parked); err != nil {
+		t.Fatal(err)
+	}
+	noMessage(t, ctx, boot, bob2)
+	bob2.Close()
+	bob3, err := New(ctx, Config{DataDir: bobDir, ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"}, BootstrapPeers: boot.Addrs()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bob3.Close()
+	if err := bob3.msg.accept(parked); err != nil {
+		t.Fatal(err)
+	}
+	noMessage(t, ctx, boot, bob3)
+}
+
+// TestMessageFromNonMembers: a revoked member can no longer send, and a
+// message it sealed before is refused; one from another network too.
+func TestMessageFromNonMembers(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	boot := testNode(t, nil, msgConfig("teacher"))
+	bob := testNode(t, boot, msgConfig("bob"))
+	mallory := testNode(t, boot, msgConfig("mallory"))
+	bobID, _ := peer.Decode(bob.ID())
+	early, _, err := message.Seal(mallory.key, mallory.net.m.Own().DER, bobID, []byte("before"), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := boot.Revoke("mallory"); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 10*time.Second, "bob drops mallory", func() bool { return !bob.IsMember(mallory.h.ID()) })
+	if _, err := mallory.Send(ctx, bob.ID(), []byte("after")); err == nil {
+		t.Fatal("a revoked member sent a message")
+	}
+	if err := bob.msg.accept(early); err == nil {
+		t.Fatal("a message sealed by a member revoked since was accepted")
+	}
+	other := testNode(t, nil, msgConfig("eve")) // another network's CA
+	forged, _, err := message.Seal(other.key, other.net.m.Own().DER, bobID, []byte("hi"), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := bob.msg.accept(forged); err == nil {
+		t.Fatal("a message from another network's member was accepted")
+	}
+	if _, err := other.Send(ctx, bob.ID(), []byte("hi")); err == nil {
+		t.Fatal("an outsider sent a message")
+	}
+	noMessage(t, ctx, boot, bob)
+	if len(bob.msg.box.Owners()) != 0 {
+		t.Fatal("something was parked")
+	}
+}
+
+func FuzzDecodeSeen(f *testing.F) {
+	f.Add(appendSeen(appendSeen(nil, message.ID{1}, time.Unix(100, 0)), message.ID{1}, time.Unix(0, 0)))
+	f.Add([]byte("torn"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		got := decodeSeen(b)
+		if len(got) > len(b)/seenRecord {
+			t.Fatalf("%d IDs from %d bytes", len(got), len(b))
+		}
+		var again []byte
+		for id, until := range got {
+			again = appendSeen(again, id, until)
+		}
+		if back := decodeSeen(again); len(back) != len(got) {
+			t.Fatalf("re-encoding lost IDs: %d, then %d", len(got), len(back))
+		}
+	})
+}
