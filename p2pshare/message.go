@@ -83,14 +83,14 @@ func (s *Swarm) startMessages(ctx context.Context) error {
 	g := s.net.m.Guard(s.h)
 	g.SetStreamHandler(msgProto, m.handleDirect)
 	g.SetStreamHandler(mailbox.Protocol, m.handleInbox)
+	// The directory entry goes out before New returns, so a member that
+	// runs only briefly can still be written to by name afterwards.
 	if own := s.net.m.Own(); own != nil {
-		go func() {
-			pctx, cancel := context.WithTimeout(s.ctx, 30*time.Second)
-			defer cancel()
-			if err := s.dht.Publish(pctx, memberKey(own.Name), own.DER, uint64(own.NotBefore.Unix())); err != nil {
-				s.log.Debug("publishing this member's directory entry", "err", err)
-			}
-		}()
+		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		if err := s.dht.Publish(pctx, memberKey(own.Name), own.DER, uint64(own.NotBefore.Unix())); err != nil {
+			s.log.Debug("publishing this member's directory entry", "err", err)
+		}
+		cancel()
 	}
 	go m.loop()
 	return nil

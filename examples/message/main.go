@@ -1,0 +1,141 @@
+// Command message sends and reads private messages between the members of a
+// p2pshare network, from a shell.
+//
+//	message -invite STRING|@FILE -data DIR [-name NAME] send TO TEXT...
+//	message -data DIR read [-wait DUR] [-count N]
+//
+// The first run joins the network with the invite the bootstrap printed
+// and keeps the membership in -data; later runs need only -data. send
+// prints one JSON line, the receipt:
+//
+//	{"id":…,"to":…,"direct":true|false,"parked":N}
+//
+// "direct" is true when the recipient was online and took the message;
+// otherwise it was parked on "parked" members near the recipient's inbox,
+// where the recipient collects it when it next runs, even if the sender
+// has left by then. read prints one JSON line per message, each message
+// once:
+//
+//	{"id":…,"from":…,"name":…,"sent":…,"body":…}
+//
+// until -count messages arrived or -wait passed (0 counts none and waits
+// for none: a run that just joins, collecting what is parked). On failure
+// it prints one line, "message: <reason>", on stderr and exits non-zero.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/p2pshare/p2pshare/examples/internal/console"
+	"github.com/p2pshare/p2pshare/examples/internal/flagx"
+	"github.com/p2pshare/p2pshare/p2pshare"
+)
+
+const usage = `usage: message -invite STRING|@FILE -data DIR [-name NAME] [-listen MULTIADDR] send TO TEXT...
+       message -data DIR read [-wait DUR] [-count N]`
+
+type options struct {
+	invite, name, data, listen string
+	bootstrap                  flagx.Strings
+	wait                       time.Duration
+	count                      int
+	cmd                        string
+	args                       []string
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+func run(ctx context.Context, args []string, stdout io.Writer, stderr *os.File) int {
+	fs := flag.NewFlagSet("message", flag.ContinueOnError)
+	var o options
+	fs.StringVar(&o.invite, "invite", "", "the invite the network's bootstrap printed (`STRING`, or @FILE); needed on the first run only")
+	fs.StringVar(&o.name, "name", "", "member `name` to ask for on joining; empty is one made from the peer ID")
+	fs.StringVar(&o.data, "data", "", "`folder` keeping this member's identity and membership (required)")
+	fs.StringVar(&o.listen, "listen", "/ip4/0.0.0.0/tcp/0", "`multiaddr` to listen on")
+	fs.Var(&o.bootstrap, "bootstrap", "further members to reach the network through, a `multiaddr` ending in /p2p/<peer ID>")
+	fs.DurationVar(&o.wait, "wait", 30*time.Second, "read: how long to wait for messages")
+	fs.IntVar(&o.count, "count", 1, "read: stop after this many messages")
+	return console.Main(fs, args, stderr, usage,
+		func() error { return o.check(fs) },
+		func() error { return o.do(ctx, stdout) })
+}
+
+func (o *options) check(fs *flag.FlagSet) error {
+	rest := fs.Args()
+	if len(rest) == 0 {
+		return errors.New("say send or read")
+	}
+	// Flags may follow the command too: read -wait 10s.
+	o.cmd = rest[0]
+	if err := fs.Parse(rest[1:]); err != nil {
+		return err
+	}
+	o.args = fs.Args()
+	switch {
+	case o.data == "":
+		return errors.New("-data is required: it keeps the membership between runs")
+	case o.cmd == "send" && len(o.args) < 2:
+		return errors.New("send needs a recipient (name or peer ID) and the text")
+	case o.cmd == "read" && len(o.args) > 0:
+		return fmt.Errorf("read takes no arguments, got %q", o.args)
+	case o.cmd != "send" && o.cmd != "read":
+		return fmt.Errorf("unknown command %q: say send or read", o.cmd)
+	case o.count < 0 || o.wait < 0:
+		return errors.New("-count and -wait must not be negative")
+	}
+	inv, err := flagx.ReadArg(o.invite)
+	if err != nil {
+		return err
+	}
+	o.invite = inv
+	return nil
+}
+
+func (o *options) do(ctx context.Context, stdout io.Writer) error {
+	s, err := p2pshare.New(ctx, p2pshare.Config{
+		DataDir: o.data, ListenAddrs: []string{o.listen}, Invite: o.invite, Name: o.name, BootstrapPeers: o.bootstrap,
+	})
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	enc := json.NewEncoder(stdout)
+	if o.cmd == "send" {
+		r, err := s.Send(ctx, o.args[0], []byte(strings.Join(o.args[1:], " ")))
+		if err != nil {
+			return err
+		}
+		return enc.Encode(map[string]any{"id": r.ID, "to": r.To.String(), "direct": r.Direct, "parked": r.Parked})
+	}
+	wctx, cancel := context.WithTimeout(ctx, o.wait)
+	defer cancel()
+	for got := 0; got < o.count; got++ {
+		select {
+		case m := <-s.Messages():
+			if err := enc.Encode(map[string]any{"id": m.ID, "from": m.From.String(), "name": m.FromName, "sent": m.Sent.UTC().Format(time.RFC3339Nano), "body": string(m.Body)}); err != nil {
+				return err
+			}
+		case <-wctx.Done():
+			if ctx.Err() != nil {
+				return nil // interrupted
+			}
+			return fmt.Errorf("%d of %d messages within %v", got, o.count, o.wait)
+		}
+	}
+	return nil
+}
