@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
@@ -67,6 +68,9 @@ type messenger struct {
 	ttl  time.Duration
 
 	collectMu sync.Mutex
+
+	// counters for the metrics
+	delivered, refused, sentDirect, sentParked atomic.Uint64
 }
 
 func (s *Swarm) startMessages(ctx context.Context) error {
@@ -132,6 +136,7 @@ func (s *Swarm) Send(ctx context.Context, to string, body []byte) (Receipt, erro
 	derr := s.msg.direct(ctx, p, sealed)
 	if derr == nil {
 		r.Direct = true
+		s.msg.sentDirect.Add(1)
 		return r, nil
 	}
 	var refused refusedError
@@ -143,6 +148,7 @@ func (s *Swarm) Send(ctx context.Context, to string, body []byte) (Receipt, erro
 		return r, fmt.Errorf("p2pshare: %s is unreachable (%v) and no inbox holder took the message: %w", to, derr, perr)
 	}
 	r.Parked = n
+	s.msg.sentParked.Add(1)
 	return r, nil
 }
 
@@ -259,6 +265,14 @@ func (m *messenger) handleDirect(st network.Stream) {
 // before. A duplicate is accepted (so its copies get deleted) but not
 // delivered again.
 func (m *messenger) accept(sealed []byte) error {
+	err := m.open(sealed)
+	if err != nil && !errors.Is(err, errInboxFull) {
+		m.refused.Add(1)
+	}
+	return err
+}
+
+func (m *messenger) open(sealed []byte) error {
 	s := m.s
 	msg, err := message.Open(s.key, sealed)
 	if err != nil {
@@ -277,6 +291,7 @@ func (m *messenger) accept(sealed []byte) error {
 	}
 	select {
 	case m.in <- Message{ID: msg.ID.String(), From: msg.From, FromName: mc.Name, Sent: msg.Sent, Body: msg.Body}:
+		m.delivered.Add(1)
 		return nil
 	default:
 		m.seen.forget(msg.ID)

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/p2pshare/p2pshare/internal/message"
 )
@@ -281,4 +283,40 @@ func FuzzDecodeSeen(f *testing.F) {
 			t.Fatalf("re-encoding lost IDs: %d, then %d", len(got), len(back))
 		}
 	})
+}
+
+// TestMessageMetrics: the message and DHT families are there, rise, and
+// pass Prometheus's lint.
+func TestMessageMetrics(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	boot := testNode(t, nil, msgConfig("teacher"))
+	alice := testNode(t, boot, msgConfig("alice"))
+	bob := testNode(t, boot, msgConfig("bob"))
+	if _, err := alice.Send(ctx, "bob", []byte("hi")); err != nil {
+		t.Fatal(err)
+	}
+	receive(t, ctx, bob)
+	problems, err := testutil.CollectAndLint(bob.Metrics())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range problems {
+		t.Errorf("lint: %s: %s", p.Metric, p.Text)
+	}
+	want := "# HELP p2pshare_messages_delivered_total Private messages delivered to this node, each once.\n# TYPE p2pshare_messages_delivered_total counter\np2pshare_messages_delivered_total 1\n"
+	if err := testutil.CollectAndCompare(bob.Metrics(), strings.NewReader(want), "p2pshare_messages_delivered_total"); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := testutil.GatherAndCount(registry(t, boot.Metrics()), "p2pshare_dht_records_held"); err != nil || n != 1 {
+		t.Fatalf("p2pshare_dht_records_held: %d series, %v", n, err)
+	}
+}
+
+func registry(t *testing.T, c prometheus.Collector) *prometheus.Registry {
+	r := prometheus.NewRegistry()
+	if err := r.Register(c); err != nil {
+		t.Fatal(err)
+	}
+	return r
 }

@@ -28,7 +28,7 @@ func (s *Swarm) Metrics() prometheus.Collector { return nodeMetrics{s} }
 // its own; a new family (the DHT's keys held and republished, messages
 // delivered) is one more line here.
 func (s *Swarm) metricSources() []prometheus.Collector {
-	return []prometheus.Collector{shareMetrics{s}, peerMetrics{s}, admissionMetrics{s}, classMetrics{s}}
+	return []prometheus.Collector{shareMetrics{s}, peerMetrics{s}, admissionMetrics{s}, classMetrics{s}, dhtMetrics{s}, messageMetrics{s}}
 }
 
 // nodeMetrics fans out to every source.
