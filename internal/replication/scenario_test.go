@@ -121,7 +121,7 @@ func (c *cluster) add(t *testing.T, n int) []*meshtest.Node {
 // round runs one republish round on every live node at once.
 func (c *cluster) round(t *testing.T) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 	var wg sync.WaitGroup
 	for _, nd := range c.Live() {
@@ -209,7 +209,7 @@ func TestChurnAndJoin(t *testing.T) {
 	}
 	rng := rand.New(rand.NewSource(1))
 	c := newCluster(t, n, k)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
 
 	keys := make([]string, nkeys)
