@@ -43,6 +43,9 @@ type class struct {
 	status   *console.Status // nil unless stderr is a terminal
 	stderr   *os.File
 	stops    []func()
+	begins   []func()
+	joined   int           // leechers that joined and wait for the go-ahead
+	joinTook time.Duration // from the first leecher's launch to the last one's joining
 	infohash string
 	invite   string
 	seedDone bool // the seeder exited
@@ -80,7 +83,7 @@ func (c *class) run(ctx context.Context, l launcher, src, outDir string) error {
 	ctx, cancel := context.WithTimeoutCause(ctx, c.timeout, fmt.Errorf("timed out after %v (-timeout)", c.timeout))
 	defer cancel()
 
-	stop, err := l.start(procs, 0, nodeOptions{role: "seeder", file: src, up: flagx.ByteRate(c.p.SeedUp),
+	_, stop, err := l.start(procs, 0, nodeOptions{role: "seeder", file: src, up: flagx.ByteRate(c.p.SeedUp),
 		invites: c.p.Leechers, reportInterval: reportEvery})
 	if err != nil {
 		return err
@@ -93,10 +96,10 @@ func (c *class) run(ctx context.Context, l launcher, src, outDir string) error {
 		return fmt.Errorf("the seeder stopped before serving: %v", c.seedErr)
 	}
 	fmt.Fprintf(c.stderr, "classroom: seeding %s; starting %d leechers\n", c.infohash, c.p.Leechers)
-	c.start = time.Now()
+	launched := time.Now()
 	for i := range c.leechers {
 		c.leechers[i].out = filepath.Join(outDir, fmt.Sprintf("leecher-%03d.bin", i+1))
-		stop, err := l.start(procs, i+1, nodeOptions{
+		begin, stop, err := l.start(procs, i+1, nodeOptions{
 			role: "leecher", infohash: c.infohash, invite: c.invite, out: c.leechers[i].out,
 			up: flagx.ByteRate(c.p.ups[i]), down: flagx.ByteRate(c.p.downs[i]), reportInterval: reportEvery,
 		})
@@ -104,6 +107,17 @@ func (c *class) run(ctx context.Context, l launcher, src, outDir string) error {
 			return err
 		}
 		c.stops = append(c.stops, stop)
+		c.begins = append(c.begins, begin)
+	}
+	// Every student joins first; then the class fetches at one instant.
+	if err := c.await(ctx, func() bool { return c.joined+c.finished() == c.p.Leechers || c.seedDone }); err != nil {
+		return err
+	}
+	c.joinTook = time.Since(launched)
+	fmt.Fprintf(c.stderr, "classroom: %d leechers joined in %v; fetching\n", c.joined, c.joinTook.Round(time.Millisecond))
+	c.start = time.Now()
+	for _, begin := range c.begins {
+		begin()
 	}
 	err = c.await(ctx, func() bool { return c.finished() == c.p.Leechers || c.seedDone })
 	c.sample()
@@ -171,6 +185,8 @@ func (c *class) apply(e nodeEvent) {
 		if p.err == nil && !p.done {
 			p.err = errors.New("exited before completing")
 		}
+	case e.r.Event == "joined":
+		c.joined++
 	case e.r.Event == "progress":
 		p.bytes = e.r.Bytes
 	case e.r.Event == "done":

@@ -6,9 +6,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -21,10 +23,13 @@ type nodeEvent struct {
 	cpu  float64 // if exit, the CPU seconds a node process used; 0 in-process
 }
 
-// launcher starts nodes that send their events to one channel; stop asks a
-// node to stop. Its nodes end at the latest when ctx ends.
+// launcher starts nodes that send their events to one channel. A leecher
+// joins the network and reports "joined", then waits for begin before it
+// fetches, so the whole class starts its fetch at one instant, as an exam
+// app's students do when the quiz is handed out; stop asks a node to stop.
+// Its nodes end at the latest when ctx ends.
 type launcher interface {
-	start(ctx context.Context, node int, o nodeOptions) (stop func(), err error)
+	start(ctx context.Context, node int, o nodeOptions) (begin, stop func(), err error)
 }
 
 // processes runs each node as a child process of this binary.
@@ -33,7 +38,7 @@ type processes struct {
 	events chan<- nodeEvent
 }
 
-func (p processes) start(ctx context.Context, node int, o nodeOptions) (func(), error) {
+func (p processes) start(ctx context.Context, node int, o nodeOptions) (func(), func(), error) {
 	cmd := exec.CommandContext(ctx, p.exe, append([]string{nodeCommand}, o.args()...)...)
 	// On ctx's end, ask nicely first, then kill; on Windows, where Interrupt
 	// cannot be sent, the kill comes after WaitDelay.
@@ -41,16 +46,16 @@ func (p processes) start(ctx context.Context, node int, o nodeOptions) (func(), 
 	cmd.WaitDelay = 5 * time.Second
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("starting %s node %d: %w", o.role, node, err)
+		return nil, nil, fmt.Errorf("starting %s node %d: %w", o.role, node, err)
 	}
 	go func() {
 		sc := bufio.NewScanner(stdout)
@@ -68,8 +73,9 @@ func (p processes) start(ctx context.Context, node int, o nodeOptions) (func(), 
 		}
 		p.events <- nodeEvent{node: node, exit: true, err: err, cpu: processCPUSeconds(cmd.ProcessState)}
 	}()
-	// Closing stdin is the stop request every platform understands.
-	return func() { stdin.Close() }, nil
+	// A line on stdin is the go-ahead; closing stdin is the stop request
+	// every platform understands.
+	return func() { _, _ = io.WriteString(stdin, "begin\n") }, func() { stdin.Close() }, nil
 }
 
 func lastLine(s string) string {
@@ -82,15 +88,17 @@ type goroutines struct {
 	events chan<- nodeEvent
 }
 
-func (g goroutines) start(ctx context.Context, node int, o nodeOptions) (func(), error) {
+func (g goroutines) start(ctx context.Context, node int, o nodeOptions) (func(), func(), error) {
 	ctx, cancel := context.WithCancel(ctx)
+	begin := make(chan struct{})
+	var once sync.Once
 	go func() {
-		err := runNode(ctx, o, func(r report) { g.events <- nodeEvent{node: node, r: r} })
+		err := runNode(ctx, o, begin, func(r report) { g.events <- nodeEvent{node: node, r: r} })
 		if err != nil {
 			err = fmt.Errorf("classroom %s: %w", o.role, err)
 		}
 		g.events <- nodeEvent{node: node, exit: true, err: err}
 		cancel()
 	}()
-	return cancel, nil
+	return func() { once.Do(func() { close(begin) }) }, cancel, nil
 }

@@ -1,12 +1,12 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"os/signal"
 	"strconv"
@@ -25,7 +25,7 @@ const nodeCommand = "__node"
 // report is what a node tells the classroom: one JSON line on stdout when
 // it is a process.
 type report struct {
-	Event      string  `json:"event"` // serving, progress, done or stopped
+	Event      string  `json:"event"` // serving, joined, progress, done or stopped
 	Infohash   string  `json:"infohash,omitempty"`
 	Invite     string  `json:"invite,omitempty"`     // the seeder's, for every leecher
 	Bytes      int64   `json:"bytes,omitempty"`      // content verified
@@ -64,9 +64,10 @@ func (o *nodeOptions) args() []string {
 		"-report", o.reportInterval.String()}
 }
 
-// nodeMain runs a node as a child process. It stops on SIGINT or SIGTERM,
-// or when its stdin closes: how the parent asks it to, portably, and what
-// happens when the parent dies.
+// nodeMain runs a node as a child process. A leecher fetches once a line
+// arrives on its stdin. It stops on SIGINT or SIGTERM, or when its stdin
+// closes: how the parent asks it to, portably, and what happens when the
+// parent dies.
 func nodeMain(args []string) int {
 	fs := flag.NewFlagSet("classroom "+nodeCommand, flag.ContinueOnError)
 	var o nodeOptions
@@ -76,12 +77,18 @@ func nodeMain(args []string) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	begin := make(chan struct{})
 	go func() {
-		_, _ = io.Copy(io.Discard, os.Stdin)
+		sc := bufio.NewScanner(os.Stdin)
+		if sc.Scan() {
+			close(begin)
+			for sc.Scan() {
+			}
+		}
 		stop()
 	}()
 	enc := json.NewEncoder(os.Stdout)
-	err := runNode(ctx, o, func(r report) { _ = enc.Encode(r) })
+	err := runNode(ctx, o, begin, func(r report) { _ = enc.Encode(r) })
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "classroom %s: %s\n", o.role, console.Line(err))
 		return 1
@@ -90,8 +97,9 @@ func nodeMain(args []string) int {
 }
 
 // runNode runs a seeder or a leecher on loopback until ctx ends, telling
-// emit what happens. emit is called from runNode's goroutine only.
-func runNode(ctx context.Context, o nodeOptions, emit func(report)) error {
+// emit what happens; a leecher reports "joined" and fetches once begin
+// closes. emit is called from runNode's goroutine only.
+func runNode(ctx context.Context, o nodeOptions, begin <-chan struct{}, emit func(report)) error {
 	cfg := p2pshare.Config{
 		ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"},
 		// The seeder starts a network of its own; the leechers join it.
@@ -108,6 +116,12 @@ func runNode(ctx context.Context, o nodeOptions, emit func(report)) error {
 	case "seeder":
 		return seed(ctx, sw, o, emit)
 	case "leecher":
+		emit(report{Event: "joined"})
+		select {
+		case <-begin:
+		case <-ctx.Done():
+			return nil
+		}
 		return leech(ctx, sw, o, emit)
 	}
 	return fmt.Errorf("unknown -role %q", o.role)

@@ -27,7 +27,10 @@ type result struct {
 	Median   float64 `json:"median_seconds"`
 	P90      float64 `json:"p90_seconds"`
 	Max      float64 `json:"max_seconds"`
-	Makespan float64 `json:"makespan_seconds"`
+	Makespan float64 `json:"makespan_seconds"` // from the go-ahead, every leecher joined, to the last one done
+	// JoinSeconds is how long the leechers took to start and join the
+	// network, all at once, before the go-ahead.
+	JoinSeconds float64 `json:"join_seconds"`
 
 	// TStar is the least makespan any schedule allows: the most of the
 	// seeder pushing F, the slowest leecher pulling F, and the class's
@@ -124,6 +127,7 @@ func (c *class) result() *result {
 	}
 	if r.Completed == p.Leechers {
 		r.Makespan = round(c.makespan.Seconds())
+		r.JoinSeconds = round(c.joinTook.Seconds())
 		r.OverTStar = round(per(c.makespan.Seconds(), b.TStar))
 		r.MedianOverStar = round(per(quantile(times, 0.5), b.TStar))
 		r.SeederUploadEstimate = round(float64(down-up) / f)
@@ -191,7 +195,7 @@ func (r *result) print(w io.Writer) {
 	fmt.Fprintf(&b, "%s\n%s\n", r.title(), r.caps())
 	fmt.Fprintf(&b, "completion:     min %s  median %s  p90 %s  max %s  (%d of %d)\n",
 		secs(r.Min), secs(r.Median), secs(r.P90), secs(r.Max), r.Completed, r.Leechers)
-	fmt.Fprintf(&b, "makespan:       %s\n", secs(r.Makespan))
+	fmt.Fprintf(&b, "makespan:       %s  (from the go-ahead; the leechers joined in %s before it)\n", secs(r.Makespan), secs(r.JoinSeconds))
 	fmt.Fprintf(&b, "T*:             %s  = max(F/U_s %s, F/D_min %s, N·F/(U_s+ΣU_i) %s)\n",
 		secs(r.TStar), secs(r.TSeed), secs(r.TDown), secs(r.TSwarm))
 	fmt.Fprintf(&b, "makespan / T*:  %s  (median / T* %s)\n", ratio(r.OverTStar), ratio(r.MedianOverStar))
