@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/network"
+
 	ihost "github.com/p2pshare/p2pshare/internal/host"
 	"github.com/p2pshare/p2pshare/internal/wire"
 )
@@ -27,8 +29,10 @@ const (
 // more requests, cancels or haves than an honest peer sends, unrequested
 // pieces, a frame far over the limit, pieces out of range, link after link,
 // and a pile of streams. The seeder cuts each attacker off and refuses its
-// next stream (the pile of streams is capped by the resource manager
-// instead); the honest fetch completes with the right bytes.
+// next stream; the pile of streams is capped by the resource manager. A
+// member that keeps coming back while banned, or opens streams for nothing,
+// is blocked at the connection level. The honest fetch completes with the
+// right bytes.
 func TestFloodsAreCutOff(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
@@ -42,6 +46,10 @@ func TestFloodsAreCutOff(t *testing.T) {
 	}
 	const pieces = floodSize / floodPiece
 	se := seed.session(ih)
+	// What the node does once its registry can block (see the report of
+	// issue 7): a peer banned by a session that keeps opening streams is
+	// refused by the membership gater.
+	seed.reg.SetBlock(seed.net.m.Block)
 
 	honest := testNode(t, seed, nil)
 	d, err := honest.Fetch(ctx, ih, FetchOptions{Out: filepath.Join(dir, "honest.bin")})
@@ -91,6 +99,30 @@ func TestFloodsAreCutOff(t *testing.T) {
 		}
 	})
 
+	t.Run("back again and again while banned", func(t *testing.T) {
+		att := testNode(t, seed, nil)
+		ps, err := openPieces(ctx, att.h, seed.h.ID(), ih, pieces)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = floods["requests"](ps, pieces, floodPiece)
+		waitUntil(t, 10*time.Second, "the seeder does not refuse the attacker", func() bool { return se.Banned(att.h.ID()) })
+		refusals := 0
+		for ; refusals <= 1000; refusals++ {
+			if _, err := openPieces(ctx, att.h, seed.h.ID(), ih, pieces); !errors.Is(err, errRefused) {
+				t.Logf("after %d refusals: %v", refusals, err)
+				break
+			}
+		}
+		if !seed.net.m.Blocked(att.h.ID()) {
+			t.Fatalf("the seeder refused %d streams and never blocked the attacker", refusals)
+		}
+		// Refused at the connection now, not by a Refuse on a stream.
+		if _, err := openPieces(ctx, att.h, seed.h.ID(), ih, pieces); err == nil || errors.Is(err, errRefused) {
+			t.Fatalf("the blocked attacker's next stream: %v, want no connection", err)
+		}
+	})
+
 	t.Run("many streams", func(t *testing.T) {
 		att := testNode(t, seed, nil)
 		const tries = 3 * ihost.MaxPieceStreamsPerPeer
@@ -99,7 +131,15 @@ func TestFloodsAreCutOff(t *testing.T) {
 		// reset at once.
 		var held, refused atomic.Int32
 		var wg sync.WaitGroup
-		for range tries {
+		streams := make([]network.Stream, tries)
+		defer func() {
+			for _, st := range streams {
+				if st != nil {
+					_ = st.Reset()
+				}
+			}
+		}()
+		for i := range tries {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
@@ -108,7 +148,7 @@ func TestFloodsAreCutOff(t *testing.T) {
 					refused.Add(1)
 					return
 				}
-				defer st.Reset()
+				streams[i] = st
 				_ = st.SetReadDeadline(time.Now().Add(5 * time.Second))
 				var ne net.Error
 				if _, err := st.Read(make([]byte, 1)); errors.As(err, &ne) && ne.Timeout() {
@@ -123,6 +163,16 @@ func TestFloodsAreCutOff(t *testing.T) {
 		if held.Load() == 0 || held.Load() > ihost.MaxPieceStreamsPerPeer {
 			t.Errorf("the seeder held %d piece streams of one peer, want 1..%d", held.Load(), ihost.MaxPieceStreamsPerPeer)
 		}
+		// Each stream the seeder held ends with no Hello: a peer that
+		// wastes that many is blocked.
+		for _, st := range streams {
+			if st != nil {
+				_ = st.Reset()
+			}
+		}
+		waitUntil(t, 10*time.Second, "the seeder never blocked a peer that opened streams for nothing", func() bool {
+			return seed.net.m.Blocked(att.h.ID())
+		})
 	})
 
 	if err := d.Wait(ctx); err != nil {

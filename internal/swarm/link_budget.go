@@ -96,24 +96,31 @@ const (
 // forgets those that have been quiet long enough to be back at a full burst.
 const maxLinkRates = 1024
 
-// linkRate decides whether a peer may bring up another link now. Time is
-// passed in. It is not safe for concurrent use: the session goroutine owns
-// it.
+// linkRate decides whether a peer may do something again now: bring up
+// another link (every and burst zero mean linkUpEvery and linkUpBurst), or
+// waste another stream. Time is passed in. It is not safe for concurrent
+// use: the session goroutine owns the session's.
 type linkRate struct {
-	last map[peer.ID]*rate.Limiter
+	last  map[peer.ID]*rate.Limiter
+	every time.Duration
+	burst int
 }
 
 func (r *linkRate) allow(p peer.ID, now time.Time) bool {
+	every, burst := r.every, r.burst
+	if every == 0 {
+		every, burst = linkUpEvery, linkUpBurst
+	}
 	lim := r.last[p]
 	if lim == nil {
 		if len(r.last) >= maxLinkRates {
 			for q, l := range r.last {
-				if l.TokensAt(now) >= linkUpBurst {
+				if l.TokensAt(now) >= float64(burst) {
 					delete(r.last, q)
 				}
 			}
 		}
-		lim = rate.NewLimiter(rate.Every(linkUpEvery), linkUpBurst)
+		lim = rate.NewLimiter(rate.Every(every), burst)
 		r.last[p] = lim
 	}
 	return lim.AllowN(now, 1)

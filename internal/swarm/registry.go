@@ -12,6 +12,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"golang.org/x/time/rate"
 
 	"github.com/p2pshare/p2pshare/internal/manifest"
 	"github.com/p2pshare/p2pshare/internal/wire"
@@ -31,6 +32,44 @@ type Registry struct {
 
 	mu       sync.Mutex
 	sessions map[string]*Session
+	block    func(peer.ID, time.Time) // see SetBlock
+	wasted   linkRate                 // streams a peer opened for nothing
+}
+
+// A peer may open wastedBurst piece streams for nothing — refused because a
+// session banned it, or ended before their Hello — and one more each
+// wastedEvery; beyond that the registry blocks it at the connection level
+// (see SetBlock). An honest peer wastes a stream when its connection breaks
+// during a handshake.
+const (
+	wastedBurst = 16
+	wastedEvery = 10 * time.Second
+)
+
+// SetBlock gives the registry a way to refuse a peer at the connection level
+// until a time, closing its connections (the membership layer's Block). The
+// registry uses it on a peer that keeps opening piece streams for nothing:
+// each costs this node a stream and a handshake's work, and the peer
+// little.
+func (r *Registry) SetBlock(block func(p peer.ID, until time.Time)) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.block = block
+}
+
+// waste counts a piece stream p opened for nothing, and blocks p at the
+// connection level once it wasted more than its rate allows.
+func (r *Registry) waste(p peer.ID, why string) {
+	now := time.Now()
+	r.mu.Lock()
+	ok := r.wasted.allow(p, now)
+	block := r.block
+	r.mu.Unlock()
+	if ok || block == nil {
+		return
+	}
+	r.log.Warn("peer keeps opening piece streams for nothing; blocked", "peer", p, "why", why, "for", penaltyFor)
+	block(p, now.Add(penaltyFor))
 }
 
 // NewRegistry serves both protocols on h. allow (nil: everyone) screens the
@@ -39,7 +78,9 @@ func NewRegistry(h host.Host, log *slog.Logger, allow func(peer.ID) bool) *Regis
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	r := &Registry{h: h, log: log, allow: allow, sessions: map[string]*Session{}}
+	r := &Registry{h: h, log: log, allow: allow, sessions: map[string]*Session{},
+		wasted: linkRate{last: map[peer.ID]*rate.Limiter{}, every: wastedEvery, burst: wastedBurst},
+	}
 	h.SetStreamHandler(wire.Protocol, r.handlePieces)
 	h.SetStreamHandler(wire.ManifestProtocol, r.handleManifest)
 	return r
@@ -154,6 +195,7 @@ func (r *Registry) handlePieces(st network.Stream) {
 	m, err := rd.Read()
 	if err != nil || m.Type != wire.Hello {
 		_ = st.Reset()
+		r.waste(p, "no hello")
 		return
 	}
 	c, err := cid.Cast(m.Data)
@@ -170,6 +212,9 @@ func (r *Registry) handlePieces(st network.Stream) {
 		_ = w.Write(wire.Msg{Type: wire.Refuse, Data: []byte(reason)}, wire.Limits{})
 		_ = w.Flush()
 		_ = st.Close()
+		if s != nil {
+			r.waste(p, "banned")
+		}
 		return
 	}
 	w := wire.NewWriter(st)
