@@ -79,13 +79,25 @@ func (c *churnClass) watchBlocks(n *Swarm) {
 	})
 }
 
-// join makes each node a member of the class and starts its fetch.
+// join makes each node a member of the class and starts its fetch, the
+// nodes' fetches all at once.
 func (c *churnClass) join(ctx context.Context, t *testing.T, nodes ...*Swarm) {
 	t.Helper()
-	for _, n := range nodes {
+	downloads := make([]*Download, len(nodes))
+	errs := make([]error, len(nodes))
+	var wg sync.WaitGroup
+	for k, n := range nodes {
 		t.Cleanup(func() { n.Close() })
 		c.watchBlocks(n)
-		d, err := n.Fetch(ctx, c.ih, FetchOptions{Out: filepath.Join(c.dir, n.ID())})
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			downloads[k], errs[k] = n.Fetch(ctx, c.ih, FetchOptions{Out: filepath.Join(c.dir, n.ID())})
+		}()
+	}
+	wg.Wait()
+	for k, n := range nodes {
+		d, err := downloads[k], errs[k]
 		if err != nil {
 			t.Fatalf("member %d: Fetch: %v", len(c.members), err)
 		}
@@ -119,6 +131,8 @@ func TestChurn(t *testing.T) {
 	)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
+	start := time.Now()
+	since := func() time.Duration { return time.Since(start).Round(100 * time.Millisecond) }
 	dir := t.TempDir()
 	boot := testNode(t, nil, nil)
 	seeder := testNode(t, boot, func(c *Config) { c.UploadLimit = 2 << 20 })
@@ -133,7 +147,10 @@ func TestChurn(t *testing.T) {
 	c := &churnClass{ih: ih, dir: filepath.Join(dir, "out"), events: make(chan memberEvent, 4096)}
 	c.watchBlocks(boot)
 	c.watchBlocks(seeder)
-	c.join(ctx, t, startNodes(t, boot, members, capped)...)
+	nodes := startNodes(t, boot, members, capped)
+	t.Logf("%v: %d members joined the network", since(), members)
+	c.join(ctx, t, nodes...)
+	t.Logf("%v: %d members fetching", since(), members)
 
 	// Churn round k comes once the class has verified k steps of pieces,
 	// counting every member's pieces, those of members that left too.
@@ -193,7 +210,7 @@ func TestChurn(t *testing.T) {
 		} else {
 			m.s.Close()
 		}
-		t.Logf("round %d: %d pieces verified in the class; a member holding %d of %d %s, a newcomer joins", round, verified, m.d.Progress().Pieces, pieces, how)
+		t.Logf("%v: round %d: %d pieces verified in the class; a member holding %d of %d %s, a newcomer joins", since(), round, verified, m.d.Progress().Pieces, pieces, how)
 		// The newcomer joins in the background, while the class goes on.
 		pending++
 		go func(inv string) {
@@ -220,7 +237,7 @@ func TestChurn(t *testing.T) {
 			t.Errorf("member %d: content differs from the source (%v)", i, err)
 		}
 	}
-	t.Logf("%d members completed; %d left on the way", stayed, rounds)
+	t.Logf("%v: %d members completed; %d left on the way", since(), stayed, rounds)
 	// No honest member trips the flood defences.
 	c.mu.Lock()
 	defer c.mu.Unlock()
