@@ -27,9 +27,11 @@ func (k EventKind) String() string {
 
 // Event is one thing that happened in a session.
 type Event struct {
-	Kind     EventKind
-	Peer     peer.ID
-	Piece    int
+	Kind  EventKind
+	Peer  peer.ID
+	Piece int
+	// Err is why the session failed (EventFailed), or how Peer broke the
+	// protocol (EventPeerDropped; the session then refuses it for a while).
 	Err      error
 	Progress Progress
 }
