@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ipfs/go-cid"
 	record "github.com/libp2p/go-libp2p-record"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -198,4 +199,30 @@ func TestPublishReplacesAndVersions(t *testing.T) {
 	if err := nodes[0].Publish(ctx, key, []byte("bad"), 9); err == nil {
 		t.Fatal("an invalid payload was stored")
 	}
+}
+
+// TestProviderRecordsExpire: a provider that stops re-announcing (a seeder
+// that left) disappears from the providers found within the provider TTL.
+func TestProviderRecordsExpire(t *testing.T) {
+	nodes := startNodes(t, 4, Options{Replicas: 3, ProvideInterval: 300 * time.Millisecond, ProviderTTL: 2 * time.Second})
+	c, err := cid.Parse("bafkreia7ostie2ae55xeu6f7nkke774lmeigzqex7edxjfksgswxsbnx3a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	seeder, student := nodes[3], nodes[1]
+	seeder.Provide(c)
+	providers := func() map[peer.ID]bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		out := map[peer.ID]bool{}
+		for ai := range student.FindProviders(ctx, c, 0) {
+			out[ai.ID] = true
+		}
+		return out
+	}
+	waitFor(t, "the seeder found as a provider", 20*time.Second, func() bool { return providers()[seeder.h.ID()] })
+	seeder.StopProviding(c)
+	stopped := time.Now()
+	waitFor(t, "the seeder's provider record gone", 20*time.Second, func() bool { return !providers()[seeder.h.ID()] })
+	t.Logf("provider record gone %v after the last re-announcement stopped (TTL 2 s)", time.Since(stopped).Round(100*time.Millisecond))
 }
