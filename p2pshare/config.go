@@ -9,6 +9,7 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Config configures a node. The zero value of every field is usable and
@@ -63,6 +64,10 @@ type Config struct {
 	// MessageTTL is how long a message waits for an offline recipient.
 	// 0 means 7 days.
 	MessageTTL time.Duration
+	// Metrics, if set, receives libp2p's own metrics (connections, streams,
+	// handshakes, the resource manager); p2pshare's are Swarm.Metrics.
+	// Nil keeps none.
+	Metrics prometheus.Registerer
 	// Logger receives the node's logs. Nil means go-log's slog handler, which
 	// GOLOG_LOG_LEVEL controls (errors only by default).
 	Logger *slog.Logger

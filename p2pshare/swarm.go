@@ -82,7 +82,7 @@ func New(ctx context.Context, cfg Config) (*Swarm, error) {
 		return nil, err
 	}
 	boot = append(boot, nw.joinVia...)
-	h, err := ihost.New(ihost.Options{Key: key, ListenAddrs: cfg.listenAddrs(), MaxPeers: cfg.MaxPeers, QUIC: cfg.QUIC, Gater: nw.m.Gater()})
+	h, err := ihost.New(ihost.Options{Key: key, ListenAddrs: cfg.listenAddrs(), MaxPeers: cfg.MaxPeers, QUIC: cfg.QUIC, Gater: nw.m.Gater(), Metrics: cfg.Metrics})
 	if err != nil {
 		nw.close()
 		return nil, fmt.Errorf("p2pshare: %w", err)

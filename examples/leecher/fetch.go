@@ -26,12 +26,10 @@ func leech(ctx context.Context, o options, stdout io.Writer, stderr *os.File) er
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("checking the output: %w", err)
 	}
-	if o.metrics != "" {
-		metricsweb.EnableLibp2p()
-	}
 	sw, err := p2pshare.New(ctx, p2pshare.Config{
 		DataDir:        o.data,
 		ListenAddrs:    []string{o.listen},
+		Metrics:        metricsweb.Libp2p(o.metrics != ""),
 		Invite:         o.invite,
 		Name:           o.name,
 		BootstrapPeers: o.bootstrap,

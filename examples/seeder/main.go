@@ -125,12 +125,10 @@ func seed(ctx context.Context, o options, stdout io.Writer, stderr *os.File) err
 	if _, err := os.Stat(o.file); err != nil {
 		return fmt.Errorf("cannot share %s: %w", o.file, err)
 	}
-	if o.metrics != "" {
-		metricsweb.EnableLibp2p()
-	}
 	sw, err := p2pshare.New(ctx, p2pshare.Config{
 		DataDir:        o.data,
 		ListenAddrs:    []string{o.listen},
+		Metrics:        metricsweb.Libp2p(o.metrics != ""),
 		Invite:         o.invite,
 		Name:           o.name,
 		BootstrapPeers: o.bootstrap,

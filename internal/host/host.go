@@ -46,18 +46,10 @@ type Options struct {
 	// membership layer refuses blocked and revoked peers there.
 	Gater coreconnmgr.ConnectionGater
 	// Metrics, if set, receives libp2p's own metrics (connections, streams,
-	// handshakes, identify, the event bus). Nil means none are kept, unless
-	// the environment sets MetricsEnv to 1: then they go to Prometheus's
-	// default registerer.
+	// handshakes, identify, the event bus, the resource manager). Nil means
+	// none are kept.
 	Metrics prometheus.Registerer
 }
-
-// MetricsEnv, set to 1, turns libp2p's metrics on in every host a process
-// builds, in Prometheus's default registerer: the example programs' -metrics
-// flag sets it, since p2pshare.Config has no field for a registerer yet.
-// TODO(issue 8): give p2pshare.Config a Metrics field passed to
-// Options.Metrics, and drop this.
-const MetricsEnv = "P2PSHARE_LIBP2P_METRICS"
 
 // New starts a libp2p host listening on opts.ListenAddrs.
 func New(opts Options) (host.Host, error) {
@@ -69,9 +61,6 @@ func New(opts Options) (host.Host, error) {
 		maxPeers = 1100
 	}
 	reg := opts.Metrics
-	if reg == nil && os.Getenv(MetricsEnv) == "1" {
-		reg = prometheus.DefaultRegisterer
-	}
 	rm, err := resourceManager(maxPeers, reg != nil)
 	if err != nil {
 		return nil, err

@@ -6,7 +6,6 @@ package metricsweb
 import (
 	"context"
 	"net/http"
-	"os"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -15,12 +14,14 @@ import (
 	"github.com/p2pshare/p2pshare/p2pshare"
 )
 
-// libp2pMetricsEnv turns libp2p's metrics on in the hosts p2pshare builds
-// (internal/host.MetricsEnv); they go to Prometheus's default registry.
-const libp2pMetricsEnv = "P2PSHARE_LIBP2P_METRICS"
-
-// EnableLibp2p asks for libp2p's own metrics. Call it before p2pshare.New.
-func EnableLibp2p() { _ = os.Setenv(libp2pMetricsEnv, "1") }
+// Libp2p is where a node's libp2p metrics go (p2pshare.Config.Metrics):
+// Prometheus's default registry, which Serve exposes, if on; else nowhere.
+func Libp2p(on bool) prometheus.Registerer {
+	if !on {
+		return nil
+	}
+	return prometheus.DefaultRegisterer
+}
 
 // Serve serves sw's metrics, with libp2p's and the runtime's from the
 // default registry, on addr at /metrics until ctx ends.
@@ -30,7 +31,7 @@ func Serve(ctx context.Context, addr string, sw *p2pshare.Swarm) (*classweb.Serv
 		return nil, err
 	}
 	// The default registry holds the Go and process collectors, and
-	// libp2p's once EnableLibp2p is called.
+	// libp2p's when Config.Metrics was Libp2p(true).
 	g := prometheus.Gatherers{reg, prometheus.DefaultGatherer}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(g, promhttp.HandlerOpts{}))
