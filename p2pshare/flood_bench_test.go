@@ -45,7 +45,7 @@ const (
 	envFloodOpens = "P2PSHARE_FLOOD_OPENS"
 	// envFloodBlock=off leaves the seeder's registry without a way to
 	// block a peer at the connection level (Registry.SetBlock), as a node
-	// is until p2pshare wires it.
+	// is until New wires it (TODO(issue 7)).
 	envFloodBlock = "P2PSHARE_FLOOD_BLOCK"
 )
 
