@@ -188,21 +188,7 @@ func (d *DHT) FindPeer(ctx context.Context, p peer.ID) (peer.AddrInfo, error) {
 func (d *DHT) Stats() replication.Stats {
 	var s replication.Stats
 	for _, r := range d.reps {
-		x := r.Stats()
-		s.KeysHeld += x.KeysHeld
-		s.Rounds = max(s.Rounds, x.Rounds)
-		s.Republishes += x.Republishes
-		s.HandOffs += x.HandOffs
-		s.Drops += x.Drops
-		s.Expired += x.Expired
-		s.Failures += x.Failures
-		s.Lookups += x.Lookups
-		s.LookupRounds += x.LookupRounds
-		s.LookupTime += x.LookupTime
-		s.MaxLookupTime = max(s.MaxLookupTime, x.MaxLookupTime)
-		if x.LastLookup.Duration > 0 {
-			s.LastLookup = x.LastLookup
-		}
+		s.Add(r.Stats())
 	}
 	return s
 }

@@ -35,46 +35,39 @@ func (c *cluster) record(tr Trace) {
 	c.tmu.Unlock()
 }
 
-// strays lists, for up to n copies held outside a key's k closest, the
-// moves that concern that key and holder, in order.
+// explainStrays logs, for up to n copies missing from a key's k closest or
+// held outside them, the moves that concern that key and node, in order.
 func (c *cluster) explainStrays(t *testing.T, keys []string, n int) {
 	h := c.holders(t)
 	ids := c.liveIDs()
 	c.tmu.Lock()
 	defer c.tmu.Unlock()
-	for _, key := range keys {
-		truth := map[peer.ID]bool{}
-		for _, p := range Closest(key, ids, c.k) {
-			truth[p] = true
-		}
-		for p := range truth {
-			if h[key][p] || n == 0 {
-				continue
-			}
-			n--
-			s := ""
-			for _, tr := range c.traces {
-				if tr.Key == key && (tr.From == p || tr.To == p) {
-					s += fmt.Sprintf(" [%s %s->%s]", tr.Op, tr.From.ShortString(), tr.To.ShortString())
-					for _, q := range tr.Closer {
-						s += fmt.Sprintf(" %s:%d", q.ShortString(), slices.Index(Closest(key, ids, len(ids)), q))
-					}
+	moves := func(key string, p peer.ID) string {
+		rank := Closest(key, ids, len(ids))
+		s := ""
+		for _, tr := range c.traces {
+			if tr.Key == key && (tr.From == p || tr.To == p) {
+				s += fmt.Sprintf(" [%s %s->%s]", tr.Op, tr.From.ShortString(), tr.To.ShortString())
+				for _, q := range tr.Closer {
+					s += fmt.Sprintf(" %s:%d", q.ShortString(), slices.Index(rank, q))
 				}
 			}
-			t.Logf("missing %s on %s (rank %d):%s", key, p.ShortString(), slices.Index(Closest(key, ids, c.k), p), s)
+		}
+		return s
+	}
+	for _, key := range keys {
+		closest := Closest(key, ids, c.k)
+		for _, p := range closest {
+			if !h[key][p] && n > 0 {
+				n--
+				t.Logf("missing %s on %s (rank %d):%s", key, p.ShortString(), slices.Index(closest, p), moves(key, p))
+			}
 		}
 		for p := range h[key] {
-			if truth[p] || n == 0 {
-				continue
+			if !slices.Contains(closest, p) && n > 0 {
+				n--
+				t.Logf("stray %s on %s:%s", key, p.ShortString(), moves(key, p))
 			}
-			n--
-			s := ""
-			for _, tr := range c.traces {
-				if tr.Key == key && (tr.From == p || tr.To == p) {
-					s += fmt.Sprintf(" [%s %s->%s]", tr.Op, tr.From.ShortString(), tr.To.ShortString())
-				}
-			}
-			t.Logf("stray %s on %s:%s", key, p.ShortString(), s)
 		}
 	}
 }
@@ -313,13 +306,7 @@ func (c *cluster) logStats(t *testing.T, phase string) {
 	var durs []time.Duration
 	for _, nd := range c.Live() {
 		x := c.reps[nd].Stats()
-		s.Republishes += x.Republishes
-		s.HandOffs += x.HandOffs
-		s.Drops += x.Drops
-		s.Lookups += x.Lookups
-		s.Failures += x.Failures
-		s.LookupRounds += x.LookupRounds
-		s.LookupTime += x.LookupTime
+		s.Add(x)
 		rounds = append(rounds, x.KeysHeld)
 		durs = append(durs, x.MaxLookupTime)
 	}

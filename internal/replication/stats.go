@@ -22,6 +22,26 @@ type Stats struct {
 	MaxLookupTime time.Duration
 }
 
+// Add sums x into s, as for the replicators of several namespaces or
+// nodes: counters and totals add, KeysHeld adds, Rounds and the maxima take
+// the larger, LastLookup the latest non-empty.
+func (s *Stats) Add(x Stats) {
+	s.KeysHeld += x.KeysHeld
+	s.Rounds = max(s.Rounds, x.Rounds)
+	s.Republishes += x.Republishes
+	s.HandOffs += x.HandOffs
+	s.Drops += x.Drops
+	s.Expired += x.Expired
+	s.Failures += x.Failures
+	s.Lookups += x.Lookups
+	s.LookupRounds += x.LookupRounds
+	s.LookupTime += x.LookupTime
+	s.MaxLookupTime = max(s.MaxLookupTime, x.MaxLookupTime)
+	if x.LastLookup.Duration > 0 {
+		s.LastLookup = x.LastLookup
+	}
+}
+
 // counters guards a Stats for the goroutines of one Replicator.
 type counters struct {
 	mu sync.Mutex
