@@ -43,9 +43,9 @@ const (
 	// after a cut-off, each idle stream), all together, per second; unset
 	// means 1000, 0 as fast as they can.
 	envFloodOpens = "P2PSHARE_FLOOD_OPENS"
-	// envFloodBlock=off leaves the seeder's registry without a way to
-	// block a peer at the connection level (Registry.SetBlock), as a node
-	// is until New wires it (TODO(issue 7)).
+	// envFloodBlock=off takes from the seeder's registry its way to block
+	// a peer at the connection level (Registry.SetBlock), to measure what
+	// that block is worth.
 	envFloodBlock = "P2PSHARE_FLOOD_BLOCK"
 )
 
@@ -97,8 +97,8 @@ func BenchmarkFlood(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	if os.Getenv(envFloodBlock) != "off" {
-		seed.reg.SetBlock(seed.net.m.Block) // as TestFloodsAreCutOff does
+	if os.Getenv(envFloodBlock) == "off" {
+		seed.reg.SetBlock(func(PeerID, time.Time) {})
 	}
 	attackers := make([]*Swarm, nAtt)
 	for i := range attackers {

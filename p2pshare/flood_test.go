@@ -46,10 +46,6 @@ func TestFloodsAreCutOff(t *testing.T) {
 	}
 	const pieces = floodSize / floodPiece
 	se := seed.session(ih)
-	// As a node does once New wires its registry to the membership gater:
-	// a peer that keeps opening piece streams for nothing is blocked.
-	// TODO(issue 7): drop this line once swarm.go does it.
-	seed.reg.SetBlock(seed.net.m.Block)
 
 	honest := testNode(t, seed, nil)
 	d, err := honest.Fetch(ctx, ih, FetchOptions{Out: filepath.Join(dir, "honest.bin")})

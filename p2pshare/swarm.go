@@ -130,6 +130,8 @@ func New(ctx context.Context, cfg Config) (*Swarm, error) {
 		bootPeers: boot,
 		key:       key,
 	}
+	// A peer that keeps wasting piece streams is blocked at the connection.
+	s.reg.SetBlock(nw.m.Block)
 	// Revocation lists live in the DHT too: fetch the newest now, store
 	// every newer one this node learns of.
 	publish := s.publishCRL
