@@ -20,7 +20,11 @@ const ProtocolMember protocol.ID = "/p2pshare/member/1.0.0"
 
 // Defaults of Config.
 const (
-	DefaultDeadline = 2 * time.Second
+	// DefaultDeadline leaves room for a busy laptop: a member whose
+	// exchange misses it is dropped and blocked for BlockFor, so it must
+	// not be missed under load (50 members starting at once on two cores
+	// did miss 2 s).
+	DefaultDeadline = 10 * time.Second
 	DefaultBlockFor = time.Minute
 	streamTimeout   = 10 * time.Second
 )

@@ -145,7 +145,9 @@ func newNode(t testing.TB, name string, k crypto.PrivKey, c Credentials, mutate 
 	t.Helper()
 	n := &node{name: name, key: k, dir: t.TempDir(), ev: newEvents()}
 	n.id, _ = peer.IDFromPrivateKey(k)
-	cfg := Config{CA: c.CA, Cert: c.Cert, Self: n.id, Dir: n.dir, OnAdmit: n.ev.admit, OnDrop: n.ev.drop, OnCRL: n.ev.onCRL}
+	// A short exchange deadline, so the drops the tests wait for come
+	// well within waitBound.
+	cfg := Config{CA: c.CA, Cert: c.Cert, Self: n.id, Dir: n.dir, OnAdmit: n.ev.admit, OnDrop: n.ev.drop, OnCRL: n.ev.onCRL, Deadline: 2 * time.Second}
 	if mutate != nil {
 		mutate(&cfg)
 	}
