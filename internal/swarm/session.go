@@ -479,7 +479,7 @@ func (s *Session) requestMore(l *link) {
 	if !s.Wanted() {
 		return
 	}
-	depth := s.pipes[l.id].Depth(s.m.PieceSize, pipelineTarget, 2, s.maxDepth)
+	depth := s.pipes[l.id].Depth(s.m.PieceSize, pipelineTarget, 1, s.maxDepth)
 	for _, i := range s.picker.Next(picker.Peer(l.id), depth) {
 		l.request(i)
 	}
