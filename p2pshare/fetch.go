@@ -5,15 +5,18 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/ipfs/go-cid"
+	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/p2pshare/p2pshare/internal/manifest"
 	"github.com/p2pshare/p2pshare/internal/storage"
 	"github.com/p2pshare/p2pshare/internal/swarm"
+	"github.com/p2pshare/p2pshare/internal/wire"
 )
 
 // Progress is a snapshot of a fetch or a share: bytes and pieces verified,
@@ -140,11 +143,24 @@ func (s *Swarm) resolve(ctx context.Context, ih cid.Cid) (*manifest.Manifest, []
 		mu.Unlock()
 	}
 	go func() {
-		for wait := 200 * time.Millisecond; ctx.Err() == nil; wait = min(2*wait, 5*time.Second) {
+		for wait := firstRetry; ctx.Err() == nil; wait = min(2*wait, lastRetry) {
+			// The members this node is connected to, the DHT record and the
+			// providers are asked at once; the first verified manifest wins
+			// and ends the round.
 			lctx, lcancel := context.WithTimeout(ctx, 5*time.Second)
-			// The DHT record and the providers are asked at once; the first
-			// verified manifest wins.
-			go func() {
+			var round sync.WaitGroup
+			for _, p := range s.neighbours(maxAskedNeighbours) {
+				round.Go(func() {
+					m, enc, err := s.reg.FetchManifest(lctx, p, ih)
+					switch {
+					case err == nil:
+						offer(m, enc, p)
+					case !errors.Is(err, wire.ErrUnknownShare) && lctx.Err() == nil:
+						note(err)
+					}
+				})
+			}
+			round.Go(func() {
 				if enc, err := s.dht.GetManifest(lctx, ih); err == nil {
 					if m, err := manifest.Decode(enc, manifest.MaxEncodedSize); err == nil {
 						offer(m, enc, "")
@@ -152,22 +168,25 @@ func (s *Swarm) resolve(ctx context.Context, ih cid.Cid) (*manifest.Manifest, []
 						note(err)
 					}
 				}
-			}()
-			for ai := range s.dht.FindProviders(lctx, ih, 20) {
-				if ai.ID == s.h.ID() {
-					continue
+			})
+			round.Go(func() {
+				for ai := range s.dht.FindProviders(lctx, ih, 20) {
+					if ai.ID == s.h.ID() {
+						continue
+					}
+					if len(ai.Addrs) > 0 {
+						s.h.Peerstore().AddAddrs(ai.ID, ai.Addrs, time.Hour)
+					}
+					m, enc, err := s.reg.FetchManifest(lctx, ai.ID, ih)
+					if err != nil {
+						note(err)
+						continue
+					}
+					offer(m, enc, ai.ID)
+					return
 				}
-				if len(ai.Addrs) > 0 {
-					s.h.Peerstore().AddAddrs(ai.ID, ai.Addrs, time.Hour)
-				}
-				m, enc, err := s.reg.FetchManifest(lctx, ai.ID, ih)
-				if err != nil {
-					note(err)
-					continue
-				}
-				offer(m, enc, ai.ID)
-				break
-			}
+			})
+			round.Wait()
 			lcancel()
 			select {
 			case <-ctx.Done():
@@ -186,6 +205,37 @@ func (s *Swarm) resolve(ctx context.Context, ih cid.Cid) (*manifest.Manifest, []
 		}
 		return nil, nil, "", fmt.Errorf("%w: %s: %w", ErrNotFound, ih, ctx.Err())
 	}
+}
+
+// A lookup round asks the first maxAskedNeighbours connected members
+// directly; rounds repeat after firstRetry, doubling up to lastRetry, until
+// the manifest is found.
+const (
+	maxAskedNeighbours = 4
+	firstRetry         = 100 * time.Millisecond
+	lastRetry          = 2 * time.Second
+)
+
+// neighbours returns up to n members this node is connected to, the ones it
+// joined through first. In a class the teacher's node, which shares, is
+// usually the one every member joined through, so asking it is one round
+// trip where the DHT walks several hops, and fifty members resolving at
+// once put no load on the DHT.
+func (s *Swarm) neighbours(n int) []peer.ID {
+	var out []peer.ID
+	add := func(p peer.ID) {
+		if len(out) < n && p != s.h.ID() && !slices.Contains(out, p) &&
+			s.h.Network().Connectedness(p) == network.Connected && s.IsMember(p) {
+			out = append(out, p)
+		}
+	}
+	for _, ai := range s.bootPeers {
+		add(ai.ID)
+	}
+	for _, p := range s.h.Network().Peers() {
+		add(p)
+	}
+	return out
 }
 
 func (s *Swarm) session(ih cid.Cid) *swarm.Session {
