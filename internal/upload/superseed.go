@@ -6,34 +6,63 @@ package upload
 // So the seeder does not show its peers everything it holds. It reveals to
 // each peer only a few pieces — always those it has revealed least, never one
 // the peer already holds — and reveals another each time the peer takes one.
-// Once every piece has been revealed at least once, the policy is done and
-// the seeder shows everything.
+// Once every piece has been revealed at least once and taken by a peer it
+// was revealed to, the policy is done and the seeder shows everything.
+//
+// Except in a wide class, one with more peers than the share has pieces to go
+// round (peers × window > pieces, the quiz case: 50 students, 8 pieces).
+// Showing such a class everything would have every peer queue requests at
+// the seeder, many copies of the share deep, while the peers could pass the
+// pieces among themselves; a piece then waits seconds in the seeder's queue
+// behind copies nobody needed from it. So in a wide class the policy is
+// never done: the seeder keeps revealing to the end, one piece at a time to
+// each peer, and never more than one copy of the share (as many pieces as
+// it has) shown and not yet taken across all its peers. Its upload stays
+// busy with pieces that are rare, sent at once, while the class does the
+// rest.
 //
 // SuperSeed is not safe for concurrent use.
 type SuperSeed struct {
 	n        int
 	count    []int32 // how many peers each piece was revealed to
 	unsent   int     // pieces revealed to nobody yet
-	done     bool    // every piece was revealed once: show everything
+	taken    []bool  // a peer it was revealed to was seen holding it
+	untaken  int     // pieces not taken yet
+	done     bool    // every piece was revealed and taken: show everything
+	wide     bool    // peers × window > n was seen: see SuperSeed
 	revealed map[Peer]map[int]bool
+	// out is, per peer, how many pieces shown to it it did not hold when
+	// last asked; total is their sum: the copies the seeder owes.
+	out   map[Peer]int
+	total int
 }
 
 // NewSuperSeed returns the policy for n pieces.
 func NewSuperSeed(n int) *SuperSeed {
-	return &SuperSeed{n: n, count: make([]int32, n), unsent: n, done: n == 0, revealed: map[Peer]map[int]bool{}}
+	return &SuperSeed{n: n, count: make([]int32, n), unsent: n, taken: make([]bool, n), untaken: n,
+		done: n == 0, revealed: map[Peer]map[int]bool{}, out: map[Peer]int{}}
 }
 
 // Window is how many unheld pieces to keep shown to each of peers peers:
-// enough for a full pipeline, and as many as keeps every peer's pieces
-// disjoint while the policy lasts — so a single student is shown everything
-// at once, and super-seeding costs it nothing.
+// enough for a full pipeline (minimum), and as many as keeps every peer's
+// pieces disjoint while the policy lasts — so a single student is shown
+// everything at once, and super-seeding costs it nothing. In a wide class
+// (peers × minimum > pieces) it is one piece, or more if there are pieces
+// enough, and the class is remembered as wide for good (see SuperSeed): the
+// peers of a class come up one by one, and one that leaves does not make the
+// rest narrow.
 func (s *SuperSeed) Window(peers, minimum int) int {
+	s.wide = s.wide || peers*minimum > s.n
+	if s.wide {
+		return max(1, s.n/max(1, peers))
+	}
 	return max(minimum, s.n/max(1, peers))
 }
 
-// Active reports whether some piece has not been revealed to anyone yet.
-// While it is, the seeder reveals pieces one by one; after, it shows all.
-func (s *SuperSeed) Active() bool { return !s.done }
+// Active reports whether the seeder still reveals pieces one by one: some
+// piece has not been revealed to anyone yet, or the class is wide. After, it
+// shows all.
+func (s *SuperSeed) Active() bool { return !s.done || s.wide }
 
 // Revealed reports whether piece i was revealed to peer p.
 func (s *SuperSeed) Revealed(p Peer, i int) bool { return s.revealed[p][i] }
@@ -41,7 +70,9 @@ func (s *SuperSeed) Revealed(p Peer, i int) bool { return s.revealed[p][i] }
 // Reveal chooses up to k pieces to show peer p: the least revealed pieces
 // that p does not hold (has reports what p holds) and was not shown, lowest
 // index first among equals, so a peer reading the content in order gets its
-// beginning early. They are recorded as revealed.
+// beginning early. In a wide class it chooses no more than keeps one copy of
+// the share shown and not taken across all peers. They are recorded as
+// revealed.
 func (s *SuperSeed) Reveal(p Peer, has func(int) bool, k int) []int {
 	if !s.Active() || k <= 0 {
 		return nil
@@ -50,6 +81,10 @@ func (s *SuperSeed) Reveal(p Peer, has func(int) bool, k int) []int {
 	if shown == nil {
 		shown = map[int]bool{}
 		s.revealed[p] = shown
+	}
+	s.note(p, has)
+	if s.wide {
+		k = min(k, s.n-s.total)
 	}
 	var out []int
 	for len(out) < k {
@@ -71,21 +106,39 @@ func (s *SuperSeed) Reveal(p Peer, has func(int) bool, k int) []int {
 		shown[best] = true
 		if s.count[best] == 0 {
 			s.unsent--
-			s.done = s.unsent == 0
 		}
 		s.count[best]++
 		out = append(out, best)
 	}
+	s.out[p] += len(out)
+	s.total += len(out)
 	return out
 }
 
 // Outstanding is how many pieces shown to p that p does not yet hold.
 func (s *SuperSeed) Outstanding(p Peer, has func(int) bool) int {
+	return s.note(p, has)
+}
+
+// note recounts the pieces shown to p that p does not hold, keeps the total
+// owed in step, and marks the pieces p took.
+func (s *SuperSeed) note(p Peer, has func(int) bool) int {
 	n := 0
 	for i := range s.revealed[p] {
-		if !has(i) {
+		switch {
+		case !has(i):
 			n++
+		case !s.taken[i]:
+			s.taken[i] = true
+			s.untaken--
 		}
+	}
+	s.done = s.unsent == 0 && s.untaken == 0
+	s.total += n - s.out[p]
+	if n == 0 {
+		delete(s.out, p)
+	} else {
+		s.out[p] = n
 	}
 	return n
 }
@@ -102,5 +155,7 @@ func (s *SuperSeed) PeerGone(p Peer, has func(int) bool) {
 			}
 		}
 	}
+	s.total -= s.out[p]
+	delete(s.out, p)
 	delete(s.revealed, p)
 }

@@ -1,0 +1,246 @@
+package upload
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"testing"
+)
+
+// revealWindow is the session's minimum window (swarm.minRevealWindow).
+const revealWindow = 2
+
+func holds(set map[int]bool) func(int) bool { return func(i int) bool { return set[i] } }
+
+func TestSuperSeedWindow(t *testing.T) {
+	for _, c := range []struct {
+		name          string
+		pieces, peers int
+		want          int
+		wide          bool
+	}{
+		{"one student sees everything", 512, 1, 512, false},
+		{"s2 class", 512, 30, 17, false},
+		{"many pieces per peer", 64, 4, 16, false},
+		{"just narrow", 8, 4, 2, false},
+		{"quiz class", 8, 50, 1, true},
+		{"just wide", 8, 5, 1, true},
+		{"wide but pieces to go round twice", 100, 51, 1, true},
+		{"s6 class", 1193, 1000, 1, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s := NewSuperSeed(c.pieces)
+			if got := s.Window(c.peers, revealWindow); got != c.want || s.wide != c.wide {
+				t.Fatalf("Window(%d, %d) of %d pieces = %d, wide %v; want %d, wide %v", c.peers, revealWindow, c.pieces, got, s.wide, c.want, c.wide)
+			}
+		})
+	}
+}
+
+// TestSuperSeedQuiz is the quiz case: 8 pieces, 50 students. Each is shown
+// one piece, every piece is shown once before any twice, no more than one
+// copy of the share is owed at a time, and the policy never ends.
+func TestSuperSeedQuiz(t *testing.T) {
+	const pieces, peers = 8, 50
+	s := NewSuperSeed(pieces)
+	held := make([]map[int]bool, peers)
+	var shown []int
+	for p := range peers {
+		held[p] = map[int]bool{}
+		w := s.Window(peers, revealWindow)
+		got := s.Reveal(Peer(fmt.Sprint(p)), holds(held[p]), w-s.Outstanding(Peer(fmt.Sprint(p)), holds(held[p])))
+		shown = append(shown, got...)
+	}
+	if want := []int{0, 1, 2, 3, 4, 5, 6, 7}; !slices.Equal(shown, want) {
+		t.Fatalf("shown %v to the class at once; want each piece once, %v", shown, want)
+	}
+	// Peer 0 takes piece 0: one more piece may be shown, the least shown.
+	held[0][0] = true
+	if got := s.Reveal("0", holds(held[0]), s.Window(peers, revealWindow)-s.Outstanding("0", holds(held[0]))); !slices.Equal(got, []int{1}) {
+		t.Fatalf("after peer 0 took piece 0 it was shown %v; want [1]", got)
+	}
+	if got := s.Reveal("9", holds(held[9]), 1); got != nil {
+		t.Fatalf("peer 9 was shown %v while a whole copy is owed", got)
+	}
+	for p := range peers {
+		for i := range pieces {
+			held[p][i] = true
+		}
+		s.Outstanding(Peer(fmt.Sprint(p)), holds(held[p]))
+	}
+	if !s.Active() {
+		t.Fatal("the policy ended in a wide class")
+	}
+}
+
+// TestSuperSeedNarrowEnds: in a class narrower than the share, the policy
+// ends once every piece was shown and taken, not before.
+func TestSuperSeedNarrowEnds(t *testing.T) {
+	const pieces, peers = 16, 4
+	s := NewSuperSeed(pieces)
+	held := make([]map[int]bool, peers)
+	var all []int
+	for p := range peers {
+		held[p] = map[int]bool{}
+		got := s.Reveal(Peer(fmt.Sprint(p)), holds(held[p]), s.Window(peers, revealWindow))
+		if len(got) != pieces/peers {
+			t.Fatalf("peer %d shown %v; want %d pieces", p, got, pieces/peers)
+		}
+		all = append(all, got...)
+	}
+	slices.Sort(all)
+	if len(slices.Compact(all)) != pieces {
+		t.Fatalf("the class was shown %v; want every piece once", all)
+	}
+	if !s.Active() {
+		t.Fatal("the policy ended before any piece was taken")
+	}
+	for p := range peers {
+		for i := range s.revealed[Peer(fmt.Sprint(p))] {
+			held[p][i] = true
+		}
+		s.Outstanding(Peer(fmt.Sprint(p)), holds(held[p]))
+		if last := p == peers-1; s.Active() == last {
+			t.Fatalf("after %d of %d peers took their pieces, Active = %v", p+1, peers, s.Active())
+		}
+	}
+}
+
+// TestSuperSeedInvariants replays random classes — students joining,
+// leaving, taking shown pieces from the seeder and any piece from each
+// other — driving the policy the way the session does, and checks it
+// against a naive recount after every step:
+//   - each reveal is a least-revealed piece the peer lacks and was not
+//     shown, the lowest index among them;
+//   - a piece is revealed twice only once every piece the peer could have
+//     been shown instead was revealed to someone;
+//   - in a wide class, nothing is shown that would make the pieces shown and
+//     not yet held exceed one copy of the share;
+//   - every class completes.
+func TestSuperSeedInvariants(t *testing.T) {
+	for seed := range uint64(300) {
+		rng := rand.New(rand.NewPCG(seed, 7))
+		pieces := 1 + rng.IntN(24)
+		students := 1 + rng.IntN(40)
+		t.Run(fmt.Sprintf("seed%d_%dpieces_%dstudents", seed, pieces, students), func(t *testing.T) {
+			replayClass(t, rng, pieces, students)
+		})
+	}
+}
+
+func replayClass(t *testing.T, rng *rand.Rand, pieces, students int) {
+	s := NewSuperSeed(pieces)
+	held := map[Peer]map[int]bool{}
+	shown := map[Peer]map[int]bool{} // the oracle's record of reveals
+	revealedTo := make([]int, pieces)
+	var linked []Peer
+	next := 0
+	owed := func() int {
+		n := 0
+		for _, q := range linked {
+			for i := range shown[q] {
+				if !held[q][i] {
+					n++
+				}
+			}
+		}
+		return n
+	}
+	reveal := func(p Peer) {
+		if !s.Active() {
+			return
+		}
+		w := s.Window(len(linked), revealWindow)
+		k := w - s.Outstanding(p, holds(held[p]))
+		before := owed()
+		got := s.Reveal(p, holds(held[p]), k)
+		for _, i := range got {
+			least, first := -1, -1
+			for j := range pieces {
+				if held[p][j] || shown[p][j] {
+					continue
+				}
+				if least < 0 || revealedTo[j] < least {
+					least, first = revealedTo[j], j
+				}
+			}
+			if i != first {
+				t.Fatalf("revealed piece %d (to %d peers) to %s; the least revealed it lacks is %d (to %d)", i, revealedTo[i], p, first, least)
+			}
+			shown[p][i] = true
+			revealedTo[i]++
+		}
+		// Peers shown many pieces while the class looked narrow may owe
+		// more than a copy when it turns wide; from then on nothing more is
+		// shown until what is owed drops below a copy.
+		if after := owed(); s.wide && len(got) > 0 && (before >= pieces || after > pieces) {
+			t.Fatalf("a wide class owed %d pieces of %d and was shown %v, owing %d", before, pieces, got, after)
+		}
+	}
+	join := func() {
+		p := Peer(fmt.Sprint("s", next))
+		next++
+		held[p], shown[p] = map[int]bool{}, map[int]bool{}
+		linked = append(linked, p)
+		reveal(p)
+	}
+	complete := func(p Peer) bool { return len(held[p]) == pieces }
+	for range students {
+		join()
+	}
+	for step := 0; ; step++ {
+		if step > 100_000 {
+			t.Fatal("the class never completed")
+		}
+		waiting := slices.DeleteFunc(slices.Clone(linked), complete)
+		if len(waiting) == 0 {
+			return
+		}
+		p := waiting[rng.IntN(len(waiting))]
+		switch r := rng.IntN(20); {
+		case r == 0 && next < 2*students:
+			// A student leaves and another joins.
+			s.PeerGone(p, holds(held[p]))
+			for i := range shown[p] {
+				if !held[p][i] && !s.done {
+					revealedTo[i]--
+				}
+			}
+			linked = slices.DeleteFunc(linked, func(q Peer) bool { return q == p })
+			delete(held, p)
+			delete(shown, p)
+			join()
+		case r < 10:
+			// p takes a piece the seeder showed it, if any.
+			var want []int
+			for i := range shown[p] {
+				if !held[p][i] {
+					want = append(want, i)
+				}
+			}
+			if !s.Active() {
+				for i := range pieces {
+					if !held[p][i] {
+						want = append(want, i)
+					}
+				}
+			}
+			if len(want) == 0 {
+				continue
+			}
+			slices.Sort(want)
+			held[p][want[rng.IntN(len(want))]] = true
+			reveal(p)
+		default:
+			// p takes a piece from a classmate that holds one it lacks.
+			q := linked[rng.IntN(len(linked))]
+			for i := range pieces {
+				if held[q][i] && !held[p][i] {
+					held[p][i] = true
+					reveal(p)
+					break
+				}
+			}
+		}
+	}
+}
