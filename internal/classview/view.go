@@ -148,7 +148,9 @@ func (e *entry) update(now time.Time, m Member, r Report, sr ShareReport) {
 	e.upCap, e.downCap = r.UploadCap, r.DownloadCap
 	e.stopped, e.disconnected, e.err = sr.Stopped, false, sr.Err
 	e.lastReport = now
-	if sr.Complete && e.doneAt.IsZero() && !e.origin {
+	// Holding every byte is done, whether or not the report says so yet:
+	// the row's state and the class's count of done must agree.
+	if (sr.Complete || sr.Total > 0 && sr.Bytes == sr.Total) && e.doneAt.IsZero() && !e.origin {
 		e.doneAt = now
 	}
 }
