@@ -24,6 +24,29 @@ func msgConfig(name string) func(*Config) {
 	}
 }
 
+// msgClass starts a bootstrap, "teacher", and members with these names
+// joined through it.
+func msgClass(t *testing.T, names ...string) (*Swarm, []*Swarm) {
+	t.Helper()
+	boot := testNode(t, nil, msgConfig("teacher"))
+	var members []*Swarm
+	for _, n := range names {
+		members = append(members, testNode(t, boot, msgConfig(n)))
+	}
+	return boot, members
+}
+
+// seal seals body to the member to, signed with signer's key and carrying
+// the certificate of certOf (signer's own, or another's for a forgery).
+func seal(t *testing.T, signer, certOf, to *Swarm, body string) []byte {
+	t.Helper()
+	b, _, err := message.Seal(signer.key, certOf.net.m.Own().DER, to.h.ID(), []byte(body), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
 // receive waits for one message on s, failing at the deadline.
 func receive(t *testing.T, ctx context.Context, s *Swarm) Message {
 	t.Helper()
@@ -51,9 +74,8 @@ func noMessage(t *testing.T, ctx context.Context, from, s *Swarm) {
 func TestMessageDirect(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	boot := testNode(t, nil, msgConfig("teacher"))
-	alice := testNode(t, boot, msgConfig("alice"))
-	bob := testNode(t, boot, msgConfig("bob"))
+	_, c := msgClass(t, "alice", "bob")
+	alice, bob := c[0], c[1]
 	body := []byte("the lab image is ready; start at 9:00")
 	r, err := alice.Send(ctx, "Bob", body)
 	if err != nil {
@@ -86,16 +108,11 @@ func TestMessageDirect(t *testing.T) {
 func TestMessageTamperedOrForged(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	boot := testNode(t, nil, msgConfig("teacher"))
-	alice := testNode(t, boot, msgConfig("alice"))
-	bob := testNode(t, boot, msgConfig("bob"))
-	carol := testNode(t, boot, msgConfig("carol"))
-	bobID, _ := peer.Decode(bob.ID())
+	_, m := msgClass(t, "alice", "bob", "carol")
+	alice, bob, carol := m[0], m[1], m[2]
+	bobID := bob.h.ID()
 
-	sealed, _, err := message.Seal(alice.key, alice.net.m.Own().DER, bobID, []byte("genuine"), time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
+	sealed := seal(t, alice, alice, bob, "genuine")
 	flipped := bytes.Clone(sealed)
 	flipped[len(flipped)/2] ^= 0x10
 	if err := alice.msg.direct(ctx, bobID, flipped); err == nil {
@@ -103,10 +120,7 @@ func TestMessageTamperedOrForged(t *testing.T) {
 	}
 	// Carol's key with Alice's certificate: the signature is Carol's, the
 	// certificate claims Alice.
-	forged, _, err := message.Seal(carol.key, alice.net.m.Own().DER, bobID, []byte("from alice, honest"), time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
+	forged := seal(t, carol, alice, bob, "from alice, honest")
 	if err := carol.msg.direct(ctx, bobID, forged); err == nil {
 		t.Fatal("a message signed by carol with alice's certificate was accepted")
 	}
@@ -232,14 +246,9 @@ func TestMessageOffline(t *testing.T) {
 func TestMessageFromNonMembers(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	boot := testNode(t, nil, msgConfig("teacher"))
-	bob := testNode(t, boot, msgConfig("bob"))
-	mallory := testNode(t, boot, msgConfig("mallory"))
-	bobID, _ := peer.Decode(bob.ID())
-	early, _, err := message.Seal(mallory.key, mallory.net.m.Own().DER, bobID, []byte("before"), time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
+	boot, m := msgClass(t, "bob", "mallory")
+	bob, mallory := m[0], m[1]
+	early := seal(t, mallory, mallory, bob, "before")
 	if err := boot.Revoke("mallory"); err != nil {
 		t.Fatal(err)
 	}
@@ -251,10 +260,7 @@ func TestMessageFromNonMembers(t *testing.T) {
 		t.Fatal("a message sealed by a member revoked since was accepted")
 	}
 	other := testNode(t, nil, msgConfig("eve")) // another network's CA
-	forged, _, err := message.Seal(other.key, other.net.m.Own().DER, bobID, []byte("hi"), time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
+	forged := seal(t, other, other, bob, "hi")
 	if err := bob.msg.accept(forged); err == nil {
 		t.Fatal("a message from another network's member was accepted")
 	}
@@ -290,9 +296,8 @@ func FuzzDecodeSeen(f *testing.F) {
 func TestMessageMetrics(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	boot := testNode(t, nil, msgConfig("teacher"))
-	alice := testNode(t, boot, msgConfig("alice"))
-	bob := testNode(t, boot, msgConfig("bob"))
+	boot, m := msgClass(t, "alice", "bob")
+	alice, bob := m[0], m[1]
 	if _, err := alice.Send(ctx, "bob", []byte("hi")); err != nil {
 		t.Fatal(err)
 	}
