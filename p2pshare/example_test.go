@@ -30,7 +30,7 @@ func ExampleSwarm_Share() {
 		log.Fatal(err)
 	}
 	fmt.Println(ih)
-	// Output: bafkreicjgk5mnfox5ktma7aolgmlaiw2dhgbic4l7qo4ql5wiuko66xgay
+	// Output: bafkreihh6vonwupqqlihmdaikh7dhl7kxn4yyaohltvrxnxcqereef3vey
 }
 
 // A student's node joins through the teacher's and fetches the share, then

@@ -254,6 +254,9 @@ func (s *Swarm) findPeers(se *swarm.Session) {
 	for wait := 250 * time.Millisecond; se.Wanted(); wait = min(wait*2, 5*time.Second) {
 		ctx, cancel := context.WithTimeout(s.ctx, 10*time.Second)
 		for ai := range s.dht.FindProviders(ctx, se.Infohash(), 0) {
+			if !se.WantsLinks() {
+				break
+			}
 			if ai.ID == s.h.ID() || se.Connected(ai.ID) || se.Banned(ai.ID) {
 				continue
 			}

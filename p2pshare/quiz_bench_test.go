@@ -25,6 +25,10 @@ const envQuizProf = "P2PSHARE_QUIZ_PROF"
 // wall clock is what slog gives; the go-ahead is logged too.
 const envQuizLog = "P2PSHARE_QUIZ_LOG"
 
+// envQuizTimeline, if set, makes BenchmarkQuiz -v log every event but
+// progress snapshots of members 0 to 2, stamped from the go-ahead.
+const envQuizTimeline = "P2PSHARE_QUIZ_TIMELINE"
+
 // quizLog is the nodes' logger: debug to envQuizLog's file, or nil (the
 // default logger) without it.
 func quizLog(b *testing.B) *slog.Logger {
@@ -109,6 +113,7 @@ func BenchmarkQuiz(b *testing.B) {
 			b.Fatal(err)
 		}
 		dir := b.TempDir()
+		timeline := os.Getenv(envQuizTimeline) != ""
 		stopProfile := profileQuiz(b)
 		b.StartTimer()
 		start := time.Now()
@@ -123,6 +128,9 @@ func BenchmarkQuiz(b *testing.B) {
 				}
 				resolved[i] = time.Since(start)
 				for e := range d.Events() {
+					if timeline && i < 3 && e.Kind != EventProgress {
+						b.Logf("member %d at %6.3fs: %s %s piece %d", i, time.Since(start).Seconds(), e.Kind, e.Peer.ShortString(), e.Piece)
+					}
 					if e.Kind == EventPiece && first[i] == 0 {
 						first[i] = time.Since(start)
 					}

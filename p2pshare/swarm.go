@@ -250,8 +250,16 @@ func (s *Swarm) start(cfg swarm.Config) (*swarm.Session, error) {
 		return nil, fmt.Errorf("p2pshare: %w", err)
 	}
 	s.sessions[k] = se
-	s.dht.Provide(cfg.Infohash)
 	go func() {
+		// A member announces itself as a provider once it has a piece to
+		// give: before that a lookup that finds it finds nothing, and when
+		// a whole class starts a fetch at one instant, fifty
+		// announcements at once would only slow the first pieces down.
+		select {
+		case <-se.Holding():
+			s.dht.Provide(cfg.Infohash)
+		case <-se.Done():
+		}
 		<-se.Done()
 		s.dht.StopProviding(cfg.Infohash)
 		s.dht.UnpublishManifest(cfg.Infohash)

@@ -8,9 +8,11 @@ import (
 )
 
 // quizInfohash is the infohash of ../testdata/quiz. It changes only if the
-// fixture or the manifest's canonical encoding does — and a change of
-// encoding would orphan every infohash users hold.
-const quizInfohash = "bafkreia7ostie2ae55xeu6f7nkke774lmeigzqex7edxjfksgswxsbnx3a"
+// fixture, the manifest's canonical encoding or the default piece size
+// (manifest.PieceSizeFor) does. A change of encoding would orphan every
+// infohash users hold; a change of piece size only gives a share made anew
+// another name, the old one fetching as before.
+const quizInfohash = "bafkreifi6zrj6xp6ojxbqhrbcq4nhubx7w6gyadbmdphfjsnu2epfuibmu"
 
 func TestQuizFixtureRoundTrip(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)

@@ -71,14 +71,25 @@ func (m *Manifest) PieceLen(i int) int64 {
 	return m.PieceSize
 }
 
-// PieceSizeFor picks a piece size for total content bytes: the smallest power
-// of two of at least 256 KiB that keeps the share at or under 2048 pieces,
-// capped at MaxPieceSize. Small pieces let a class start trading early; a
-// bounded piece count keeps manifests, bitfields and the picker small.
+// PieceSizeFor picks a piece size for total content bytes: a power of two
+// that cuts the share into at least 64 pieces, down to 16 KiB, and at most
+// 2048, from 256 KiB up to MaxPieceSize. A class trades a piece only once it
+// is whole, so the pieces of a small share must be small for its members to
+// start passing them on at once (a 2 MiB quiz in 256 KiB pieces would be 8
+// pieces, each a sixteenth of a second on a 4 MiB/s uplink before anyone
+// could forward it); a bounded piece count keeps manifests, bitfields and
+// the picker small.
 func PieceSizeFor(total int64) int64 {
 	size := int64(256 << 10)
+	for size > MinPieceSize && (total+size-1)/size < minPieces {
+		size /= 2
+	}
 	for size < MaxPieceSize && (total+size-1)/size > 2048 {
 		size *= 2
 	}
 	return size
 }
+
+// minPieces is how many pieces PieceSizeFor cuts a share into at least,
+// pieces of MinPieceSize allowing.
+const minPieces = 64

@@ -102,6 +102,11 @@ const (
 	maxDialed   = 4096
 )
 
+// dialPending is how long a dial counts toward the link target before it
+// has come up as a link: about as long as a dial and handshake may take on
+// a loaded machine.
+const dialPending = 3 * time.Second
+
 // learnPeers dials peers heard of through peer exchange, while the session
 // misses pieces and has room for more links.
 func (s *Session) learnPeers(list []wire.PeerEntry) {
@@ -118,8 +123,16 @@ func (s *Session) learnPeers(list []wire.PeerEntry) {
 			}
 		}
 	}
+	// Dials of the last few seconds that have not come up as links yet
+	// count toward the target: a list names up to a whole class at once.
+	pending := 0
+	for id, t := range s.dialed {
+		if now.Sub(t) < dialPending && s.links[id] == nil {
+			pending++
+		}
+	}
 	for _, e := range list {
-		if len(s.links) >= s.cfg.MaxLinks {
+		if len(s.links)+pending >= s.target {
 			return
 		}
 		id, err := peer.IDFromBytes(e.ID)
@@ -136,6 +149,7 @@ func (s *Session) learnPeers(list []wire.PeerEntry) {
 			}
 		}
 		s.dialed[id] = now
+		pending++
 		s.cfg.Dial(ai)
 	}
 }

@@ -62,6 +62,7 @@ type link struct {
 	budget  budget        // owned by the reader
 	peers   *rate.Limiter // peer lists; owned by the reader
 	served  pieceSet      // pieces served on this link; owned by the uploader
+	w       *wire.Writer  // the handshake's writer, reused by writeLoop
 }
 
 type outPiece struct {
@@ -376,7 +377,10 @@ func (l *link) uploadLoop() {
 // pieces, flushing whenever it runs out of work. Every write has a deadline,
 // so a peer that stops reading is dropped and what waits for it is freed.
 func (l *link) writeLoop() {
-	w := wire.NewWriter(l.stream)
+	w := l.w
+	if w == nil {
+		w = wire.NewWriter(l.stream)
+	}
 	for {
 		l.mu.Lock()
 		ctrl := l.ctrl

@@ -224,7 +224,7 @@ func (r *Registry) handlePieces(st network.Stream) {
 	}
 	_ = st.SetDeadline(time.Time{})
 	rd.SetLimits(s.limits)
-	s.attach(p, st, false, rd)
+	s.attach(p, st, false, rd, w)
 }
 
 // Connect opens a piece-exchange stream to p for session s. It returns once
@@ -262,13 +262,15 @@ func (r *Registry) Connect(ctx context.Context, s *Session, p peer.ID) error {
 		return fmt.Errorf("swarm: %s answered %v for another share", p, m.Type)
 	}
 	_ = st.SetDeadline(time.Time{})
-	s.attach(p, st, true, rd)
+	s.attach(p, st, true, rd, w)
 	return nil
 }
 
-// attach starts a link on a stream whose handshake is done.
-func (s *Session) attach(p peer.ID, st network.Stream, outbound bool, rd *wire.Reader) {
+// attach starts a link on a stream whose handshake is done, with the reader
+// and writer the handshake used (each holds a buffer worth reusing).
+func (s *Session) attach(p peer.ID, st network.Stream, outbound bool, rd *wire.Reader, w *wire.Writer) {
 	l := newLink(s, p, st, outbound)
+	l.w = w
 	select {
 	case s.events <- event{kind: evLinkUp, l: l}:
 		l.start(rd)

@@ -48,8 +48,10 @@ type Config struct {
 	// pieces a few at a time until each has left it once (see
 	// upload.SuperSeed). Set it for a share's first seeder.
 	SuperSeed bool
-	// MaxLinks caps the peers the session trades with; 0 means 60. Peers
-	// learnt through peer exchange are dialled only below it.
+	// MaxLinks caps the peers the session trades with; 0 means 60. A
+	// fetch dials peers only below its link target, MaxLinks or, for a
+	// share of few pieces, fewer (see LinkTarget); it accepts links from
+	// others up to twice MaxLinks.
 	MaxLinks int
 	// Addrs returns the known addresses of a peer, for peer exchange; nil
 	// means none are told.
@@ -80,6 +82,7 @@ type Session struct {
 	dialed   map[peer.ID]time.Time
 	maxDepth int
 	linkUps  linkRate
+	target   int // links a fetch dials up to: LinkTarget
 
 	// Shared, read by Progress and the reader.
 	down, up   atomic.Int64
@@ -92,6 +95,7 @@ type Session struct {
 	penalty    map[peer.ID]time.Time // broke the protocol: refused until then
 	connected  map[peer.ID]bool
 	complete   chan struct{} // closed once every piece is held and stored
+	holding    chan struct{} // closed once some piece is held
 	failed     chan struct{} // closed when the session ends in error
 	err        error
 	stopped    chan struct{}
@@ -128,6 +132,7 @@ func New(ctx context.Context, cfg Config) (*Session, error) {
 		links:     map[peer.ID]*link{},
 		picker:    picker.New(m.NumPieces(), have, cfg.Rand),
 		maxDepth:  int(min(max(2, cfg.InFlightBytes/m.PieceSize), MaxQueuedRequests)),
+		target:    LinkTarget(m.NumPieces(), cfg.MaxLinks),
 		pipes:     map[peer.ID]*picker.Pipeline{},
 		told:      map[peer.ID]map[peer.ID]bool{},
 		dialed:    map[peer.ID]time.Time{},
@@ -137,6 +142,7 @@ func New(ctx context.Context, cfg Config) (*Session, error) {
 		linkUps:   linkRate{last: map[peer.ID]*rate.Limiter{}},
 		connected: map[peer.ID]bool{},
 		complete:  make(chan struct{}),
+		holding:   make(chan struct{}),
 		failed:    make(chan struct{}),
 		stopped:   make(chan struct{}),
 	}
@@ -147,6 +153,9 @@ func New(ctx context.Context, cfg Config) (*Session, error) {
 		}
 	}
 	s.lastSample = sample{at: time.Now()}
+	if s.nHave.Load() > 0 {
+		close(s.holding)
+	}
 	if cfg.SuperSeed && s.picker.Missing() == 0 {
 		s.super = upload.NewSuperSeed(m.NumPieces())
 	}
@@ -171,6 +180,26 @@ func (s *Session) Encoded() []byte { return s.cfg.Encoded }
 
 // Complete is closed once every piece is held and stored at its final path.
 func (s *Session) Complete() <-chan struct{} { return s.complete }
+
+// LinkTarget is how many links a fetch of a share of pieces pieces dials
+// up to: one for every eight pieces, at least eight, at most maxLinks. A
+// member's links are there to trade pieces; a share of 64 pieces (a 2 MiB
+// quiz) keeps eight of them busy, while each link costs a connection, its
+// handshakes, and a Have for every piece either side gets. A whole class
+// that meshes fully spends the machine's CPU on those instead.
+func LinkTarget(pieces, maxLinks int) int {
+	return min(maxLinks, max(8, pieces/8))
+}
+
+// WantsLinks reports whether the session would trade with more peers than
+// it has: it misses pieces and is below its link target.
+func (s *Session) WantsLinks() bool {
+	return s.Wanted() && int(s.nPeers.Load()) < s.target
+}
+
+// Holding is closed once the session holds a verified piece it can serve:
+// at once for a share opened with pieces, on the first piece for a fetch.
+func (s *Session) Holding() <-chan struct{} { return s.holding }
 
 // Done is closed when the session has stopped.
 func (s *Session) Done() <-chan struct{} { return s.stopped }
@@ -500,7 +529,9 @@ func (s *Session) got(l *link, i int) {
 			s.requestMore(o)
 		}
 	}
-	s.nHave.Add(1)
+	if s.nHave.Add(1) == 1 {
+		close(s.holding)
+	}
 	s.haveBytes.Add(s.m.PieceLen(i))
 	// Everyone hears of it, the sender too: a super-seed counts on that.
 	for _, o := range s.links {
