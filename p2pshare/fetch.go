@@ -106,12 +106,16 @@ func (s *Swarm) Fetch(ctx context.Context, infohash Infohash, opts FetchOptions)
 	}
 	d := &Download{s: s, se: se, out: opts.Out}
 	go d.watch(ctx)
+	var first time.Duration
 	if from != "" {
 		// The member that served the manifest holds the share: trade with
-		// it at once, while the DHT lookup for the others runs.
+		// it at once. It tells us of the others it trades with as the link
+		// comes up, so the DHT is asked for providers only if the link
+		// target is not met a little later.
 		s.dialer(infohash)(peer.AddrInfo{ID: from, Addrs: s.h.Peerstore().Addrs(from)})
+		first = providersAfterPEX
 	}
-	go s.findPeers(se)
+	go s.findPeers(se, first)
 	return d, nil
 }
 
@@ -148,9 +152,9 @@ func (s *Swarm) resolve(ctx context.Context, ih cid.Cid) (*manifest.Manifest, []
 			// providers are asked at once; the first verified manifest wins
 			// and ends the round.
 			lctx, lcancel := context.WithTimeout(ctx, 5*time.Second)
-			var round sync.WaitGroup
+			var round, asked sync.WaitGroup
 			for _, p := range s.neighbours(maxAskedNeighbours) {
-				round.Go(func() {
+				asked.Go(func() {
 					m, enc, err := s.reg.FetchManifest(lctx, p, ih)
 					switch {
 					case err == nil:
@@ -160,7 +164,22 @@ func (s *Swarm) resolve(ctx context.Context, ih cid.Cid) (*manifest.Manifest, []
 					}
 				})
 			}
+			// The DHT is asked once the neighbours have all answered
+			// without it, or after a head start: a class resolving at once
+			// through the teacher then puts no load on the DHT.
+			neighboursDone := make(chan struct{})
+			go func() { asked.Wait(); close(neighboursDone) }()
+			dhtTurn := func() bool {
+				select {
+				case <-neighboursDone:
+				case <-time.After(neighbourHeadStart):
+				}
+				return lctx.Err() == nil
+			}
 			round.Go(func() {
+				if !dhtTurn() {
+					return
+				}
 				if enc, err := s.dht.GetManifest(lctx, ih); err == nil {
 					if m, err := manifest.Decode(enc, manifest.MaxEncodedSize); err == nil {
 						offer(m, enc, "")
@@ -170,6 +189,9 @@ func (s *Swarm) resolve(ctx context.Context, ih cid.Cid) (*manifest.Manifest, []
 				}
 			})
 			round.Go(func() {
+				if !dhtTurn() {
+					return
+				}
 				for ai := range s.dht.FindProviders(lctx, ih, 20) {
 					if ai.ID == s.h.ID() {
 						continue
@@ -187,6 +209,7 @@ func (s *Swarm) resolve(ctx context.Context, ih cid.Cid) (*manifest.Manifest, []
 				}
 			})
 			round.Wait()
+			asked.Wait()
 			lcancel()
 			select {
 			case <-ctx.Done():
@@ -215,6 +238,14 @@ const (
 	firstRetry         = 100 * time.Millisecond
 	lastRetry          = 2 * time.Second
 )
+
+// neighbourHeadStart is how long the neighbours asked for a manifest have
+// before the DHT is asked too.
+const neighbourHeadStart = 250 * time.Millisecond
+
+// providersAfterPEX is how long a fetch that reached a member holding the
+// share waits for peer exchange before it asks the DHT for providers.
+const providersAfterPEX = time.Second
 
 // neighbours returns up to n members this node is connected to, the ones it
 // joined through first. In a class the teacher's node, which shares, is
@@ -245,37 +276,24 @@ func (s *Swarm) session(ih cid.Cid) *swarm.Session {
 }
 
 // findPeers keeps looking up the share's providers and connecting to new
-// ones while the session misses pieces: members that joined after us start
-// providing as soon as they fetch.
-func (s *Swarm) findPeers(se *swarm.Session) {
+// ones while the session misses pieces and is below its link target:
+// members that joined after us start providing once they hold a piece.
+// The first lookup waits first (0: none).
+func (s *Swarm) findPeers(se *swarm.Session, first time.Duration) {
 	const maxDials = 16
 	sem := make(chan struct{}, maxDials)
 	tried := map[peer.ID]time.Time{}
+	select {
+	case <-time.After(first):
+	case <-se.Complete():
+		return
+	case <-se.Done():
+		return
+	}
 	for wait := 250 * time.Millisecond; se.Wanted(); wait = min(wait*2, 5*time.Second) {
-		ctx, cancel := context.WithTimeout(s.ctx, 10*time.Second)
-		for ai := range s.dht.FindProviders(ctx, se.Infohash(), 0) {
-			if !se.WantsLinks() {
-				break
-			}
-			if ai.ID == s.h.ID() || se.Connected(ai.ID) || se.Banned(ai.ID) {
-				continue
-			}
-			if t, ok := tried[ai.ID]; ok && time.Since(t) < 5*time.Second {
-				continue
-			}
-			tried[ai.ID] = time.Now()
-			if len(ai.Addrs) > 0 {
-				s.h.Peerstore().AddAddrs(ai.ID, ai.Addrs, time.Hour)
-			}
-			sem <- struct{}{}
-			go func(p peer.ID) {
-				defer func() { <-sem }()
-				if err := s.reg.Connect(s.ctx, se, p); err != nil {
-					s.log.Debug("connecting to provider", "peer", p, "err", err)
-				}
-			}(ai.ID)
+		if se.WantsLinks() {
+			s.dialProviders(se, sem, tried)
 		}
-		cancel()
 		select {
 		case <-se.Complete():
 			return
@@ -283,6 +301,35 @@ func (s *Swarm) findPeers(se *swarm.Session) {
 			return
 		case <-time.After(wait):
 		}
+	}
+}
+
+// dialProviders looks the share's providers up once and links to those not
+// tried lately, up to the link target, at most cap(sem) dials at once.
+func (s *Swarm) dialProviders(se *swarm.Session, sem chan struct{}, tried map[peer.ID]time.Time) {
+	ctx, cancel := context.WithTimeout(s.ctx, 10*time.Second)
+	defer cancel()
+	for ai := range s.dht.FindProviders(ctx, se.Infohash(), 0) {
+		if !se.WantsLinks() {
+			break
+		}
+		if ai.ID == s.h.ID() || se.Connected(ai.ID) || se.Banned(ai.ID) {
+			continue
+		}
+		if t, ok := tried[ai.ID]; ok && time.Since(t) < 5*time.Second {
+			continue
+		}
+		tried[ai.ID] = time.Now()
+		if len(ai.Addrs) > 0 {
+			s.h.Peerstore().AddAddrs(ai.ID, ai.Addrs, time.Hour)
+		}
+		sem <- struct{}{}
+		go func(p peer.ID) {
+			defer func() { <-sem }()
+			if err := s.reg.Connect(s.ctx, se, p); err != nil {
+				s.log.Debug("connecting to provider", "peer", p, "err", err)
+			}
+		}(ai.ID)
 	}
 }
 

@@ -257,7 +257,11 @@ func (s *Swarm) start(cfg swarm.Config) (*swarm.Session, error) {
 		// announcements at once would only slow the first pieces down.
 		select {
 		case <-se.Holding():
-			s.dht.Provide(cfg.Infohash)
+			select {
+			case <-time.After(provideAfterHolding):
+				s.dht.Provide(cfg.Infohash)
+			case <-se.Done():
+			}
 		case <-se.Done():
 		}
 		<-se.Done()
@@ -271,6 +275,11 @@ func (s *Swarm) start(cfg swarm.Config) (*swarm.Session, error) {
 	}()
 	return se, nil
 }
+
+// provideAfterHolding is how long a fetch holds pieces before it announces
+// itself as a provider. Provider records serve members that come later;
+// those that start with it find it through the seeder's peer exchange.
+const provideAfterHolding = 2 * time.Second
 
 // dialer returns the session's way to connect to peers it heard of from
 // other peers; at most 16 dials run at once per node.

@@ -64,35 +64,45 @@ func (s *Session) exchangePeers() {
 	if s.cfg.Addrs == nil || len(s.links) < 2 {
 		return
 	}
-	for id, l := range s.links {
-		told := s.told[id]
-		var list []wire.PeerEntry
-		for other := range s.links {
-			if other == id || told[other] || len(list) == wire.MaxPeerListLen {
-				continue
-			}
-			e := wire.PeerEntry{ID: []byte(other)}
-			for _, a := range s.cfg.Addrs(other) {
-				if len(e.Addrs) == wire.MaxPeerAddrs {
-					break
-				}
-				e.Addrs = append(e.Addrs, a.Bytes())
-			}
-			if len(e.Addrs) == 0 {
-				continue
-			}
-			told[other] = true
-			list = append(list, e)
-		}
-		if len(list) == 0 {
-			continue
-		}
-		b, err := wire.EncodePeers(list)
-		if err != nil {
-			continue
-		}
-		l.send(wire.Msg{Type: wire.Peers, Data: b})
+	for _, l := range s.links {
+		s.tellPeers(l)
 	}
+}
+
+// tellPeers tells l's peer about the linked peers it has not been told of
+// yet: on every tick, and at once when its link comes up, so a member that
+// reaches the seeder first hears of the class then, not a tick later.
+func (s *Session) tellPeers(l *link) {
+	if s.cfg.Addrs == nil {
+		return
+	}
+	told := s.told[l.id]
+	var list []wire.PeerEntry
+	for other := range s.links {
+		if other == l.id || told[other] || len(list) == wire.MaxPeerListLen {
+			continue
+		}
+		e := wire.PeerEntry{ID: []byte(other)}
+		for _, a := range s.cfg.Addrs(other) {
+			if len(e.Addrs) == wire.MaxPeerAddrs {
+				break
+			}
+			e.Addrs = append(e.Addrs, a.Bytes())
+		}
+		if len(e.Addrs) == 0 {
+			continue
+		}
+		told[other] = true
+		list = append(list, e)
+	}
+	if len(list) == 0 {
+		return
+	}
+	b, err := wire.EncodePeers(list)
+	if err != nil {
+		return
+	}
+	l.send(wire.Msg{Type: wire.Peers, Data: b})
 }
 
 // A peer heard of through peer exchange is dialled again no sooner than

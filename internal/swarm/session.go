@@ -451,6 +451,7 @@ func (s *Session) addLink(l *link) {
 	s.picker.AddPeer(picker.Peer(l.id), nil)
 	s.pipes[l.id] = &picker.Pipeline{}
 	s.told[l.id] = map[peer.ID]bool{}
+	s.tellPeers(l)
 	s.publish(Event{Kind: EventPeerConnected, Peer: l.id})
 }
 
