@@ -63,6 +63,8 @@ type link struct {
 	peers   *rate.Limiter // peer lists; owned by the reader
 	served  pieceSet      // pieces served on this link; owned by the uploader
 	w       *wire.Writer  // the handshake's writer, reused by writeLoop
+	// fetching: the peer asked us for a piece, so it is no seed.
+	fetching atomic.Bool
 }
 
 type outPiece struct {
@@ -190,6 +192,7 @@ func (l *link) read(r *wire.Reader) error {
 		case wire.Have:
 			l.s.post(event{kind: evHave, l: l, i: int(m.Index)})
 		case wire.Request:
+			l.fetching.Store(true)
 			l.enqueue(m.Index)
 		case wire.Cancel:
 			l.dequeue(m.Index)
