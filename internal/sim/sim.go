@@ -167,4 +167,5 @@ type world struct {
 	// shown every piece.
 	showedAll bool
 	pids      []string
+	inRate    []float64 // per node, what its transfers deliver; advance's scratch
 }

@@ -48,3 +48,34 @@ func TestSameSeedSameRun(t *testing.T) {
 		t.Log("a different seed gave the same completion times (possible, but suspicious)")
 	}
 }
+
+// TestReceiversStayUnderTheirCaps steps a class whose students upload as
+// fast as they download (S6's shape, smaller) and checks at every step that
+// what each student receives, over all its transfers, stays within its
+// download: a receiver fed by several uploaders with upload to spare once
+// took five times its cap.
+func TestReceiversStayUnderTheirCaps(t *testing.T) {
+	ups, downs := Uniform(200, 125e6, 125e6)
+	c := Class{N: 200, FileSize: 1e9, PieceSize: 4 << 20, SeedUp: 1e9, Up: ups, Down: downs,
+		Degree: 40, Depth: 16, Slots: 64, Step: 5 * time.Millisecond, Seed: 1, Target: 500 * time.Millisecond}
+	w := newWorld(c)
+	for step := 0; step < 4000 && !w.finished(); step++ {
+		w.now += c.Step
+		if step%100 == 0 {
+			w.sample(w.now)
+		}
+		w.startUploads()
+		w.advance(c.Step.Seconds())
+		in := make([]float64, len(w.nodes))
+		for _, nd := range w.nodes {
+			for _, f := range nd.active {
+				in[f.to] += f.rate
+			}
+		}
+		for id, r := range in {
+			if r > w.nodes[id].down*(1+1e-9) {
+				t.Fatalf("at %v student %d receives %.0f B/s, its cap is %.0f", w.now, id-1, r, w.nodes[id].down)
+			}
+		}
+	}
+}

@@ -203,9 +203,15 @@ func (w *world) pieceLen(i int) int64 {
 // advance moves every transfer forward by dt seconds. Each node's upload is
 // split evenly over its transfers and each download over its incoming ones;
 // a transfer runs at the smaller share, and upload a slow receiver leaves
-// unused goes to the node's other transfers.
+// unused goes to the node's other transfers. A receiver whose transfers then
+// add up to more than its download is given its download, shared in
+// proportion: no node ever receives faster than its cap.
 func (w *world) advance(dt float64) {
-	var done []*flow
+	if cap(w.inRate) < len(w.nodes) {
+		w.inRate = make([]float64, len(w.nodes))
+	}
+	in := w.inRate[:len(w.nodes)]
+	clear(in)
 	for _, nd := range w.nodes {
 		if len(nd.active) == 0 {
 			continue
@@ -224,6 +230,15 @@ func (w *world) advance(dt float64) {
 			if open > 0 && f.rate >= share {
 				f.rate += spare / float64(open)
 				f.rate = min(f.rate, w.nodes[f.to].down)
+			}
+			in[f.to] += f.rate
+		}
+	}
+	var done []*flow
+	for _, nd := range w.nodes {
+		for _, f := range nd.active {
+			if down := w.nodes[f.to].down; in[f.to] > down {
+				f.rate *= down / in[f.to]
 			}
 			f.remaining -= f.rate * dt
 			if f.remaining <= 0 {
