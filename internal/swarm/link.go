@@ -323,16 +323,15 @@ func (l *link) dequeue(i uint32) {
 }
 
 // uploadLoop serves the peer's requests in the order they came, one piece at
-// a time, under the node's upload cap.
+// a time, under the node's upload cap. Under a cap the links take turns
+// (see Session.upTurn): a request leaves the queue only when its link's turn
+// comes, so until then a Cancel still withdraws it and no upload goes to a
+// piece its asker already got elsewhere.
 func (l *link) uploadLoop() {
+	capped := l.s.cfg.Up != nil && l.s.cfg.Up.Limit() != rate.Inf
 	for {
 		l.mu.Lock()
-		var i uint32
 		ok := len(l.queue) > 0
-		if ok {
-			i = l.queue[0]
-			l.queue = l.queue[1:]
-		}
 		l.mu.Unlock()
 		if !ok {
 			select {
@@ -342,38 +341,73 @@ func (l *link) uploadLoop() {
 				return
 			}
 		}
-		// A piece already served on this link is not served again: an
-		// honest peer never asks twice for a piece it got, and a peer that
-		// does pays for each ask from its budget without costing our upload.
-		if int(i) >= l.s.m.NumPieces() || !l.s.st.Have(int(i)) || l.served.has(i) {
-			l.send(wire.Msg{Type: wire.Reject, Index: i})
-			continue
+		if capped {
+			select {
+			case l.s.upTurn <- struct{}{}:
+			case <-l.done:
+				return
+			}
 		}
-		buf := l.s.bufs.get()
-		data, err := l.s.st.ReadPiece(int(i), buf)
-		if err != nil {
-			l.s.bufs.put(buf)
-			l.s.post(event{kind: evDiskError, l: l, i: int(i), err: err})
-			l.send(wire.Msg{Type: wire.Reject, Index: i})
-			continue
+		p, ok := l.takeNext()
+		if capped {
+			<-l.s.upTurn
 		}
-		if err := waitN(l.s.ctx, l.s.cfg.Up, len(data)); err != nil {
-			l.s.bufs.put(buf)
+		if !ok {
 			return
 		}
+		if p.msg.Data == nil {
+			continue
+		}
+		// The writer may still be sending the previous piece to a slow
+		// peer; the turn has passed on meanwhile.
 		select {
-		case l.pieces <- outPiece{msg: wire.Msg{Type: wire.Piece, Index: i, Data: data}, release: func() { l.s.bufs.put(buf) }}:
-			l.served.add(i)
+		case l.pieces <- p:
+			l.served.add(p.msg.Index)
 			l.earned.Add(1) // the peer may ask for another
-			l.s.up.Add(int64(len(data)))
+			l.s.up.Add(int64(len(p.msg.Data)))
 			if l.s.cfg.SuperSeed {
-				l.s.post(event{kind: evServed, l: l, i: int(i)})
+				l.s.post(event{kind: evServed, l: l, i: int(p.msg.Index)})
 			}
 		case <-l.done:
-			l.s.bufs.put(buf)
+			p.release()
 			return
 		}
 	}
+}
+
+// takeNext takes the first queued request, reads the piece and waits for
+// the upload cap's tokens. It returns the piece to send, none (Data nil) if
+// the request was cancelled meanwhile or is refused, and false once the
+// session is done.
+func (l *link) takeNext() (outPiece, bool) {
+	l.mu.Lock()
+	if len(l.queue) == 0 {
+		l.mu.Unlock()
+		return outPiece{}, true // cancelled while waiting for the turn
+	}
+	i := l.queue[0]
+	l.queue = l.queue[1:]
+	l.mu.Unlock()
+	// A piece already served on this link is not served again: an
+	// honest peer never asks twice for a piece it got, and a peer that
+	// does pays for each ask from its budget without costing our upload.
+	if int(i) >= l.s.m.NumPieces() || !l.s.st.Have(int(i)) || l.served.has(i) {
+		l.send(wire.Msg{Type: wire.Reject, Index: i})
+		return outPiece{}, true
+	}
+	buf := l.s.bufs.get()
+	data, err := l.s.st.ReadPiece(int(i), buf)
+	if err != nil {
+		l.s.bufs.put(buf)
+		l.s.post(event{kind: evDiskError, l: l, i: int(i), err: err})
+		l.send(wire.Msg{Type: wire.Reject, Index: i})
+		return outPiece{}, true
+	}
+	if err := waitN(l.s.ctx, l.s.cfg.Up, len(data)); err != nil {
+		l.s.bufs.put(buf)
+		return outPiece{}, false
+	}
+	return outPiece{msg: wire.Msg{Type: wire.Piece, Index: i, Data: data}, release: func() { l.s.bufs.put(buf) }}, true
 }
 
 // writeLoop owns the stream's write side: control messages first, then

@@ -83,6 +83,10 @@ type Session struct {
 	maxDepth int
 	linkUps  linkRate
 	target   int // links a fetch dials up to: LinkTarget
+	// upTurn is held by the one link whose uploader waits for the upload
+	// cap's tokens; the others' requests wait in their queues meanwhile,
+	// where a Cancel still reaches them.
+	upTurn chan struct{}
 
 	// Shared, read by Progress and the reader.
 	down, up   atomic.Int64
@@ -133,6 +137,7 @@ func New(ctx context.Context, cfg Config) (*Session, error) {
 		picker:    picker.New(m.NumPieces(), have, cfg.Rand),
 		maxDepth:  int(min(max(2, cfg.InFlightBytes/m.PieceSize), MaxQueuedRequests)),
 		target:    LinkTarget(m.NumPieces(), cfg.MaxLinks),
+		upTurn:    make(chan struct{}, 1),
 		pipes:     map[peer.ID]*picker.Pipeline{},
 		told:      map[peer.ID]map[peer.ID]bool{},
 		dialed:    map[peer.ID]time.Time{},
