@@ -31,9 +31,11 @@ type Class struct {
 	// OutstandingSecs caps requests open across all peers at that many
 	// seconds of the student's download; 0: no cap.
 	OutstandingSecs float64
-	Slots           int // uploads a node runs at once
-	Step            time.Duration
-	Seed            uint64
+	// Slots is how many uploads a node runs at once; 0 means as few as
+	// fill its upload (see startUploads).
+	Slots int
+	Step  time.Duration
+	Seed  uint64
 	// Leave, if set, makes student i leave abruptly at that virtual time
 	// (zero: stays).
 	Leave []time.Duration
@@ -73,7 +75,7 @@ func (c *Class) Validate() error {
 		return fmt.Errorf("sim: %d upload and %d download rates for %d students", len(c.Up), len(c.Down), c.N)
 	case c.SeedUp <= 0:
 		return fmt.Errorf("sim: seeder upload %v", c.SeedUp)
-	case c.Depth < 1 || c.Slots < 1 || c.Step <= 0:
+	case c.Depth < 1 || c.Slots < 0 || c.Step <= 0:
 		return fmt.Errorf("sim: depth %d, slots %d, step %v", c.Depth, c.Slots, c.Step)
 	case c.Leave != nil && len(c.Leave) != c.N:
 		return fmt.Errorf("sim: %d leave times for %d students", len(c.Leave), c.N)
@@ -147,6 +149,7 @@ type node struct {
 	uploaded int64
 	gone     bool
 	leaveAt  time.Duration
+	sent     float64 // bytes/s its transfers moved in the last step
 }
 
 type flow struct {

@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -55,9 +56,15 @@ func TestSameSeedSameRun(t *testing.T) {
 // download: a receiver fed by several uploaders with upload to spare once
 // took five times its cap.
 func TestReceiversStayUnderTheirCaps(t *testing.T) {
+	for _, slots := range []int{64, 0} {
+		t.Run(fmt.Sprintf("slots %d", slots), func(t *testing.T) { receiversStayUnderTheirCaps(t, slots) })
+	}
+}
+
+func receiversStayUnderTheirCaps(t *testing.T, slots int) {
 	ups, downs := Uniform(200, 125e6, 125e6)
 	c := Class{N: 200, FileSize: 1e9, PieceSize: 4 << 20, SeedUp: 1e9, Up: ups, Down: downs,
-		Degree: 40, Depth: 16, Slots: 64, Step: 5 * time.Millisecond, Seed: 1, Target: 500 * time.Millisecond}
+		Degree: 40, Depth: 16, Slots: slots, Step: 5 * time.Millisecond, Seed: 1, Target: 500 * time.Millisecond}
 	w := newWorld(c)
 	for step := 0; step < 4000 && !w.finished(); step++ {
 		w.now += c.Step

@@ -169,20 +169,34 @@ func (w *world) leave(now time.Duration) {
 	}
 }
 
-// startUploads fills each node's upload slots from its queue.
+// startUploads fills each node's upload slots from its queue. With Slots 0
+// a node runs as few transfers as fill its upload, as the real swarm's
+// uploaders do (they take turns for the upload cap's tokens, a piece at a
+// time, and write to slow receivers meanwhile): one, and one more each step
+// while the last step left upload unused.
 func (w *world) startUploads() {
 	for _, nd := range w.nodes {
 		if nd.gone {
 			continue
 		}
+		if w.c.Slots == 0 {
+			if nd.queue.Len() > 0 && (len(nd.active) == 0 || nd.sent < nd.up*(1-1e-9)) {
+				w.startOne(nd)
+			}
+			continue
+		}
 		for len(nd.active) < w.c.Slots && nd.queue.Len() > 0 {
-			r, _ := nd.queue.Next()
-			to := w.nodes[idOf(string(r.Peer))]
-			f := &flow{from: nd.id, to: to.id, piece: r.Piece, remaining: float64(w.pieceLen(r.Piece))}
-			nd.active = append(nd.active, f)
-			to.incoming++
+			w.startOne(nd)
 		}
 	}
+}
+
+func (w *world) startOne(nd *node) {
+	r, _ := nd.queue.Next()
+	to := w.nodes[idOf(string(r.Peer))]
+	f := &flow{from: nd.id, to: to.id, piece: r.Piece, remaining: float64(w.pieceLen(r.Piece))}
+	nd.active = append(nd.active, f)
+	to.incoming++
 }
 
 func idOf(p string) int {
@@ -236,10 +250,12 @@ func (w *world) advance(dt float64) {
 	}
 	var done []*flow
 	for _, nd := range w.nodes {
+		nd.sent = 0
 		for _, f := range nd.active {
 			if down := w.nodes[f.to].down; in[f.to] > down {
 				f.rate *= down / in[f.to]
 			}
+			nd.sent += f.rate
 			f.remaining -= f.rate * dt
 			if f.remaining <= 0 {
 				done = append(done, f)

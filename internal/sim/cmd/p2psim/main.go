@@ -27,7 +27,7 @@ func main() {
 	up := flag.String("up", "4MiB", "student upload, bytes/s")
 	down := flag.String("down", "8MiB", "student download, bytes/s")
 	degree := flag.Int("degree", 40, "links per student")
-	slots := flag.Int("slots", 64, "uploads a node runs at once")
+	slots := flag.Int("slots", 64, "uploads a node runs at once; 0: as few as fill its upload, as the real swarm's uploaders do")
 	inflight := flag.String("inflight", "64MiB", "bytes of requests kept open per link")
 	step := flag.Duration("step", 5*time.Millisecond, "virtual time step")
 	target := flag.Duration("target", 500*time.Millisecond, "delivery time the requests open to a peer cover")
