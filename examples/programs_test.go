@@ -172,8 +172,11 @@ func TestPrograms(t *testing.T) {
 					t.Fatalf("-json-out: %v\n%s", err, b)
 				}
 				// T* = max(F/U_s, F/D_min, N·F/(U_s+ΣU_i)) = max(1, 1, 16/12) s.
-				if res.Verified != 4 || math.Abs(res.TStar-4.0/3) > 0.001 || res.Makespan < res.TStar || res.OverTStar < 1 {
-					t.Errorf("-json-out: %+v, want 4 verified, T* 1.333 s, makespan at least T*", res)
+				// The caps are token buckets that start full: each node may
+				// send 20 ms of its cap beyond the fluid bound, 0.25 MiB in
+				// all here, 0.02 s of the class's upload.
+				if res.Verified != 4 || math.Abs(res.TStar-4.0/3) > 0.001 || res.Makespan < res.TStar-0.025 || res.OverTStar < 0.98 {
+					t.Errorf("-json-out: %+v, want 4 verified, T* 1.333 s, makespan at least T* less the caps' bursts", res)
 				}
 				// Every piece left the seeder at least once, and it all took some CPU.
 				if res.ClientServer != 4 || res.SeederUpload < 1 || res.CPU <= 0 || len(res.Peers) != 4 {
