@@ -147,7 +147,7 @@ func TestPrograms(t *testing.T) {
 				if r.code != 0 {
 					t.Fatalf("exit status %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
 				}
-				for _, want := range []string{"completion:", "makespan:", "T*:", "makespan / T*:", "client-server:", "seeder up / F:", "CPU:", "verified:       4 of 4"} {
+				for _, want := range []string{"completion:", "makespan:", "phases:", "T*:", "makespan / T*:", "client-server:", "seeder up / F:", "CPU:", "verified:       4 of 4"} {
 					if !strings.Contains(r.stdout, want) {
 						t.Errorf("summary lacks %q:\n%s", want, r.stdout)
 					}
@@ -160,6 +160,8 @@ func TestPrograms(t *testing.T) {
 					ClientServer float64 `json:"client_server_seconds"`
 					SeederUpload float64 `json:"seeder_upload_over_f"`
 					CPU          float64 `json:"cpu_seconds"`
+					Resolved     float64 `json:"resolved_median_seconds"`
+					First        float64 `json:"first_piece_median_seconds"`
 					Peers        []struct {
 						Seconds float64 `json:"seconds"`
 					} `json:"peers"`
@@ -177,6 +179,11 @@ func TestPrograms(t *testing.T) {
 				// all here, 0.02 s of the class's upload.
 				if res.Verified != 4 || math.Abs(res.TStar-4.0/3) > 0.001 || res.Makespan < res.TStar-0.025 || res.OverTStar < 0.98 {
 					t.Errorf("-json-out: %+v, want 4 verified, T* 1.333 s, makespan at least T* less the caps' bursts", res)
+				}
+				// Each leecher found the manifest, then a first piece, before the
+				// class was done.
+				if res.Resolved <= 0 || res.First < res.Resolved || res.First > res.Makespan {
+					t.Errorf("-json-out: phases resolved %v s, first piece %v s, want 0 < resolved <= first <= makespan %v s", res.Resolved, res.First, res.Makespan)
 				}
 				// Every piece left the seeder at least once, and it all took some CPU.
 				if res.ClientServer != 4 || res.SeederUpload < 1 || res.CPU <= 0 || len(res.Peers) != 4 {

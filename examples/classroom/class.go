@@ -27,6 +27,8 @@ type leecher struct {
 	done       bool
 	doneAt     time.Duration // since the leechers started
 	seconds    float64       // its own time from Fetch to done
+	resolved   float64       // its own time from Fetch to the manifest found
+	first      float64       // its own time from Fetch to the first piece
 	downloaded int64
 	uploaded   int64
 	exited     bool
@@ -187,6 +189,10 @@ func (c *class) apply(e nodeEvent) {
 		}
 	case e.r.Event == "joined":
 		c.joined++
+	case e.r.Event == "resolved":
+		p.resolved = e.r.Seconds
+	case e.r.Event == "first":
+		p.first = e.r.Seconds
 	case e.r.Event == "progress":
 		p.bytes = e.r.Bytes
 	case e.r.Event == "done":

@@ -25,11 +25,11 @@ const nodeCommand = "__node"
 // report is what a node tells the classroom: one JSON line on stdout when
 // it is a process.
 type report struct {
-	Event      string  `json:"event"` // serving, joined, progress, done or stopped
+	Event      string  `json:"event"` // serving, joined, resolved, first, progress, done or stopped
 	Infohash   string  `json:"infohash,omitempty"`
 	Invite     string  `json:"invite,omitempty"`     // the seeder's, for every leecher
 	Bytes      int64   `json:"bytes,omitempty"`      // content verified
-	Seconds    float64 `json:"seconds,omitempty"`    // from Fetch to done
+	Seconds    float64 `json:"seconds,omitempty"`    // from Fetch to done (resolved: to the manifest found; first: to the first piece)
 	Downloaded int64   `json:"downloaded,omitempty"` // piece payload in
 	Uploaded   int64   `json:"uploaded,omitempty"`   // piece payload out
 }
@@ -170,6 +170,8 @@ func leech(ctx context.Context, sw *p2pshare.Swarm, o nodeOptions, emit func(rep
 		return err
 	}
 	defer d.Close()
+	emit(report{Event: "resolved", Seconds: time.Since(start).Seconds()})
+	first := false
 	waitc := make(chan error, 1)
 	go func() { waitc <- d.Wait(ctx) }()
 	events := d.Events()
@@ -177,6 +179,10 @@ func leech(ctx context.Context, sw *p2pshare.Swarm, o nodeOptions, emit func(rep
 	for {
 		select {
 		case e, ok := <-events:
+			if ok && e.Kind == p2pshare.EventPiece && !first {
+				first = true
+				emit(report{Event: "first", Seconds: time.Since(start).Seconds()})
+			}
 			if !ok {
 				events = nil
 			} else if now := time.Now(); e.Kind == p2pshare.EventProgress && now.Sub(last) >= o.reportInterval {

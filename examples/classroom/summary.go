@@ -28,6 +28,12 @@ type result struct {
 	P90      float64 `json:"p90_seconds"`
 	Max      float64 `json:"max_seconds"`
 	Makespan float64 `json:"makespan_seconds"` // from the go-ahead, every leecher joined, to the last one done
+	// The leechers' phases as each measured from its Fetch call: the
+	// manifest found, the first verified piece (median and max).
+	ResolvedMedian float64 `json:"resolved_median_seconds"`
+	ResolvedMax    float64 `json:"resolved_max_seconds"`
+	FirstMedian    float64 `json:"first_piece_median_seconds"`
+	FirstMax       float64 `json:"first_piece_max_seconds"`
 	// JoinSeconds is how long the leechers took to start and join the
 	// network, all at once, before the go-ahead.
 	JoinSeconds float64 `json:"join_seconds"`
@@ -65,10 +71,12 @@ type result struct {
 
 type peerResult struct {
 	Node       int     `json:"node"`
-	Up         int64   `json:"up"`            // its upload cap, bytes/s; 0 is none
-	Down       int64   `json:"down"`          // its download cap
-	Seconds    float64 `json:"seconds"`       // from the common start to done, as the classroom saw it; 0 if not done
-	OwnSeconds float64 `json:"fetch_seconds"` // from its Fetch call to done, as it measured
+	Up         int64   `json:"up"`                  // its upload cap, bytes/s; 0 is none
+	Down       int64   `json:"down"`                // its download cap
+	Seconds    float64 `json:"seconds"`             // from the common start to done, as the classroom saw it; 0 if not done
+	OwnSeconds float64 `json:"fetch_seconds"`       // from its Fetch call to done, as it measured
+	Resolved   float64 `json:"resolved_seconds"`    // from its Fetch call to the manifest found
+	FirstPiece float64 `json:"first_piece_seconds"` // from its Fetch call to its first verified piece
 	Downloaded int64   `json:"downloaded"`
 	Uploaded   int64   `json:"uploaded"`
 	Verified   bool    `json:"verified"`
@@ -96,10 +104,17 @@ func (c *class) result() *result {
 	if p.Mode == "goroutines" {
 		r.CPUSource = selfCPUSource
 	}
-	var times []float64
+	var times, resolved, first []float64
 	var down, up int64
 	for i, l := range c.leechers {
-		pr := peerResult{Node: i + 1, OwnSeconds: round(l.seconds), Downloaded: l.downloaded, Uploaded: l.uploaded, Verified: l.verified}
+		pr := peerResult{Node: i + 1, OwnSeconds: round(l.seconds), Resolved: round(l.resolved), FirstPiece: round(l.first),
+			Downloaded: l.downloaded, Uploaded: l.uploaded, Verified: l.verified}
+		if l.resolved > 0 {
+			resolved = append(resolved, l.resolved)
+		}
+		if l.first > 0 {
+			first = append(first, l.first)
+		}
 		if i < len(p.ups) && i < len(p.downs) {
 			pr.Up, pr.Down = p.ups[i], p.downs[i]
 		}
@@ -119,6 +134,14 @@ func (c *class) result() *result {
 	}
 	for _, s := range c.samples {
 		r.Timeline = append(r.Timeline, timePoint{Seconds: round(s.at.Seconds()), Bytes: s.bytes})
+	}
+	slices.Sort(resolved)
+	slices.Sort(first)
+	if len(resolved) > 0 {
+		r.ResolvedMedian, r.ResolvedMax = round(quantile(resolved, 0.5)), round(resolved[len(resolved)-1])
+	}
+	if len(first) > 0 {
+		r.FirstMedian, r.FirstMax = round(quantile(first, 0.5)), round(first[len(first)-1])
 	}
 	slices.Sort(times)
 	if len(times) > 0 {
@@ -196,6 +219,8 @@ func (r *result) print(w io.Writer) {
 	fmt.Fprintf(&b, "completion:     min %s  median %s  p90 %s  max %s  (%d of %d)\n",
 		secs(r.Min), secs(r.Median), secs(r.P90), secs(r.Max), r.Completed, r.Leechers)
 	fmt.Fprintf(&b, "makespan:       %s  (from the go-ahead; the leechers joined in %s before it)\n", secs(r.Makespan), secs(r.JoinSeconds))
+	fmt.Fprintf(&b, "phases:         manifest found median %s max %s; first piece median %s max %s  (each leecher's own clock)\n",
+		secs(r.ResolvedMedian), secs(r.ResolvedMax), secs(r.FirstMedian), secs(r.FirstMax))
 	fmt.Fprintf(&b, "T*:             %s  = max(F/U_s %s, F/D_min %s, N·F/(U_s+ΣU_i) %s)\n",
 		secs(r.TStar), secs(r.TSeed), secs(r.TDown), secs(r.TSwarm))
 	fmt.Fprintf(&b, "makespan / T*:  %s  (median / T* %s)\n", ratio(r.OverTStar), ratio(r.MedianOverStar))
