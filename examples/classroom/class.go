@@ -116,6 +116,15 @@ func (c *class) run(ctx context.Context, l launcher, src, outDir string) error {
 		return err
 	}
 	c.joinTook = time.Since(launched)
+	if c.p.Settle > 0 {
+		settle := time.Duration(c.p.Settle * float64(time.Second))
+		fmt.Fprintf(c.stderr, "classroom: %d leechers joined in %v; the go-ahead in %v\n", c.joined, c.joinTook.Round(time.Millisecond), settle)
+		select {
+		case <-time.After(settle):
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		}
+	}
 	fmt.Fprintf(c.stderr, "classroom: %d leechers joined in %v; fetching\n", c.joined, c.joinTook.Round(time.Millisecond))
 	c.start = time.Now()
 	for _, begin := range c.begins {

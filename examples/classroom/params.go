@@ -19,6 +19,9 @@ type params struct {
 	SeedUp    int64   `json:"seed_up"` // bytes/s; 0 is uncapped
 	Up        rates   `json:"up"`      // the leechers' upload caps, in groups
 	Down      rates   `json:"down"`    // their download caps, in groups
+	// Settle is how long the class waited between the last leecher's join
+	// and the go-ahead, in seconds.
+	Settle float64 `json:"settle_seconds"`
 
 	ups, downs []int64 // one cap per leecher, in node order
 }
@@ -55,6 +58,9 @@ func (o *options) resolve(fs *flag.FlagSet) (params, error) {
 		if !set["down"] {
 			o.down = sc.down.spread(o.n)
 		}
+		if !set["settle"] {
+			o.settle = sc.settle
+		}
 	}
 	switch {
 	case o.n < 1:
@@ -63,11 +69,13 @@ func (o *options) resolve(fs *flag.FlagSet) (params, error) {
 		return params{}, fmt.Errorf("-size %d: want at least 1 byte", o.size)
 	case o.timeout <= 0:
 		return params{}, fmt.Errorf("-timeout %v is not positive", o.timeout)
+	case o.settle < 0:
+		return params{}, fmt.Errorf("-settle %v is negative", o.settle)
 	}
 	p := params{
 		Scenario: o.scenario, Scale: o.scale, Mode: "processes",
 		Leechers: o.n, FileBytes: int64(o.size), SeedUp: scaleRate(int64(o.seedUp), o.scale),
-		Up: o.up.scaled(o.scale), Down: o.down.scaled(o.scale),
+		Up: o.up.scaled(o.scale), Down: o.down.scaled(o.scale), Settle: o.settle.Seconds(),
 	}
 	if o.inprocess {
 		p.Mode = "goroutines"

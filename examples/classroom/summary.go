@@ -218,7 +218,11 @@ func (r *result) print(w io.Writer) {
 	fmt.Fprintf(&b, "%s\n%s\n", r.title(), r.caps())
 	fmt.Fprintf(&b, "completion:     min %s  median %s  p90 %s  max %s  (%d of %d)\n",
 		secs(r.Min), secs(r.Median), secs(r.P90), secs(r.Max), r.Completed, r.Leechers)
-	fmt.Fprintf(&b, "makespan:       %s  (from the go-ahead; the leechers joined in %s before it)\n", secs(r.Makespan), secs(r.JoinSeconds))
+	settled := ""
+	if r.Settle > 0 {
+		settled = fmt.Sprintf(" and waited %s", secs(r.Settle))
+	}
+	fmt.Fprintf(&b, "makespan:       %s  (from the go-ahead; the leechers joined in %s%s before it)\n", secs(r.Makespan), secs(r.JoinSeconds), settled)
 	fmt.Fprintf(&b, "phases:         manifest found median %s max %s; first piece median %s max %s  (each leecher's own clock)\n",
 		secs(r.ResolvedMedian), secs(r.ResolvedMax), secs(r.FirstMedian), secs(r.FirstMax))
 	fmt.Fprintf(&b, "T*:             %s  = max(F/U_s %s, F/D_min %s, N·F/(U_s+ΣU_i) %s)\n",
