@@ -46,6 +46,7 @@ type Swarm struct {
 	net      *memberNet
 	reg      *swarm.Registry
 	up, down *rate.Limiter
+	upTurn   chan struct{} // the sessions' uploaders take turns for up's tokens
 	ctx      context.Context
 	cancel   context.CancelFunc
 
@@ -121,10 +122,11 @@ func New(ctx context.Context, cfg Config) (*Swarm, error) {
 	sctx, cancel := context.WithCancel(context.Background())
 	s := &Swarm{
 		cfg: cfg, log: log, h: h, dht: d, net: nw,
-		reg:  swarm.NewRegistry(h, log, nw.m.Allow),
-		up:   limiter(cfg.UploadLimit),
-		down: limiter(cfg.DownloadLimit),
-		ctx:  sctx, cancel: cancel,
+		reg:    swarm.NewRegistry(h, log, nw.m.Allow),
+		up:     limiter(cfg.UploadLimit),
+		upTurn: make(chan struct{}, 1),
+		down:   limiter(cfg.DownloadLimit),
+		ctx:    sctx, cancel: cancel,
 		sessions:  map[string]*swarm.Session{},
 		dials:     make(chan struct{}, 16),
 		bootPeers: boot,
@@ -239,7 +241,7 @@ func (s *Swarm) start(cfg swarm.Config) (*swarm.Session, error) {
 	var seed [16]byte
 	_, _ = crand.Read(seed[:])
 	cfg.Self = s.h.ID()
-	cfg.Up, cfg.Down = s.up, s.down
+	cfg.Up, cfg.Down, cfg.UpTurn = s.up, s.down, s.upTurn
 	cfg.Rand = rand.New(rand.NewPCG(binary.LittleEndian.Uint64(seed[:8]), binary.LittleEndian.Uint64(seed[8:])))
 	cfg.Log = s.log
 	cfg.Addrs = s.h.Peerstore().Addrs
@@ -258,10 +260,15 @@ func (s *Swarm) start(cfg swarm.Config) (*swarm.Session, error) {
 		// give: before that a lookup that finds it finds nothing, and when
 		// a whole class starts a fetch at one instant, fifty
 		// announcements at once would only slow the first pieces down.
+		// A share opened whole (a seed) is announced at once.
+		wait := provideAfterHolding
+		if !se.Wanted() {
+			wait = 0
+		}
 		select {
 		case <-se.Holding():
 			select {
-			case <-time.After(provideAfterHolding):
+			case <-time.After(wait):
 				s.dht.Provide(cfg.Infohash)
 			case <-se.Done():
 			}

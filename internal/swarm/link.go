@@ -323,12 +323,12 @@ func (l *link) dequeue(i uint32) {
 }
 
 // uploadLoop serves the peer's requests in the order they came, one piece at
-// a time, under the node's upload cap. Under a cap the links take turns
-// (see Session.upTurn): a request leaves the queue only when its link's turn
+// a time, under the node's upload cap. Under a cap the links, of every
+// session of the node, take turns (Config.UpTurn): a request leaves the queue only when its link's turn
 // comes, so until then a Cancel still withdraws it and no upload goes to a
 // piece its asker already got elsewhere.
 func (l *link) uploadLoop() {
-	capped := l.s.cfg.Up != nil && l.s.cfg.Up.Limit() != rate.Inf
+	capped := isCapped(l.s.cfg.Up)
 	for {
 		l.mu.Lock()
 		ok := len(l.queue) > 0
@@ -467,9 +467,12 @@ func (l *link) writeLoop() {
 // stops reading is dropped rather than holding an upload slot forever.
 const writeTimeout = 2 * time.Minute
 
+// isCapped reports whether lim caps anything (nil and Inf do not).
+func isCapped(lim *rate.Limiter) bool { return lim != nil && lim.Limit() != rate.Inf }
+
 // waitN takes n tokens from lim (nil means no cap) in burst-sized steps.
 func waitN(ctx context.Context, lim *rate.Limiter, n int) error {
-	if lim == nil || lim.Limit() == rate.Inf {
+	if !isCapped(lim) {
 		return nil
 	}
 	for n > 0 {

@@ -35,8 +35,12 @@ type Config struct {
 	Storage  *storage.Storage
 	Self     peer.ID
 	Up, Down *rate.Limiter // the node's caps on piece payload; nil: none
-	Rand     *rand.Rand
-	Log      *slog.Logger
+	// UpTurn, shared by every session under the same Up, is held by the
+	// one uploader that waits for Up's tokens (see link.uploadLoop); nil
+	// gives the session a turn of its own.
+	UpTurn chan struct{}
+	Rand   *rand.Rand
+	Log    *slog.Logger
 	// InFlightBytes caps the bytes of requests open to one peer; below it
 	// each peer's pipeline follows what the peer delivers (picker.Pipeline).
 	// 0 means 64 MiB.
@@ -83,9 +87,9 @@ type Session struct {
 	maxDepth int
 	linkUps  linkRate
 	target   int // links a fetch dials up to: LinkTarget
-	// upTurn is held by the one link whose uploader waits for the upload
-	// cap's tokens; the others' requests wait in their queues meanwhile,
-	// where a Cancel still reaches them.
+	// upTurn is Config.UpTurn: held by the one uploader that waits for the
+	// upload cap's tokens; the others' requests wait in their queues
+	// meanwhile, where a Cancel still reaches them.
 	upTurn chan struct{}
 
 	// Shared, read by Progress and the reader.
@@ -121,6 +125,9 @@ func New(ctx context.Context, cfg Config) (*Session, error) {
 	if cfg.MaxLinks <= 0 {
 		cfg.MaxLinks = 60
 	}
+	if cfg.UpTurn == nil {
+		cfg.UpTurn = make(chan struct{}, 1)
+	}
 	m := cfg.Manifest
 	have := make([]bool, m.NumPieces())
 	for i := range have {
@@ -137,7 +144,7 @@ func New(ctx context.Context, cfg Config) (*Session, error) {
 		picker:    picker.New(m.NumPieces(), have, cfg.Rand),
 		maxDepth:  int(min(max(2, cfg.InFlightBytes/m.PieceSize), MaxQueuedRequests)),
 		target:    LinkTarget(m.NumPieces(), cfg.MaxLinks),
-		upTurn:    make(chan struct{}, 1),
+		upTurn:    cfg.UpTurn,
 		pipes:     map[peer.ID]*picker.Pipeline{},
 		told:      map[peer.ID]map[peer.ID]bool{},
 		dialed:    map[peer.ID]time.Time{},
