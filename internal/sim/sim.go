@@ -49,6 +49,19 @@ type Result struct {
 	SeedUploaded int64
 	Uploaded     int64 // by everyone
 	Steps        int
+	// Timeline has one sample per second of virtual time: how much of the
+	// class's capacity the transfers used, to show where a run lost time.
+	Timeline []Sample
+}
+
+// Sample is one second of a run.
+type Sample struct {
+	At time.Duration // the end of the second
+	// UpUsed is the bytes every node sent over what all of them could have
+	// sent; DownUsed the bytes unfinished students received over what they
+	// could have received.
+	UpUsed, DownUsed float64
+	Done             int // students finished by At
 }
 
 // LowerBound is T* for the class.
@@ -114,6 +127,7 @@ func Run(c Class) (Result, error) {
 		w.startUploads()
 		w.advance(dt)
 		res.Steps++
+		w.account(&res, now, dt)
 	}
 	res.Done = make([]time.Duration, c.N)
 	for i := 1; i <= c.N; i++ {
@@ -144,7 +158,6 @@ type node struct {
 	links    []int             // sorted
 	pipes    map[int]*picker.Pipeline
 	active   []*flow
-	incoming int
 	doneAt   time.Duration
 	uploaded int64
 	gone     bool
@@ -171,4 +184,36 @@ type world struct {
 	showedAll bool
 	pids      []string
 	inRate    []float64 // per node, what its transfers deliver; advance's scratch
+	// What the current second of the timeline has summed so far.
+	sent, sendable, got, gettable float64
+}
+
+// account adds the step that just ran to the timeline.
+func (w *world) account(res *Result, now time.Duration, dt float64) {
+	done := 0
+	for i, nd := range w.nodes {
+		if nd.gone {
+			continue
+		}
+		w.sent += nd.sent * dt
+		w.sendable += nd.up * dt
+		if i > 0 && nd.doneAt < 0 {
+			w.got += min(w.inRate[i], nd.down) * dt
+			w.gettable += nd.down * dt
+		} else if i > 0 {
+			done++
+		}
+	}
+	if now%time.Second != 0 && !w.finished() {
+		return
+	}
+	s := Sample{At: now, Done: done}
+	if w.sendable > 0 {
+		s.UpUsed = w.sent / w.sendable
+	}
+	if w.gettable > 0 {
+		s.DownUsed = w.got / w.gettable
+	}
+	res.Timeline = append(res.Timeline, s)
+	w.sent, w.sendable, w.got, w.gettable = 0, 0, 0, 0
 }

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"testing"
 	"time"
@@ -62,11 +63,11 @@ func TestReceiversStayUnderTheirCaps(t *testing.T) {
 }
 
 func receiversStayUnderTheirCaps(t *testing.T, slots int) {
-	ups, downs := Uniform(200, 125e6, 125e6)
-	c := Class{N: 200, FileSize: 1e9, PieceSize: 4 << 20, SeedUp: 1e9, Up: ups, Down: downs,
+	ups, downs := Uniform(100, 125e6, 125e6)
+	c := Class{N: 100, FileSize: 250e6, PieceSize: 4 << 20, SeedUp: 1e9, Up: ups, Down: downs,
 		Degree: 40, Depth: 16, Slots: slots, Step: 5 * time.Millisecond, Seed: 1, Target: 500 * time.Millisecond}
 	w := newWorld(c)
-	for step := 0; step < 4000 && !w.finished(); step++ {
+	for step := 0; step < 1000 && !w.finished(); step++ {
 		w.now += c.Step
 		if step%100 == 0 {
 			w.sample(w.now)
@@ -84,5 +85,59 @@ func receiversStayUnderTheirCaps(t *testing.T, slots int) {
 				t.Fatalf("at %v student %d receives %.0f B/s, its cap is %.0f", w.now, id-1, r, w.nodes[id].down)
 			}
 		}
+	}
+}
+
+// TestSharingIsWorkConserving checks advance's rates on random transfer
+// graphs: no node sends beyond its upload or receives beyond its download,
+// and no transfer is left slow while both its sender has upload to spare and
+// its receiver download to spare (within 2%). The old one-pass split gave a
+// receiver fed by a fast and a slow sender an even half of its download per
+// sender, and left the fast one's upload idle.
+func TestSharingIsWorkConserving(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 7))
+	for trial := 0; trial < 200; trial++ {
+		w := &world{}
+		n := 2 + rng.IntN(12)
+		for i := 0; i < n; i++ {
+			w.nodes = append(w.nodes, &node{id: i, up: float64(1 + rng.IntN(100)), down: float64(1 + rng.IntN(100))})
+		}
+		for k := rng.IntN(3 * n); k >= 0; k-- {
+			a, b := rng.IntN(n), rng.IntN(n)
+			if a != b {
+				w.nodes[a].active = append(w.nodes[a].active, &flow{from: a, to: b, remaining: 1e12})
+			}
+		}
+		w.advance(0.001)
+		sent, got := make([]float64, n), make([]float64, n)
+		for _, nd := range w.nodes {
+			for _, f := range nd.active {
+				sent[f.from] += f.rate
+				got[f.to] += f.rate
+			}
+		}
+		for i, nd := range w.nodes {
+			if sent[i] > nd.up*(1+1e-9) || got[i] > nd.down*(1+1e-9) {
+				t.Fatalf("trial %d: node %d sends %.2f of %.0f, receives %.2f of %.0f", trial, i, sent[i], nd.up, got[i], nd.down)
+			}
+		}
+		for _, nd := range w.nodes {
+			for _, f := range nd.active {
+				spareUp := nd.up - sent[f.from]
+				spareDown := w.nodes[f.to].down - got[f.to]
+				if spareUp > 0.02*nd.up && spareDown > 0.02*w.nodes[f.to].down {
+					t.Fatalf("trial %d: %d→%d runs at %.2f while %d has %.2f of %.0f upload left and %d %.2f of %.0f download",
+						trial, f.from, f.to, f.rate, f.from, spareUp, nd.up, f.to, spareDown, w.nodes[f.to].down)
+				}
+			}
+		}
+	}
+	// The case the one-pass split got wrong: 100 up and 10 up into 100 down.
+	w := &world{nodes: []*node{{id: 0, up: 100}, {id: 1, down: 100}, {id: 2, up: 10}}}
+	w.nodes[0].active = []*flow{{from: 0, to: 1, remaining: 1e12}}
+	w.nodes[2].active = []*flow{{from: 2, to: 1, remaining: 1e12}}
+	w.advance(0.001)
+	if got := w.nodes[0].active[0].rate + w.nodes[2].active[0].rate; got < 99 {
+		t.Errorf("receiver fed by a 100 and a 10 sender gets %.1f of its 100", got)
 	}
 }

@@ -145,7 +145,6 @@ func (w *world) leave(now time.Duration) {
 		nd.gone = true
 		for _, f := range nd.active {
 			f.dead = true
-			w.nodes[f.to].incoming--
 		}
 		nd.active = nil
 		for _, j := range nd.links {
@@ -155,12 +154,8 @@ func (w *world) leave(now time.Duration) {
 			if o.super != nil {
 				o.super.PeerGone(upload.Peer(w.pid(nd.id)), nd.pick.Have)
 			}
-			for _, f := range o.active {
-				if f.to == nd.id && !f.dead {
-					f.dead = true
-					nd.incoming--
-				}
-			}
+			// Its connections are gone: what o was sending it stops.
+			o.active = slices.DeleteFunc(o.active, func(f *flow) bool { return f.to == nd.id })
 			o.links = slices.DeleteFunc(o.links, func(x int) bool { return x == nd.id })
 			for _, k := range o.links {
 				w.requestMore(o, k)
@@ -196,7 +191,6 @@ func (w *world) startOne(nd *node) {
 	to := w.nodes[idOf(string(r.Peer))]
 	f := &flow{from: nd.id, to: to.id, piece: r.Piece, remaining: float64(w.pieceLen(r.Piece))}
 	nd.active = append(nd.active, f)
-	to.incoming++
 }
 
 func idOf(p string) int {
@@ -214,47 +208,78 @@ func (w *world) pieceLen(i int) int64 {
 	return w.c.PieceSize
 }
 
-// advance moves every transfer forward by dt seconds. Each node's upload is
-// split evenly over its transfers and each download over its incoming ones;
-// a transfer runs at the smaller share, and upload a slow receiver leaves
-// unused goes to the node's other transfers. A receiver whose transfers then
-// add up to more than its download is given its download, shared in
-// proportion: no node ever receives faster than its cap.
+// advance moves every transfer forward by dt seconds, at rates that share
+// each node's upload and download the way competing TCP streams under
+// token-bucket caps roughly do: no node sends beyond its upload or receives
+// beyond its download, and upload one receiver cannot take goes to the
+// sender's other transfers. The rates come from a few rounds of filling:
+// each sender spreads what it has left over the transfers whose receivers
+// have room, then each receiver over its cap scales its transfers down.
 func (w *world) advance(dt float64) {
 	if cap(w.inRate) < len(w.nodes) {
 		w.inRate = make([]float64, len(w.nodes))
 	}
 	in := w.inRate[:len(w.nodes)]
-	clear(in)
 	for _, nd := range w.nodes {
-		if len(nd.active) == 0 {
-			continue
-		}
-		share := nd.up / float64(len(nd.active))
-		spare, open := 0.0, 0
 		for _, f := range nd.active {
-			f.rate = min(share, w.nodes[f.to].down/float64(w.nodes[f.to].incoming))
-			if f.rate < share {
-				spare += share - f.rate
-			} else {
-				open++
+			f.rate = 0
+		}
+	}
+	for round := 0; round < fillRounds; round++ {
+		clear(in)
+		for _, nd := range w.nodes {
+			for _, f := range nd.active {
+				in[f.to] += f.rate
 			}
 		}
-		for _, f := range nd.active {
-			if open > 0 && f.rate >= share {
-				f.rate += spare / float64(open)
-				f.rate = min(f.rate, w.nodes[f.to].down)
+		changed := false
+		for _, nd := range w.nodes {
+			if len(nd.active) == 0 {
+				continue
 			}
-			in[f.to] += f.rate
+			spare, open := nd.up, 0
+			for _, f := range nd.active {
+				spare -= f.rate
+				if in[f.to] < w.nodes[f.to].down*(1-1e-9) {
+					open++
+				}
+			}
+			if spare <= nd.up*1e-3 || open == 0 {
+				continue
+			}
+			each := spare / float64(open)
+			for _, f := range nd.active {
+				if room := w.nodes[f.to].down - in[f.to]; room > 0 && in[f.to] < w.nodes[f.to].down*(1-1e-9) {
+					f.rate += each
+					changed = true
+				}
+			}
+		}
+		// Receivers over their download scale their transfers down.
+		clear(in)
+		for _, nd := range w.nodes {
+			for _, f := range nd.active {
+				in[f.to] += f.rate
+			}
+		}
+		for _, nd := range w.nodes {
+			for _, f := range nd.active {
+				if down := w.nodes[f.to].down; in[f.to] > down {
+					f.rate *= down / in[f.to]
+				}
+			}
+		}
+		for i := range in {
+			in[i] = min(in[i], w.nodes[i].down)
+		}
+		if !changed {
+			break
 		}
 	}
 	var done []*flow
 	for _, nd := range w.nodes {
 		nd.sent = 0
 		for _, f := range nd.active {
-			if down := w.nodes[f.to].down; in[f.to] > down {
-				f.rate *= down / in[f.to]
-			}
 			nd.sent += f.rate
 			f.remaining -= f.rate * dt
 			if f.remaining <= 0 {
@@ -269,10 +294,12 @@ func (w *world) advance(dt float64) {
 	}
 }
 
+// fillRounds is how many rounds advance spends sharing the capacities.
+const fillRounds = 8
+
 func (w *world) deliver(f *flow) {
 	src, dst := w.nodes[f.from], w.nodes[f.to]
 	src.active = remove(src.active, f)
-	dst.incoming--
 	size := w.pieceLen(f.piece)
 	src.uploaded += size
 	w.pipe(dst, src.id).Delivered(size)
@@ -284,7 +311,6 @@ func (w *world) deliver(f *flow) {
 				if g.to == dst.id && g.piece == f.piece && !g.dead {
 					g.dead = true
 					o.active = remove(o.active, g)
-					dst.incoming--
 					break
 				}
 			}

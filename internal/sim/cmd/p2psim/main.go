@@ -27,13 +27,14 @@ func main() {
 	up := flag.String("up", "4MiB", "student upload, bytes/s")
 	down := flag.String("down", "8MiB", "student download, bytes/s")
 	degree := flag.Int("degree", 40, "links per student")
-	slots := flag.Int("slots", 64, "uploads a node runs at once; 0: as few as fill its upload, as the real swarm's uploaders do")
+	slots := flag.Int("slots", 0, "uploads a node runs at once; 0: as few as fill its upload, as the real swarm's uploaders do")
 	inflight := flag.String("inflight", "64MiB", "bytes of requests kept open per link")
 	step := flag.Duration("step", 5*time.Millisecond, "virtual time step")
 	target := flag.Duration("target", 500*time.Millisecond, "delivery time the requests open to a peer cover")
 	outSecs := flag.Float64("outstanding", 0, "cap requests open across all peers at this many seconds of download (0: none)")
 	seed := flag.Uint64("seed", 1, "random seed; the same seed replays the same run")
 	asJSON := flag.Bool("json", false, "print the result as JSON")
+	timeline := flag.Bool("timeline", false, "print, per second of virtual time, the share of upload and download used and students done")
 	flag.Parse()
 
 	c := sim.Class{N: *n, Degree: *degree, Slots: *slots, Step: *step, Seed: *seed, Target: *target, OutstandingSecs: *outSecs}
@@ -74,6 +75,12 @@ func main() {
 		r.TStar.Seconds(), r.Makespan.Seconds(), ratio(r.Makespan), ratio(done[len(done)/2]), ratio(done[0]))
 	fmt.Printf("one server to everyone: %.0fs; seeder uploaded %.2f x the file\n", out["client_server_s"], out["seed_upload_x_file"])
 	fmt.Printf("%d virtual steps in %.2fs of wall time\n", r.Steps, wall.Seconds())
+	if *timeline {
+		fmt.Println("  time  upload used  download used  done")
+		for _, s := range r.Timeline {
+			fmt.Printf("%6.1fs %11.1f%% %13.1f%% %5d\n", s.At.Seconds(), 100*s.UpUsed, 100*s.DownUsed, s.Done)
+		}
+	}
 }
 
 // named sets a scenario from the design's table.
