@@ -8,6 +8,14 @@
 // outstanding requests (see Pipeline); a piece is asked of one peer at a time
 // until every missing piece is in flight, and then (endgame) a piece may also
 // be asked of a second peer, so the last pieces do not wait on one slow link.
+// Before that, a peer that would idle for us — it holds nothing we miss that
+// is not already asked of someone, and nothing is asked of it — takes over:
+// it is asked, once at a time, for the piece asked longest ago of one other
+// peer, which is likely still waiting in that peer's queue. Whichever copy
+// comes first cancels the other request, which costs nothing while it is
+// still queued. In a class that starts at once this is what keeps the first
+// holders of a piece from queueing their whole neighbourhood while later
+// holders idle.
 package picker
 
 import (
@@ -29,11 +37,13 @@ type Picker struct {
 	n        int
 	have     bitset
 	missing  int
-	avail    []int32 // how many connected peers hold each piece
-	inflight []int8  // how many peers each piece is asked of now
-	busy     bitset  // pieces asked of at least one peer
-	full     bitset  // pieces asked of MaxEndgameDup peers
-	unasked  int     // missing pieces asked of nobody
+	avail    []int32  // how many connected peers hold each piece
+	inflight []int8   // how many peers each piece is asked of now
+	busy     bitset   // pieces asked of at least one peer
+	full     bitset   // pieces asked of MaxEndgameDup peers
+	unasked  int      // missing pieces asked of nobody
+	askedAt  []uint64 // when each busy piece was first asked, in asks counted
+	asks     uint64
 	peers    map[Peer]*peer
 	rng      *rand.Rand
 	maxOut   int // cap on requests open across all peers; 0: none
@@ -62,7 +72,7 @@ type peer struct {
 func New(n int, have []bool, rng *rand.Rand) *Picker {
 	p := &Picker{
 		n: n, have: newBitset(n), missing: n, unasked: n,
-		avail: make([]int32, n), inflight: make([]int8, n),
+		avail: make([]int32, n), inflight: make([]int8, n), askedAt: make([]uint64, n),
 		busy: newBitset(n), full: newBitset(n),
 		peers: make(map[Peer]*peer), rng: rng,
 	}
@@ -144,6 +154,8 @@ func (p *Picker) ask(pr *peer, i int) {
 	p.out++
 	p.inflight[i]++
 	if p.inflight[i] == 1 {
+		p.asks++
+		p.askedAt[i] = p.asks
 		p.busy.set(i)
 		if !p.have.has(i) {
 			p.unasked--
@@ -222,6 +234,16 @@ func (p *Picker) Next(id Peer, depth int) []int {
 		// peer for those asked of only one.
 		out = append(out, p.pick(pr, want-len(out), p.full)...)
 	}
+	if len(out) == 0 && pr.nAsked == 0 {
+		// Take over: the peer holds nothing we miss that is not asked of
+		// someone else, and nothing is asked of it, so it would idle for
+		// us. Ask it too for the piece asked longest ago of one other
+		// peer, which may still be waiting in that peer's queue; the
+		// first copy to arrive cancels the other request.
+		if i := p.oldestAsked(pr); i >= 0 {
+			out = append(out, i)
+		}
+	}
 	for _, i := range out {
 		p.ask(pr, i)
 	}
@@ -255,6 +277,18 @@ func (p *Picker) pick(pr *peer, want int, skip bitset) []int {
 		out = append(out, best)
 	}
 	return out
+}
+
+// oldestAsked is the piece pr holds, we miss and asked of one other peer
+// only, that was asked the longest ago; -1 if there is none.
+func (p *Picker) oldestAsked(pr *peer) int {
+	best := -1
+	each(pr.has, p.have, pr.asked, pr.refused, p.full, func(i int) {
+		if p.busy.has(i) && (best < 0 || p.askedAt[i] < p.askedAt[best]) {
+			best = i
+		}
+	})
+	return best
 }
 
 func (p *Picker) urgent(i int) bool { return i >= p.urgentFrom && i < p.urgentTo }

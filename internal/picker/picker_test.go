@@ -218,3 +218,40 @@ func TestCountersAgainstNaive(t *testing.T) {
 		}
 	}
 }
+
+// TestIdlePeerTakesOverOldestAsk: a peer that holds only pieces already
+// asked of someone else, and has nothing asked of it, is asked for the one
+// asked longest ago, once; a piece already asked of two peers is left
+// alone, and so is a peer with a request open.
+func TestIdlePeerTakesOverOldestAsk(t *testing.T) {
+	p := New(4, nil, rand.New(rand.NewPCG(1, 1)))
+	p.AddPeer("busy", holds(4, 0, 1, 2))
+	if got := p.Next("busy", 3); len(got) != 3 {
+		t.Fatalf("busy: %v", got)
+	}
+	p.AddPeer("idle", holds(4, 0, 1, 2))
+	got := p.Next("idle", 3)
+	if len(got) != 1 {
+		t.Fatalf("idle peer was asked for %v, want one piece", got)
+	}
+	if p.askedAt[got[0]] != 1 {
+		t.Fatalf("idle peer was asked for piece %d (ask %d), want the oldest ask", got[0], p.askedAt[got[0]])
+	}
+	if again := p.Next("idle", 3); len(again) != 0 {
+		t.Fatalf("with a request open, idle was asked for %v too", again)
+	}
+	// A third peer may not take over the piece now asked of two.
+	p.AddPeer("third", holds(4, got[0]))
+	if g := p.Next("third", 1); len(g) != 0 {
+		t.Fatalf("third was asked for %v, already asked of two peers", g)
+	}
+	// The first copy settles both asks and names the other for a Cancel.
+	if c := p.Got("idle", got[0]); !slices.Equal(c, []Peer{"busy"}) {
+		t.Fatalf("cancel = %v, want [busy]", c)
+	}
+	// A peer with an unasked piece is asked for that, not a take-over.
+	p.AddPeer("fresh", holds(4, 1, 3))
+	if g := p.Next("fresh", 1); !slices.Equal(g, []int{3}) {
+		t.Fatalf("fresh: %v, want [3]", g)
+	}
+}
