@@ -73,8 +73,8 @@ func defaultOptions() options {
 func (o *options) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.scenario, "scenario", "", "a named class, `name` s2, s3, s4 or quiz, setting what no other flag sets")
 	fs.IntVar(&o.n, "n", o.n, "how many leechers")
-	fs.Var(&o.size, "size", "the file's `size`: 4000000, 4M (x1000) or 4MiB (x1024) (default 128MiB)")
-	fs.Var(&o.seedUp, "seed-up", "the seeder's upload cap, a `rate` in bytes/s; 0 is none (default 8MiB)")
+	fs.Var(&o.size, "size", "the file's `size`: 4000000, 4M (x1000) or 4MiB (x1024)")
+	fs.Var(&o.seedUp, "seed-up", "the seeder's upload cap, a `rate` in bytes/s; 0 is none")
 	fs.Var(&o.up, "up", "the leechers' upload caps: one `rate` for all, or groups COUNTxRATE,… whose counts add up to -n; 0 is none")
 	fs.Var(&o.down, "down", "the leechers' download caps, as for -up")
 	fs.Float64Var(&o.scale, "scale", o.scale, "multiply every rate by `x`, when CPU rather than the caps would limit a run")

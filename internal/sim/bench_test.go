@@ -11,7 +11,7 @@ func BenchmarkS6Small(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		ups, downs := Uniform(200, 125e6, 125e6)
 		c := Class{N: 200, FileSize: 1e9, PieceSize: 1 << 20, SeedUp: 1e9, Up: ups, Down: downs,
-			Degree: 40, Depth: 64, Slots: 64, Step: 5 * time.Millisecond, Seed: 1, Target: 500 * time.Millisecond}
+			Degree: 40, Depth: 64, Slots: 0, Step: 5 * time.Millisecond, Seed: 1, Target: 500 * time.Millisecond}
 		r, err := Run(c)
 		if err != nil {
 			b.Fatal(err)

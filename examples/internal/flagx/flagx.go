@@ -86,7 +86,21 @@ func (b *ByteSize) String() string {
 	if b == nil {
 		return "0"
 	}
-	return strconv.FormatInt(int64(*b), 10)
+	return compact(int64(*b))
+}
+
+// compact writes n as Set reads it, in the largest binary unit that divides
+// it: 128MiB, not 134217728, in help texts and errors.
+func compact(n int64) string {
+	for _, u := range []struct {
+		name string
+		size int64
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}} {
+		if n != 0 && n%u.size == 0 {
+			return strconv.FormatInt(n/u.size, 10) + u.name
+		}
+	}
+	return strconv.FormatInt(n, 10)
 }
 
 // Set implements flag.Value.
@@ -108,7 +122,7 @@ func (r *ByteRate) String() string {
 	if r == nil {
 		return "0"
 	}
-	return strconv.FormatInt(int64(*r), 10)
+	return compact(int64(*r))
 }
 
 // Set implements flag.Value.

@@ -111,3 +111,23 @@ func TestStrings(t *testing.T) {
 		})
 	}
 }
+
+// TestSizesPrintAsTheyParse: a size or rate prints in the form Set reads,
+// so help texts show "128MiB" and the printed value parses back the same.
+func TestSizesPrintAsTheyParse(t *testing.T) {
+	for _, n := range []int64{0, 1, 1000, 1 << 10, 3 << 20, 128 << 20, 5 << 30, 4000000, 1<<20 + 1} {
+		b := ByteSize(n)
+		var back ByteSize
+		if err := back.Set(b.String()); err != nil || back != b {
+			t.Errorf("%d prints %q, which parses to %d (%v)", n, b.String(), back, err)
+		}
+		r := ByteRate(n)
+		var rb ByteRate
+		if err := rb.Set(r.String()); err != nil || rb != r {
+			t.Errorf("rate %d prints %q, which parses to %d (%v)", n, r.String(), rb, err)
+		}
+	}
+	if got := ByteSize(128 << 20); got.String() != "128MiB" {
+		t.Errorf("128 MiB prints %q, want 128MiB", got.String())
+	}
+}
