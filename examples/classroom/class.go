@@ -86,7 +86,7 @@ func (c *class) run(ctx context.Context, l launcher, src, outDir string) error {
 	defer cancel()
 
 	_, stop, err := l.start(procs, 0, nodeOptions{role: "seeder", file: src, up: flagx.ByteRate(c.p.SeedUp),
-		invites: c.p.Leechers, reportInterval: reportEvery})
+		budget: c.p.SeedBudget, invites: c.p.Leechers, reportInterval: reportEvery})
 	if err != nil {
 		return err
 	}

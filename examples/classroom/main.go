@@ -36,7 +36,7 @@ import (
 
 const usage = `usage: classroom [-scenario s2|s3|s4|quiz] [-n 30] [-size 128MiB] [-seed-up 8MiB]
         [-up 4MiB | -up 20x1MiB,20x6MiB] [-down 8MiB] [-scale 1] [-timeout 10m]
-        [-settle 0s] [-inprocess] [-keep] [-json-out PATH] [-svg PATH]
+        [-settle 0s] [-seed-budget 0] [-inprocess] [-keep] [-json-out PATH] [-svg PATH]
 scenarios (their values apply where no flag overrides them; rates in bytes/s):
 `
 
@@ -50,6 +50,7 @@ type options struct {
 	scale           float64
 	timeout         time.Duration
 	settle          time.Duration
+	seedBudget      float64
 	inprocess, keep bool
 	jsonOut, svgOut string
 }
@@ -80,6 +81,7 @@ func (o *options) register(fs *flag.FlagSet) {
 	fs.Float64Var(&o.scale, "scale", o.scale, "multiply every rate by `x`, when CPU rather than the caps would limit a run")
 	fs.DurationVar(&o.timeout, "timeout", o.timeout, "give up if the class has not finished by then; unset, at least 10·T*")
 	fs.DurationVar(&o.settle, "settle", 0, "wait this long between the last leecher's join and the go-ahead, for the joins' DHT work to end (quiz: 5s)")
+	fs.Float64Var(&o.seedBudget, "seed-budget", 0, "the seeder uploads about this many `copies` of the file, then leaves the class to itself (0: no budget)")
 	fs.BoolVar(&o.inprocess, "inprocess", false, "run every node as a goroutine of this process")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary folder with the source and the outputs")
 	fs.StringVar(&o.jsonOut, "json-out", "", "also write the result as JSON to `path`")

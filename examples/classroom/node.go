@@ -43,6 +43,7 @@ type nodeOptions struct {
 	invites        int    // seeder: how many leechers its invite admits
 	invite         string // leecher: the seeder's invite to its network
 	up, down       flagx.ByteRate
+	budget         float64 // seeder: ShareOptions.UploadBudget
 	reportInterval time.Duration
 }
 
@@ -55,13 +56,14 @@ func (o *nodeOptions) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.invite, "invite", "", "leecher: the seeder's invite to its network")
 	fs.Var(&o.up, "up", "upload cap in bytes/s")
 	fs.Var(&o.down, "down", "download cap in bytes/s")
+	fs.Float64Var(&o.budget, "budget", 0, "seeder: copies of the file to upload before leaving the class to itself")
 	fs.DurationVar(&o.reportInterval, "report", time.Second, "least time between progress reports")
 }
 
 func (o *nodeOptions) args() []string {
 	return []string{"-role", o.role, "-file", o.file, "-infohash", o.infohash, "-out", o.out,
 		"-invites", strconv.Itoa(o.invites), "-invite", o.invite, "-up", o.up.String(), "-down", o.down.String(),
-		"-report", o.reportInterval.String()}
+		"-budget", strconv.FormatFloat(o.budget, 'g', -1, 64), "-report", o.reportInterval.String()}
 }
 
 // nodeMain runs a node as a child process. A leecher fetches once a line
@@ -132,7 +134,7 @@ func runNode(ctx context.Context, o nodeOptions, begin <-chan struct{}, emit fun
 // seeder's upload over F is the classroom's measure of how little of the
 // scarcest upload went to duplicates.
 func seed(ctx context.Context, sw *p2pshare.Swarm, o nodeOptions, emit func(report)) error {
-	ih, err := sw.Share(ctx, o.file, p2pshare.ShareOptions{})
+	ih, err := sw.Share(ctx, o.file, p2pshare.ShareOptions{UploadBudget: o.budget})
 	if err != nil {
 		return err
 	}

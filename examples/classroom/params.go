@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/p2pshare/p2pshare/examples/internal/flagx"
@@ -22,6 +23,9 @@ type params struct {
 	// Settle is how long the class waited between the last leecher's join
 	// and the go-ahead, in seconds.
 	Settle float64 `json:"settle_seconds"`
+	// SeedBudget is how many copies of the file the seeder uploads before
+	// it leaves the class to itself (ShareOptions.UploadBudget); 0: none.
+	SeedBudget float64 `json:"seed_budget,omitempty"`
 
 	ups, downs []int64 // one cap per leecher, in node order
 }
@@ -71,11 +75,14 @@ func (o *options) resolve(fs *flag.FlagSet) (params, error) {
 		return params{}, fmt.Errorf("-timeout %v is not positive", o.timeout)
 	case o.settle < 0:
 		return params{}, fmt.Errorf("-settle %v is negative", o.settle)
+	case !(o.seedBudget >= 0) || math.IsInf(o.seedBudget, 0):
+		return params{}, fmt.Errorf("-seed-budget %v: want 0 (none) or a number of copies above 0", o.seedBudget)
 	}
 	p := params{
 		Scenario: o.scenario, Scale: o.scale, Mode: "processes",
 		Leechers: o.n, FileBytes: int64(o.size), SeedUp: scaleRate(int64(o.seedUp), o.scale),
 		Up: o.up.scaled(o.scale), Down: o.down.scaled(o.scale), Settle: o.settle.Seconds(),
+		SeedBudget: o.seedBudget,
 	}
 	if o.inprocess {
 		p.Mode = "goroutines"

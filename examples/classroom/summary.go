@@ -207,6 +207,9 @@ func (r *result) caps() string {
 	if r.Scale != 1 {
 		s += fmt.Sprintf(" (rates ×%g)", r.Scale)
 	}
+	if r.SeedBudget > 0 {
+		s += fmt.Sprintf("; seeder budget %g copies", r.SeedBudget)
+	}
 	if r.Mode == "goroutines" {
 		return s + "; nodes in one process"
 	}

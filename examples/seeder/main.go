@@ -2,7 +2,7 @@
 // serves it until interrupted.
 //
 //	seeder -file PATH [-listen MULTIADDR] [-invite STRING|@FILE] [-invite-uses N]
-//	       [-invite-ttl DURATION] [-up RATE] [-data DIR]
+//	       [-invite-ttl DURATION] [-up RATE] [-budget COPIES] [-data DIR]
 //	       [-http ADDR [-http-remote]] [-metrics ADDR]
 //
 // With no -invite the seeder is the first node of a new network, its
@@ -36,6 +36,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"os"
 	"os/signal"
@@ -51,7 +52,7 @@ import (
 	"github.com/p2pshare/p2pshare/p2pshare"
 )
 
-const usage = "usage: seeder -file PATH [-listen MULTIADDR] [-invite STRING|@FILE] [-invite-uses N] [-invite-ttl DURATION] [-up RATE] [-data DIR] [-http ADDR [-http-remote]] [-metrics ADDR]"
+const usage = "usage: seeder -file PATH [-listen MULTIADDR] [-invite STRING|@FILE] [-invite-uses N] [-invite-ttl DURATION] [-up RATE] [-budget COPIES] [-data DIR] [-http ADDR [-http-remote]] [-metrics ADDR]"
 
 type options struct {
 	file, listen, data string
@@ -60,6 +61,7 @@ type options struct {
 	inviteTTL          time.Duration
 	bootstrap          flagx.Strings
 	up                 flagx.ByteRate
+	budget             float64
 	http, metrics      string
 	httpRemote         bool
 }
@@ -83,6 +85,7 @@ func run(ctx context.Context, args []string, stdout io.Writer, stderr *os.File) 
 	fs.StringVar(&o.name, "name", "", "member `name` this node goes by: asked for when joining with -invite, or the bootstrap's own (the class page shows it)")
 	fs.Var(&o.bootstrap, "bootstrap", "further members to reach the network through, a `multiaddr` ending in /p2p/<peer ID>; repeat or comma-separate")
 	fs.Var(&o.up, "up", "upload cap, a `rate` in bytes/s: 1000000, 8M (x1000) or 8MiB (x1024); 0 is none")
+	fs.Float64Var(&o.budget, "budget", 0, "upload about this many `copies` of the file, then serve only what no member holds, leaving the class to itself (0: no budget; near 1.1 keeps a server shared by many classes to its share)")
 	fs.StringVar(&o.data, "data", "", "`folder` keeping the node's identity across runs; empty is a fresh one each run")
 	fs.StringVar(&o.http, "http", "", "as bootstrap: serve the class's progress page and JSON on `address` (host:port; :PORT is 127.0.0.1:PORT)")
 	fs.BoolVar(&o.httpRemote, "http-remote", false, "let other machines than this one see the -http page (it answers this machine only without it)")
@@ -104,6 +107,8 @@ func (o *options) check(fs *flag.FlagSet) error {
 		return fmt.Errorf("-invite-ttl %v: want a positive duration", o.inviteTTL)
 	case o.httpRemote && o.http == "":
 		return errors.New("-http-remote needs -http")
+	case !(o.budget >= 0) || math.IsInf(o.budget, 0):
+		return fmt.Errorf("-budget %v: want 0 (none) or a number of copies above 0", o.budget)
 	}
 	if o.http != "" {
 		addr, err := httpAddr(o.http, o.httpRemote)
@@ -148,7 +153,7 @@ func seed(ctx context.Context, o options, stdout io.Writer, stderr *os.File) err
 		served.metrics = srv.Addr().String()
 	}
 
-	opts := p2pshare.ShareOptions{}
+	opts := p2pshare.ShareOptions{UploadBudget: o.budget}
 	var status *console.Status
 	if console.IsTerminal(stderr) {
 		status = &console.Status{W: stderr}

@@ -93,6 +93,9 @@ func (p *Picker) SetMaxOutstanding(n int) { p.maxOut = n }
 // Missing is the number of pieces not yet held.
 func (p *Picker) Missing() int { return p.missing }
 
+// Availability is how many connected peers are known to hold piece i.
+func (p *Picker) Availability(i int) int { return int(p.avail[i]) }
+
 // Have reports whether piece i is held.
 func (p *Picker) Have(i int) bool { return p.have.has(i) }
 

@@ -34,8 +34,12 @@ type Class struct {
 	// Slots is how many uploads a node runs at once; 0 means as few as
 	// fill its upload (see startUploads).
 	Slots int
-	Step  time.Duration
-	Seed  uint64
+	// SeedBudget, above 0, is how many copies of the file the seeder
+	// uploads before it shows only pieces nobody else holds or is owed
+	// (p2pshare.ShareOptions.UploadBudget).
+	SeedBudget float64
+	Step       time.Duration
+	Seed       uint64
 	// Leave, if set, makes student i leave abruptly at that virtual time
 	// (zero: stays).
 	Leave []time.Duration

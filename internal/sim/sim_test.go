@@ -141,3 +141,40 @@ func TestSharingIsWorkConserving(t *testing.T) {
 		t.Errorf("receiver fed by a 100 and a 10 sender gets %.1f of its 100", got)
 	}
 }
+
+// TestSeedBudget: a seeder on a budget of one copy, in a class where it is
+// the fastest uploader, sends about one copy (within one reveal window per
+// student) and the class completes; with students leaving half-way, whose
+// pieces only they may have held, the class still completes.
+func TestSeedBudget(t *testing.T) {
+	base := func() Class {
+		ups, downs := Uniform(8, 1*mib, 4*mib)
+		return Class{N: 8, FileSize: 16 * mib, PieceSize: 256 << 10, SeedUp: 8 * mib, Up: ups, Down: downs,
+			Degree: 4, Depth: 16, Step: 5 * time.Millisecond, Seed: 3, Target: 500 * time.Millisecond, SeedBudget: 1}
+	}
+	c := base()
+	r, err := Run(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sent := float64(r.SeedUploaded) / float64(c.FileSize)
+	t.Logf("seeder sent %.2f copies; makespan %.2f T*", sent, r.Makespan.Seconds()/r.TStar.Seconds())
+	if limit := float64(c.FileSize+int64(c.N*revealWindow)*c.PieceSize) / float64(c.FileSize); sent > limit {
+		t.Errorf("on a budget of one copy the seeder sent %.2f (limit %.2f)", sent, limit)
+	}
+	c.SeedBudget = 0
+	free, err := Run(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if free.SeedUploaded <= r.SeedUploaded {
+		t.Errorf("without a budget the seeder sent %d bytes, with one %d: the budget changed nothing", free.SeedUploaded, r.SeedUploaded)
+	}
+
+	c = base()
+	c.Leave = make([]time.Duration, c.N)
+	c.Leave[2], c.Leave[5] = 2*time.Second, 3*time.Second
+	if _, err := Run(c); err != nil {
+		t.Fatalf("students leaving a class on a budget: %v", err)
+	}
+}

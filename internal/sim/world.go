@@ -24,6 +24,9 @@ func newWorld(c Class) *world {
 	seed := &node{id: 0, up: c.SeedUp, pick: picker.New(n, all, rand.New(rand.NewPCG(c.Seed, 0))),
 		queue: upload.NewQueue(64), super: upload.NewSuperSeed(n),
 		doneAt: 0}
+	if c.SeedBudget > 0 {
+		seed.super.KeepRevealing()
+	}
 	w.nodes = append(w.nodes, seed)
 	for i := 0; i < c.N; i++ {
 		nd := &node{id: i + 1, up: c.Up[i], down: c.Down[i],
@@ -138,11 +141,12 @@ func (w *world) finished() bool {
 }
 
 func (w *world) leave(now time.Duration) {
+	left := false
 	for _, nd := range w.nodes[1:] {
 		if nd.gone || nd.leaveAt <= 0 || now < nd.leaveAt {
 			continue
 		}
-		nd.gone = true
+		nd.gone, left = true, true
 		for _, f := range nd.active {
 			f.dead = true
 		}
@@ -160,6 +164,12 @@ func (w *world) leave(now time.Duration) {
 			for _, k := range o.links {
 				w.requestMore(o, k)
 			}
+		}
+	}
+	if seed := w.nodes[0]; left && w.c.SeedBudget > 0 {
+		for _, k := range seed.links {
+			w.revealMore(seed, w.nodes[k]) // what only the leavers held
+			w.requestMore(w.nodes[k], seed.id)
 		}
 	}
 }
@@ -319,8 +329,10 @@ func (w *world) deliver(f *flow) {
 	if first {
 		for _, j := range dst.links {
 			o := w.nodes[j]
+			// Everyone hears of it, the seeder too (it counts holders
+			// on a budget); everyone but the seeder may ask for it.
+			_ = o.pick.PeerHas(picker.Peer(w.pid(dst.id)), f.piece)
 			if o.super == nil {
-				_ = o.pick.PeerHas(picker.Peer(w.pid(dst.id)), f.piece)
 				w.requestMore(o, dst.id)
 			}
 		}
@@ -352,7 +364,15 @@ func (w *world) revealMore(seed, dst *node) {
 		}
 		return
 	}
-	k := seed.super.Window(len(seed.links), revealWindow) - seed.super.Outstanding(p, dst.pick.Have)
+	owed := seed.super.Outstanding(p, dst.pick.Have)
+	if w.c.SeedBudget > 0 {
+		spent := float64(seed.uploaded)+float64(seed.super.Owed())*float64(w.c.PieceSize) >= w.c.SeedBudget*float64(w.c.FileSize)
+		seed.super.RevealOnly(nil)
+		if spent {
+			seed.super.RevealOnly(func(i int) bool { return seed.pick.Availability(i) == 0 && !seed.super.Owing(i) })
+		}
+	}
+	k := seed.super.Window(len(seed.links), revealWindow) - owed
 	for _, i := range seed.super.Reveal(p, dst.pick.Have, k) {
 		_ = dst.pick.PeerHas(picker.Peer(w.pid(seed.id)), i)
 	}

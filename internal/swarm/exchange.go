@@ -23,7 +23,9 @@ const minRevealWindow = 2
 
 // revealMore keeps a window of unheld pieces shown to l's peer while the
 // super-seed policy is active, and shows every piece to every peer once it
-// is done.
+// is done. On an upload budget the policy is never done, and once what was
+// sent and what is owed reach the budget only pieces the class cannot get
+// elsewhere are shown.
 func (s *Session) revealMore(l *link) {
 	if s.super == nil {
 		return
@@ -34,8 +36,22 @@ func (s *Session) revealMore(l *link) {
 	}
 	p := upload.Peer(l.id)
 	has := s.peerHolds(l.id)
+	owed := s.super.Outstanding(p, has)
+	if s.cfg.UploadBudget > 0 {
+		// What was sent and what is shown and owed stay within the
+		// budget; beyond it only pieces no peer holds or is owed are
+		// shown.
+		spent := s.up.Load()+int64(s.super.Owed())*s.m.PieceSize >= s.cfg.UploadBudget
+		if spent != s.spent {
+			s.spent = spent
+			s.super.RevealOnly(nil)
+			if spent {
+				s.super.RevealOnly(func(i int) bool { return s.picker.Availability(i) == 0 && !s.super.Owing(i) })
+			}
+		}
+	}
 	w := s.super.Window(len(s.links), minRevealWindow)
-	for _, i := range s.super.Reveal(p, has, w-s.super.Outstanding(p, has)) {
+	for _, i := range s.super.Reveal(p, has, w-owed) {
 		l.send(wire.Msg{Type: wire.Have, Index: uint32(i)})
 	}
 	if !s.super.Active() {

@@ -52,6 +52,12 @@ type Config struct {
 	// pieces a few at a time until each has left it once (see
 	// upload.SuperSeed). Set it for a share's first seeder.
 	SuperSeed bool
+	// UploadBudget, with SuperSeed, is how many bytes the session uploads
+	// before it shows its peers only pieces no linked peer holds; until
+	// then it keeps revealing pieces a few at a time, never everything.
+	// A piece whose holders all left is shown again, so nothing is
+	// stranded. 0: no budget.
+	UploadBudget int64
 	// MaxLinks caps the peers the session trades with; 0 means 60. A
 	// fetch dials peers only below its link target, MaxLinks or, for a
 	// share of few pieces, fewer (see LinkTarget); it accepts links from
@@ -82,6 +88,7 @@ type Session struct {
 	picker   *picker.Picker
 	pipes    map[peer.ID]*picker.Pipeline
 	super    *upload.SuperSeed
+	spent    bool                         // the upload budget is spent or owed (Config.UploadBudget)
 	told     map[peer.ID]map[peer.ID]bool // peer exchange: who was told of whom
 	dialed   map[peer.ID]time.Time
 	maxDepth int
@@ -170,6 +177,9 @@ func New(ctx context.Context, cfg Config) (*Session, error) {
 	}
 	if cfg.SuperSeed && s.picker.Missing() == 0 {
 		s.super = upload.NewSuperSeed(m.NumPieces())
+		if cfg.UploadBudget > 0 {
+			s.super.KeepRevealing()
+		}
 	}
 	if s.picker.Missing() == 0 {
 		if err := s.finish(); err != nil {
@@ -494,6 +504,9 @@ func (s *Session) unlink(l *link, why error) {
 	s.publish(Event{Kind: EventPeerDropped, Peer: l.id, Err: why})
 	for _, o := range s.links {
 		s.requestMore(o)
+		if s.spent {
+			s.revealMore(o) // what only the departed peer held
+		}
 	}
 }
 

@@ -21,6 +21,12 @@ package upload
 // busy with pieces that are rare, sent at once, while the class does the
 // rest.
 //
+// A seeder on an upload budget (a campus server that should carry no more of
+// a class than it must) never shows everything either: it keeps revealing
+// while its budget lasts (KeepRevealing), and once it is spent it reveals
+// only pieces no other peer holds (RevealOnly), so a piece whose holders all
+// left is never stranded, and the class does the rest.
+//
 // SuperSeed is not safe for concurrent use.
 type SuperSeed struct {
 	n        int
@@ -35,12 +41,29 @@ type SuperSeed struct {
 	// last asked; total is their sum: the copies the seeder owes.
 	out   map[Peer]int
 	total int
+	// endless: KeepRevealing was called; only, if set, is which pieces
+	// may still be revealed (RevealOnly).
+	endless bool
+	only    func(int) bool
+	// owes is, per peer, the pieces shown to it that it was not yet seen
+	// holding; owing counts them per piece.
+	owes  map[Peer]map[int]bool
+	owing []int32
 }
+
+// KeepRevealing makes the policy never done: the seeder keeps showing
+// pieces a window at a time instead of everything once each has been taken.
+func (s *SuperSeed) KeepRevealing() { s.endless = true }
+
+// RevealOnly restricts what Reveal chooses from to the pieces for which ok
+// holds (nil lifts it).
+func (s *SuperSeed) RevealOnly(ok func(i int) bool) { s.only = ok }
 
 // NewSuperSeed returns the policy for n pieces.
 func NewSuperSeed(n int) *SuperSeed {
 	return &SuperSeed{n: n, count: make([]int32, n), unsent: n, taken: make([]bool, n), untaken: n,
-		done: n == 0, revealed: map[Peer]map[int]bool{}, out: map[Peer]int{}}
+		done: n == 0, revealed: map[Peer]map[int]bool{}, out: map[Peer]int{},
+		owes: map[Peer]map[int]bool{}, owing: make([]int32, n)}
 }
 
 // Window is how many unheld pieces to keep shown to each of peers peers:
@@ -56,13 +79,18 @@ func (s *SuperSeed) Window(peers, minimum int) int {
 	if s.wide {
 		return max(1, s.n/max(1, peers))
 	}
+	if s.endless {
+		// On a budget: a few pieces each, so the first peer to come is
+		// not shown the whole budget.
+		return minimum
+	}
 	return max(minimum, s.n/max(1, peers))
 }
 
 // Active reports whether the seeder still reveals pieces one by one: some
-// piece has not been revealed to anyone yet, or the class is wide. After, it
-// shows all.
-func (s *SuperSeed) Active() bool { return !s.done || s.wide }
+// piece has not been revealed to anyone yet, or the class is wide, or the
+// seeder keeps revealing (KeepRevealing). After, it shows all.
+func (s *SuperSeed) Active() bool { return !s.done || s.wide || s.endless }
 
 // Revealed reports whether piece i was revealed to peer p.
 func (s *SuperSeed) Revealed(p Peer, i int) bool { return s.revealed[p][i] }
@@ -90,7 +118,7 @@ func (s *SuperSeed) Reveal(p Peer, has func(int) bool, k int) []int {
 	for len(out) < k {
 		best := -1
 		for i := 0; i < s.n; i++ {
-			if shown[i] || has(i) {
+			if shown[i] || has(i) || (s.only != nil && !s.only(i)) {
 				continue
 			}
 			if best < 0 || s.count[i] < s.count[best] {
@@ -104,6 +132,11 @@ func (s *SuperSeed) Reveal(p Peer, has func(int) bool, k int) []int {
 			break
 		}
 		shown[best] = true
+		if s.owes[p] == nil {
+			s.owes[p] = map[int]bool{}
+		}
+		s.owes[p][best] = true
+		s.owing[best]++
 		if s.count[best] == 0 {
 			s.unsent--
 		}
@@ -114,6 +147,14 @@ func (s *SuperSeed) Reveal(p Peer, has func(int) bool, k int) []int {
 	s.total += len(out)
 	return out
 }
+
+// Owing reports whether piece i is shown to a peer not yet seen holding it:
+// the seeder may still be asked for it.
+func (s *SuperSeed) Owing(i int) bool { return s.owing[i] > 0 }
+
+// Owed is how many pieces shown, across all peers, were not yet held by
+// their peer when last counted (Outstanding and Reveal count a peer's).
+func (s *SuperSeed) Owed() int { return s.total }
 
 // Outstanding is how many pieces shown to p that p does not yet hold.
 func (s *SuperSeed) Outstanding(p Peer, has func(int) bool) int {
@@ -128,9 +169,14 @@ func (s *SuperSeed) note(p Peer, has func(int) bool) int {
 		switch {
 		case !has(i):
 			n++
+			continue
 		case !s.taken[i]:
 			s.taken[i] = true
 			s.untaken--
+		}
+		if s.owes[p][i] {
+			delete(s.owes[p], i)
+			s.owing[i]--
 		}
 	}
 	s.done = s.unsent == 0 && s.untaken == 0
@@ -145,7 +191,7 @@ func (s *SuperSeed) note(p Peer, has func(int) bool) int {
 
 // PeerGone forgets a peer. Pieces shown to it and never taken count as
 // unrevealed again, so a student who leaves early strands nothing; once the
-// policy is done it stays done, since everything is then shown to everyone.
+// policy is done it stays done.
 func (s *SuperSeed) PeerGone(p Peer, has func(int) bool) {
 	for i := range s.revealed[p] {
 		if !has(i) && !s.done {
@@ -155,6 +201,10 @@ func (s *SuperSeed) PeerGone(p Peer, has func(int) bool) {
 			}
 		}
 	}
+	for i := range s.owes[p] {
+		s.owing[i]--
+	}
+	delete(s.owes, p)
 	s.total -= s.out[p]
 	delete(s.out, p)
 	delete(s.revealed, p)

@@ -106,6 +106,50 @@ func TestSuperSeedNarrowEnds(t *testing.T) {
 	}
 }
 
+// TestSuperSeedOnABudget: a seeder that keeps revealing shows each peer the
+// minimum window, is still active after every piece has been taken, shows a
+// peer more pieces when asked, knows which pieces it still owes, and once
+// restricted (to pieces nobody else holds) shows only those.
+func TestSuperSeedOnABudget(t *testing.T) {
+	const pieces = 8
+	s := NewSuperSeed(pieces)
+	s.KeepRevealing()
+	if w := s.Window(2, revealWindow); w != revealWindow {
+		t.Fatalf("on a budget, Window = %d; want the minimum, %d", w, revealWindow)
+	}
+	held := []map[int]bool{{}, {}}
+	for p := range held {
+		id := Peer(fmt.Sprint(p))
+		got := s.Reveal(id, holds(held[p]), pieces/2)
+		if !s.Owing(got[0]) {
+			t.Fatalf("piece %d just shown to %s is not owed", got[0], id)
+		}
+		for _, i := range got {
+			held[p][i] = true // taken at once
+		}
+		s.Outstanding(id, holds(held[p]))
+	}
+	if !s.done || !s.Active() || s.Owing(0) || s.Owed() != 0 {
+		t.Fatalf("every piece taken: done %v, Active %v, piece 0 owed %v, %d owed; want done, active, nothing owed",
+			s.done, s.Active(), s.Owing(0), s.Owed())
+	}
+	if got := s.Reveal("0", holds(held[0]), 2); !slices.Equal(got, []int{4, 5}) {
+		t.Fatalf("peer 0, holding 0-3, was shown %v; want [4 5]", got)
+	}
+	s.RevealOnly(func(i int) bool { return i == 7 })
+	if got := s.Reveal("0", holds(held[0]), 4); !slices.Equal(got, []int{7}) {
+		t.Fatalf("restricted to piece 7, peer 0 was shown %v; want [7]", got)
+	}
+	s.RevealOnly(nil)
+	if got := s.Reveal("0", holds(held[0]), 4); !slices.Equal(got, []int{6}) {
+		t.Fatalf("unrestricted again, peer 0 was shown %v; want [6]", got)
+	}
+	s.PeerGone("0", holds(held[0]))
+	if s.Owing(4) || s.Owing(7) {
+		t.Fatal("pieces shown to a peer that left are still owed")
+	}
+}
+
 // TestSuperSeedInvariants replays random classes — students joining,
 // leaving, taking shown pieces from the seeder and any piece from each
 // other — driving the policy the way the session does, and checks it

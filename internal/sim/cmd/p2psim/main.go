@@ -33,11 +33,12 @@ func main() {
 	target := flag.Duration("target", 500*time.Millisecond, "delivery time the requests open to a peer cover")
 	outSecs := flag.Float64("outstanding", 0, "cap requests open across all peers at this many seconds of download (0: none)")
 	seed := flag.Uint64("seed", 1, "random seed; the same seed replays the same run")
+	budget := flag.Float64("seed-budget", 0, "copies of the file the seeder uploads before it shows only pieces nobody else holds (0: no budget)")
 	asJSON := flag.Bool("json", false, "print the result as JSON")
 	timeline := flag.Bool("timeline", false, "print, per second of virtual time, the share of upload and download used and students done")
 	flag.Parse()
 
-	c := sim.Class{N: *n, Degree: *degree, Slots: *slots, Step: *step, Seed: *seed, Target: *target, OutstandingSecs: *outSecs}
+	c := sim.Class{N: *n, Degree: *degree, Slots: *slots, Step: *step, Seed: *seed, Target: *target, OutstandingSecs: *outSecs, SeedBudget: *budget}
 	var err error
 	c.FileSize, err = bytesOf(*size)
 	check(err)
