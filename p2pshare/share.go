@@ -26,13 +26,15 @@ type ShareOptions struct {
 	// Progress, if set, is called as hashing proceeds with the bytes hashed
 	// so far and the total.
 	Progress func(done, total int64)
-	// UploadBudget, if above 0, is how many copies of the share this node
-	// uploads before it leaves the class to itself: after that it serves
-	// only pieces no member it is linked to holds (one whose holders all
-	// left, say), so the class never waits on a piece only it has. A
-	// campus server that serves many classes sets it near 1.1; the class
-	// then finishes a few percent later than with the server's whole
-	// upload. 0 means no budget.
+	// UploadBudget, if above 0, is about how many copies of the share this
+	// node uploads before it leaves the class to itself: it shows members
+	// pieces a couple at a time, and once what it sent and what it showed
+	// and still owes reach the budget it shows only pieces no member it
+	// is linked to holds (one whose holders all left, say), so the class
+	// never waits on a piece only it has. Every piece has to leave it once,
+	// so a budget below 1 works as 1. A campus server that serves many
+	// classes sets it near 1.1; the class then finishes a few percent later
+	// than with the server's whole upload. 0 means no budget.
 	UploadBudget float64
 }
 
@@ -56,7 +58,10 @@ func (s *Swarm) Share(ctx context.Context, path string, opts ShareOptions) (Info
 	if err != nil {
 		return cid.Undef, fmt.Errorf("p2pshare: sharing %s: %w", path, err)
 	}
-	budget := int64(math.Ceil(opts.UploadBudget * float64(m.TotalSize())))
+	budget := int64(math.MaxInt64)
+	if b := math.Ceil(opts.UploadBudget * float64(m.TotalSize())); b < float64(math.MaxInt64) {
+		budget = int64(b)
+	}
 	if _, err := s.start(swarm.Config{Manifest: m, Encoded: enc, Infohash: ih, Storage: st, SuperSeed: true, UploadBudget: budget}); err != nil {
 		st.Close()
 		return cid.Undef, err

@@ -125,6 +125,7 @@ func Run(c Class) (Result, error) {
 		w.now = now
 		if now >= nextSample {
 			w.sample(now)
+			w.rescueStalled(now)
 			nextSample = now + 500*time.Millisecond
 		}
 		w.leave(now)
@@ -166,7 +167,8 @@ type node struct {
 	uploaded int64
 	gone     bool
 	leaveAt  time.Duration
-	sent     float64 // bytes/s its transfers moved in the last step
+	gainedAt time.Duration // when it last got a piece
+	sent     float64       // bytes/s its transfers moved in the last step
 }
 
 type flow struct {
@@ -188,6 +190,7 @@ type world struct {
 	showedAll bool
 	pids      []string
 	inRate    []float64 // per node, what its transfers deliver; advance's scratch
+	spent     bool      // the seeder's budget is spent or owed (Class.SeedBudget)
 	// What the current second of the timeline has summed so far.
 	sent, sendable, got, gettable float64
 }
@@ -208,8 +211,8 @@ func (w *world) account(res *Result, now time.Duration, dt float64) {
 			done++
 		}
 	}
-	if now%time.Second != 0 && !w.finished() {
-		return
+	if now.Truncate(time.Second) == (now-w.c.Step).Truncate(time.Second) && now%time.Second != 0 && !w.finished() {
+		return // the step did not reach or cross a second's end
 	}
 	s := Sample{At: now, Done: done}
 	if w.sendable > 0 {

@@ -178,3 +178,20 @@ func TestSeedBudget(t *testing.T) {
 		t.Fatalf("students leaving a class on a budget: %v", err)
 	}
 }
+
+// TestSeedBudgetFreeRider: a student that takes pieces and hardly uploads
+// them (a member announcing pieces it will not serve) must not strand the
+// class of a seeder on a budget, which shows only pieces nobody holds: the
+// seeder shows pieces to students that got nothing for a while, whatever
+// its budget.
+func TestSeedBudgetFreeRider(t *testing.T) {
+	ups, downs := Uniform(8, 1*mib, 4*mib)
+	ups[0] = 1 // bytes/s
+	c := Class{N: 8, FileSize: 16 * mib, PieceSize: 256 << 10, SeedUp: 8 * mib, Up: ups, Down: downs,
+		Degree: 7, Depth: 16, Step: 5 * time.Millisecond, Seed: 5, Target: 500 * time.Millisecond, SeedBudget: 1}
+	r, err := Run(c)
+	if err != nil {
+		t.Fatalf("a free rider stranded a class on a budget: %v", err)
+	}
+	t.Logf("seeder sent %.2f copies; makespan %v", float64(r.SeedUploaded)/float64(c.FileSize), r.Makespan)
+}

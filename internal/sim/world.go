@@ -314,6 +314,7 @@ func (w *world) deliver(f *flow) {
 	src.uploaded += size
 	w.pipe(dst, src.id).Delivered(size)
 	first := !dst.pick.Have(f.piece)
+	dst.gainedAt = w.now
 	for _, c := range dst.pick.Got(picker.Peer(w.pid(src.id)), f.piece) {
 		o := w.nodes[idOf(string(c))]
 		if !o.queue.Cancel(upload.Peer(w.pid(dst.id)), f.piece) {
@@ -350,6 +351,39 @@ func (w *world) deliver(f *flow) {
 
 // revealMore keeps Depth revealed-and-missing pieces in front of dst, or
 // shows everything once the policy is done.
+// scarce is what a seeder past its budget still shows (the session's rule).
+func (w *world) scarce(i int) bool {
+	seed := w.nodes[0]
+	return seed.pick.Availability(i) == 0 && !seed.super.Owing(i)
+}
+
+// rescueStall is the session's: a student on a budgeted class that got no
+// piece for this long is shown pieces regardless of the budget.
+const rescueStall = 10 * time.Second
+
+// rescueStalled is the session's rescueStalled on the virtual clock.
+func (w *world) rescueStalled(now time.Duration) {
+	seed := w.nodes[0]
+	if w.c.SeedBudget <= 0 || !w.spent {
+		return
+	}
+	for _, j := range seed.links {
+		nd := w.nodes[j]
+		if nd.doneAt >= 0 || now-nd.gainedAt < rescueStall {
+			continue
+		}
+		nd.gainedAt = now
+		p := upload.Peer(w.pid(nd.id))
+		seed.super.RevealOnly(nil)
+		shown := seed.super.Reveal(p, nd.pick.Have, revealWindow-seed.super.Outstanding(p, nd.pick.Have))
+		seed.super.RevealOnly(w.scarce)
+		for _, i := range shown {
+			_ = nd.pick.PeerHas(picker.Peer(w.pid(seed.id)), i)
+		}
+		w.requestMore(nd, seed.id)
+	}
+}
+
 func (w *world) revealMore(seed, dst *node) {
 	p := upload.Peer(w.pid(dst.id))
 	if !seed.super.Active() {
@@ -366,10 +400,10 @@ func (w *world) revealMore(seed, dst *node) {
 	}
 	owed := seed.super.Outstanding(p, dst.pick.Have)
 	if w.c.SeedBudget > 0 {
-		spent := float64(seed.uploaded)+float64(seed.super.Owed())*float64(w.c.PieceSize) >= w.c.SeedBudget*float64(w.c.FileSize)
+		w.spent = float64(seed.uploaded)+float64(seed.super.Owed())*float64(w.c.PieceSize) >= w.c.SeedBudget*float64(w.c.FileSize)
 		seed.super.RevealOnly(nil)
-		if spent {
-			seed.super.RevealOnly(func(i int) bool { return seed.pick.Availability(i) == 0 && !seed.super.Owing(i) })
+		if w.spent {
+			seed.super.RevealOnly(w.scarce)
 		}
 	}
 	k := seed.super.Window(len(seed.links), revealWindow) - owed

@@ -46,7 +46,7 @@ func (s *Session) revealMore(l *link) {
 			s.spent = spent
 			s.super.RevealOnly(nil)
 			if spent {
-				s.super.RevealOnly(func(i int) bool { return s.picker.Availability(i) == 0 && !s.super.Owing(i) })
+				s.super.RevealOnly(s.scarce)
 			}
 		}
 	}
@@ -58,6 +58,42 @@ func (s *Session) revealMore(l *link) {
 		s.revealAll()
 	}
 }
+
+// rescueStall is how long a peer still fetching may go without getting a
+// piece before a seeder on an upload budget shows it pieces regardless.
+const rescueStall = 10 * time.Second
+
+// rescueStalled, on an upload budget, shows a few pieces to each peer that
+// has gained nothing for rescueStall, whatever the budget says: the pieces
+// it lacks may be held only by peers that do not serve them (a member that
+// announces pieces and then refuses, a laptop asleep with its link open)
+// or owed to such a peer, and the budget must not strand anyone.
+func (s *Session) rescueStalled(now time.Time) {
+	if s.super == nil || s.gained == nil || !s.spent {
+		return
+	}
+	for id, l := range s.links {
+		if now.Sub(s.gained[id]) < rescueStall || s.picker.PeerComplete(picker.Peer(id)) {
+			continue
+		}
+		s.gained[id] = now // at most a window every rescueStall
+		p := upload.Peer(id)
+		has := s.peerHolds(id)
+		s.super.RevealOnly(nil)
+		shown := s.super.Reveal(p, has, minRevealWindow-s.super.Outstanding(p, has))
+		s.super.RevealOnly(s.scarce)
+		if len(shown) > 0 {
+			s.cfg.Log.Info("upload budget: showing pieces to a peer that got nothing for a while", "peer", id, "pieces", len(shown))
+		}
+		for _, i := range shown {
+			l.send(wire.Msg{Type: wire.Have, Index: uint32(i)})
+		}
+	}
+}
+
+// scarce is what a seeder past its upload budget still shows: pieces no
+// linked peer holds or is owed.
+func (s *Session) scarce(i int) bool { return s.picker.Availability(i) == 0 && !s.super.Owing(i) }
 
 // revealAll ends super-seeding: every peer is told of every piece it was
 // not shown.

@@ -52,11 +52,12 @@ type Config struct {
 	// pieces a few at a time until each has left it once (see
 	// upload.SuperSeed). Set it for a share's first seeder.
 	SuperSeed bool
-	// UploadBudget, with SuperSeed, is how many bytes the session uploads
-	// before it shows its peers only pieces no linked peer holds; until
-	// then it keeps revealing pieces a few at a time, never everything.
-	// A piece whose holders all left is shown again, so nothing is
-	// stranded. 0: no budget.
+	// UploadBudget, with SuperSeed, is how many bytes the session may
+	// upload or owe (pieces shown and not yet taken) before it shows its
+	// peers only pieces no linked peer holds or is owed; it keeps
+	// revealing pieces a few at a time, never everything. A piece whose
+	// holders all left is shown again, so nothing is stranded. 0: no
+	// budget.
 	UploadBudget int64
 	// MaxLinks caps the peers the session trades with; 0 means 60. A
 	// fetch dials peers only below its link target, MaxLinks or, for a
@@ -89,6 +90,7 @@ type Session struct {
 	pipes    map[peer.ID]*picker.Pipeline
 	super    *upload.SuperSeed
 	spent    bool                         // the upload budget is spent or owed (Config.UploadBudget)
+	gained   map[peer.ID]time.Time        // on a budget: when each peer last got a piece
 	told     map[peer.ID]map[peer.ID]bool // peer exchange: who was told of whom
 	dialed   map[peer.ID]time.Time
 	maxDepth int
@@ -179,6 +181,7 @@ func New(ctx context.Context, cfg Config) (*Session, error) {
 		s.super = upload.NewSuperSeed(m.NumPieces())
 		if cfg.UploadBudget > 0 {
 			s.super.KeepRevealing()
+			s.gained = map[peer.ID]time.Time{}
 		}
 	}
 	if s.picker.Missing() == 0 {
@@ -345,6 +348,7 @@ func (s *Session) run() {
 				s.requestMore(l)
 			}
 			s.exchangePeers()
+			s.rescueStalled(now)
 			if s.Wanted() && now.Sub(lastSync) >= syncInterval {
 				select {
 				case syncing <- struct{}{}:
@@ -385,6 +389,9 @@ func (s *Session) handle(e event) {
 	switch e.kind {
 	case evBitfield:
 		s.picker.AddPeer(picker.Peer(l.id), e.bits)
+		if s.gained != nil {
+			s.gained[l.id] = time.Now()
+		}
 		if s.super != nil {
 			s.revealMore(l)
 		}
@@ -395,6 +402,9 @@ func (s *Session) handle(e event) {
 		s.requestMore(l)
 	case evHave:
 		_ = s.picker.PeerHas(picker.Peer(l.id), e.i)
+		if s.gained != nil {
+			s.gained[l.id] = time.Now()
+		}
 		s.requestMore(l)
 		if s.super != nil {
 			s.revealMore(l)
@@ -489,6 +499,7 @@ func (s *Session) unlink(l *link, why error) {
 	delete(s.links, l.id)
 	delete(s.pipes, l.id)
 	delete(s.told, l.id)
+	delete(s.gained, l.id)
 	if s.super != nil {
 		s.super.PeerGone(upload.Peer(l.id), s.peerHolds(l.id))
 	}
@@ -504,7 +515,7 @@ func (s *Session) unlink(l *link, why error) {
 	s.publish(Event{Kind: EventPeerDropped, Peer: l.id, Err: why})
 	for _, o := range s.links {
 		s.requestMore(o)
-		if s.spent {
+		if s.cfg.UploadBudget > 0 {
 			s.revealMore(o) // what only the departed peer held
 		}
 	}

@@ -22,9 +22,10 @@ package upload
 // rest.
 //
 // A seeder on an upload budget (a campus server that should carry no more of
-// a class than it must) never shows everything either: it keeps revealing
-// while its budget lasts (KeepRevealing), and once it is spent it reveals
-// only pieces no other peer holds (RevealOnly), so a piece whose holders all
+// a class than it must) never shows everything either: it keeps revealing a
+// minimum window at a time (KeepRevealing), and once what it sent and what
+// it owes (Owed, Owing) reach its budget the caller restricts it to pieces
+// no other peer holds or is owed (RevealOnly), so a piece whose holders all
 // left is never stranded, and the class does the rest.
 //
 // SuperSeed is not safe for concurrent use.
@@ -69,7 +70,9 @@ func NewSuperSeed(n int) *SuperSeed {
 // Window is how many unheld pieces to keep shown to each of peers peers:
 // enough for a full pipeline (minimum), and as many as keeps every peer's
 // pieces disjoint while the policy lasts — so a single student is shown
-// everything at once, and super-seeding costs it nothing. In a wide class
+// everything at once, and super-seeding costs it nothing. A seeder that
+// keeps revealing (on a budget) shows the minimum, so the first peers to
+// come are not shown the whole budget. In a wide class
 // (peers × minimum > pieces) it is one piece, or more if there are pieces
 // enough, and the class is remembered as wide for good (see SuperSeed): the
 // peers of a class come up one by one, and one that leaves does not make the
@@ -191,7 +194,9 @@ func (s *SuperSeed) note(p Peer, has func(int) bool) int {
 
 // PeerGone forgets a peer. Pieces shown to it and never taken count as
 // unrevealed again, so a student who leaves early strands nothing; once the
-// policy is done it stays done.
+// policy is done it stays done (a seeder that keeps revealing then orders
+// its reveals by counts that include departed peers, which only changes
+// which piece goes first). Nothing shown to the peer is owed any more.
 func (s *SuperSeed) PeerGone(p Peer, has func(int) bool) {
 	for i := range s.revealed[p] {
 		if !has(i) && !s.done {
