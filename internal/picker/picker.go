@@ -42,7 +42,7 @@ type Picker struct {
 	busy     bitset   // pieces asked of at least one peer
 	full     bitset   // pieces asked of MaxEndgameDup peers
 	unasked  int      // missing pieces asked of nobody
-	askedAt  []uint64 // when each busy piece was first asked, in asks counted
+	askedAt  []uint64 // when each busy piece was first asked, in asks counted (not renewed while it stays busy)
 	asks     uint64
 	peers    map[Peer]*peer
 	rng      *rand.Rand
