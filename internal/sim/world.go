@@ -330,12 +330,18 @@ func (w *world) deliver(f *flow) {
 	if first {
 		for _, j := range dst.links {
 			o := w.nodes[j]
-			// Everyone hears of it, the seeder too (it counts holders
-			// on a budget); everyone but the seeder may ask for it.
-			_ = o.pick.PeerHas(picker.Peer(w.pid(dst.id)), f.piece)
-			if o.super == nil {
-				w.requestMore(o, dst.id)
+			// As in the session, a peer that holds the piece is not
+			// told (it has no use for the news); the seeder always is
+			// (it counts holders on a budget) and never asks.
+			if o.super != nil {
+				_ = o.pick.PeerHas(picker.Peer(w.pid(dst.id)), f.piece)
+				continue
 			}
+			if o.pick.Have(f.piece) {
+				continue
+			}
+			_ = o.pick.PeerHas(picker.Peer(w.pid(dst.id)), f.piece)
+			w.requestMore(o, dst.id)
 		}
 		if dst.pick.Missing() == 0 {
 			dst.doneAt = w.now
