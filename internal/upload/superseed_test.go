@@ -167,13 +167,32 @@ func TestSuperSeedInvariants(t *testing.T) {
 		pieces := 1 + rng.IntN(24)
 		students := 1 + rng.IntN(40)
 		t.Run(fmt.Sprintf("seed%d_%dpieces_%dstudents", seed, pieces, students), func(t *testing.T) {
-			replayClass(t, rng, pieces, students)
+			replayClass(t, rng, pieces, students, false)
 		})
 	}
 }
 
-func replayClass(t *testing.T, rng *rand.Rand, pieces, students int) {
+// TestSuperSeedInvariantsOnABudget replays random classes with a seeder
+// that keeps revealing and, from a random step on, shows only pieces no
+// student holds or is owed, as a session past its upload budget does. Over
+// the invariants above it checks that Owing matches a recount after every
+// step and that every class still completes.
+func TestSuperSeedInvariantsOnABudget(t *testing.T) {
+	for seed := range uint64(300) {
+		rng := rand.New(rand.NewPCG(seed, 11))
+		pieces := 1 + rng.IntN(24)
+		students := 1 + rng.IntN(40)
+		t.Run(fmt.Sprintf("seed%d_%dpieces_%dstudents", seed, pieces, students), func(t *testing.T) {
+			replayClass(t, rng, pieces, students, true)
+		})
+	}
+}
+
+func replayClass(t *testing.T, rng *rand.Rand, pieces, students int, budget bool) {
 	s := NewSuperSeed(pieces)
+	if budget {
+		s.KeepRevealing()
+	}
 	held := map[Peer]map[int]bool{}
 	shown := map[Peer]map[int]bool{} // the oracle's record of reveals
 	revealedTo := make([]int, pieces)
@@ -190,6 +209,28 @@ func replayClass(t *testing.T, rng *rand.Rand, pieces, students int) {
 		}
 		return n
 	}
+	// allowed is what the seeder may show now: past the budget, pieces no
+	// student holds or is owed.
+	restricted := false
+	allowed := func(i int) bool {
+		if !restricted {
+			return true
+		}
+		for _, q := range linked {
+			if held[q][i] {
+				return false
+			}
+		}
+		return !s.Owing(i)
+	}
+	owing := func(i int) bool {
+		for _, q := range linked {
+			if shown[q][i] && !held[q][i] {
+				return true
+			}
+		}
+		return false
+	}
 	reveal := func(p Peer) {
 		if !s.Active() {
 			return
@@ -197,11 +238,15 @@ func replayClass(t *testing.T, rng *rand.Rand, pieces, students int) {
 		w := s.Window(len(linked), revealWindow)
 		k := w - s.Outstanding(p, holds(held[p]))
 		before := owed()
+		may := make([]bool, pieces) // what the seeder may show, before it shows
+		for j := range may {
+			may[j] = allowed(j)
+		}
 		got := s.Reveal(p, holds(held[p]), k)
 		for _, i := range got {
 			least, first := -1, -1
 			for j := range pieces {
-				if held[p][j] || shown[p][j] {
+				if held[p][j] || shown[p][j] || !may[j] {
 					continue
 				}
 				if least < 0 || revealedTo[j] < least {
@@ -239,6 +284,17 @@ func replayClass(t *testing.T, rng *rand.Rand, pieces, students int) {
 		waiting := slices.DeleteFunc(slices.Clone(linked), complete)
 		if len(waiting) == 0 {
 			return
+		}
+		if budget {
+			for i := range pieces {
+				if s.Owing(i) != owing(i) {
+					t.Fatalf("step %d: Owing(%d) = %v, a recount says %v", step, i, s.Owing(i), owing(i))
+				}
+			}
+			if !restricted && rng.IntN(50) == 0 {
+				restricted = true
+				s.RevealOnly(allowed)
+			}
 		}
 		p := waiting[rng.IntN(len(waiting))]
 		switch r := rng.IntN(20); {
