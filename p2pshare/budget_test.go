@@ -1,14 +1,9 @@
 package p2pshare
 
 import (
-	"bytes"
 	"context"
-	"fmt"
 	"math"
-	"os"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -18,15 +13,10 @@ import (
 // from it), uploads about one copy and every member still gets the whole
 // share, from the others.
 func TestUploadBudget(t *testing.T) {
-	const members, size, piece = 6, 1 << 20, 16 << 10 // 64 pieces
-	boot := testNode(t, nil, func(c *Config) { c.UploadLimit = 1 << 20 })
-	nodes := make([]*Swarm, members)
-	for i := range nodes {
-		nodes[i] = testNode(t, boot, func(c *Config) { c.UploadLimit = 128 << 10 })
-	}
+	const size, piece = budgetShare, 16 << 10 // 64 pieces
+	boot, nodes, src, want := budgetClass(t, 6)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	src, want := randomFile(t, t.TempDir(), size)
 	for _, bad := range []float64{-1, math.NaN(), math.Inf(1)} {
 		_, err := boot.Share(ctx, src, ShareOptions{UploadBudget: bad})
 		if err == nil || !strings.Contains(err.Error(), "upload budget") {
@@ -37,27 +27,7 @@ func TestUploadBudget(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
-	var wg sync.WaitGroup
-	for i, nd := range nodes {
-		wg.Go(func() {
-			out := filepath.Join(dir, fmt.Sprint(i))
-			d, err := nd.Fetch(ctx, ih, FetchOptions{Out: out})
-			if err != nil {
-				t.Errorf("member %d: %v", i, err)
-				return
-			}
-			if err := d.Wait(ctx); err != nil {
-				p := d.Progress()
-				t.Errorf("member %d: %v with %d of %d pieces", i, err, p.Pieces, p.TotalPieces)
-				return
-			}
-			if got, err := os.ReadFile(out); err != nil || !bytes.Equal(got, want) {
-				t.Errorf("member %d: fetched file differs from the source (%v)", i, err)
-			}
-		})
-	}
-	wg.Wait()
+	fetchClass(t, ctx, nodes, ih, want, nil)
 	p, _ := boot.Progress(ih)
 	t.Logf("seeder sent %.2f copies", float64(p.Uploaded)/size)
 	if t.Failed() {
@@ -74,48 +44,40 @@ func TestUploadBudget(t *testing.T) {
 // abruptly half-way, with pieces it may have been the only one to hold;
 // the rest still get the whole share.
 func TestUploadBudgetMemberLeaves(t *testing.T) {
-	const members, size = 5, 1 << 20 // 64 pieces of 16 KiB
-	boot := testNode(t, nil, func(c *Config) { c.UploadLimit = 1 << 20 })
-	nodes := make([]*Swarm, members)
-	for i := range nodes {
-		nodes[i] = testNode(t, boot, func(c *Config) { c.UploadLimit = 128 << 10 })
-	}
+	boot, nodes, src, want := budgetClass(t, 5)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	src, want := randomFile(t, t.TempDir(), size)
 	ih, err := boot.Share(ctx, src, ShareOptions{UploadBudget: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
-	var wg sync.WaitGroup
-	for i, nd := range nodes {
-		wg.Go(func() {
-			out := filepath.Join(dir, fmt.Sprint(i))
-			d, err := nd.Fetch(ctx, ih, FetchOptions{Out: out})
-			if err != nil {
-				t.Errorf("member %d: %v", i, err)
-				return
+	fetchClass(t, ctx, nodes, ih, want, func(i int, nd *Swarm, d *Download) bool {
+		if i != 0 {
+			return false
+		}
+		// The leaver: gone once it holds a quarter of the share.
+		for e := range d.Events() {
+			if e.Kind == EventPiece && d.Progress().Pieces >= 16 {
+				break
 			}
-			if i == 0 {
-				// The leaver: gone once it holds a quarter of the share.
-				for e := range d.Events() {
-					if e.Kind == EventPiece && d.Progress().Pieces >= 16 {
-						break
-					}
-				}
-				nd.Close()
-				return
-			}
-			if err := d.Wait(ctx); err != nil {
-				p := d.Progress()
-				t.Errorf("member %d: %v with %d of %d pieces", i, err, p.Pieces, p.TotalPieces)
-				return
-			}
-			if got, err := os.ReadFile(out); err != nil || !bytes.Equal(got, want) {
-				t.Errorf("member %d: fetched file differs from the source (%v)", i, err)
-			}
-		})
+		}
+		nd.Close()
+		return true
+	})
+}
+
+// budgetShare is the size of the budget tests' share: 64 pieces of 16 KiB.
+const budgetShare = 1 << 20
+
+// budgetClass starts a bootstrap that uploads 1 MiB/s and members that
+// upload 128 KiB/s, so that without a budget the class would take most of
+// the share from the bootstrap, and writes the share to send them.
+func budgetClass(t *testing.T, members int) (boot *Swarm, nodes []*Swarm, src string, want []byte) {
+	boot = testNode(t, nil, func(c *Config) { c.UploadLimit = 1 << 20 })
+	nodes = make([]*Swarm, members)
+	for i := range nodes {
+		nodes[i] = testNode(t, boot, func(c *Config) { c.UploadLimit = 128 << 10 })
 	}
-	wg.Wait()
+	src, want = randomFile(t, t.TempDir(), budgetShare)
+	return boot, nodes, src, want
 }
