@@ -190,7 +190,6 @@ type world struct {
 	showedAll bool
 	pids      []string
 	inRate    []float64 // per node, what its transfers deliver; advance's scratch
-	spent     bool      // the seeder's budget is spent or owed (Class.SeedBudget)
 	// What the current second of the timeline has summed so far.
 	sent, sendable, got, gettable float64
 }

@@ -75,7 +75,7 @@ func (w *world) link(a, b int) {
 func (w *world) show(src, dst *node) {
 	has := make([]bool, w.n)
 	if src.super != nil && src.super.Active() {
-		for _, i := range src.super.Reveal(upload.Peer(w.pid(dst.id)), dst.pick.Have, src.super.Window(w.c.N, revealWindow)) {
+		for _, i := range src.super.RevealFrom(upload.Peer(w.pid(dst.id)), dst.pick.Have, src.super.Window(w.c.N, revealWindow), w.budgetFilter()) {
 			has[i] = true
 		}
 	} else {
@@ -355,12 +355,12 @@ func (w *world) deliver(f *flow) {
 	w.requestMore(dst, src.id)
 }
 
-// revealMore keeps Depth revealed-and-missing pieces in front of dst, or
-// shows everything once the policy is done.
-// scarce is what a seeder past its budget still shows (the session's rule).
-func (w *world) scarce(i int) bool {
+// budgetFilter is the session's: what the seeder may still reveal under
+// Class.SeedBudget (nil: anything).
+func (w *world) budgetFilter() func(int) bool {
 	seed := w.nodes[0]
-	return seed.pick.Availability(i) == 0 && !seed.super.Owing(i)
+	return seed.super.BudgetFilter(seed.uploaded, int64(w.c.SeedBudget*float64(w.c.FileSize)), w.c.PieceSize,
+		func(i int) bool { return seed.pick.Availability(i) > 0 })
 }
 
 // rescueStall is the session's: a student on a budgeted class that got no
@@ -370,7 +370,7 @@ const rescueStall = 10 * time.Second
 // rescueStalled is the session's rescueStalled on the virtual clock.
 func (w *world) rescueStalled(now time.Duration) {
 	seed := w.nodes[0]
-	if w.c.SeedBudget <= 0 || !w.spent {
+	if w.budgetFilter() == nil {
 		return
 	}
 	for _, j := range seed.links {
@@ -380,9 +380,7 @@ func (w *world) rescueStalled(now time.Duration) {
 		}
 		nd.gainedAt = now
 		p := upload.Peer(w.pid(nd.id))
-		seed.super.RevealOnly(nil)
 		shown := seed.super.Reveal(p, nd.pick.Have, revealWindow-seed.super.Outstanding(p, nd.pick.Have))
-		seed.super.RevealOnly(w.scarce)
 		for _, i := range shown {
 			_ = nd.pick.PeerHas(picker.Peer(w.pid(seed.id)), i)
 		}
@@ -390,6 +388,8 @@ func (w *world) rescueStalled(now time.Duration) {
 	}
 }
 
+// revealMore keeps Depth revealed-and-missing pieces in front of dst, or
+// shows everything once the policy is done.
 func (w *world) revealMore(seed, dst *node) {
 	p := upload.Peer(w.pid(dst.id))
 	if !seed.super.Active() {
@@ -405,15 +405,8 @@ func (w *world) revealMore(seed, dst *node) {
 		return
 	}
 	owed := seed.super.Outstanding(p, dst.pick.Have)
-	if w.c.SeedBudget > 0 {
-		w.spent = float64(seed.uploaded)+float64(seed.super.Owed())*float64(w.c.PieceSize) >= w.c.SeedBudget*float64(w.c.FileSize)
-		seed.super.RevealOnly(nil)
-		if w.spent {
-			seed.super.RevealOnly(w.scarce)
-		}
-	}
 	k := seed.super.Window(len(seed.links), revealWindow) - owed
-	for _, i := range seed.super.Reveal(p, dst.pick.Have, k) {
+	for _, i := range seed.super.RevealFrom(p, dst.pick.Have, k, w.budgetFilter()) {
 		_ = dst.pick.PeerHas(picker.Peer(w.pid(seed.id)), i)
 	}
 }

@@ -37,21 +37,8 @@ func (s *Session) revealMore(l *link) {
 	p := upload.Peer(l.id)
 	has := s.peerHolds(l.id)
 	owed := s.super.Outstanding(p, has)
-	if s.cfg.UploadBudget > 0 {
-		// What was sent and what is shown and owed stay within the
-		// budget; beyond it only pieces no peer holds or is owed are
-		// shown.
-		spent := s.up.Load()+int64(s.super.Owed())*s.m.PieceSize >= s.cfg.UploadBudget
-		if spent != s.spent {
-			s.spent = spent
-			s.super.RevealOnly(nil)
-			if spent {
-				s.super.RevealOnly(s.scarce)
-			}
-		}
-	}
 	w := s.super.Window(len(s.links), minRevealWindow)
-	for _, i := range s.super.Reveal(p, has, w-owed) {
+	for _, i := range s.super.RevealFrom(p, has, w-owed, s.budgetFilter()) {
 		l.send(wire.Msg{Type: wire.Have, Index: uint32(i)})
 	}
 	if !s.super.Active() {
@@ -69,7 +56,7 @@ const rescueStall = 10 * time.Second
 // announces pieces and then refuses, a laptop asleep with its link open)
 // or owed to such a peer, and the budget must not strand anyone.
 func (s *Session) rescueStalled(now time.Time) {
-	if s.super == nil || s.gained == nil || !s.spent {
+	if s.super == nil || s.gained == nil || s.budgetFilter() == nil {
 		return
 	}
 	for id, l := range s.links {
@@ -79,9 +66,7 @@ func (s *Session) rescueStalled(now time.Time) {
 		s.gained[id] = now // at most a window every rescueStall
 		p := upload.Peer(id)
 		has := s.peerHolds(id)
-		s.super.RevealOnly(nil)
 		shown := s.super.Reveal(p, has, minRevealWindow-s.super.Outstanding(p, has))
-		s.super.RevealOnly(s.scarce)
 		if len(shown) > 0 {
 			s.cfg.Log.Info("upload budget: showing pieces to a peer that got nothing for a while", "peer", id, "pieces", len(shown))
 		}
@@ -91,9 +76,15 @@ func (s *Session) rescueStalled(now time.Time) {
 	}
 }
 
-// scarce is what a seeder past its upload budget still shows: pieces no
-// linked peer holds or is owed.
-func (s *Session) scarce(i int) bool { return s.picker.Availability(i) == 0 && !s.super.Owing(i) }
+// budgetFilter is what the super-seed may reveal under Config.UploadBudget
+// (upload.SuperSeed.BudgetFilter): nil, anything, until what it sent and
+// owes reach the budget.
+func (s *Session) budgetFilter() func(int) bool {
+	return s.super.BudgetFilter(s.up.Load(), s.cfg.UploadBudget, s.m.PieceSize, s.heldByPeer)
+}
+
+// heldByPeer reports whether some linked peer is known to hold piece i.
+func (s *Session) heldByPeer(i int) bool { return s.picker.Availability(i) > 0 }
 
 // revealAll ends super-seeding: every peer is told of every piece it was
 // not shown.

@@ -89,7 +89,6 @@ type Session struct {
 	picker   *picker.Picker
 	pipes    map[peer.ID]*picker.Pipeline
 	super    *upload.SuperSeed
-	spent    bool                         // the upload budget is spent or owed (Config.UploadBudget)
 	gained   map[peer.ID]time.Time        // on a budget: when each peer last got a piece
 	told     map[peer.ID]map[peer.ID]bool // peer exchange: who was told of whom
 	dialed   map[peer.ID]time.Time

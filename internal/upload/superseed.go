@@ -24,47 +24,51 @@ package upload
 // A seeder on an upload budget (a campus server that should carry no more of
 // a class than it must) never shows everything either: it keeps revealing a
 // minimum window at a time (KeepRevealing), and once what it sent and what
-// it owes (Owed, Owing) reach its budget the caller restricts it to pieces
-// no other peer holds or is owed (RevealOnly), so a piece whose holders all
-// left is never stranded, and the class does the rest.
+// it owes reach its budget it reveals only pieces no other peer holds or is
+// owed (BudgetFilter, RevealFrom), so a piece whose holders all left is never
+// stranded, and the class does the rest.
 //
 // SuperSeed is not safe for concurrent use.
 type SuperSeed struct {
 	n        int
-	count    []int32 // how many peers each piece was revealed to
-	unsent   int     // pieces revealed to nobody yet
-	taken    []bool  // a peer it was revealed to was seen holding it
-	untaken  int     // pieces not taken yet
-	done     bool    // every piece was revealed and taken: show everything
-	wide     bool    // peers × window > n was seen: see SuperSeed
-	revealed map[Peer]map[int]bool
+	count    []int32               // how many peers each piece was revealed to
+	unsent   int                   // pieces revealed to nobody yet
+	taken    []bool                // a peer it was revealed to was seen holding it
+	untaken  int                   // pieces not taken yet
+	done     bool                  // every piece was revealed and taken: show everything
+	wide     bool                  // peers × window > n was seen: see SuperSeed
+	revealed map[Peer]map[int]bool // per peer, the pieces shown to it: true while owed
 	// out is, per peer, how many pieces shown to it it did not hold when
 	// last asked; total is their sum: the copies the seeder owes.
 	out   map[Peer]int
 	total int
-	// endless: KeepRevealing was called; only, if set, is which pieces
-	// may still be revealed (RevealOnly).
+	// endless: KeepRevealing was called. owing counts, per piece, the
+	// peers it is shown to that were not yet seen holding it (revealed's
+	// true values).
 	endless bool
-	only    func(int) bool
-	// owes is, per peer, the pieces shown to it that it was not yet seen
-	// holding; owing counts them per piece.
-	owes  map[Peer]map[int]bool
-	owing []int32
+	owing   []int32
 }
 
 // KeepRevealing makes the policy never done: the seeder keeps showing
 // pieces a window at a time instead of everything once each has been taken.
 func (s *SuperSeed) KeepRevealing() { s.endless = true }
 
-// RevealOnly restricts what Reveal chooses from to the pieces for which ok
-// holds (nil lifts it).
-func (s *SuperSeed) RevealOnly(ok func(i int) bool) { s.only = ok }
+// BudgetFilter is what a seeder on an upload budget of budget bytes may
+// still reveal, having sent sent bytes, in pieces of pieceSize: anything
+// (nil) while what it sent and what it owes stay within the budget; after
+// that only pieces no peer holds (held reports whether one does) and none
+// is owed. A budget of 0 is none.
+func (s *SuperSeed) BudgetFilter(sent, budget, pieceSize int64, held func(i int) bool) func(i int) bool {
+	if budget <= 0 || sent+int64(s.total)*pieceSize < budget {
+		return nil
+	}
+	return func(i int) bool { return !held(i) && s.owing[i] == 0 }
+}
 
 // NewSuperSeed returns the policy for n pieces.
 func NewSuperSeed(n int) *SuperSeed {
 	return &SuperSeed{n: n, count: make([]int32, n), unsent: n, taken: make([]bool, n), untaken: n,
-		done: n == 0, revealed: map[Peer]map[int]bool{}, out: map[Peer]int{},
-		owes: map[Peer]map[int]bool{}, owing: make([]int32, n)}
+		done: n == 0, revealed: map[Peer]map[int]bool{}, out: map[Peer]int{}, owing: make([]int32, n)}
 }
 
 // Window is how many unheld pieces to keep shown to each of peers peers:
@@ -96,7 +100,10 @@ func (s *SuperSeed) Window(peers, minimum int) int {
 func (s *SuperSeed) Active() bool { return !s.done || s.wide || s.endless }
 
 // Revealed reports whether piece i was revealed to peer p.
-func (s *SuperSeed) Revealed(p Peer, i int) bool { return s.revealed[p][i] }
+func (s *SuperSeed) Revealed(p Peer, i int) bool {
+	_, ok := s.revealed[p][i]
+	return ok
+}
 
 // Reveal chooses up to k pieces to show peer p: the least revealed pieces
 // that p does not hold (has reports what p holds) and was not shown, lowest
@@ -105,6 +112,12 @@ func (s *SuperSeed) Revealed(p Peer, i int) bool { return s.revealed[p][i] }
 // the share shown and not taken across all peers. They are recorded as
 // revealed.
 func (s *SuperSeed) Reveal(p Peer, has func(int) bool, k int) []int {
+	return s.RevealFrom(p, has, k, nil)
+}
+
+// RevealFrom is Reveal choosing only among the pieces for which ok holds
+// (nil: all), as BudgetFilter says.
+func (s *SuperSeed) RevealFrom(p Peer, has func(int) bool, k int, ok func(i int) bool) []int {
 	if !s.Active() || k <= 0 {
 		return nil
 	}
@@ -121,7 +134,7 @@ func (s *SuperSeed) Reveal(p Peer, has func(int) bool, k int) []int {
 	for len(out) < k {
 		best := -1
 		for i := 0; i < s.n; i++ {
-			if shown[i] || has(i) || (s.only != nil && !s.only(i)) {
+			if _, seen := shown[i]; seen || has(i) || (ok != nil && !ok(i)) {
 				continue
 			}
 			if best < 0 || s.count[i] < s.count[best] {
@@ -134,11 +147,7 @@ func (s *SuperSeed) Reveal(p Peer, has func(int) bool, k int) []int {
 		if best < 0 {
 			break
 		}
-		shown[best] = true
-		if s.owes[p] == nil {
-			s.owes[p] = map[int]bool{}
-		}
-		s.owes[p][best] = true
+		shown[best] = true // owed until p is seen holding it
 		s.owing[best]++
 		if s.count[best] == 0 {
 			s.unsent--
@@ -168,7 +177,7 @@ func (s *SuperSeed) Outstanding(p Peer, has func(int) bool) int {
 // owed in step, and marks the pieces p took.
 func (s *SuperSeed) note(p Peer, has func(int) bool) int {
 	n := 0
-	for i := range s.revealed[p] {
+	for i, owed := range s.revealed[p] {
 		switch {
 		case !has(i):
 			n++
@@ -177,8 +186,8 @@ func (s *SuperSeed) note(p Peer, has func(int) bool) int {
 			s.taken[i] = true
 			s.untaken--
 		}
-		if s.owes[p][i] {
-			delete(s.owes[p], i)
+		if owed {
+			s.revealed[p][i] = false
 			s.owing[i]--
 		}
 	}
@@ -206,10 +215,11 @@ func (s *SuperSeed) PeerGone(p Peer, has func(int) bool) {
 			}
 		}
 	}
-	for i := range s.owes[p] {
-		s.owing[i]--
+	for i, owed := range s.revealed[p] {
+		if owed {
+			s.owing[i]--
+		}
 	}
-	delete(s.owes, p)
 	s.total -= s.out[p]
 	delete(s.out, p)
 	delete(s.revealed, p)

@@ -136,13 +136,28 @@ func TestSuperSeedOnABudget(t *testing.T) {
 	if got := s.Reveal("0", holds(held[0]), 2); !slices.Equal(got, []int{4, 5}) {
 		t.Fatalf("peer 0, holding 0-3, was shown %v; want [4 5]", got)
 	}
-	s.RevealOnly(func(i int) bool { return i == 7 })
-	if got := s.Reveal("0", holds(held[0]), 4); !slices.Equal(got, []int{7}) {
+	if got := s.RevealFrom("0", holds(held[0]), 4, func(i int) bool { return i == 7 }); !slices.Equal(got, []int{7}) {
 		t.Fatalf("restricted to piece 7, peer 0 was shown %v; want [7]", got)
 	}
-	s.RevealOnly(nil)
 	if got := s.Reveal("0", holds(held[0]), 4); !slices.Equal(got, []int{6}) {
-		t.Fatalf("unrestricted again, peer 0 was shown %v; want [6]", got)
+		t.Fatalf("unrestricted, peer 0 was shown %v; want [6]", got)
+	}
+	// Shown and owed now: 4, 5 and 6 to peer 0 (7 was restricted in and
+	// is owed too). Pieces of 10 bytes: 4 owed are 40.
+	if f := s.BudgetFilter(59, 100, 10, nil); f != nil {
+		t.Fatal("59 sent and 40 owed of a budget of 100: restricted already")
+	}
+	f := s.BudgetFilter(60, 100, 10, func(i int) bool { return i == 0 })
+	if f == nil {
+		t.Fatal("60 sent and 40 owed of a budget of 100: not restricted")
+	}
+	for i, want := range []bool{false, true, true, true, false, false, false, false} {
+		if f(i) != want {
+			t.Errorf("past the budget, may show piece %d = %v, want %v (piece 0 held, 4-7 owed)", i, f(i), want)
+		}
+	}
+	if s.BudgetFilter(1<<40, 0, 10, nil) != nil {
+		t.Error("a budget of 0 restricted the seeder")
 	}
 	s.PeerGone("0", holds(held[0]))
 	if s.Owing(4) || s.Owing(7) {
@@ -207,17 +222,15 @@ func replayClass(t *testing.T, rng *rand.Rand, pieces, students int, budget bool
 	// allowed is what the seeder may show now: past the budget, pieces no
 	// student holds or is owed.
 	restricted := false
-	allowed := func(i int) bool {
-		if !restricted {
-			return true
-		}
+	heldByAny := func(i int) bool {
 		for _, q := range linked {
 			if held[q][i] {
-				return false
+				return true
 			}
 		}
-		return !s.Owing(i)
+		return false
 	}
+	allowed := func(i int) bool { return !restricted || !heldByAny(i) && !s.Owing(i) }
 	owing := func(i int) bool {
 		for _, q := range linked {
 			if shown[q][i] && !held[q][i] {
@@ -237,7 +250,13 @@ func replayClass(t *testing.T, rng *rand.Rand, pieces, students int, budget bool
 		for j := range may {
 			may[j] = allowed(j)
 		}
-		got := s.Reveal(p, holds(held[p]), k)
+		var only func(int) bool
+		if restricted {
+			// Past the budget: BudgetFilter's rule, which the oracle
+			// (allowed) states on its own.
+			only = s.BudgetFilter(1, 1, 1, heldByAny)
+		}
+		got := s.RevealFrom(p, holds(held[p]), k, only)
 		for _, i := range got {
 			least, first := -1, -1
 			for j := range pieces {
@@ -288,7 +307,6 @@ func replayClass(t *testing.T, rng *rand.Rand, pieces, students int, budget bool
 			}
 			if !restricted && rng.IntN(50) == 0 {
 				restricted = true
-				s.RevealOnly(allowed)
 			}
 		}
 		p := waiting[rng.IntN(len(waiting))]
