@@ -135,14 +135,8 @@ func (c *class) result() *result {
 	for _, s := range c.samples {
 		r.Timeline = append(r.Timeline, timePoint{Seconds: round(s.at.Seconds()), Bytes: s.bytes})
 	}
-	slices.Sort(resolved)
-	slices.Sort(first)
-	if len(resolved) > 0 {
-		r.ResolvedMedian, r.ResolvedMax = round(quantile(resolved, 0.5)), round(resolved[len(resolved)-1])
-	}
-	if len(first) > 0 {
-		r.FirstMedian, r.FirstMax = round(quantile(first, 0.5)), round(first[len(first)-1])
-	}
+	r.ResolvedMedian, r.ResolvedMax = medianMax(resolved)
+	r.FirstMedian, r.FirstMax = medianMax(first)
 	slices.Sort(times)
 	if len(times) > 0 {
 		r.Min, r.Max = round(times[0]), round(times[len(times)-1])
@@ -261,4 +255,14 @@ func (r *result) writeJSON(path string) error {
 		return fmt.Errorf("writing -json-out: %w", err)
 	}
 	return nil
+}
+
+// medianMax sorts xs and returns its median and its largest, rounded; zeros
+// if it is empty.
+func medianMax(xs []float64) (median, most float64) {
+	if len(xs) == 0 {
+		return 0, 0
+	}
+	slices.Sort(xs)
+	return round(quantile(xs, 0.5)), round(xs[len(xs)-1])
 }
