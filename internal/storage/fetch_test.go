@@ -2,9 +2,12 @@ package storage
 
 import (
 	"bytes"
+	"errors"
+	"io/fs"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -174,5 +177,43 @@ func TestConcurrentReadWrite(t *testing.T) {
 	mustNil(t, s.Complete())
 	if got := s.HaveCount(); got != n {
 		t.Errorf("HaveCount() = %d after all writes, want %d", got, n)
+	}
+}
+
+// TestCompleteRefusedKeepsState: a Complete that cannot finish (the
+// destination appeared meanwhile) leaves a state file that lists every
+// piece, so a later fetch, once the way is clear, resumes with everything
+// held instead of fetching again. Complete writes that file only when it
+// fails.
+func TestCompleteRefusedKeepsState(t *testing.T) {
+	for shape, ts := range testShares(t, 3) {
+		t.Run(shape, func(t *testing.T) {
+			dest := filepath.Join(t.TempDir(), ts.m.Name)
+			s, err := OpenFetch(ts.m, dest)
+			mustNil(t, err)
+			all := map[int]bool{}
+			for i := range ts.m.NumPieces() {
+				mustNil(t, s.WritePiece(i, ts.piece(i)))
+				all[i] = true
+			}
+			mustNil(t, os.WriteFile(dest, []byte("in the way"), 0o644))
+			if err := s.Complete(); err == nil || !strings.Contains(err.Error(), "already exists") {
+				t.Fatalf("Complete with the destination taken: %v, want already exists", err)
+			}
+			if _, err := os.Stat(dest + StateSuffix); err != nil {
+				t.Fatalf("no state file after a refused Complete: %v", err)
+			}
+			mustNil(t, s.Close())
+			mustNil(t, os.Remove(dest))
+			s, err = OpenFetch(ts.m, dest)
+			mustNil(t, err)
+			defer s.Close()
+			wantHeld(t, s, all)
+			mustNil(t, s.Complete())
+			if _, err := os.Stat(dest + StateSuffix); !errors.Is(err, fs.ErrNotExist) {
+				t.Errorf("state file after Complete: %v, want none", err)
+			}
+			ts.checkTree(t, dest)
+		})
 	}
 }

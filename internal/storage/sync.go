@@ -29,8 +29,18 @@ func (s *Storage) syncLocked() error {
 	if !s.fetching {
 		return nil
 	}
-	// Snapshot the have-set together with the files written before it: a
-	// piece marked held after this point is left to the next Sync.
+	have, err := s.syncFilesLocked()
+	if err != nil {
+		return err
+	}
+	return writeState(s.dest+StateSuffix, have)
+}
+
+// syncFilesLocked fsyncs every file written since the last sync and returns
+// the state that may then be recorded: the have-set snapshotted together
+// with the files written before it, so a piece marked held after this point
+// is left to the next Sync. s.syncMu and s.ioMu (either mode) must be held.
+func (s *Storage) syncFilesLocked() ([]byte, error) {
 	s.mu.Lock()
 	have := encodeState(s.id, len(s.m.Pieces), s.have)
 	var dirty []int
@@ -48,10 +58,10 @@ func (s *Storage) syncLocked() error {
 				s.dirty[g] = true
 			}
 			s.mu.Unlock()
-			return fmt.Errorf("storage: syncing %q: %w", s.filePath(f), err)
+			return nil, fmt.Errorf("storage: syncing %q: %w", s.filePath(f), err)
 		}
 	}
-	return writeState(s.dest+StateSuffix, have)
+	return have, nil
 }
 
 // Complete finishes a fetch once every piece is held: it syncs, closes the
@@ -63,7 +73,10 @@ func (s *Storage) syncLocked() error {
 //
 // If Complete fails after closing the files, the Storage is closed. A failed
 // rename leaves the partial path and the synced state file in place, so
-// OpenFetch can resume from them.
+// OpenFetch can resume from them. The state file is written only when
+// Complete fails: on success it would be removed at once, and two fsyncs
+// per member are worth saving when a whole class completes in the same
+// second.
 func (s *Storage) Complete() error {
 	s.syncMu.Lock()
 	defer s.syncMu.Unlock()
@@ -78,20 +91,28 @@ func (s *Storage) Complete() error {
 	if have, n := s.HaveCount(), len(s.m.Pieces); have != n {
 		return fmt.Errorf("storage: cannot complete %s: %d of %d pieces missing", s.dest, n-have, n)
 	}
-	if err := s.syncLocked(); err != nil {
+	have, err := s.syncFilesLocked()
+	if err != nil {
+		return err
+	}
+	// keep records the synced state for OpenFetch when completing fails.
+	keep := func(err error) error {
+		if werr := writeState(s.dest+StateSuffix, have); werr != nil {
+			return fmt.Errorf("%w (and %w)", err, werr)
+		}
 		return err
 	}
 	if _, err := os.Lstat(s.dest); err == nil {
-		return fmt.Errorf("storage: cannot complete: destination %s already exists", s.dest)
+		return keep(fmt.Errorf("storage: cannot complete: destination %s already exists", s.dest))
 	} else if !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("storage: checking destination: %w", err)
+		return keep(fmt.Errorf("storage: checking destination: %w", err))
 	}
 	s.closed = true // until the files are open again
 	if err := s.closeFiles(); err != nil {
-		return err
+		return keep(err)
 	}
 	if err := os.Rename(s.path, s.dest); err != nil {
-		return fmt.Errorf("storage: moving content into place: %w", err)
+		return keep(fmt.Errorf("storage: moving content into place: %w", err))
 	}
 	s.path = s.dest
 	if err := syncDir(filepath.Dir(s.dest)); err != nil {
