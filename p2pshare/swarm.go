@@ -256,32 +256,23 @@ func (s *Swarm) start(cfg swarm.Config) (*swarm.Session, error) {
 	}
 	s.sessions[k] = se
 	go func() {
-		// A seed (a share opened whole) announces itself as a provider at
-		// once. A fetching member waits until it has completed, or has
-		// held pieces for a while: provider records serve members that
-		// come later, while those that start with it find it through the
-		// seeder's peer exchange, and a class that starts at one instant
-		// (the quiz) would otherwise spend its busiest seconds on fifty
-		// DHT lookups and a thousand provider puts.
-		if se.Wanted() {
-			select {
-			case <-se.Holding():
-			case <-se.Done():
-			}
-			select {
-			case <-se.Complete():
-				select {
-				case <-time.After(provideAfterComplete):
-				case <-se.Done():
-				}
-			case <-time.After(provideAfterHolding):
-			case <-se.Done():
-			}
+		// A member announces itself as a provider once it has a piece to
+		// give: before that a lookup that finds it finds nothing, and when
+		// a whole class starts a fetch at one instant, fifty
+		// announcements at once would only slow the first pieces down.
+		// A share opened whole (a seed) is announced at once.
+		wait := provideAfterHolding
+		if !se.Wanted() {
+			wait = 0
 		}
 		select {
+		case <-se.Holding():
+			select {
+			case <-time.After(wait):
+				s.dht.Provide(cfg.Infohash)
+			case <-se.Done():
+			}
 		case <-se.Done():
-		default:
-			s.dht.Provide(cfg.Infohash)
 		}
 		<-se.Done()
 		s.dht.StopProviding(cfg.Infohash)
@@ -295,14 +286,10 @@ func (s *Swarm) start(cfg swarm.Config) (*swarm.Session, error) {
 	return se, nil
 }
 
-// A fetch announces itself as a provider provideAfterComplete after it
-// completes, or once it has held pieces for provideAfterHolding, whichever
-// comes first. The pause after completing keeps the first members done out
-// of the way of the class's last pieces.
-const (
-	provideAfterComplete = time.Second
-	provideAfterHolding  = 10 * time.Second
-)
+// provideAfterHolding is how long a fetch holds pieces before it announces
+// itself as a provider. Provider records serve members that come later;
+// those that start with it find it through the seeder's peer exchange.
+const provideAfterHolding = 2 * time.Second
 
 // dialer returns the session's way to connect to peers it heard of from
 // other peers; at most 16 dials run at once per node.
