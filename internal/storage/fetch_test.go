@@ -183,8 +183,7 @@ func TestConcurrentReadWrite(t *testing.T) {
 // TestCompleteRefusedKeepsState: a Complete that cannot finish (the
 // destination appeared meanwhile) leaves a state file that lists every
 // piece, so a later fetch, once the way is clear, resumes with everything
-// held instead of fetching again. Complete writes that file only when it
-// fails.
+// held instead of fetching again.
 func TestCompleteRefusedKeepsState(t *testing.T) {
 	for shape, ts := range testShares(t, 3) {
 		t.Run(shape, func(t *testing.T) {
@@ -200,8 +199,13 @@ func TestCompleteRefusedKeepsState(t *testing.T) {
 			if err := s.Complete(); err == nil || !strings.Contains(err.Error(), "already exists") {
 				t.Fatalf("Complete with the destination taken: %v, want already exists", err)
 			}
-			if _, err := os.Stat(dest + StateSuffix); err != nil {
-				t.Fatalf("no state file after a refused Complete: %v", err)
+			// Read before Close, which records the state again.
+			claimed, err := loadState(dest+StateSuffix, shareIdentity(ts.m), len(ts.m.Pieces))
+			if err != nil {
+				t.Fatalf("state file after a refused Complete: %v", err)
+			}
+			if want := s.Bitfield(); !bytes.Equal(claimed, want) {
+				t.Errorf("state file after a refused Complete: bitfield %08b, want %08b", claimed, want)
 			}
 			mustNil(t, s.Close())
 			mustNil(t, os.Remove(dest))
