@@ -73,10 +73,10 @@ func (s *Storage) syncFilesLocked() ([]byte, error) {
 //
 // If Complete fails after closing the files, the Storage is closed. A failed
 // rename leaves the partial path and, if it can be written, the synced
-// state file in place, so OpenFetch can resume from them. The state file is written only when
-// Complete fails: on success it would be removed at once, and two fsyncs
-// per member are worth saving when a whole class completes in the same
-// second.
+// state file in place, so OpenFetch can resume from them. The state file is
+// written only when Complete fails: on success it would be removed at once,
+// and two fsyncs per member are worth saving when a whole class completes
+// in the same second.
 func (s *Storage) Complete() error {
 	s.syncMu.Lock()
 	defer s.syncMu.Unlock()
