@@ -153,8 +153,20 @@ func (s *Swarm) resolve(ctx context.Context, ih cid.Cid) (*manifest.Manifest, []
 			// and ends the round.
 			lctx, lcancel := context.WithTimeout(ctx, 5*time.Second)
 			var round, asked sync.WaitGroup
-			for _, p := range s.neighbours(maxAskedNeighbours) {
+			for k, p := range s.neighbours(maxAskedNeighbours) {
 				asked.Go(func() {
+					if k > 0 {
+						// The first neighbour, usually the teacher's
+						// node, gets a head start: the others rarely
+						// have the share, and a class resolving at once
+						// would open three streams each to them for
+						// nothing, at the moment the class is busiest.
+						select {
+						case <-time.After(neighbourStagger):
+						case <-lctx.Done():
+							return
+						}
+					}
 					m, enc, err := s.reg.FetchManifest(lctx, p, ih)
 					switch {
 					case err == nil:
@@ -238,6 +250,10 @@ const (
 	firstRetry         = 100 * time.Millisecond
 	lastRetry          = 2 * time.Second
 )
+
+// neighbourStagger is how long the first neighbour asked for a manifest
+// has before the others are asked too.
+const neighbourStagger = 100 * time.Millisecond
 
 // neighbourHeadStart is how long the neighbours asked for a manifest have
 // before the DHT is asked too.
