@@ -6,8 +6,10 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"runtime/trace"
+	"slices"
 	"sort"
 	"sync"
 	"testing"
@@ -28,6 +30,12 @@ const envQuizLog = "P2PSHARE_QUIZ_LOG"
 // envQuizTimeline, if set, makes BenchmarkQuiz -v log every event but
 // progress snapshots of members 0 to 2, stamped from the go-ahead.
 const envQuizTimeline = "P2PSHARE_QUIZ_TIMELINE"
+
+// envQuizCurve, if set, makes BenchmarkQuiz -v log the class's pieces
+// verified in each 50 ms from the go-ahead, and the seeder's upload every
+// 10 ms while it changes: where the class idles, and when the seeder
+// starts.
+const envQuizCurve = "P2PSHARE_QUIZ_CURVE"
 
 // quizLog is the nodes' logger: debug to envQuizLog's file, or nil (the
 // default logger) without it.
@@ -115,6 +123,10 @@ func BenchmarkQuiz(b *testing.B) {
 		dir := b.TempDir()
 		timeline := os.Getenv(envQuizTimeline) != ""
 		stopProfile := profileQuiz(b)
+		// The joins' garbage is collected now, not in the quiz's first
+		// tenth of a second: fifty members' heaps are one here, where
+		// each would be its own on its machine.
+		runtime.GC()
 		b.StartTimer()
 		var cpu0 time.Duration
 		if processCPU != nil {
@@ -123,6 +135,13 @@ func BenchmarkQuiz(b *testing.B) {
 		start := time.Now()
 		log.Info("go-ahead")
 		var resolved, first, done [n]time.Duration
+		curve := os.Getenv(envQuizCurve) != ""
+		var curveMu sync.Mutex
+		var verified []time.Duration // every member's pieces, when verified
+		stopSeeder := make(chan struct{})
+		if curve {
+			go logSeeder(b, boot, ih, start, stopSeeder)
+		}
 		for i, nd := range nodes {
 			wg.Go(func() {
 				d, err := nd.Fetch(ctx, ih, FetchOptions{Out: filepath.Join(dir, fmt.Sprint(i))})
@@ -134,6 +153,11 @@ func BenchmarkQuiz(b *testing.B) {
 				for e := range d.Events() {
 					if timeline && i < 3 && e.Kind != EventProgress {
 						b.Logf("member %d at %6.3fs: %s %s piece %d", i, time.Since(start).Seconds(), e.Kind, e.Peer.ShortString(), e.Piece)
+					}
+					if curve && e.Kind == EventPiece {
+						curveMu.Lock()
+						verified = append(verified, time.Since(start))
+						curveMu.Unlock()
 					}
 					if e.Kind == EventPiece && first[i] == 0 {
 						first[i] = time.Since(start)
@@ -156,6 +180,10 @@ func BenchmarkQuiz(b *testing.B) {
 			b.ReportMetric((processCPU() - cpu0).Seconds(), "cpu-s")
 		}
 		stopProfile()
+		close(stopSeeder)
+		if curve {
+			logCurve(b, verified, 50*time.Millisecond)
+		}
 		for i, nd := range nodes {
 			p, _ := nd.Progress(ih)
 			b.Logf("member %2d: resolved %5.2fs  first piece %5.2fs  done %5.2fs  peers %2d  up %4.2f×F",
@@ -171,11 +199,55 @@ func BenchmarkQuiz(b *testing.B) {
 		report("done", done[:])
 		p, _ := boot.Progress(ih)
 		b.ReportMetric(float64(p.Uploaded)/size, "seeder-up/F")
+		var down int64
+		for _, nd := range nodes {
+			p, _ := nd.Progress(ih)
+			down += p.Downloaded
+		}
+		// Piece payload the class took in over N·F: above 1 by the
+		// duplicates (endgame, take-overs, pieces crossing a Cancel).
+		b.ReportMetric(float64(down)/(n*size), "down/NF")
 		b.ReportMetric(done[n-1].Seconds()/0.48, "makespan/T*")
 		cancel()
 		for _, nd := range nodes {
 			nd.Close()
 		}
 		boot.Close()
+	}
+}
+
+// logSeeder logs the seeder's upload, in pieces of 32 KiB, and its links
+// every 10 ms from start while the upload changes, until stop closes.
+func logSeeder(b *testing.B, boot *Swarm, ih Infohash, start time.Time, stop <-chan struct{}) {
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	last := int64(-1)
+	for {
+		select {
+		case <-stop:
+			return
+		case <-tick.C:
+		}
+		p, _ := boot.Progress(ih)
+		if p.Uploaded != last {
+			last = p.Uploaded
+			b.Logf("seeder at %5.3fs: %3d pieces up, %2d links", time.Since(start).Seconds(), p.Uploaded/(32<<10), p.Peers)
+		}
+	}
+}
+
+// logCurve logs how many pieces the class verified in each bin of width
+// w, with the running total and the rate.
+func logCurve(b *testing.B, verified []time.Duration, w time.Duration) {
+	slices.Sort(verified)
+	total := 0
+	for k := 0; total < len(verified); k++ {
+		end := time.Duration(k+1) * w
+		c := 0
+		for total+c < len(verified) && verified[total+c] < end {
+			c++
+		}
+		total += c
+		b.Logf("class by %5.2fs: %4d pieces (%5d in all), %6.1f MiB/s", end.Seconds(), c, total, float64(c)*32/1024/w.Seconds())
 	}
 }
