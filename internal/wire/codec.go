@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"sync"
 )
 
 // Reader decodes messages from a stream. It is not safe for concurrent use.
@@ -20,8 +21,13 @@ type Reader struct {
 
 // NewReader returns a Reader that refuses any message beyond limits.
 func NewReader(r io.Reader, limits Limits) *Reader {
-	return &Reader{br: bufio.NewReaderSize(r, 64<<10), limits: limits}
+	return &Reader{br: bufio.NewReaderSize(r, readBufSize), limits: limits}
 }
+
+// readBufSize is a Reader's buffer: room for hundreds of control messages.
+// A piece's data, larger, is read past it straight into the piece's
+// buffer. A node holds one per link for the link's life, so it is small.
+const readBufSize = 4 << 10
 
 // SetLimits changes the limits, e.g. once the share is known after a Hello.
 func (r *Reader) SetLimits(l Limits) { r.limits = l }
@@ -112,15 +118,31 @@ func noEOF(err error) error {
 	return err
 }
 
-// Writer encodes messages onto a stream through a buffer. It is not safe for
-// concurrent use; call Flush to push buffered messages out.
+// Writer encodes messages onto a stream through a buffer. It holds the
+// buffer only while messages wait in it: Flush hands it back to a pool
+// shared by every Writer, so a node with hundreds of quiet links holds a
+// few buffers, not one each. It is not safe for concurrent use; call Flush
+// to push buffered messages out. After a write to the stream fails, every
+// call returns that error.
 type Writer struct {
-	bw *bufio.Writer
+	w   io.Writer
+	buf *[]byte // nil while nothing is buffered
+	n   int     // bytes buffered in *buf
+	err error
 }
+
+// writeBufSize is the size of a Writer's buffer: a message up to it leaves
+// in one write to the stream with the messages buffered before it.
+const writeBufSize = 64 << 10
+
+var writeBufs = sync.Pool{New: func() any {
+	b := make([]byte, writeBufSize)
+	return &b
+}}
 
 // NewWriter returns a Writer on w.
 func NewWriter(w io.Writer) *Writer {
-	return &Writer{bw: bufio.NewWriterSize(w, 64<<10)}
+	return &Writer{w: w}
 }
 
 // Write buffers one message. It refuses a message that no Reader with the
@@ -141,15 +163,64 @@ func (w *Writer) Write(m Msg, limits Limits) error {
 		binary.BigEndian.PutUint32(hdr[5:], m.Index)
 		h = hdr[:9]
 	}
-	if _, err := w.bw.Write(h); err != nil {
+	if err := w.write(h); err != nil {
 		return err
 	}
-	_, err := w.bw.Write(m.Data)
-	return err
+	return w.write(m.Data)
+}
+
+// write buffers p. What does not fit goes out: the buffer, filled up, then
+// the rest of p straight to the stream if it is still larger than a buffer.
+func (w *Writer) write(p []byte) error {
+	for w.err == nil && len(p) > writeBufSize-w.n {
+		if w.n == 0 {
+			w.direct(p)
+			return w.err
+		}
+		c := copy((*w.buf)[w.n:], p)
+		w.n += c
+		p = p[c:]
+		w.flush()
+	}
+	if w.err != nil {
+		return w.err
+	}
+	if len(p) == 0 {
+		return nil
+	}
+	if w.buf == nil {
+		w.buf = writeBufs.Get().(*[]byte)
+	}
+	w.n += copy((*w.buf)[w.n:], p)
+	return nil
+}
+
+// direct writes p to the stream, unbuffered.
+func (w *Writer) direct(p []byte) {
+	n, err := w.w.Write(p)
+	if err == nil && n < len(p) {
+		err = io.ErrShortWrite
+	}
+	w.err = err
+}
+
+// flush writes what is buffered and hands the buffer back to the pool.
+func (w *Writer) flush() {
+	if w.buf == nil {
+		return
+	}
+	if w.n > 0 && w.err == nil {
+		w.direct((*w.buf)[:w.n])
+	}
+	writeBufs.Put(w.buf)
+	w.buf, w.n = nil, 0
 }
 
 // Flush writes any buffered messages to the stream.
-func (w *Writer) Flush() error { return w.bw.Flush() }
+func (w *Writer) Flush() error {
+	w.flush()
+	return w.err
+}
 
 // Buffered is how many bytes wait in the buffer for Flush.
-func (w *Writer) Buffered() int { return w.bw.Buffered() }
+func (w *Writer) Buffered() int { return w.n }

@@ -145,3 +145,92 @@ func TestPeerList(t *testing.T) {
 		}
 	}
 }
+
+// writeCounter records the writes a Writer makes; fail, once set, makes
+// every write fail.
+type writeCounter struct {
+	bytes.Buffer
+	writes int
+	fail   error
+}
+
+func (c *writeCounter) Write(p []byte) (int, error) {
+	if c.fail != nil {
+		return 0, c.fail
+	}
+	c.writes++
+	return c.Buffer.Write(p)
+}
+
+func TestWriterBuffersAndReleases(t *testing.T) {
+	limits := Limits{MaxPiece: 3 * writeBufSize, MaxBitfield: 16}
+	small := Msg{Type: Piece, Index: 1, Data: bytes.Repeat([]byte{7}, writeBufSize/4)}
+	large := Msg{Type: Piece, Index: 2, Data: bytes.Repeat([]byte{9}, 2*writeBufSize+5)}
+	var c writeCounter
+	w := NewWriter(&c)
+	// Control messages and a piece smaller than the buffer leave in one
+	// write, at Flush.
+	for _, m := range []Msg{{Type: Have, Index: 3}, {Type: Request, Index: 4}, small} {
+		if err := w.Write(m, limits); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if c.writes != 0 || w.Buffered() != 5+4+5+4+5+4+len(small.Data) {
+		t.Fatalf("before Flush: %d writes, %d bytes buffered", c.writes, w.Buffered())
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if c.writes != 1 || w.Buffered() != 0 || w.buf != nil {
+		t.Fatalf("after Flush: %d writes, %d bytes buffered, buffer held %v", c.writes, w.Buffered(), w.buf != nil)
+	}
+	// A piece larger than the buffer: the buffer filled up goes out, then
+	// the rest of the piece, unbuffered.
+	if err := w.Write(Msg{Type: Have, Index: 5}, limits); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Write(large, limits); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if c.writes != 3 || w.buf != nil {
+		t.Fatalf("after the large piece: %d writes, want 3; buffer held %v", c.writes, w.buf != nil)
+	}
+	r := NewReader(&c.Buffer, limits)
+	for _, want := range []Msg{{Type: Have, Index: 3}, {Type: Request, Index: 4}, small, {Type: Have, Index: 5}, large} {
+		got, err := r.Read()
+		if err != nil {
+			t.Fatalf("read %v %d: %v", want.Type, want.Index, err)
+		}
+		if got.Type != want.Type || got.Index != want.Index || !bytes.Equal(got.Data, want.Data) {
+			t.Fatalf("got %v %d (%d bytes), want %v %d (%d bytes)", got.Type, got.Index, len(got.Data), want.Type, want.Index, len(want.Data))
+		}
+	}
+	if _, err := r.Read(); err != io.EOF {
+		t.Fatalf("after last message: %v, want io.EOF", err)
+	}
+}
+
+func TestWriterErrorSticks(t *testing.T) {
+	broken := errors.New("stream reset")
+	c := writeCounter{fail: broken}
+	w := NewWriter(&c)
+	if err := w.Write(Msg{Type: Have, Index: 1}, testLimits); err != nil {
+		t.Fatalf("buffered write: %v", err)
+	}
+	if err := w.Flush(); !errors.Is(err, broken) {
+		t.Fatalf("Flush: %v, want %v", err, broken)
+	}
+	c.fail = nil
+	if err := w.Write(Msg{Type: Have, Index: 2}, testLimits); !errors.Is(err, broken) {
+		t.Fatalf("Write after a failed Flush: %v, want %v", err, broken)
+	}
+	if err := w.Flush(); !errors.Is(err, broken) || c.writes != 0 {
+		t.Fatalf("Flush after a failed Flush: %v with %d writes, want %v and none", err, c.writes, broken)
+	}
+	if w.buf != nil {
+		t.Fatal("a failed Writer holds a buffer")
+	}
+}
