@@ -153,6 +153,7 @@ func (s *Swarm) resolve(ctx context.Context, ih cid.Cid) (*manifest.Manifest, []
 			// and ends the round.
 			lctx, lcancel := context.WithTimeout(ctx, 5*time.Second)
 			var round, asked sync.WaitGroup
+			firstDone := make(chan struct{})
 			for k, p := range s.neighbours(maxAskedNeighbours) {
 				asked.Go(func() {
 					if k > 0 {
@@ -161,13 +162,19 @@ func (s *Swarm) resolve(ctx context.Context, ih cid.Cid) (*manifest.Manifest, []
 						// have the share, and a class resolving at once
 						// would open three streams each to them for
 						// nothing, at the moment the class is busiest.
+						// They are asked as soon as it answers without
+						// the manifest.
 						select {
+						case <-firstDone:
 						case <-time.After(neighbourStagger):
 						case <-lctx.Done():
 							return
 						}
 					}
 					m, enc, err := s.reg.FetchManifest(lctx, p, ih)
+					if k == 0 && err != nil {
+						close(firstDone)
+					}
 					switch {
 					case err == nil:
 						offer(m, enc, p)
@@ -252,7 +259,7 @@ const (
 )
 
 // neighbourStagger is how long the first neighbour asked for a manifest
-// has before the others are asked too.
+// has, at most, before the others are asked too.
 const neighbourStagger = 100 * time.Millisecond
 
 // neighbourHeadStart is how long the neighbours asked for a manifest have
