@@ -54,8 +54,10 @@ type FetchOptions struct {
 	// Out is where the share ends up: the file, for a single-file share, or
 	// the folder, for a folder share. It must not exist yet. While the fetch
 	// runs the content lives at Out+".p2pshare-part", with its progress in
-	// Out+".p2pshare-state"; a fetch that finds them resumes, re-verifying
-	// what they claim.
+	// Out+".p2pshare-state", recorded twice a second (for a share under 4
+	// MiB, only when the fetch stops: fetching it again costs less than the
+	// syncs); a fetch that finds them resumes, re-verifying what they
+	// claim.
 	Out string
 	// LookupTimeout bounds the search for the share's manifest; past it
 	// Fetch returns ErrNotFound. 0 means until ctx ends. It does not bound

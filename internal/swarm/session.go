@@ -352,7 +352,7 @@ func (s *Session) run() {
 			}
 			s.exchangePeers()
 			s.rescueStalled(now)
-			if s.Wanted() && now.Sub(lastSync) >= syncInterval {
+			if s.Wanted() && syncDue(now.Sub(lastSync), s.m.TotalSize()) {
 				select {
 				case syncing <- struct{}{}:
 					lastSync = now
@@ -527,6 +527,20 @@ func (s *Session) unlink(l *link, why error) {
 // syncInterval is how often a fetch makes its new pieces durable: what a
 // crash can cost is the pieces verified since the last sync.
 const syncInterval = 500 * time.Millisecond
+
+// syncMinShare is the smallest share a fetch syncs every syncInterval. A
+// smaller one (a quiz) costs less to fetch again after a crash than the
+// fsyncs of its syncs, and a class fetching it at once queues fifty
+// members' fsyncs on whatever disks they share; it is made durable when it
+// completes, and a stopped fetch records its state when it closes, as
+// every fetch does.
+const syncMinShare = 4 << 20
+
+// syncDue reports whether a fetch of a share of size bytes, synced last
+// since ago, syncs now.
+func syncDue(since time.Duration, size int64) bool {
+	return since >= syncInterval && size >= syncMinShare
+}
 
 // stallTimeout is how long a peer with requests open may send no piece data
 // before the link is dropped and its requests go to others.

@@ -1,6 +1,9 @@
 package swarm
 
-import "testing"
+import (
+	"testing"
+	"time"
+)
 
 func TestLinkTarget(t *testing.T) {
 	for _, c := range []struct{ pieces, maxLinks, want int }{
@@ -14,6 +17,24 @@ func TestLinkTarget(t *testing.T) {
 	} {
 		if got := LinkTarget(c.pieces, c.maxLinks); got != c.want {
 			t.Errorf("LinkTarget(%d, %d) = %d, want %d", c.pieces, c.maxLinks, got, c.want)
+		}
+	}
+}
+
+func TestSyncDue(t *testing.T) {
+	for _, c := range []struct {
+		since time.Duration
+		size  int64
+		want  bool
+	}{
+		{600 * time.Millisecond, 128 << 20, true},
+		{syncInterval, syncMinShare, true},
+		{100 * time.Millisecond, 128 << 20, false}, // synced lately
+		{600 * time.Millisecond, 2 << 20, false},   // a quiz: never before it completes
+		{time.Hour, syncMinShare - 1, false},
+	} {
+		if got := syncDue(c.since, c.size); got != c.want {
+			t.Errorf("syncDue(%v, %d) = %v, want %v", c.since, c.size, got, c.want)
 		}
 	}
 }
