@@ -206,17 +206,18 @@ func (s *Session) Encoded() []byte { return s.cfg.Encoded }
 func (s *Session) Complete() <-chan struct{} { return s.complete }
 
 // LinkTarget is how many links a fetch of a share of pieces pieces dials
-// up to: one for every eight pieces beyond the first 32, at least four, at
+// up to: one for every eight pieces beyond the first 16, at least six, at
 // most maxLinks. A member's links are there to trade pieces, and each costs
 // a connection, its handshakes, and a Have for every piece either side
 // gets; a member also accepts the links others dial, so it ends up with
-// about twice its target. A share of 64 pieces (a 2 MiB quiz) keeps four
-// dialled links busy: in a class of 50 on two cores, four instead of eight
-// halved the links a member held (from about 14 to 6.5), and the class
-// finished sooner, in one process and as 51 processes. A share of 512 pieces or more dials maxLinks (60 by
-// default).
+// about twice its target. For a share of 64 pieces (a 2 MiB quiz) to a
+// class of 50 on two cores, eight dialled links spent the CPU on Haves,
+// four left the last members short of sources when the CPU was not the
+// limit (a class at a quarter of the quiz's rates), and six did as well as
+// the better of the two in both. A share of 512 pieces or more dials
+// maxLinks (60 by default).
 func LinkTarget(pieces, maxLinks int) int {
-	return min(maxLinks, max(4, (pieces-32)/8))
+	return min(maxLinks, max(6, (pieces-16)/8))
 }
 
 // WantsLinks reports whether the session would trade with more peers than

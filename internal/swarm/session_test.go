@@ -7,9 +7,9 @@ import (
 
 func TestLinkTarget(t *testing.T) {
 	for _, c := range []struct{ pieces, maxLinks, want int }{
-		{1, 60, 4},
-		{64, 60, 4},   // a 2 MiB quiz
-		{96, 60, 8},   // one more for every eight pieces
+		{1, 60, 6},
+		{64, 60, 6},   // a 2 MiB quiz
+		{80, 60, 8},   // one more for every eight pieces
 		{512, 60, 60}, // a 128 MiB image: maxLinks
 		{2048, 60, 60},
 		{2048, 100, 100},
