@@ -14,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/p2pshare/p2pshare/internal/manifest"
 )
 
 // envQuizProf, if set, names a folder where BenchmarkQuiz writes a CPU
@@ -122,11 +124,11 @@ func BenchmarkQuiz(b *testing.B) {
 		}
 		dir := b.TempDir()
 		timeline := os.Getenv(envQuizTimeline) != ""
-		stopProfile := profileQuiz(b)
 		// The joins' garbage is collected now, not in the quiz's first
 		// tenth of a second: fifty members' heaps are one here, where
 		// each would be its own on its machine.
 		runtime.GC()
+		stopProfile := profileQuiz(b)
 		b.StartTimer()
 		var cpu0 time.Duration
 		if processCPU != nil {
@@ -138,9 +140,11 @@ func BenchmarkQuiz(b *testing.B) {
 		curve := os.Getenv(envQuizCurve) != ""
 		var curveMu sync.Mutex
 		var verified []time.Duration // every member's pieces, when verified
+		pieceSize := manifest.PieceSizeFor(size)
 		stopSeeder := make(chan struct{})
+		var seederLog sync.WaitGroup
 		if curve {
-			go logSeeder(b, boot, ih, start, stopSeeder)
+			seederLog.Go(func() { logSeeder(b, boot, ih, pieceSize, start, stopSeeder) })
 		}
 		for i, nd := range nodes {
 			wg.Go(func() {
@@ -181,8 +185,9 @@ func BenchmarkQuiz(b *testing.B) {
 		}
 		stopProfile()
 		close(stopSeeder)
+		seederLog.Wait()
 		if curve {
-			logCurve(b, verified, 50*time.Millisecond)
+			logCurve(b, verified, pieceSize, 50*time.Millisecond)
 		}
 		for i, nd := range nodes {
 			p, _ := nd.Progress(ih)
@@ -216,9 +221,10 @@ func BenchmarkQuiz(b *testing.B) {
 	}
 }
 
-// logSeeder logs the seeder's upload, in pieces of 32 KiB, and its links
-// every 10 ms from start while the upload changes, until stop closes.
-func logSeeder(b *testing.B, boot *Swarm, ih Infohash, start time.Time, stop <-chan struct{}) {
+// logSeeder logs the seeder's upload, in pieces of pieceSize bytes, and
+// its links every 10 ms from start while the upload changes, until stop
+// closes.
+func logSeeder(b *testing.B, boot *Swarm, ih Infohash, pieceSize int64, start time.Time, stop <-chan struct{}) {
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
 	last := int64(-1)
@@ -231,14 +237,14 @@ func logSeeder(b *testing.B, boot *Swarm, ih Infohash, start time.Time, stop <-c
 		p, _ := boot.Progress(ih)
 		if p.Uploaded != last {
 			last = p.Uploaded
-			b.Logf("seeder at %5.3fs: %3d pieces up, %2d links", time.Since(start).Seconds(), p.Uploaded/(32<<10), p.Peers)
+			b.Logf("seeder at %5.3fs: %3d pieces up, %2d links", time.Since(start).Seconds(), p.Uploaded/pieceSize, p.Peers)
 		}
 	}
 }
 
-// logCurve logs how many pieces the class verified in each bin of width
-// w, with the running total and the rate.
-func logCurve(b *testing.B, verified []time.Duration, w time.Duration) {
+// logCurve logs how many pieces (of pieceSize bytes) the class verified in
+// each bin of width w, with the running total and the rate.
+func logCurve(b *testing.B, verified []time.Duration, pieceSize int64, w time.Duration) {
 	slices.Sort(verified)
 	total := 0
 	for k := 0; total < len(verified); k++ {
@@ -248,6 +254,6 @@ func logCurve(b *testing.B, verified []time.Duration, w time.Duration) {
 			c++
 		}
 		total += c
-		b.Logf("class by %5.2fs: %4d pieces (%5d in all), %6.1f MiB/s", end.Seconds(), c, total, float64(c)*32/1024/w.Seconds())
+		b.Logf("class by %5.2fs: %4d pieces (%5d in all), %6.1f MiB/s", end.Seconds(), c, total, float64(c)*float64(pieceSize)/(1<<20)/w.Seconds())
 	}
 }
