@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -153,15 +154,17 @@ func TestPrograms(t *testing.T) {
 					}
 				}
 				var res struct {
-					Verified     int     `json:"verified"`
-					Makespan     float64 `json:"makespan_seconds"`
-					TStar        float64 `json:"tstar_seconds"`
-					OverTStar    float64 `json:"makespan_over_tstar"`
-					ClientServer float64 `json:"client_server_seconds"`
-					SeederUpload float64 `json:"seeder_upload_over_f"`
-					CPU          float64 `json:"cpu_seconds"`
-					Resolved     float64 `json:"resolved_median_seconds"`
-					First        float64 `json:"first_piece_median_seconds"`
+					Verified     int      `json:"verified"`
+					Makespan     float64  `json:"makespan_seconds"`
+					TStar        float64  `json:"tstar_seconds"`
+					OverTStar    float64  `json:"makespan_over_tstar"`
+					ClientServer float64  `json:"client_server_seconds"`
+					SeederUpload float64  `json:"seeder_upload_over_f"`
+					CPU          float64  `json:"cpu_seconds"`
+					Busy         *float64 `json:"machine_cpu_busy"`
+					Cores        int      `json:"cores"`
+					Resolved     float64  `json:"resolved_median_seconds"`
+					First        float64  `json:"first_piece_median_seconds"`
 					Peers        []struct {
 						Seconds float64 `json:"seconds"`
 					} `json:"peers"`
@@ -188,6 +191,13 @@ func TestPrograms(t *testing.T) {
 				// Every piece left the seeder at least once, and it all took some CPU.
 				if res.ClientServer != 4 || res.SeederUpload < 1 || res.CPU <= 0 || len(res.Peers) != 4 {
 					t.Errorf("-json-out: %+v, want client-server 4 s, seeder upload at least F, some CPU, 4 peers", res)
+				}
+				// Where the machine says how busy it was (Linux), the
+				// summary says it too; the nodes kept some of it busy.
+				if _, err := os.Stat("/proc/stat"); err == nil {
+					if res.Busy == nil || *res.Busy <= 0 || *res.Busy > 1 || res.Cores != runtime.NumCPU() || !strings.Contains(r.stdout, "machine CPU:") {
+						t.Errorf("-json-out: machine busy %v of %d cores, want in (0, 1] of %d, and a machine CPU line in the summary", res.Busy, res.Cores, runtime.NumCPU())
+					}
 				}
 				for i, p := range res.Peers {
 					if p.Seconds <= 0 || p.Seconds > res.Makespan {

@@ -59,6 +59,9 @@ type class struct {
 	makespan time.Duration
 	samples  []sample // the class's progress, every reportEvery
 	cpu      float64  // CPU seconds the nodes used
+	// busy is the share of the machine's CPU busy from the go-ahead to
+	// the last leecher done, by /proc/stat; nil where it cannot be read.
+	busy *float64
 }
 
 // sample is the content the leechers held together, at a time.
@@ -127,10 +130,15 @@ func (c *class) run(ctx context.Context, l launcher, src, outDir string) error {
 	}
 	fmt.Fprintf(c.stderr, "classroom: %d leechers joined in %v; fetching\n", c.joined, c.joinTook.Round(time.Millisecond))
 	c.start = time.Now()
+	cpuAtStart, cpuErr := readMachineCPU()
 	for _, begin := range c.begins {
 		begin()
 	}
 	err = c.await(ctx, func() bool { return c.finished() == c.p.Leechers || c.seedDone })
+	if cpuAtEnd, endErr := readMachineCPU(); cpuErr == nil && endErr == nil {
+		busy := cpuAtEnd.busySince(cpuAtStart)
+		c.busy = &busy
+	}
 	c.sample()
 	c.draw(true)
 	if err == nil && c.seedDone {

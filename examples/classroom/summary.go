@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -64,6 +65,11 @@ type result struct {
 	CPUSource  string  `json:"cpu_source"`
 	Delivered  int64   `json:"delivered_bytes"`    // F for each leecher that completed
 	CPUPerGB   float64 `json:"cpu_seconds_per_gb"` // per 10⁹ bytes delivered
+	// MachineBusy is the share of the whole machine's CPU (every core,
+	// every process) busy from the go-ahead to the last leecher done;
+	// absent where the machine does not say (outside Linux).
+	MachineBusy *float64 `json:"machine_cpu_busy,omitempty"`
+	Cores       int      `json:"cores"`
 
 	Peers    []peerResult `json:"peers"`
 	Timeline []timePoint  `json:"timeline"` // content the leechers held, sampled
@@ -151,6 +157,11 @@ func (c *class) result() *result {
 	}
 	r.Delivered = int64(r.Completed) * p.FileBytes
 	r.CPUPerGB = round(per(c.cpu, float64(r.Delivered)/1e9))
+	if c.busy != nil {
+		busy := round(*c.busy)
+		r.MachineBusy = &busy
+	}
+	r.Cores = runtime.NumCPU()
 	return r
 }
 
@@ -237,6 +248,13 @@ func (r *result) print(w io.Writer) {
 		cpuPerGB = fmt.Sprintf("%.1fs", r.CPUPerGB)
 	}
 	fmt.Fprintf(&b, "CPU:            %.1fs, %s per GB delivered  (%s)\n", r.CPUSeconds, cpuPerGB, r.CPUSource)
+	if r.MachineBusy != nil {
+		fmt.Fprintf(&b, "machine CPU:    %.0f%% of %d cores busy from the go-ahead to the last done", 100**r.MachineBusy, r.Cores)
+		if *r.MachineBusy >= cpuBound {
+			b.WriteString("; the CPU, not the caps, may have set the pace (-scale 0.5 halves every cap)")
+		}
+		b.WriteString("\n")
+	}
 	fmt.Fprintf(&b, "verified:       %d of %d outputs match the source (SHA-256)\n", r.Verified, r.Leechers)
 	for _, p := range r.Peers {
 		if p.Error != "" {

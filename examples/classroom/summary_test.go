@@ -1,7 +1,10 @@
 package main
 
 import (
+	"fmt"
 	"math"
+	"runtime"
+	"strings"
 	"testing"
 	"time"
 )
@@ -174,3 +177,36 @@ func TestResult(t *testing.T) {
 	}
 	check("CPU per GB of three", r.CPUPerGB, 2.5/(3*128*mib/1e9))
 }
+
+// TestPrintMachineBusy: the summary gives the machine's busy share where
+// it is known and, from cpuBound up, says the CPU may have set the pace.
+func TestPrintMachineBusy(t *testing.T) {
+	p := classParams(4, 128*mib, 8*mib, rates{{Count: 4, Rate: 4 * mib}}, uniform(8*mib))
+	for _, c := range []struct {
+		name      string
+		busy      *float64
+		line, cpu bool
+	}{
+		{"unknown", nil, false, false},
+		{"idle enough", ptr(0.62), true, false},
+		{"saturated", ptr(0.97), true, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cl := &class{p: p, leechers: make([]leecher, 4), busy: c.busy}
+			var b strings.Builder
+			cl.result().print(&b)
+			out := b.String()
+			if got := strings.Contains(out, "machine CPU:"); got != c.line {
+				t.Errorf("machine CPU line shown %v, want %v:\n%s", got, c.line, out)
+			}
+			if got := strings.Contains(out, "the CPU, not the caps"); got != c.cpu {
+				t.Errorf("CPU-bound warning shown %v, want %v:\n%s", got, c.cpu, out)
+			}
+			if c.busy != nil && !strings.Contains(out, fmt.Sprintf("%.0f%% of %d cores", 100**c.busy, runtime.NumCPU())) {
+				t.Errorf("summary lacks the busy share %v:\n%s", *c.busy, out)
+			}
+		})
+	}
+}
+
+func ptr(x float64) *float64 { return &x }
