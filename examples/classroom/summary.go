@@ -251,7 +251,11 @@ func (r *result) print(w io.Writer) {
 	if r.MachineBusy != nil {
 		fmt.Fprintf(&b, "machine CPU:    %.0f%% of %d cores busy from the go-ahead to the last done", 100**r.MachineBusy, r.Cores)
 		if *r.MachineBusy >= cpuBound {
-			b.WriteString("; the CPU, not the caps, may have set the pace (-scale 0.5 halves every cap)")
+			scale := r.Scale
+			if scale <= 0 {
+				scale = 1
+			}
+			fmt.Fprintf(&b, "; the CPU, not the caps, may have set the pace (-scale %g halves every cap)", scale/2)
 		}
 		b.WriteString("\n")
 	}

@@ -182,6 +182,7 @@ func TestResult(t *testing.T) {
 // it is known and, from cpuBound up, says the CPU may have set the pace.
 func TestPrintMachineBusy(t *testing.T) {
 	p := classParams(4, 128*mib, 8*mib, rates{{Count: 4, Rate: 4 * mib}}, uniform(8*mib))
+	p.Scale = 0.5 // the advice halves it
 	for _, c := range []struct {
 		name      string
 		busy      *float64
@@ -199,7 +200,7 @@ func TestPrintMachineBusy(t *testing.T) {
 			if got := strings.Contains(out, "machine CPU:"); got != c.line {
 				t.Errorf("machine CPU line shown %v, want %v:\n%s", got, c.line, out)
 			}
-			if got := strings.Contains(out, "the CPU, not the caps"); got != c.cpu {
+			if got := strings.Contains(out, "the CPU, not the caps, may have set the pace (-scale 0.25 halves every cap)"); got != c.cpu {
 				t.Errorf("CPU-bound warning shown %v, want %v:\n%s", got, c.cpu, out)
 			}
 			if c.busy != nil && !strings.Contains(out, fmt.Sprintf("%.0f%% of %d cores", 100**c.busy, runtime.NumCPU())) {
