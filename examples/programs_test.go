@@ -8,7 +8,6 @@ import (
 	"math"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -195,8 +194,8 @@ func TestPrograms(t *testing.T) {
 				// Where the machine says how busy it was (Linux), the
 				// summary says it too; the nodes kept some of it busy.
 				if _, err := os.Stat("/proc/stat"); err == nil {
-					if res.Busy == nil || *res.Busy <= 0 || *res.Busy > 1 || res.Cores != runtime.NumCPU() || !strings.Contains(r.stdout, "machine CPU:") {
-						t.Errorf("-json-out: machine busy %v of %d cores, want in (0, 1] of %d, and a machine CPU line in the summary", res.Busy, res.Cores, runtime.NumCPU())
+					if res.Busy == nil || *res.Busy <= 0 || *res.Busy > 1 || res.Cores < 1 || !strings.Contains(r.stdout, "machine CPU:") {
+						t.Errorf("-json-out: machine busy %v of %d cores, want in (0, 1] of some, and a machine CPU line in the summary", res.Busy, res.Cores)
 					}
 				}
 				for i, p := range res.Peers {

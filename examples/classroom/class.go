@@ -60,8 +60,10 @@ type class struct {
 	samples  []sample // the class's progress, every reportEvery
 	cpu      float64  // CPU seconds the nodes used
 	// busy is the share of the machine's CPU busy from the go-ahead to
-	// the last leecher done, by /proc/stat; nil where it cannot be read.
-	busy *float64
+	// the last leecher done, by /proc/stat, over cores; nil where it
+	// cannot be read.
+	busy  *float64
+	cores int
 }
 
 // sample is the content the leechers held together, at a time.
@@ -137,7 +139,7 @@ func (c *class) run(ctx context.Context, l launcher, src, outDir string) error {
 	err = c.await(ctx, func() bool { return c.finished() == c.p.Leechers || c.seedDone })
 	if cpuAtEnd, endErr := readMachineCPU(); cpuErr == nil && endErr == nil {
 		busy := cpuAtEnd.busySince(cpuAtStart)
-		c.busy = &busy
+		c.busy, c.cores = &busy, cpuAtEnd.cores
 	}
 	c.sample()
 	c.draw(true)

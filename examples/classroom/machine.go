@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"fmt"
@@ -14,6 +13,7 @@ import (
 // and in total (busy, idle and iowait).
 type machineCPU struct {
 	busy, total uint64
+	cores       int // the per-core lines that follow the sum
 }
 
 // readMachineCPU reads the machine's CPU time from /proc/stat. It fails
@@ -29,18 +29,29 @@ func readMachineCPU() (machineCPU, error) {
 // parseProcStat reads the summary "cpu" line of /proc/stat: "cpu" and at
 // least the four counters user, nice, system and idle; later kernels add
 // iowait, irq, softirq, steal and the guest times (already counted in user
-// and nice, so left out).
+// and nice, so left out). It counts the cores by the "cpuN" lines.
 func parseProcStat(b []byte) (machineCPU, error) {
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for sc.Scan() {
-		f := bytes.Fields(sc.Bytes())
-		if len(f) == 0 || string(f[0]) != "cpu" {
+	var m machineCPU
+	found := false
+	for rest := b; len(rest) > 0; {
+		var line []byte
+		line, rest, _ = bytes.Cut(rest, []byte("\n"))
+		f := bytes.Fields(line)
+		if found && (len(f) == 0 || !bytes.HasPrefix(f[0], []byte("cpu"))) {
+			break // the cpu lines are done
+		}
+		if len(f) > 0 && len(f[0]) > 3 && bytes.HasPrefix(f[0], []byte("cpu")) {
+			if _, err := strconv.ParseUint(string(f[0][3:]), 10, 32); err == nil {
+				m.cores++
+			}
+		}
+		if len(f) == 0 || string(f[0]) != "cpu" || found {
 			continue
 		}
+		found = true
 		if len(f) < 5 {
 			return machineCPU{}, fmt.Errorf("/proc/stat: the cpu line has %d counters, want at least 4", len(f)-1)
 		}
-		var m machineCPU
 		for k, s := range f[1:min(len(f), 9)] {
 			v, err := strconv.ParseUint(string(s), 10, 64)
 			if err != nil {
@@ -54,12 +65,11 @@ func parseProcStat(b []byte) (machineCPU, error) {
 				m.busy += v
 			}
 		}
-		return m, nil
 	}
-	if err := sc.Err(); err != nil {
-		return machineCPU{}, fmt.Errorf("/proc/stat: %w", err)
+	if !found {
+		return machineCPU{}, errors.New("/proc/stat: no cpu line")
 	}
-	return machineCPU{}, errors.New("/proc/stat: no cpu line")
+	return m, nil
 }
 
 // busySince is the share of the machine's CPU time that was busy between

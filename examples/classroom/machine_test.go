@@ -11,11 +11,14 @@ func TestParseProcStat(t *testing.T) {
 		name      string
 		in        string
 		busy, all uint64
+		cores     int
 		err       string
 	}{
 		{name: "a current kernel", // user nice system idle iowait irq softirq steal guest guest_nice
 			in:   "cpu  100 5 50 800 20 3 2 10 7 1\ncpu0 50 2 25 400 10 1 1 5 3 0\nintr 1 2 3\n",
-			busy: 100 + 5 + 50 + 3 + 2 + 10, all: 100 + 5 + 50 + 800 + 20 + 3 + 2 + 10},
+			busy: 100 + 5 + 50 + 3 + 2 + 10, all: 100 + 5 + 50 + 800 + 20 + 3 + 2 + 10, cores: 1},
+		{name: "a long line after the cpu lines", in: "cpu 1 1 1 1\ncpu0 1 1 1 1\nintr " + strings.Repeat("0 ", 70000) + "\n", busy: 3, all: 4, cores: 1},
+		{name: "two cores", in: "cpu 2 0 2 4\ncpu0 1 0 1 2\ncpu1 1 0 1 2\ncpuX 1\n", busy: 4, all: 8, cores: 2},
 		{name: "an old kernel's four counters", in: "cpu 10 0 5 85\n", busy: 15, all: 100},
 		{name: "the cpu line after others", in: "btime 1\ncpu 1 1 1 1 0\n", busy: 3, all: 4},
 		{name: "no cpu line", in: "cpu0 1 2 3 4\n", err: "no cpu line"},
@@ -36,8 +39,8 @@ func TestParseProcStat(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if m.busy != c.busy || m.total != c.all {
-				t.Fatalf("busy %d of %d, want %d of %d", m.busy, m.total, c.busy, c.all)
+			if m.busy != c.busy || m.total != c.all || m.cores != c.cores {
+				t.Fatalf("busy %d of %d over %d cores, want %d of %d over %d", m.busy, m.total, m.cores, c.busy, c.all, c.cores)
 			}
 		})
 	}
@@ -74,7 +77,7 @@ func TestReadMachineCPU(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a.busy > a.total || b.busy > b.total || b.total < a.total || b.busy < a.busy {
+	if a.busy > a.total || b.busy > b.total || b.total < a.total || b.busy < a.busy || b.cores < 1 {
 		t.Fatalf("counters %+v then %+v", a, b)
 	}
 	if f := b.busySince(a); f < 0 || f > 1 {

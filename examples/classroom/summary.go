@@ -6,7 +6,6 @@ import (
 	"io"
 	"math"
 	"os"
-	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -66,10 +65,11 @@ type result struct {
 	Delivered  int64   `json:"delivered_bytes"`    // F for each leecher that completed
 	CPUPerGB   float64 `json:"cpu_seconds_per_gb"` // per 10⁹ bytes delivered
 	// MachineBusy is the share of the whole machine's CPU (every core,
-	// every process) busy from the go-ahead to the last leecher done;
-	// absent where the machine does not say (outside Linux).
+	// every process) busy from the go-ahead to the last leecher done, and
+	// Cores how many cores it has; both absent where the machine does not
+	// say (outside Linux).
 	MachineBusy *float64 `json:"machine_cpu_busy,omitempty"`
-	Cores       int      `json:"cores"`
+	Cores       int      `json:"cores,omitempty"`
 
 	Peers    []peerResult `json:"peers"`
 	Timeline []timePoint  `json:"timeline"` // content the leechers held, sampled
@@ -159,9 +159,8 @@ func (c *class) result() *result {
 	r.CPUPerGB = round(per(c.cpu, float64(r.Delivered)/1e9))
 	if c.busy != nil {
 		busy := round(*c.busy)
-		r.MachineBusy = &busy
+		r.MachineBusy, r.Cores = &busy, c.cores
 	}
-	r.Cores = runtime.NumCPU()
 	return r
 }
 
