@@ -293,12 +293,12 @@ const provideAfterHolding = 2 * time.Second
 
 // dialer returns the session's way to connect to peers it heard of from
 // other peers; at most 16 dials run at once per node.
-func (s *Swarm) dialer(ih cid.Cid) func(peer.AddrInfo) {
-	return func(ai peer.AddrInfo) {
+func (s *Swarm) dialer(ih cid.Cid) func(peer.AddrInfo) bool {
+	return func(ai peer.AddrInfo) bool {
 		select {
 		case s.dials <- struct{}{}:
 		default:
-			return // busy; peer exchange repeats, the DHT lookup too
+			return false // busy; the session asks again on its next tick
 		}
 		go func() {
 			defer func() { <-s.dials }()
@@ -311,6 +311,7 @@ func (s *Swarm) dialer(ih cid.Cid) func(peer.AddrInfo) {
 				s.log.Debug("connecting to exchanged peer", "peer", ai.ID, "err", err)
 			}
 		}()
+		return true
 	}
 }
 

@@ -149,10 +149,12 @@ func (s *Session) tellPeers(l *link) {
 }
 
 // A peer heard of through peer exchange is dialled again no sooner than
-// redialAfter; the session remembers up to about maxDialed such dials.
+// redialAfter, and at most maxDialTries times while it does not come up as
+// a link; the session remembers up to about maxDialed such peers.
 const (
-	redialAfter = 10 * time.Second
-	maxDialed   = 4096
+	redialAfter  = 10 * time.Second
+	maxDialTries = 3
+	maxDialed    = 4096
 )
 
 // dialPending is how long a dial counts toward the link target before it
@@ -160,49 +162,73 @@ const (
 // a loaded machine.
 const dialPending = 3 * time.Second
 
-// learnPeers dials peers heard of through peer exchange, while the session
-// misses pieces and has room for more links.
+// heardPeer is a peer learnt through peer exchange and not linked yet.
+type heardPeer struct {
+	ai     peer.AddrInfo
+	tries  int       // dials started
+	dialed time.Time // the last one
+}
+
+// learnPeers remembers the peers a peer list names and dials them, while
+// the session misses pieces and has room for more links.
 func (s *Session) learnPeers(list []wire.PeerEntry) {
 	if s.cfg.Dial == nil || !s.Wanted() {
 		return
 	}
-	now := time.Now()
-	if len(s.dialed) >= maxDialed {
-		// Peer lists can name any number of peers: forget the dials that
-		// no longer hold a peer back.
-		for id, t := range s.dialed {
-			if now.Sub(t) >= redialAfter {
-				delete(s.dialed, id)
-			}
-		}
-	}
-	// Dials of the last few seconds that have not come up as links yet
-	// count toward the target: a list names up to a whole class at once.
-	pending := 0
-	for id, t := range s.dialed {
-		if now.Sub(t) < dialPending && s.links[id] == nil {
-			pending++
-		}
-	}
 	for _, e := range list {
-		if len(s.links)+pending >= s.target {
-			return
+		if len(s.heard) >= maxDialed {
+			break
 		}
 		id, err := peer.IDFromBytes(e.ID)
 		if err != nil || id == s.cfg.Self || s.links[id] != nil || s.Banned(id) {
 			continue
 		}
-		if t, ok := s.dialed[id]; ok && now.Sub(t) < redialAfter {
-			continue
+		h := s.heard[id]
+		if h == nil {
+			h = &heardPeer{}
+			s.heard[id] = h
 		}
-		ai := peer.AddrInfo{ID: id}
+		h.ai = peer.AddrInfo{ID: id}
 		for _, b := range e.Addrs {
 			if a, err := ma.NewMultiaddrBytes(b); err == nil {
-				ai.Addrs = append(ai.Addrs, a)
+				h.ai.Addrs = append(h.ai.Addrs, a)
 			}
 		}
-		s.dialed[id] = now
+	}
+	s.dialHeard(time.Now())
+}
+
+// dialHeard dials peers heard of and not linked, up to the link target: at
+// once when a list names them and again on each tick, so a dial the node
+// had no room for, or one that failed, is not lost with the list that
+// named the peer (each peer is told of each other peer once).
+func (s *Session) dialHeard(now time.Time) {
+	if s.cfg.Dial == nil || !s.Wanted() {
+		return
+	}
+	// Dials of the last few seconds that have not come up as links yet
+	// count toward the target: a list names up to a whole class at once.
+	pending := 0
+	for id, h := range s.heard {
+		switch {
+		case s.links[id] != nil || s.Banned(id) || (h.tries >= maxDialTries && now.Sub(h.dialed) >= dialPending):
+			delete(s.heard, id)
+		case h.tries > 0 && now.Sub(h.dialed) < dialPending:
+			pending++
+		}
+	}
+	for _, h := range s.heard {
+		if len(s.links)+pending >= s.target {
+			return
+		}
+		if h.tries >= maxDialTries || (h.tries > 0 && now.Sub(h.dialed) < redialAfter) {
+			continue
+		}
+		if !s.cfg.Dial(h.ai) {
+			return // the node dials enough at once; the next tick goes on
+		}
+		h.tries++
+		h.dialed = now
 		pending++
-		s.cfg.Dial(ai)
 	}
 }

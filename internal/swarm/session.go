@@ -68,8 +68,9 @@ type Config struct {
 	// means none are told.
 	Addrs func(peer.ID) []ma.Multiaddr
 	// Dial, if set, is asked to connect to a peer learnt through peer
-	// exchange. It must not block.
-	Dial func(peer.AddrInfo)
+	// exchange. It must not block; it reports whether it started the
+	// dial (false: too many run, ask again later).
+	Dial func(peer.AddrInfo) bool
 }
 
 // Session trades one share's pieces with its peers. Its methods are safe for
@@ -91,7 +92,7 @@ type Session struct {
 	super    *upload.SuperSeed
 	gained   map[peer.ID]time.Time        // on a budget: when each peer last got a piece
 	told     map[peer.ID]map[peer.ID]bool // peer exchange: who was told of whom
-	dialed   map[peer.ID]time.Time
+	heard    map[peer.ID]*heardPeer       // peer exchange: peers to link to
 	maxDepth int
 	linkUps  linkRate
 	target   int // links a fetch dials up to: LinkTarget
@@ -155,7 +156,7 @@ func New(ctx context.Context, cfg Config) (*Session, error) {
 		upTurn:    cfg.UpTurn,
 		pipes:     map[peer.ID]*picker.Pipeline{},
 		told:      map[peer.ID]map[peer.ID]bool{},
-		dialed:    map[peer.ID]time.Time{},
+		heard:     map[peer.ID]*heardPeer{},
 		changed:   make(chan struct{}),
 		banned:    map[peer.ID]bool{},
 		penalty:   map[peer.ID]time.Time{},
@@ -352,6 +353,7 @@ func (s *Session) run() {
 				s.requestMore(l)
 			}
 			s.exchangePeers()
+			s.dialHeard(now)
 			s.rescueStalled(now)
 			if s.Wanted() && syncDue(now.Sub(lastSync), s.m.TotalSize()) {
 				select {
