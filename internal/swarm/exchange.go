@@ -203,8 +203,8 @@ func (s *Session) learnPeers(list []wire.PeerEntry) {
 // had no room for, or one that failed, is not lost with the list that
 // named the peer (each peer is told of each other peer once).
 func (s *Session) dialHeard(now time.Time) {
-	if s.cfg.Dial == nil || !s.Wanted() {
-		return
+	if s.cfg.Dial == nil || !s.Wanted() || len(s.links) >= s.target {
+		return // at the target the heard set waits; learnPeers adds no linked peer
 	}
 	// Dials of the last few seconds that have not come up as links yet
 	// count toward the target: a list names up to a whole class at once.

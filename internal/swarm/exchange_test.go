@@ -110,6 +110,15 @@ func TestDialHeardTarget(t *testing.T) {
 	if len(d.dialed) != 3 {
 		t.Fatalf("a tick with three dials pending dialled %d in all", len(d.dialed))
 	}
+	// Once the links reach the target, nobody is dialled, even when the
+	// failed dials are due again.
+	for _, id := range d.dialed[:3] {
+		s.links[id] = &link{}
+	}
+	s.dialHeard(time.Now().Add(2 * redialAfter))
+	if len(d.dialed) != 3 {
+		t.Fatalf("a session at its link target dialled %d in all, want 3", len(d.dialed))
+	}
 }
 
 // TestDialHeardRedial: a dial that never came up as a link is tried again
