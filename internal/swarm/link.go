@@ -470,19 +470,48 @@ const writeTimeout = 2 * time.Minute
 // isCapped reports whether lim caps anything (nil and Inf do not).
 func isCapped(lim *rate.Limiter) bool { return lim != nil && lim.Limit() != rate.Inf }
 
-// waitN takes n tokens from lim (nil means no cap) in burst-sized steps.
+// waitN takes n tokens from lim (nil means no cap). It reserves them all at
+// once, in burst-sized steps, and sleeps once until the last is due: a
+// sleeper woken late is then late once per call, not once per step, and the
+// lateness costs the cap nothing while it stays within the burst.
 func waitN(ctx context.Context, lim *rate.Limiter, n int) error {
 	if !isCapped(lim) {
 		return nil
 	}
+	now := time.Now()
+	var rs []*rate.Reservation
+	var wait time.Duration
 	for n > 0 {
 		step := min(n, lim.Burst())
-		if err := lim.WaitN(ctx, step); err != nil {
-			return err
+		r := lim.ReserveN(now, step)
+		if step <= 0 || !r.OK() {
+			cancelAll(rs, now)
+			return fmt.Errorf("swarm: cannot take %d bytes from a cap of burst %d", step, lim.Burst())
 		}
+		rs = append(rs, r)
+		wait = r.DelayFrom(now)
 		n -= step
 	}
-	return nil
+	if wait <= 0 {
+		return nil
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		cancelAll(rs, time.Now())
+		return ctx.Err()
+	}
+}
+
+// cancelAll gives back the tokens of reservations made in order, the last
+// first: a reservation gives back only what no later one has taken.
+func cancelAll(rs []*rate.Reservation, now time.Time) {
+	for i := len(rs) - 1; i >= 0; i-- {
+		rs[i].CancelAt(now)
+	}
 }
 
 // decodeBitfield turns a wire bitfield into one bool per piece, refusing a
