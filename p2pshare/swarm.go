@@ -124,7 +124,7 @@ func New(ctx context.Context, cfg Config) (*Swarm, error) {
 		cfg: cfg, log: log, h: h, dht: d, net: nw,
 		reg:    swarm.NewRegistry(h, log, nw.m.Allow),
 		up:     limiter(cfg.UploadLimit),
-		upTurn: make(chan struct{}, 1),
+		upTurn: swarm.NewUpTurn(),
 		down:   limiter(cfg.DownloadLimit),
 		ctx:    sctx, cancel: cancel,
 		sessions:  map[string]*swarm.Session{},

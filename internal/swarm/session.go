@@ -35,9 +35,9 @@ type Config struct {
 	Storage  *storage.Storage
 	Self     peer.ID
 	Up, Down *rate.Limiter // the node's caps on piece payload; nil: none
-	// UpTurn, shared by every session under the same Up, is held by the
-	// one uploader that waits for Up's tokens (see link.uploadLoop); nil
-	// gives the session a turn of its own.
+	// UpTurn (NewUpTurn), shared by every session under the same Up, is
+	// held by the uploaders that wait for Up's tokens (see
+	// link.uploadLoop); nil gives the session a turn of its own.
 	UpTurn chan struct{}
 	Rand   *rand.Rand
 	Log    *slog.Logger
@@ -96,9 +96,9 @@ type Session struct {
 	maxDepth int
 	linkUps  linkRate
 	target   int // links a fetch dials up to: LinkTarget
-	// upTurn is Config.UpTurn: held by the one uploader that waits for the
-	// upload cap's tokens; the others' requests wait in their queues
-	// meanwhile, where a Cancel still reaches them.
+	// upTurn is Config.UpTurn: held by the uploaders (upTurns of them)
+	// that wait for the upload cap's tokens; the others' requests wait in
+	// their queues meanwhile, where a Cancel still reaches them.
 	upTurn chan struct{}
 
 	// Shared, read by Progress and the reader.
@@ -135,7 +135,7 @@ func New(ctx context.Context, cfg Config) (*Session, error) {
 		cfg.MaxLinks = 60
 	}
 	if cfg.UpTurn == nil {
-		cfg.UpTurn = make(chan struct{}, 1)
+		cfg.UpTurn = NewUpTurn()
 	}
 	m := cfg.Manifest
 	have := make([]bool, m.NumPieces())
