@@ -493,13 +493,16 @@ func waitN(ctx context.Context, lim *rate.Limiter, n int) error {
 	if !isCapped(lim) {
 		return nil
 	}
+	if lim.Burst() <= 0 {
+		return fmt.Errorf("swarm: a cap with a burst of %d lets no byte through", lim.Burst())
+	}
 	now := time.Now()
 	var rs []*rate.Reservation
 	var wait time.Duration
 	for n > 0 {
 		step := min(n, lim.Burst())
 		r := lim.ReserveN(now, step)
-		if step <= 0 || !r.OK() {
+		if !r.OK() { // the burst changed meanwhile
 			cancelAll(rs, now)
 			return fmt.Errorf("swarm: cannot take %d bytes from a cap of burst %d", step, lim.Burst())
 		}
