@@ -34,6 +34,8 @@ type pieceStream struct {
 	// pace, if set, paces the attack: a token per message, and per 16 KiB
 	// of piece data.
 	pace *rate.Limiter
+	// pieces has the first pieces the victim sent; the rest are dropped.
+	pieces chan wire.Msg
 }
 
 // paceN waits for n of the attack's tokens, if it is paced.
@@ -72,12 +74,20 @@ func openPieces(ctx context.Context, h host.Host, victim peer.ID, ih Infohash, p
 		_ = st.Reset()
 		return nil, fmt.Errorf("bitfield: %v", err)
 	}
-	ps := &pieceStream{st: st, w: w, cut: make(chan struct{})}
+	ps := &pieceStream{st: st, w: w, cut: make(chan struct{}), pieces: make(chan wire.Msg, 16)}
 	go func() {
 		defer close(ps.cut)
 		for {
-			if _, err := r.Read(); err != nil {
+			m, err := r.Read()
+			if err != nil {
 				return
+			}
+			if m.Type == wire.Piece {
+				m.Data = append([]byte(nil), m.Data...)
+				select {
+				case ps.pieces <- m:
+				default:
+				}
 			}
 		}
 	}()

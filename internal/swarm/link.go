@@ -24,8 +24,8 @@ import (
 // burst in over a tenth of the pieces, and the students' uploads were busy
 // 93-97 % of the time.
 // With two, the next piece's tokens are reserved while the one before
-// still waits, at the cost of one piece that leaves its queue a piece's
-// time early.
+// still waits. Its request stays queued until they are due (takeNext), so
+// a Cancel meanwhile still withdraws it.
 const upTurns = 2
 
 // NewUpTurn returns the turn a node's sessions share (Config.UpTurn).
@@ -339,9 +339,9 @@ func (l *link) dequeue(i uint32) {
 // uploadLoop serves the peer's requests in the order they came, one piece at
 // a time, under the node's upload cap. Under a cap the links, of every
 // session of the node, take turns (Config.UpTurn): a request leaves the
-// queue only when its link's turn comes, so until then a Cancel still
-// withdraws it and no upload goes to a piece its asker already got
-// elsewhere.
+// queue only when its link's turn comes and the cap's tokens for it are
+// due, so until then a Cancel still withdraws it and no upload goes to a
+// piece its asker already got elsewhere.
 func (l *link) uploadLoop() {
 	capped := isCapped(l.s.cfg.Up)
 	for {
@@ -390,39 +390,81 @@ func (l *link) uploadLoop() {
 	}
 }
 
-// takeNext takes the first queued request, reads the piece and waits for
-// the upload cap's tokens. It returns the piece to send, none (Data nil) if
-// the request was cancelled meanwhile or is refused, and false once the
+// takeNext serves the first queued request: it waits for the upload cap's
+// tokens, reads the piece and returns it to send. It returns none (Data nil)
+// if every request was cancelled meanwhile or is refused, and false once the
 // session is done.
+//
+// The request is taken from the queue only when the tokens are due. Until
+// then a Cancel still withdraws it: with several uploaders waiting for the
+// cap (upTurns), a request would otherwise leave the queue a piece's time
+// before it is sent, and a copy its asker got elsewhere meanwhile — the
+// endgame's and a take-over's second asks — would cost a piece of upload
+// for nothing. If the first request was cancelled, the tokens go to the
+// one after it.
 func (l *link) takeNext() (outPiece, bool) {
+	var reserved int64 // tokens taken from the cap for this turn
+	for {
+		i, ok := l.head()
+		if !ok {
+			return outPiece{}, true // all cancelled; the tokens taken are spent
+		}
+		// A piece already served on this link is not served again: an
+		// honest peer never asks twice for a piece it got, and a peer that
+		// does pays for each ask from its budget without costing our upload.
+		if !l.servable(i) {
+			if l.popIf(i) {
+				l.send(wire.Msg{Type: wire.Reject, Index: i})
+			}
+			continue
+		}
+		if size := l.s.m.PieceLen(int(i)); reserved < size {
+			if err := waitN(l.s.ctx, l.s.cfg.Up, int(size-reserved)); err != nil {
+				return outPiece{}, false
+			}
+			reserved = size
+			continue // the tokens are due: serve whichever request is first now
+		}
+		if !l.popIf(i) {
+			continue
+		}
+		buf := l.s.bufs.get()
+		data, err := l.s.st.ReadPiece(int(i), buf)
+		if err != nil {
+			l.s.bufs.put(buf)
+			l.s.post(event{kind: evDiskError, l: l, i: int(i), err: err})
+			l.send(wire.Msg{Type: wire.Reject, Index: i})
+			return outPiece{}, true
+		}
+		return outPiece{msg: wire.Msg{Type: wire.Piece, Index: i, Data: data}, release: func() { l.s.bufs.put(buf) }}, true
+	}
+}
+
+// head is the peer's oldest queued request, if any.
+func (l *link) head() (uint32, bool) {
 	l.mu.Lock()
+	defer l.mu.Unlock()
 	if len(l.queue) == 0 {
-		l.mu.Unlock()
-		return outPiece{}, true // cancelled while waiting for the turn
+		return 0, false
 	}
-	i := l.queue[0]
+	return l.queue[0], true
+}
+
+// popIf takes request i off the queue if it is still the oldest.
+func (l *link) popIf(i uint32) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.queue) == 0 || l.queue[0] != i {
+		return false
+	}
 	l.queue = l.queue[1:]
-	l.mu.Unlock()
-	// A piece already served on this link is not served again: an
-	// honest peer never asks twice for a piece it got, and a peer that
-	// does pays for each ask from its budget without costing our upload.
-	if int(i) >= l.s.m.NumPieces() || !l.s.st.Have(int(i)) || l.served.has(i) {
-		l.send(wire.Msg{Type: wire.Reject, Index: i})
-		return outPiece{}, true
-	}
-	buf := l.s.bufs.get()
-	data, err := l.s.st.ReadPiece(int(i), buf)
-	if err != nil {
-		l.s.bufs.put(buf)
-		l.s.post(event{kind: evDiskError, l: l, i: int(i), err: err})
-		l.send(wire.Msg{Type: wire.Reject, Index: i})
-		return outPiece{}, true
-	}
-	if err := waitN(l.s.ctx, l.s.cfg.Up, len(data)); err != nil {
-		l.s.bufs.put(buf)
-		return outPiece{}, false
-	}
-	return outPiece{msg: wire.Msg{Type: wire.Piece, Index: i, Data: data}, release: func() { l.s.bufs.put(buf) }}, true
+	return true
+}
+
+// servable reports whether we may serve piece i on this link: we hold it
+// and did not serve it here before.
+func (l *link) servable(i uint32) bool {
+	return int(i) < l.s.m.NumPieces() && l.s.st.Have(int(i)) && !l.served.has(i)
 }
 
 // writeLoop owns the stream's write side: control messages first, then
