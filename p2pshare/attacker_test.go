@@ -25,8 +25,9 @@ var errRefused = errors.New("refused")
 var attackLimits = wire.Limits{MaxPiece: 16 << 20, MaxBitfield: 1 << 20}
 
 // pieceStream is a piece-exchange stream that a member opened by hand to
-// break the protocol with. A goroutine reads and discards whatever the
-// victim sends; cut is closed when the victim ends the stream.
+// break the protocol with. A goroutine reads whatever the victim sends,
+// keeps the first pieces in pieces and discards the rest; cut is closed
+// when the victim ends the stream.
 type pieceStream struct {
 	st  network.Stream
 	w   *wire.Writer
