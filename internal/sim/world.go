@@ -328,7 +328,10 @@ func (w *world) deliver(f *flow) {
 		}
 	}
 	if first {
-		for _, j := range dst.links {
+		// The news reaches the links in no set order, and each asks as
+		// it hears: in the swarm the Haves cross separate connections.
+		for _, k := range w.rng.Perm(len(dst.links)) {
+			j := dst.links[k]
 			o := w.nodes[j]
 			// As in the session, a peer that holds the piece is not
 			// told (it has no use for the news); the seeder always is
