@@ -423,7 +423,9 @@ func (l *link) takeNext() (outPiece, bool) {
 				return outPiece{}, false
 			}
 			reserved = size
-			continue // the tokens are due: serve whichever request is first now
+			if isCapped(l.s.cfg.Up) {
+				continue // the tokens are due: serve whichever request is first now
+			}
 		}
 		if !l.popIf(i) {
 			continue
