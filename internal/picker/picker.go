@@ -37,12 +37,13 @@ type Picker struct {
 	n        int
 	have     bitset
 	missing  int
-	avail    []int32  // how many connected peers hold each piece
-	inflight []int8   // how many peers each piece is asked of now
-	busy     bitset   // pieces asked of at least one peer
-	full     bitset   // pieces asked of MaxEndgameDup peers
-	unasked  int      // missing pieces asked of nobody
-	askedAt  []uint64 // when each busy piece was first asked, in asks counted (not renewed while it stays busy)
+	avail    []int32                // how many connected peers hold each piece
+	inflight []int8                 // how many peers each piece is asked of now
+	askers   [][MaxEndgameDup]*peer // whom each piece is asked of now (inflight of them)
+	busy     bitset                 // pieces asked of at least one peer
+	full     bitset                 // pieces asked of MaxEndgameDup peers
+	unasked  int                    // missing pieces asked of nobody
+	askedAt  []uint64               // when each busy piece was first asked, in asks counted (not renewed while it stays busy)
 	asks     uint64
 	peers    map[Peer]*peer
 	rng      *rand.Rand
@@ -59,6 +60,7 @@ type Picker struct {
 func (p *Picker) SetUrgent(from, to int) { p.urgentFrom, p.urgentTo = from, min(to, p.n) }
 
 type peer struct {
+	id       Peer
 	has      bitset
 	count    int
 	asked    bitset
@@ -73,7 +75,8 @@ func New(n int, have []bool, rng *rand.Rand) *Picker {
 	p := &Picker{
 		n: n, have: newBitset(n), missing: n, unasked: n,
 		avail: make([]int32, n), inflight: make([]int8, n), askedAt: make([]uint64, n),
-		busy: newBitset(n), full: newBitset(n),
+		askers: make([][MaxEndgameDup]*peer, n),
+		busy:   newBitset(n), full: newBitset(n),
 		peers: make(map[Peer]*peer), rng: rng,
 	}
 	for i, h := range have {
@@ -105,7 +108,7 @@ func (p *Picker) AddPeer(id Peer, has []bool) {
 	if _, ok := p.peers[id]; ok {
 		p.RemovePeer(id)
 	}
-	pr := &peer{has: newBitset(p.n), asked: newBitset(p.n), refused: newBitset(p.n)}
+	pr := &peer{id: id, has: newBitset(p.n), asked: newBitset(p.n), refused: newBitset(p.n)}
 	for i, h := range has {
 		if h && i < p.n {
 			pr.has.set(i)
@@ -142,7 +145,7 @@ func (p *Picker) RemovePeer(id Peer) {
 		return
 	}
 	each(pr.has, nil0(p.n), nil0(p.n), nil0(p.n), nil, func(i int) { p.avail[i]-- })
-	each(pr.asked, nil0(p.n), nil0(p.n), nil0(p.n), nil, func(i int) { p.settle(i) })
+	each(pr.asked, nil0(p.n), nil0(p.n), nil0(p.n), nil, func(i int) { p.settle(pr, i) })
 	p.out -= pr.nAsked
 	delete(p.peers, id)
 }
@@ -150,11 +153,12 @@ func (p *Picker) RemovePeer(id Peer) {
 // nil0 is an empty bitset of n pieces, for each's unused operands.
 func nil0(n int) bitset { return newBitset(n) }
 
-// ask and settle keep inflight, busy, full and unasked in step.
+// ask and settle keep askers, inflight, busy, full and unasked in step.
 func (p *Picker) ask(pr *peer, i int) {
 	pr.asked.set(i)
 	pr.nAsked++
 	p.out++
+	p.askers[i][p.inflight[i]] = pr
 	p.inflight[i]++
 	if p.inflight[i] == 1 {
 		p.asks++
@@ -169,7 +173,17 @@ func (p *Picker) ask(pr *peer, i int) {
 	}
 }
 
-func (p *Picker) settle(i int) {
+// settle records that piece i is no longer asked of pr (pr.asked is the
+// caller's).
+func (p *Picker) settle(pr *peer, i int) {
+	a := &p.askers[i]
+	for k := range p.inflight[i] {
+		if a[k] == pr {
+			copy(a[k:], a[k+1:])
+			a[len(a)-1] = nil
+			break
+		}
+	}
 	p.inflight[i]--
 	if int(p.inflight[i]) < MaxEndgameDup {
 		p.full.clear(i)
@@ -316,17 +330,16 @@ func (p *Picker) Got(id Peer, i int) (cancel []Peer) {
 	if i < 0 || i >= p.n {
 		return nil
 	}
-	if p.inflight[i] > 0 {
-		for pid, pr := range p.peers {
-			if pr.asked.has(i) {
-				pr.asked.clear(i)
-				pr.nAsked--
-				p.out--
-				p.settle(i)
-				if pid != id {
-					cancel = append(cancel, pid)
-				}
-			}
+	for _, pr := range p.askers[i] { // a copy: settle changes it
+		if pr == nil {
+			break
+		}
+		pr.asked.clear(i)
+		pr.nAsked--
+		p.out--
+		p.settle(pr, i)
+		if pr.id != id {
+			cancel = append(cancel, pr.id)
 		}
 	}
 	if !p.have.has(i) {
@@ -336,7 +349,7 @@ func (p *Picker) Got(id Peer, i int) (cancel []Peer) {
 			p.unasked--
 		}
 	}
-	slices.Sort(cancel) // map order is random; callers replay runs
+	slices.Sort(cancel) // in name order, whatever the order asked
 	return cancel
 }
 
@@ -350,7 +363,7 @@ func (p *Picker) Released(id Peer, i int) {
 	pr.asked.clear(i)
 	pr.nAsked--
 	p.out--
-	p.settle(i)
+	p.settle(pr, i)
 }
 
 // Failed records that peer id could not give piece i (its data failed
@@ -365,7 +378,7 @@ func (p *Picker) Failed(id Peer, i int) {
 		pr.asked.clear(i)
 		pr.nAsked--
 		p.out--
-		p.settle(i)
+		p.settle(pr, i)
 	}
 	pr.refused.set(i)
 }

@@ -202,6 +202,9 @@ func TestCountersAgainstNaive(t *testing.T) {
 				for _, pr := range p.peers {
 					if pr.asked.has(i) {
 						asked++
+						if !slices.Contains(p.askers[i][:], pr) {
+							t.Fatalf("round %d step %d: piece %d asked of %s, not among its askers", round, step, i, pr.id)
+						}
 					}
 				}
 				if int(p.inflight[i]) != asked || p.busy.has(i) != (asked > 0) || p.full.has(i) != (asked >= MaxEndgameDup) {
