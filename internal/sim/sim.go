@@ -192,6 +192,12 @@ type world struct {
 	showedAll bool
 	pids      []string
 	inRate    []float64 // per node, what its transfers deliver; advance's scratch
+	// advance's flat copies of the nodes' caps and of the transfers: node
+	// i's are [lo[i], lo[i+1]).
+	up, down []float64
+	lo       []int32
+	to       []int32
+	rate     []float64
 	// What the current second of the timeline has summed so far.
 	sent, sendable, got, gettable float64
 }

@@ -225,71 +225,81 @@ func (w *world) pieceLen(i int) int64 {
 // sender's other transfers. The rates come from a few rounds of filling:
 // each sender spreads what it has left over the transfers whose receivers
 // have room, then each receiver over its cap scales its transfers down.
+//
+// The rounds run over flat copies of the transfers (receiver, rate), laid out
+// sender by sender: they visit every transfer a few dozen times a step, and
+// a class of 1000 has thousands of them.
 func (w *world) advance(dt float64) {
-	if cap(w.inRate) < len(w.nodes) {
-		w.inRate = make([]float64, len(w.nodes))
+	nn := len(w.nodes)
+	if cap(w.inRate) < nn {
+		w.inRate = make([]float64, nn)
+		w.lo = make([]int32, nn+1)
+		w.up, w.down = make([]float64, nn), make([]float64, nn)
 	}
-	in := w.inRate[:len(w.nodes)]
-	for _, nd := range w.nodes {
+	in, lo := w.inRate[:nn], w.lo[:nn+1]
+	up, down := w.up[:nn], w.down[:nn]
+	to, rate := w.to[:0], w.rate[:0]
+	for i, nd := range w.nodes {
+		up[i], down[i] = nd.up, nd.down
+		lo[i] = int32(len(to))
 		for _, f := range nd.active {
-			f.rate = 0
+			to = append(to, int32(f.to))
+			rate = append(rate, 0)
+		}
+	}
+	lo[nn] = int32(len(to))
+	w.to, w.rate = to, rate
+	sum := func() {
+		clear(in)
+		for k, t := range to {
+			in[t] += rate[k]
 		}
 	}
 	for round := 0; round < fillRounds; round++ {
-		clear(in)
-		for _, nd := range w.nodes {
-			for _, f := range nd.active {
-				in[f.to] += f.rate
-			}
-		}
+		sum()
 		changed := false
-		for _, nd := range w.nodes {
-			if len(nd.active) == 0 {
+		for i := 0; i < nn; i++ {
+			a, b := lo[i], lo[i+1]
+			if a == b {
 				continue
 			}
-			spare, open := nd.up, 0
-			for _, f := range nd.active {
-				spare -= f.rate
-				if in[f.to] < w.nodes[f.to].down*(1-1e-9) {
+			spare, open := up[i], 0
+			for k := a; k < b; k++ {
+				spare -= rate[k]
+				if t := to[k]; in[t] < down[t]*(1-1e-9) {
 					open++
 				}
 			}
-			if spare <= nd.up*1e-3 || open == 0 {
+			if spare <= up[i]*1e-3 || open == 0 {
 				continue
 			}
 			each := spare / float64(open)
-			for _, f := range nd.active {
-				if room := w.nodes[f.to].down - in[f.to]; room > 0 && in[f.to] < w.nodes[f.to].down*(1-1e-9) {
-					f.rate += each
+			for k := a; k < b; k++ {
+				if t := to[k]; down[t]-in[t] > 0 && in[t] < down[t]*(1-1e-9) {
+					rate[k] += each
 					changed = true
 				}
 			}
 		}
 		// Receivers over their download scale their transfers down.
-		clear(in)
-		for _, nd := range w.nodes {
-			for _, f := range nd.active {
-				in[f.to] += f.rate
-			}
-		}
-		for _, nd := range w.nodes {
-			for _, f := range nd.active {
-				if down := w.nodes[f.to].down; in[f.to] > down {
-					f.rate *= down / in[f.to]
-				}
+		sum()
+		for k, t := range to {
+			if in[t] > down[t] {
+				rate[k] *= down[t] / in[t]
 			}
 		}
 		for i := range in {
-			in[i] = min(in[i], w.nodes[i].down)
+			in[i] = min(in[i], down[i])
 		}
 		if !changed {
 			break
 		}
 	}
 	var done []*flow
-	for _, nd := range w.nodes {
+	for i, nd := range w.nodes {
 		nd.sent = 0
-		for _, f := range nd.active {
+		for k, f := range nd.active {
+			f.rate = rate[int(lo[i])+k]
 			nd.sent += f.rate
 			f.remaining -= f.rate * dt
 			if f.remaining <= 0 {

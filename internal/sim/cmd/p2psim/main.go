@@ -10,6 +10,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -36,6 +37,7 @@ func main() {
 	budget := flag.Float64("seed-budget", 0, "copies of the file the seeder uploads before it shows only pieces nobody else holds (0: no budget)")
 	asJSON := flag.Bool("json", false, "print the result as JSON")
 	timeline := flag.Bool("timeline", false, "print, per second of virtual time, the share of upload and download used and students done")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the run to this file (see go tool pprof)")
 	flag.Parse()
 
 	c := sim.Class{N: *n, Degree: *degree, Slots: *slots, Step: *step, Seed: *seed, Target: *target, OutstandingSecs: *outSecs, SeedBudget: *budget}
@@ -50,10 +52,17 @@ func main() {
 	}
 	c.PieceSize = manifest.PieceSizeFor(c.FileSize)
 	c.Depth = int(max(2, mustBytes(*inflight)/c.PieceSize))
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		check(err)
+		check(pprof.StartCPUProfile(f))
+		defer f.Close()
+	}
 	start := time.Now()
 	r, err := sim.Run(c)
-	check(err)
 	wall := time.Since(start)
+	pprof.StopCPUProfile() // a no-op without -cpuprofile
+	check(err)
 	done := slices.Clone(r.Done)
 	slices.Sort(done)
 	ratio := func(d time.Duration) float64 { return d.Seconds() / r.TStar.Seconds() }
