@@ -164,7 +164,7 @@ type node struct {
 	super    *upload.SuperSeed // the seeder only
 	links    []int             // sorted
 	pipes    map[int]*picker.Pipeline
-	active   []*flow
+	active   []flow
 	doneAt   time.Duration
 	uploaded int64
 	gone     bool
@@ -173,12 +173,12 @@ type node struct {
 	sent     float64       // bytes/s its transfers moved in the last step
 }
 
+// flow is a piece on its way from one node to another.
 type flow struct {
 	from, to  int
 	piece     int
 	remaining float64
 	rate      float64
-	dead      bool
 }
 
 type world struct {
@@ -192,6 +192,9 @@ type world struct {
 	showedAll bool
 	pids      []string
 	inRate    []float64 // per node, what its transfers deliver; advance's scratch
+	scaled    []float64 // advance's scratch, and factor and room
+	factor    []float64
+	room      []bool
 	// advance's flat copies of the nodes' caps and of the transfers: node
 	// i's are [lo[i], lo[i+1]).
 	up, down []float64

@@ -105,7 +105,7 @@ func TestSharingIsWorkConserving(t *testing.T) {
 		for k := rng.IntN(3 * n); k >= 0; k-- {
 			a, b := rng.IntN(n), rng.IntN(n)
 			if a != b {
-				w.nodes[a].active = append(w.nodes[a].active, &flow{from: a, to: b, remaining: 1e12})
+				w.nodes[a].active = append(w.nodes[a].active, flow{from: a, to: b, remaining: 1e12})
 			}
 		}
 		w.advance(0.001)
@@ -134,8 +134,8 @@ func TestSharingIsWorkConserving(t *testing.T) {
 	}
 	// The case the one-pass split got wrong: 100 up and 10 up into 100 down.
 	w := &world{nodes: []*node{{id: 0, up: 100}, {id: 1, down: 100}, {id: 2, up: 10}}}
-	w.nodes[0].active = []*flow{{from: 0, to: 1, remaining: 1e12}}
-	w.nodes[2].active = []*flow{{from: 2, to: 1, remaining: 1e12}}
+	w.nodes[0].active = []flow{{from: 0, to: 1, remaining: 1e12}}
+	w.nodes[2].active = []flow{{from: 2, to: 1, remaining: 1e12}}
 	w.advance(0.001)
 	if got := w.nodes[0].active[0].rate + w.nodes[2].active[0].rate; got < 99 {
 		t.Errorf("receiver fed by a 100 and a 10 sender gets %.1f of its 100", got)

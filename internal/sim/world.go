@@ -147,9 +147,6 @@ func (w *world) leave(now time.Duration) {
 			continue
 		}
 		nd.gone, left = true, true
-		for _, f := range nd.active {
-			f.dead = true
-		}
 		nd.active = nil
 		for _, j := range nd.links {
 			o := w.nodes[j]
@@ -159,7 +156,7 @@ func (w *world) leave(now time.Duration) {
 				o.super.PeerGone(upload.Peer(w.pid(nd.id)), nd.pick.Have)
 			}
 			// Its connections are gone: what o was sending it stops.
-			o.active = slices.DeleteFunc(o.active, func(f *flow) bool { return f.to == nd.id })
+			o.active = slices.DeleteFunc(o.active, func(f flow) bool { return f.to == nd.id })
 			o.links = slices.DeleteFunc(o.links, func(x int) bool { return x == nd.id })
 			for _, k := range o.links {
 				w.requestMore(o, k)
@@ -199,8 +196,7 @@ func (w *world) startUploads() {
 func (w *world) startOne(nd *node) {
 	r, _ := nd.queue.Next()
 	to := w.nodes[idOf(string(r.Peer))]
-	f := &flow{from: nd.id, to: to.id, piece: r.Piece, remaining: float64(w.pieceLen(r.Piece))}
-	nd.active = append(nd.active, f)
+	nd.active = append(nd.active, flow{from: nd.id, to: to.id, piece: r.Piece, remaining: float64(w.pieceLen(r.Piece))})
 }
 
 func idOf(p string) int {
@@ -228,35 +224,41 @@ func (w *world) pieceLen(i int) int64 {
 //
 // The rounds run over flat copies of the transfers (receiver, rate), laid out
 // sender by sender: they visit every transfer a few dozen times a step, and
-// a class of 1000 has thousands of them.
+// a class of 1000 has tens of thousands of them. Each pass also sums what
+// every receiver gets, for the next pass, adding in the transfers' order so
+// that the sums do not depend on how the passes are cut.
 func (w *world) advance(dt float64) {
 	nn := len(w.nodes)
 	if cap(w.inRate) < nn {
-		w.inRate = make([]float64, nn)
+		w.inRate, w.scaled, w.factor = make([]float64, nn), make([]float64, nn), make([]float64, nn)
+		w.room = make([]bool, nn)
 		w.lo = make([]int32, nn+1)
 		w.up, w.down = make([]float64, nn), make([]float64, nn)
 	}
-	in, lo := w.inRate[:nn], w.lo[:nn+1]
+	// filled is what each receiver gets after the senders' fill, scaled
+	// after the receivers' scaling down.
+	filled, scaled, lo := w.inRate[:nn], w.scaled[:nn], w.lo[:nn+1]
+	// Per receiver: whether it has room for more, and what its transfers
+	// are scaled by.
+	room, factor := w.room[:nn], w.factor[:nn]
 	up, down := w.up[:nn], w.down[:nn]
 	to, rate := w.to[:0], w.rate[:0]
 	for i, nd := range w.nodes {
 		up[i], down[i] = nd.up, nd.down
 		lo[i] = int32(len(to))
-		for _, f := range nd.active {
-			to = append(to, int32(f.to))
+		for k := range nd.active {
+			to = append(to, int32(nd.active[k].to))
 			rate = append(rate, 0)
 		}
 	}
 	lo[nn] = int32(len(to))
 	w.to, w.rate = to, rate
-	sum := func() {
-		clear(in)
-		for k, t := range to {
-			in[t] += rate[k]
-		}
-	}
+	clear(scaled)
 	for round := 0; round < fillRounds; round++ {
-		sum()
+		for t := range room {
+			room[t] = scaled[t] < down[t]*(1-1e-9)
+		}
+		clear(filled)
 		changed := false
 		for i := 0; i < nn; i++ {
 			a, b := lo[i], lo[i+1]
@@ -266,60 +268,73 @@ func (w *world) advance(dt float64) {
 			spare, open := up[i], 0
 			for k := a; k < b; k++ {
 				spare -= rate[k]
-				if t := to[k]; in[t] < down[t]*(1-1e-9) {
+				if room[to[k]] {
 					open++
 				}
 			}
 			if spare <= up[i]*1e-3 || open == 0 {
+				for k := a; k < b; k++ {
+					filled[to[k]] += rate[k]
+				}
 				continue
 			}
 			each := spare / float64(open)
 			for k := a; k < b; k++ {
-				if t := to[k]; down[t]-in[t] > 0 && in[t] < down[t]*(1-1e-9) {
+				t := to[k]
+				if room[t] {
 					rate[k] += each
 					changed = true
 				}
+				filled[t] += rate[k]
 			}
 		}
 		// Receivers over their download scale their transfers down.
-		sum()
-		for k, t := range to {
-			if in[t] > down[t] {
-				rate[k] *= down[t] / in[t]
+		for t := range factor {
+			factor[t] = 1
+			if filled[t] > down[t] {
+				factor[t] = down[t] / filled[t]
 			}
 		}
-		for i := range in {
-			in[i] = min(in[i], down[i])
+		clear(scaled)
+		for k, t := range to {
+			rate[k] *= factor[t]
+			scaled[t] += rate[k]
 		}
 		if !changed {
 			break
 		}
 	}
-	var done []*flow
+	for i := range filled {
+		filled[i] = min(filled[i], down[i])
+	}
+	var done []flow
 	for i, nd := range w.nodes {
 		nd.sent = 0
-		for k, f := range nd.active {
+		for k := range nd.active {
+			f := &nd.active[k]
 			f.rate = rate[int(lo[i])+k]
 			nd.sent += f.rate
 			f.remaining -= f.rate * dt
 			if f.remaining <= 0 {
-				done = append(done, f)
+				done = append(done, *f)
 			}
 		}
 	}
 	for _, f := range done {
-		if !f.dead {
-			w.deliver(f)
-		}
+		w.deliver(f)
 	}
 }
 
 // fillRounds is how many rounds advance spends sharing the capacities.
 const fillRounds = 8
 
-func (w *world) deliver(f *flow) {
+// deliver completes transfer f, unless it was cancelled meanwhile (it is no
+// longer among its sender's).
+func (w *world) deliver(f flow) {
 	src, dst := w.nodes[f.from], w.nodes[f.to]
-	src.active = remove(src.active, f)
+	if !w.stop(src, f.to, f.piece) {
+		return
+	}
 	size := w.pieceLen(f.piece)
 	src.uploaded += size
 	w.pipe(dst, src.id).Delivered(size)
@@ -328,13 +343,7 @@ func (w *world) deliver(f *flow) {
 	for _, c := range dst.pick.Got(picker.Peer(w.pid(src.id)), f.piece) {
 		o := w.nodes[idOf(string(c))]
 		if !o.queue.Cancel(upload.Peer(w.pid(dst.id)), f.piece) {
-			for _, g := range o.active {
-				if g.to == dst.id && g.piece == f.piece && !g.dead {
-					g.dead = true
-					o.active = remove(o.active, g)
-					break
-				}
-			}
+			w.stop(o, dst.id, f.piece)
 		}
 	}
 	if first {
@@ -424,13 +433,16 @@ func (w *world) revealMore(seed, dst *node) {
 	}
 }
 
-func remove(fs []*flow, f *flow) []*flow {
-	for i, g := range fs {
-		if g == f {
-			return append(fs[:i], fs[i+1:]...)
+// stop takes nd's transfer of piece to node to out of its transfers, and
+// reports whether there was one.
+func (w *world) stop(nd *node, to, piece int) bool {
+	for k, g := range nd.active {
+		if g.to == to && g.piece == piece {
+			nd.active = slices.Delete(nd.active, k, k+1)
+			return true
 		}
 	}
-	return fs
+	return false
 }
 
 func insert(s []int, x int) []int {
