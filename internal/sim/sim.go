@@ -193,16 +193,8 @@ type world struct {
 	// shown every piece.
 	showedAll bool
 	pids      []string
-	inRate    []float64 // per node, what its transfers deliver; advance's scratch
-	scaled    []float64 // advance's scratch, and factor and room
-	factor    []float64
-	room      []bool
-	// advance's flat copies of the nodes' caps and of the transfers: node
-	// i's are [lo[i], lo[i+1]).
-	up, down []float64
-	lo       []int32
-	to       []int32
-	rate     []float64
+	inRate    []float64 // per node, what its transfers delivered in the last step
+	fill      fillScratch
 	// What the current second of the timeline has summed so far.
 	sent, sendable, got, gettable float64
 }

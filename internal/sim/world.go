@@ -229,20 +229,18 @@ func (w *world) pieceLen(i int) int64 {
 // that the sums do not depend on how the passes are cut.
 func (w *world) advance(dt float64) {
 	nn := len(w.nodes)
-	if cap(w.inRate) < nn {
-		w.inRate, w.scaled, w.factor = make([]float64, nn), make([]float64, nn), make([]float64, nn)
-		w.room = make([]bool, nn)
-		w.lo = make([]int32, nn+1)
-		w.up, w.down = make([]float64, nn), make([]float64, nn)
+	x := &w.fill
+	if len(w.inRate) != nn {
+		w.inRate = make([]float64, nn)
+		*x = fillScratch{scaled: make([]float64, nn), factor: make([]float64, nn), room: make([]bool, nn),
+			lo: make([]int32, nn+1), up: make([]float64, nn), down: make([]float64, nn)}
 	}
 	// filled is what each receiver gets after the senders' fill, scaled
 	// after the receivers' scaling down.
-	filled, scaled, lo := w.inRate[:nn], w.scaled[:nn], w.lo[:nn+1]
-	// Per receiver: whether it has room for more, and what its transfers
-	// are scaled by.
-	room, factor := w.room[:nn], w.factor[:nn]
-	up, down := w.up[:nn], w.down[:nn]
-	to, rate := w.to[:0], w.rate[:0]
+	filled, scaled, lo := w.inRate, x.scaled, x.lo
+	room, factor := x.room, x.factor
+	up, down := x.up, x.down
+	to, rate := x.to[:0], x.rate[:0]
 	for i, nd := range w.nodes {
 		up[i], down[i] = nd.up, nd.down
 		lo[i] = int32(len(to))
@@ -252,7 +250,7 @@ func (w *world) advance(dt float64) {
 		}
 	}
 	lo[nn] = int32(len(to))
-	w.to, w.rate = to, rate
+	x.to, x.rate = to, rate
 	clear(scaled)
 	for round := 0; round < fillRounds; round++ {
 		for t := range room {
@@ -323,6 +321,18 @@ func (w *world) advance(dt float64) {
 	for _, f := range done {
 		w.deliver(f)
 	}
+}
+
+// fillScratch is advance's: flat copies of the nodes' caps and of the
+// transfers (node i's are [lo[i], lo[i+1]) of to and rate), and per
+// receiver, what it gets after the scaling down, whether it has room for
+// more, and what its transfers are scaled by.
+type fillScratch struct {
+	up, down       []float64
+	lo, to         []int32
+	rate           []float64
+	scaled, factor []float64
+	room           []bool
 }
 
 // fillRounds is how many rounds advance spends sharing the capacities.
