@@ -3,6 +3,7 @@ package sim
 import (
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"testing"
 	"time"
@@ -194,4 +195,59 @@ func TestSeedBudgetFreeRider(t *testing.T) {
 		t.Fatalf("a free rider stranded a class on a budget: %v", err)
 	}
 	t.Logf("seeder sent %.2f copies; makespan %v", float64(r.SeedUploaded)/float64(c.FileSize), r.Makespan)
+}
+
+// TestPinnedRuns replays three small classes and compares what they
+// measured with figures pinned from an earlier run: a change to how the
+// simulator computes (its speed, its layout) must leave its results bit for
+// bit the same; a change to the rules it models moves them on purpose, and
+// then updates the pins and says so. The pins hold on amd64; elsewhere the
+// compiler may fuse a multiply and an add, which rounds differently.
+func TestPinnedRuns(t *testing.T) {
+	if runtime.GOARCH != "amd64" {
+		t.Skip("pinned on amd64, where floating point is never fused")
+	}
+	quiz := func() Class {
+		ups, downs := Uniform(50, 1*mib, 2*mib)
+		return Class{N: 50, FileSize: 2 * mib, PieceSize: 32 << 10, SeedUp: 2 * mib, Up: ups, Down: downs,
+			Degree: 6, Depth: 64, Step: time.Millisecond, Seed: 3, Target: 500 * time.Millisecond}
+	}
+	mixed := func() Class {
+		ups, downs := Uniform(20, 4*mib, 8*mib)
+		for i := 0; i < 20; i += 2 {
+			ups[i], downs[i] = 1*mib, 2*mib
+		}
+		return Class{N: 20, FileSize: 32 * mib, PieceSize: 256 << 10, SeedUp: 8 * mib, Up: ups, Down: downs,
+			Degree: 8, Depth: 64, Step: 5 * time.Millisecond, Seed: 7, Target: 500 * time.Millisecond}
+	}
+	leavers := func() Class {
+		ups, downs := Uniform(8, 1*mib, 4*mib)
+		c := Class{N: 8, FileSize: 16 * mib, PieceSize: 256 << 10, SeedUp: 8 * mib, Up: ups, Down: downs,
+			Degree: 4, Depth: 16, Step: 5 * time.Millisecond, Seed: 3, Target: 500 * time.Millisecond, SeedBudget: 1}
+		c.Leave = make([]time.Duration, c.N)
+		c.Leave[2], c.Leave[5] = 2*time.Second, 3*time.Second
+		return c
+	}
+	for _, tc := range []struct {
+		name  string
+		class Class
+		want  string
+	}{
+		{"quiz", quiz(), "makespan 2.435s, done summed 1m48.899s, seeder 4194304, all 104857600, steps 2435"},
+		{"mixed", mixed(), "makespan 17.01s, done summed 4m20.745s, seeder 96993280, all 671088640, steps 3402"},
+		{"leavers on a budget", leavers(), "makespan 20.67s, done summed 1m30.919999998s, seeder 19660800, all 110100480, steps 4134"},
+	} {
+		r, err := Run(tc.class)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		var sum time.Duration
+		for _, d := range r.Done {
+			sum += d
+		}
+		got := fmt.Sprintf("makespan %v, done summed %v, seeder %d, all %d, steps %d", r.Makespan, sum, r.SeedUploaded, r.Uploaded, r.Steps)
+		if got != tc.want {
+			t.Errorf("%s: %s\n\twant %s", tc.name, got, tc.want)
+		}
+	}
 }
