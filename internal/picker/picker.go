@@ -145,15 +145,15 @@ func (p *Picker) RemovePeer(id Peer) {
 		return
 	}
 	each(pr.has, nil0(p.n), nil0(p.n), nil0(p.n), nil, func(i int) { p.avail[i]-- })
-	each(pr.asked, nil0(p.n), nil0(p.n), nil0(p.n), nil, func(i int) { p.settle(pr, i) })
-	p.out -= pr.nAsked
+	each(pr.asked, nil0(p.n), nil0(p.n), nil0(p.n), nil, func(i int) { p.unask(pr, i) })
 	delete(p.peers, id)
 }
 
 // nil0 is an empty bitset of n pieces, for each's unused operands.
 func nil0(n int) bitset { return newBitset(n) }
 
-// ask and settle keep askers, inflight, busy, full and unasked in step.
+// ask and unask keep the asked sets and counts, askers, inflight, busy, full
+// and unasked in step.
 func (p *Picker) ask(pr *peer, i int) {
 	pr.asked.set(i)
 	pr.nAsked++
@@ -173,9 +173,11 @@ func (p *Picker) ask(pr *peer, i int) {
 	}
 }
 
-// settle records that piece i is no longer asked of pr (pr.asked is the
-// caller's).
-func (p *Picker) settle(pr *peer, i int) {
+// unask records that piece i, asked of pr, no longer is.
+func (p *Picker) unask(pr *peer, i int) {
+	pr.asked.clear(i)
+	pr.nAsked--
+	p.out--
 	a := &p.askers[i]
 	for k := range p.inflight[i] {
 		if a[k] == pr {
@@ -330,14 +332,11 @@ func (p *Picker) Got(id Peer, i int) (cancel []Peer) {
 	if i < 0 || i >= p.n {
 		return nil
 	}
-	for _, pr := range p.askers[i] { // a copy: settle changes it
+	for _, pr := range p.askers[i] { // a copy: unask changes it
 		if pr == nil {
 			break
 		}
-		pr.asked.clear(i)
-		pr.nAsked--
-		p.out--
-		p.settle(pr, i)
+		p.unask(pr, i)
 		if pr.id != id {
 			cancel = append(cancel, pr.id)
 		}
@@ -360,10 +359,7 @@ func (p *Picker) Released(id Peer, i int) {
 	if !ok || i < 0 || i >= p.n || !pr.asked.has(i) {
 		return
 	}
-	pr.asked.clear(i)
-	pr.nAsked--
-	p.out--
-	p.settle(pr, i)
+	p.unask(pr, i)
 }
 
 // Failed records that peer id could not give piece i (its data failed
@@ -375,10 +371,7 @@ func (p *Picker) Failed(id Peer, i int) {
 		return
 	}
 	if pr.asked.has(i) {
-		pr.asked.clear(i)
-		pr.nAsked--
-		p.out--
-		p.settle(pr, i)
+		p.unask(pr, i)
 	}
 	pr.refused.set(i)
 }
