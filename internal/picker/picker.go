@@ -67,7 +67,18 @@ type peer struct {
 	nAsked   int
 	refused  bitset // pieces this peer failed to serve; not asked again
 	complete bool
+	removed  bool // RemovePeer forgot it; a Ref to it is stale
 }
+
+// Ref is a handle on the picker's record of one peer, for a caller that
+// makes a call per piece and peer and would rather not look the peer up by
+// name each time (the simulator runs a thousand pickers, each told of every
+// piece its 80 peers get). AddPeer returns it, for use with the same
+// picker; it stays valid until the peer is removed or added again, and calls
+// with a stale Ref do nothing.
+type Ref struct{ pr *peer }
+
+func (r Ref) live() bool { return r.pr != nil && !r.pr.removed }
 
 // New returns a Picker for n pieces, of which have[i] are held already (have
 // may be nil). rng breaks ties; give it a fixed seed to replay a run.
@@ -104,7 +115,7 @@ func (p *Picker) Have(i int) bool { return p.have.has(i) }
 
 // AddPeer records a newly connected peer and the pieces it holds (its
 // bitfield, decoded). Adding a peer already known replaces its piece set.
-func (p *Picker) AddPeer(id Peer, has []bool) {
+func (p *Picker) AddPeer(id Peer, has []bool) Ref {
 	if _, ok := p.peers[id]; ok {
 		p.RemovePeer(id)
 	}
@@ -118,16 +129,20 @@ func (p *Picker) AddPeer(id Peer, has []bool) {
 	}
 	pr.complete = pr.count == p.n
 	p.peers[id] = pr
+	return Ref{pr}
 }
 
 // PeerHas records that peer id now holds piece i. It returns an error for an
 // index out of range, which means the peer breaks the protocol.
-func (p *Picker) PeerHas(id Peer, i int) error {
+func (p *Picker) PeerHas(id Peer, i int) error { return p.PeerHasRef(Ref{p.peers[id]}, i) }
+
+// PeerHasRef is PeerHas for the peer r refers to.
+func (p *Picker) PeerHasRef(r Ref, i int) error {
 	if i < 0 || i >= p.n {
 		return fmt.Errorf("picker: peer announced piece %d of %d", i, p.n)
 	}
-	pr, ok := p.peers[id]
-	if !ok || pr.has.has(i) {
+	pr := r.pr
+	if !r.live() || pr.has.has(i) {
 		return nil
 	}
 	pr.has.set(i)
@@ -146,6 +161,7 @@ func (p *Picker) RemovePeer(id Peer) {
 	}
 	each(pr.has, nil0(p.n), nil0(p.n), nil0(p.n), nil, func(i int) { p.avail[i]-- })
 	each(pr.asked, nil0(p.n), nil0(p.n), nil0(p.n), nil, func(i int) { p.unask(pr, i) })
+	pr.removed = true
 	delete(p.peers, id)
 }
 
@@ -235,9 +251,12 @@ func (p *Picker) Outstanding(id Peer) int {
 // Next returns pieces to request from peer id so that at most depth requests
 // are open to it, and records them as asked. It returns nothing for an
 // unknown peer or when the peer holds nothing we may ask it for.
-func (p *Picker) Next(id Peer, depth int) []int {
-	pr, ok := p.peers[id]
-	if !ok || p.missing == 0 {
+func (p *Picker) Next(id Peer, depth int) []int { return p.NextRef(Ref{p.peers[id]}, depth) }
+
+// NextRef is Next for the peer r refers to.
+func (p *Picker) NextRef(r Ref, depth int) []int {
+	pr := r.pr
+	if !r.live() || p.missing == 0 {
 		return nil
 	}
 	want := depth - pr.nAsked

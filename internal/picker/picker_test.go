@@ -176,19 +176,25 @@ func TestCountersAgainstNaive(t *testing.T) {
 		n := 1 + rng.IntN(150)
 		p := New(n, nil, rand.New(rand.NewPCG(uint64(round), 3)))
 		ids := []Peer{"a", "b", "c", "d"}
+		refs := map[Peer]Ref{} // the latest AddPeer's; calls through them or by name are the same
 		for step := 0; step < 400; step++ {
 			id := ids[rng.IntN(len(ids))]
+			byRef := rng.IntN(2) == 0
 			switch op := rng.IntN(10); {
 			case op == 0:
 				h := make([]bool, n)
 				for i := range h {
 					h[i] = rng.IntN(3) == 0
 				}
-				p.AddPeer(id, h)
+				refs[id] = p.AddPeer(id, h)
 			case op == 1:
 				p.RemovePeer(id)
+			case op <= 3 && byRef:
+				_ = p.PeerHasRef(refs[id], rng.IntN(n))
 			case op <= 3:
 				_ = p.PeerHas(id, rng.IntN(n))
+			case op <= 6 && byRef:
+				p.NextRef(refs[id], 1+rng.IntN(6))
 			case op <= 6:
 				p.Next(id, 1+rng.IntN(6))
 			case op <= 8:
@@ -256,5 +262,29 @@ func TestIdlePeerTakesOverOldestAsk(t *testing.T) {
 	p.AddPeer("fresh", holds(4, 1, 3))
 	if g := p.Next("fresh", 1); !slices.Equal(g, []int{3}) {
 		t.Fatalf("fresh: %v, want [3]", g)
+	}
+}
+
+// TestStaleRefDoesNothing: a Ref outlives its peer's removal, and a peer
+// added again under the same name, without touching either.
+func TestStaleRefDoesNothing(t *testing.T) {
+	p := New(8, nil, rand.New(rand.NewPCG(1, 1)))
+	old := p.AddPeer("a", holds(8, 1))
+	p.RemovePeer("a")
+	if err := p.PeerHasRef(old, 3); err != nil || p.Availability(3) != 0 {
+		t.Fatalf("a removed peer's Ref announced piece 3: err %v, availability %d", err, p.Availability(3))
+	}
+	cur := p.AddPeer("a", holds(8, 2))
+	if err := p.PeerHasRef(old, 3); err != nil || p.Availability(3) != 0 || p.PeerHolds("a", 3) {
+		t.Fatalf("a stale Ref announced piece 3 for the peer added again: availability %d", p.Availability(3))
+	}
+	if got := p.NextRef(old, 4); got != nil {
+		t.Fatalf("a stale Ref was asked for %v", got)
+	}
+	if got := p.NextRef(cur, 4); !slices.Equal(got, []int{2}) {
+		t.Fatalf("the current Ref was asked for %v, want [2]", got)
+	}
+	if err := p.PeerHasRef(cur, 9); err == nil {
+		t.Fatal("piece 9 of 8 was accepted")
 	}
 }
