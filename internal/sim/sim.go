@@ -165,7 +165,8 @@ type node struct {
 	queue    *upload.Queue
 	super    *upload.SuperSeed // the seeder only
 	links    []int             // sorted
-	pipes    map[int]*picker.Pipeline
+	pipes    []picker.Pipeline // per link: what it delivers
+	refs     []picker.Ref      // per link: the picker's record of the peer
 	active   []flow
 	doneAt   time.Duration
 	uploaded int64

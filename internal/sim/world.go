@@ -64,10 +64,39 @@ func newWorld(c Class) *world {
 // link connects a and b: each learns what the other shows.
 func (w *world) link(a, b int) {
 	na, nb := w.nodes[a], w.nodes[b]
-	na.links = insert(na.links, b)
-	nb.links = insert(nb.links, a)
+	na.addLink(b)
+	nb.addLink(a)
 	w.show(na, nb)
 	w.show(nb, na)
+}
+
+// addLink adds node j to nd's links, with a fresh pipeline and no picker
+// record yet (show makes it).
+func (nd *node) addLink(j int) {
+	k, found := slices.BinarySearch(nd.links, j)
+	if found {
+		return
+	}
+	nd.links = slices.Insert(nd.links, k, j)
+	nd.pipes = slices.Insert(nd.pipes, k, picker.Pipeline{})
+	nd.refs = slices.Insert(nd.refs, k, picker.Ref{})
+}
+
+// dropLink takes node j out of nd's links.
+func (nd *node) dropLink(j int) {
+	if k := nd.at(j); k >= 0 {
+		nd.links = slices.Delete(nd.links, k, k+1)
+		nd.pipes = slices.Delete(nd.pipes, k, k+1)
+		nd.refs = slices.Delete(nd.refs, k, k+1)
+	}
+}
+
+// at is where node j is among nd's links, or -1.
+func (nd *node) at(j int) int {
+	if k, found := slices.BinarySearch(nd.links, j); found {
+		return k
+	}
+	return -1
 }
 
 // show tells dst which pieces src holds, through the reveal policy for the
@@ -83,30 +112,18 @@ func (w *world) show(src, dst *node) {
 			has[i] = src.pick.Have(i)
 		}
 	}
-	dst.pick.AddPeer(picker.Peer(w.pid(src.id)), has)
-}
-
-func (w *world) pipe(nd *node, to int) *picker.Pipeline {
-	if nd.pipes == nil {
-		nd.pipes = map[int]*picker.Pipeline{}
-	}
-	p := nd.pipes[to]
-	if p == nil {
-		p = &picker.Pipeline{}
-		nd.pipes[to] = p
-	}
-	return p
+	dst.refs[dst.at(src.id)] = dst.pick.AddPeer(picker.Peer(w.pid(src.id)), has)
 }
 
 // sample updates every link's delivery rate and, with it, its pipeline.
 func (w *world) sample(now time.Duration) {
 	t := time.Unix(0, 0).Add(now)
 	for _, nd := range w.nodes {
-		for _, j := range nd.links {
-			w.pipe(nd, j).Sample(t)
+		for k := range nd.pipes {
+			nd.pipes[k].Sample(t)
 		}
-		for _, j := range nd.links {
-			w.requestMore(nd, j)
+		for k := range nd.links {
+			w.requestAt(nd, k)
 		}
 	}
 }
@@ -115,7 +132,16 @@ func (w *world) sample(now time.Duration) {
 // time while it super-seeds (the real swarm's minimum too).
 const revealWindow = 2
 
+// requestMore tops up the requests nd keeps open to node to.
 func (w *world) requestMore(nd *node, to int) {
+	if k := nd.at(to); k >= 0 {
+		w.requestAt(nd, k)
+	}
+}
+
+// requestAt tops up the requests nd keeps open to its k-th link.
+func (w *world) requestAt(nd *node, k int) {
+	to := nd.links[k]
 	if nd.gone || w.nodes[to].gone || nd.pick.Missing() == 0 {
 		return
 	}
@@ -123,8 +149,8 @@ func (w *world) requestMore(nd *node, to int) {
 	if target == 0 {
 		target = time.Second
 	}
-	depth := w.pipe(nd, to).Depth(w.c.PieceSize, target, 1, w.c.Depth)
-	for _, i := range nd.pick.Next(picker.Peer(w.pid(to)), depth) {
+	depth := nd.pipes[k].Depth(w.c.PieceSize, target, 1, w.c.Depth)
+	for _, i := range nd.pick.NextRef(nd.refs[k], depth) {
 		if err := w.nodes[to].queue.Add(upload.Peer(w.pid(nd.id)), i); err != nil {
 			nd.pick.Failed(picker.Peer(w.pid(to)), i)
 		}
@@ -157,7 +183,7 @@ func (w *world) leave(now time.Duration) {
 			}
 			// Its connections are gone: what o was sending it stops.
 			o.active = slices.DeleteFunc(o.active, func(f flow) bool { return f.to == nd.id })
-			o.links = slices.DeleteFunc(o.links, func(x int) bool { return x == nd.id })
+			o.dropLink(nd.id)
 			for _, k := range o.links {
 				w.requestMore(o, k)
 			}
@@ -347,7 +373,7 @@ func (w *world) deliver(f flow) {
 	}
 	size := w.pieceLen(f.piece)
 	src.uploaded += size
-	w.pipe(dst, src.id).Delivered(size)
+	dst.pipes[dst.at(src.id)].Delivered(size)
 	first := !dst.pick.Have(f.piece)
 	dst.gainedAt = w.now
 	for _, c := range dst.pick.Got(picker.Peer(w.pid(src.id)), f.piece) {
@@ -360,20 +386,20 @@ func (w *world) deliver(f flow) {
 		// The news reaches the links in no set order, and each asks as
 		// it hears: in the swarm the Haves cross separate connections.
 		for _, k := range w.rng.Perm(len(dst.links)) {
-			j := dst.links[k]
-			o := w.nodes[j]
+			o := w.nodes[dst.links[k]]
+			ko := o.at(dst.id) // links go both ways
 			// As in the session, a peer that holds the piece is not
 			// told (it has no use for the news); the seeder always is
 			// (it counts holders on a budget) and never asks.
 			if o.super != nil {
-				_ = o.pick.PeerHas(picker.Peer(w.pid(dst.id)), f.piece)
+				_ = o.pick.PeerHasRef(o.refs[ko], f.piece)
 				continue
 			}
 			if o.pick.Have(f.piece) {
 				continue
 			}
-			_ = o.pick.PeerHas(picker.Peer(w.pid(dst.id)), f.piece)
-			w.requestMore(o, dst.id)
+			_ = o.pick.PeerHasRef(o.refs[ko], f.piece)
+			w.requestAt(o, ko)
 		}
 		if dst.pick.Missing() == 0 {
 			dst.doneAt = w.now
@@ -453,12 +479,4 @@ func (w *world) stop(nd *node, to, piece int) bool {
 		}
 	}
 	return false
-}
-
-func insert(s []int, x int) []int {
-	i, found := slices.BinarySearch(s, x)
-	if found {
-		return s
-	}
-	return slices.Insert(s, i, x)
 }
