@@ -2,11 +2,11 @@
 // students trading pieces, each node's upload and download shared among its
 // transfers, driven by the very picker and upload policy the real swarm runs.
 // It does no I/O, and the same seed replays the same run. A class of 1000
-// takes a minute or two of wall time on one core (s6 70 s, wifi 100 s, mixed
-// 110 s with cmd/p2psim here): most of it goes to telling some 80 linked
-// peers of each of a million pieces delivered, each a handful of cache
-// misses in their pickers, and to sharing the capacities step by step. A
-// class of 50 takes well under a second.
+// takes about a minute of wall time on one core (cmd/p2psim here: s6 45–63
+// s, wifi 51–64 s, mixed 77 s): most of it goes to telling some 80 linked
+// peers of each of a million pieces delivered, each a few cache misses in
+// their pickers, and to sharing the capacities step by step. A class of 50
+// takes well under a second.
 package sim
 
 import (

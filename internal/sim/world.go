@@ -54,8 +54,8 @@ func newWorld(c Class) *world {
 		}
 	}
 	for _, nd := range w.nodes {
-		for _, j := range nd.links {
-			w.requestMore(nd, j)
+		for k := range nd.links {
+			w.requestAt(nd, k)
 		}
 	}
 	return w
@@ -184,8 +184,8 @@ func (w *world) leave(now time.Duration) {
 			// Its connections are gone: what o was sending it stops.
 			o.active = slices.DeleteFunc(o.active, func(f flow) bool { return f.to == nd.id })
 			o.dropLink(nd.id)
-			for _, k := range o.links {
-				w.requestMore(o, k)
+			for k := range o.links {
+				w.requestAt(o, k)
 			}
 		}
 	}
