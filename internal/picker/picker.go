@@ -114,7 +114,8 @@ func (p *Picker) Availability(i int) int { return int(p.avail[i]) }
 func (p *Picker) Have(i int) bool { return p.have.has(i) }
 
 // AddPeer records a newly connected peer and the pieces it holds (its
-// bitfield, decoded). Adding a peer already known replaces its piece set.
+// bitfield, decoded), and returns a Ref to the record. Adding a peer already
+// known replaces its piece set (and makes the old Ref stale).
 func (p *Picker) AddPeer(id Peer, has []bool) Ref {
 	if _, ok := p.peers[id]; ok {
 		p.RemovePeer(id)
