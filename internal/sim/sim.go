@@ -167,6 +167,7 @@ type node struct {
 	links    []int             // sorted
 	pipes    []picker.Pipeline // per link: what it delivers
 	refs     []picker.Ref      // per link: the picker's record of the peer
+	heard    []hearer          // per link: who hears of this node's pieces there
 	active   []flow
 	doneAt   time.Duration
 	uploaded int64
@@ -174,6 +175,16 @@ type node struct {
 	leaveAt  time.Duration
 	gainedAt time.Duration // when it last got a piece
 	sent     float64       // bytes/s its transfers moved in the last step
+}
+
+// hearer is a linked node as one that hears of this node's new pieces:
+// its picker and record of this node, and where this node is among its
+// links. Kept beside the links, it spares deliver a lookup per link.
+type hearer struct {
+	pick   *picker.Picker
+	ref    picker.Ref
+	at     int32
+	seeder bool
 }
 
 // flow is a piece on its way from one node to another.
@@ -196,6 +207,7 @@ type world struct {
 	pids      []string
 	inRate    []float64 // per node, what its transfers delivered in the last step
 	fill      fillScratch
+	asking    []int // deliver's: the links that heard of a piece and may ask for it
 	// What the current second of the timeline has summed so far.
 	sent, sendable, got, gettable float64
 }

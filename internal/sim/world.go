@@ -53,12 +53,28 @@ func newWorld(c Class) *world {
 			}
 		}
 	}
+	w.indexHeard()
 	for _, nd := range w.nodes {
 		for k := range nd.links {
 			w.requestAt(nd, k)
 		}
 	}
 	return w
+}
+
+// indexHeard sets every node's heard, after links were made or dropped.
+func (w *world) indexHeard() {
+	for _, nd := range w.nodes {
+		nd.heard = nd.heard[:0]
+		if nd.gone {
+			continue // its links dropped it
+		}
+		for _, j := range nd.links {
+			o := w.nodes[j]
+			ko := o.at(nd.id) // links go both ways
+			nd.heard = append(nd.heard, hearer{pick: o.pick, ref: o.refs[ko], at: int32(ko), seeder: o.super != nil})
+		}
+	}
 }
 
 // link connects a and b: each learns what the other shows.
@@ -189,6 +205,9 @@ func (w *world) leave(now time.Duration) {
 			}
 		}
 	}
+	if left {
+		w.indexHeard()
+	}
 	if seed := w.nodes[0]; left && w.c.SeedBudget > 0 {
 		for _, k := range seed.links {
 			w.revealMore(seed, w.nodes[k]) // what only the leavers held
@@ -258,7 +277,7 @@ func (w *world) advance(dt float64) {
 	x := &w.fill
 	if len(w.inRate) != nn {
 		w.inRate = make([]float64, nn)
-		*x = fillScratch{scaled: make([]float64, nn), factor: make([]float64, nn), room: make([]bool, nn),
+		*x = fillScratch{scaled: make([]float64, nn), factor: make([]float64, nn), room: make([]float64, nn),
 			lo: make([]int32, nn+1), up: make([]float64, nn), down: make([]float64, nn)}
 	}
 	// filled is what each receiver gets after the senders' fill, scaled
@@ -280,7 +299,10 @@ func (w *world) advance(dt float64) {
 	clear(scaled)
 	for round := 0; round < fillRounds; round++ {
 		for t := range room {
-			room[t] = scaled[t] < down[t]*(1-1e-9)
+			room[t] = 0
+			if scaled[t] < down[t]*(1-1e-9) {
+				room[t] = 1
+			}
 		}
 		clear(filled)
 		changed := false
@@ -289,12 +311,10 @@ func (w *world) advance(dt float64) {
 			if a == b {
 				continue
 			}
-			spare, open := up[i], 0
+			spare, open := up[i], 0.0
 			for k := a; k < b; k++ {
 				spare -= rate[k]
-				if room[to[k]] {
-					open++
-				}
+				open += room[to[k]]
 			}
 			if spare <= up[i]*1e-3 || open == 0 {
 				for k := a; k < b; k++ {
@@ -302,13 +322,14 @@ func (w *world) advance(dt float64) {
 				}
 				continue
 			}
-			each := spare / float64(open)
+			// Without a branch, which would guess wrong half the time:
+			// a receiver without room gets each·0, which leaves its
+			// rate (never negative) exactly as it was.
+			each := spare / open
+			changed = true
 			for k := a; k < b; k++ {
 				t := to[k]
-				if room[t] {
-					rate[k] += each
-					changed = true
-				}
+				rate[k] += each * room[t]
 				filled[t] += rate[k]
 			}
 		}
@@ -358,7 +379,7 @@ type fillScratch struct {
 	lo, to         []int32
 	rate           []float64
 	scaled, factor []float64
-	room           []bool
+	room           []float64 // 1: room for more, 0: none
 }
 
 // fillRounds is how many rounds advance spends sharing the capacities.
@@ -385,22 +406,28 @@ func (w *world) deliver(f flow) {
 	if first {
 		// The news reaches the links in no set order, and each asks as
 		// it hears: in the swarm the Haves cross separate connections.
+		// All are told first, then they ask, in the same order: one
+		// link's asking touches neither another's picker nor what it
+		// is told, and telling a thousand pickers is mostly waiting on
+		// memory, which a tight loop lets overlap.
+		asking := w.asking[:0]
 		for _, k := range w.rng.Perm(len(dst.links)) {
-			o := w.nodes[dst.links[k]]
-			ko := o.at(dst.id) // links go both ways
+			h := &dst.heard[k]
 			// As in the session, a peer that holds the piece is not
 			// told (it has no use for the news); the seeder always is
 			// (it counts holders on a budget) and never asks.
-			if o.super != nil {
-				_ = o.pick.PeerHasRef(o.refs[ko], f.piece)
+			if !h.seeder && h.pick.Have(f.piece) {
 				continue
 			}
-			if o.pick.Have(f.piece) {
-				continue
+			_ = h.pick.PeerHasRef(h.ref, f.piece)
+			if !h.seeder {
+				asking = append(asking, k)
 			}
-			_ = o.pick.PeerHasRef(o.refs[ko], f.piece)
-			w.requestAt(o, ko)
 		}
+		for _, k := range asking {
+			w.requestAt(w.nodes[dst.links[k]], int(dst.heard[k].at))
+		}
+		w.asking = asking
 		if dst.pick.Missing() == 0 {
 			dst.doneAt = w.now
 		}
