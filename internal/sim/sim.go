@@ -178,12 +178,15 @@ type node struct {
 }
 
 // hearer is a linked node as one that hears of this node's new pieces:
-// its picker and record of this node, and where this node is among its
-// links. Kept beside the links, it spares deliver a lookup per link.
+// its picker and record of this node, where this node is among its links,
+// and how many requests its pipeline to this node keeps open (0: work it
+// out again, the pipeline was sampled). Kept beside the links, it spares
+// deliver a lookup per link.
 type hearer struct {
 	pick   *picker.Picker
 	ref    picker.Ref
 	at     int32
+	depth  int32
 	seeder bool
 }
 

@@ -137,6 +137,9 @@ func (w *world) sample(now time.Duration) {
 	for _, nd := range w.nodes {
 		for k := range nd.pipes {
 			nd.pipes[k].Sample(t)
+			if !nd.gone { // the linked node's hearer of nd has a stale depth
+				w.nodes[nd.links[k]].heard[nd.heard[k].at].depth = 0
+			}
 		}
 		for k := range nd.links {
 			w.requestAt(nd, k)
@@ -161,14 +164,39 @@ func (w *world) requestAt(nd *node, k int) {
 	if nd.gone || w.nodes[to].gone || nd.pick.Missing() == 0 {
 		return
 	}
+	for _, i := range nd.pick.NextRef(nd.refs[k], w.depth(&nd.pipes[k])) {
+		if err := w.nodes[to].queue.Add(upload.Peer(w.pid(nd.id)), i); err != nil {
+			nd.pick.Failed(picker.Peer(w.pid(to)), i)
+		}
+	}
+}
+
+// depth is how many requests a link with pipeline p keeps open.
+func (w *world) depth(p *picker.Pipeline) int {
 	target := w.c.Target
 	if target == 0 {
 		target = time.Second
 	}
-	depth := nd.pipes[k].Depth(w.c.PieceSize, target, 1, w.c.Depth)
-	for _, i := range nd.pick.NextRef(nd.refs[k], depth) {
-		if err := w.nodes[to].queue.Add(upload.Peer(w.pid(nd.id)), i); err != nil {
-			nd.pick.Failed(picker.Peer(w.pid(to)), i)
+	return p.Depth(w.c.PieceSize, target, 1, w.c.Depth)
+}
+
+// hearerAsks is requestAt for the node that hears of dst's pieces as
+// dst.heard[k], from what the hearer holds: deliver calls it for each of
+// some 80 of them per piece, and reaching into each one's node record and
+// links would be a cache miss or two apiece. It asks the same as requestAt
+// would: a hearer is linked, so neither it nor dst has left.
+func (w *world) hearerAsks(dst *node, k int) {
+	h := &dst.heard[k]
+	if h.pick.Missing() == 0 {
+		return
+	}
+	o := dst.links[k]
+	if h.depth == 0 {
+		h.depth = int32(w.depth(&w.nodes[o].pipes[h.at]))
+	}
+	for _, i := range h.pick.NextRef(h.ref, int(h.depth)) {
+		if err := dst.queue.Add(upload.Peer(w.pid(o)), i); err != nil {
+			h.pick.Failed(picker.Peer(w.pid(dst.id)), i)
 		}
 	}
 }
@@ -425,7 +453,7 @@ func (w *world) deliver(f flow) {
 			}
 		}
 		for _, k := range asking {
-			w.requestAt(w.nodes[dst.links[k]], int(dst.heard[k].at))
+			w.hearerAsks(dst, k)
 		}
 		w.asking = asking
 		if dst.pick.Missing() == 0 {
