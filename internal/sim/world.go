@@ -42,17 +42,19 @@ func newWorld(c Class) *world {
 		w.nodes = append(w.nodes, nd)
 	}
 	// The seeder links to everyone; each student to Degree random others.
+	var links [][2]int
 	for i := 1; i <= c.N; i++ {
-		w.link(0, i)
+		links = append(links, w.link(0, i))
 	}
 	for i := 1; i <= c.N; i++ {
 		for k := 0; k < c.Degree && len(w.nodes[i].links) < c.Degree+1; k++ {
 			j := 1 + rng.IntN(c.N)
 			if j != i && !slices.Contains(w.nodes[i].links, j) {
-				w.link(i, j)
+				links = append(links, w.link(i, j))
 			}
 		}
 	}
+	w.showAll(links)
 	w.indexHeard()
 	for _, nd := range w.nodes {
 		for k := range nd.links {
@@ -77,17 +79,38 @@ func (w *world) indexHeard() {
 	}
 }
 
-// link connects a and b: each learns what the other shows.
-func (w *world) link(a, b int) {
-	na, nb := w.nodes[a], w.nodes[b]
-	na.addLink(b)
-	nb.addLink(a)
-	w.show(na, nb)
-	w.show(nb, na)
+// link connects a and b, and returns the pair; showAll then has each
+// learn what the other shows.
+func (w *world) link(a, b int) [2]int {
+	w.nodes[a].addLink(b)
+	w.nodes[b].addLink(a)
+	return [2]int{a, b}
+}
+
+// showAll has both ends of every link learn what the other shows: what
+// each shows is worked out in the order the links were made (the
+// seeder's reveals depend on it), and then each node's picker records its
+// peers one node after the other, so that its records lie together in
+// memory, which the periodic top-up of every link walks through.
+func (w *world) showAll(links [][2]int) {
+	shown := make([][][]bool, len(w.nodes)) // per node, per link: what that peer shows it
+	for _, nd := range w.nodes {
+		shown[nd.id] = make([][]bool, len(nd.links))
+	}
+	for _, l := range links {
+		a, b := w.nodes[l[0]], w.nodes[l[1]]
+		shown[b.id][b.at(a.id)] = w.shows(a, b)
+		shown[a.id][a.at(b.id)] = w.shows(b, a)
+	}
+	for _, nd := range w.nodes {
+		for k, j := range nd.links {
+			nd.refs[k] = nd.pick.AddPeer(picker.Peer(w.pid(j)), shown[nd.id][k])
+		}
+	}
 }
 
 // addLink adds node j to nd's links, with a fresh pipeline and no picker
-// record yet (show makes it).
+// record yet (showAll makes it).
 func (nd *node) addLink(j int) {
 	k, found := slices.BinarySearch(nd.links, j)
 	if found {
@@ -115,9 +138,12 @@ func (nd *node) at(j int) int {
 	return -1
 }
 
-// show tells dst which pieces src holds, through the reveal policy for the
-// seeder.
-func (w *world) show(src, dst *node) {
+// shows is which pieces src shows dst: what it holds, through the reveal
+// policy for the seeder; nil for none.
+func (w *world) shows(src, dst *node) []bool {
+	if src.super == nil && src.pick.Missing() == w.n {
+		return nil
+	}
 	has := make([]bool, w.n)
 	if src.super != nil && src.super.Active() {
 		for _, i := range src.super.RevealFrom(upload.Peer(w.pid(dst.id)), dst.pick.Have, src.super.Window(w.c.N, revealWindow), w.budgetFilter()) {
@@ -128,7 +154,7 @@ func (w *world) show(src, dst *node) {
 			has[i] = src.pick.Have(i)
 		}
 	}
-	dst.refs[dst.at(src.id)] = dst.pick.AddPeer(picker.Peer(w.pid(src.id)), has)
+	return has
 }
 
 // sample updates every link's delivery rate and, with it, its pipeline.
