@@ -134,14 +134,15 @@ func (s *SuperSeed) RevealFrom(p Peer, has func(int) bool, k int, ok func(i int)
 	for len(out) < k {
 		best := -1
 		for i := 0; i < s.n; i++ {
+			if best >= 0 && s.count[i] >= s.count[best] {
+				continue // could not beat best; spare the lookups
+			}
 			if _, seen := shown[i]; seen || has(i) || (ok != nil && !ok(i)) {
 				continue
 			}
-			if best < 0 || s.count[i] < s.count[best] {
-				best = i
-				if s.count[i] == 0 {
-					break // nothing is revealed less
-				}
+			best = i
+			if s.count[i] == 0 {
+				break // nothing is revealed less
 			}
 		}
 		if best < 0 {
