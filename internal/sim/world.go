@@ -313,19 +313,9 @@ func (w *world) pieceLen(i int) int64 {
 	return w.c.PieceSize
 }
 
-// advance moves every transfer forward by dt seconds, at rates that share
-// each node's upload and download the way competing TCP streams under
-// token-bucket caps roughly do: no node sends beyond its upload or receives
-// beyond its download, and upload one receiver cannot take goes to the
-// sender's other transfers. The rates come from a few rounds of filling:
-// each sender spreads what it has left over the transfers whose receivers
-// have room, then each receiver over its cap scales its transfers down.
-//
-// The rounds run over flat copies of the transfers (receiver, rate), laid out
-// sender by sender: they visit every transfer a few dozen times a step, and
-// a class of 1000 has tens of thousands of them. Each pass also sums what
-// every receiver gets, for the next pass, adding in the transfers' order so
-// that the sums do not depend on how the passes are cut.
+// advance moves every transfer forward by dt seconds, at the rates
+// fillScratch.share works out over flat copies of the transfers, and
+// delivers those that end.
 func (w *world) advance(dt float64) {
 	nn := len(w.nodes)
 	x := &w.fill
@@ -334,10 +324,7 @@ func (w *world) advance(dt float64) {
 		*x = fillScratch{scaled: make([]float64, nn), factor: make([]float64, nn), room: make([]float64, nn),
 			lo: make([]int32, nn+1), up: make([]float64, nn), down: make([]float64, nn)}
 	}
-	// filled is what each receiver gets after the senders' fill, scaled
-	// after the receivers' scaling down.
-	filled, scaled, lo := w.inRate, x.scaled, x.lo
-	room, factor := x.room, x.factor
+	filled, lo := w.inRate, x.lo
 	up, down := x.up, x.down
 	to, rate := x.to[:0], x.rate[:0]
 	for i, nd := range w.nodes {
@@ -350,62 +337,7 @@ func (w *world) advance(dt float64) {
 	}
 	lo[nn] = int32(len(to))
 	x.to, x.rate = to, rate
-	clear(scaled)
-	for round := 0; round < fillRounds; round++ {
-		for t := range room {
-			room[t] = 0
-			if scaled[t] < down[t]*(1-1e-9) {
-				room[t] = 1
-			}
-		}
-		clear(filled)
-		changed := false
-		for i := 0; i < nn; i++ {
-			a, b := lo[i], lo[i+1]
-			if a == b {
-				continue
-			}
-			spare, open := up[i], 0.0
-			for k := a; k < b; k++ {
-				spare -= rate[k]
-				open += room[to[k]]
-			}
-			if spare <= up[i]*1e-3 || open == 0 {
-				for k := a; k < b; k++ {
-					filled[to[k]] += rate[k]
-				}
-				continue
-			}
-			// Without a branch, which would guess wrong half the time:
-			// a receiver without room gets each·0, which leaves its
-			// rate (never negative) exactly as it was.
-			each := spare / open
-			changed = true
-			for k := a; k < b; k++ {
-				t := to[k]
-				rate[k] += each * room[t]
-				filled[t] += rate[k]
-			}
-		}
-		// Receivers over their download scale their transfers down.
-		for t := range factor {
-			factor[t] = 1
-			if filled[t] > down[t] {
-				factor[t] = down[t] / filled[t]
-			}
-		}
-		clear(scaled)
-		for k, t := range to {
-			rate[k] *= factor[t]
-			scaled[t] += rate[k]
-		}
-		if !changed {
-			break
-		}
-	}
-	for i := range filled {
-		filled[i] = min(filled[i], down[i])
-	}
+	x.share(filled)
 	var done []flow
 	for i, nd := range w.nodes {
 		nd.sent = 0
@@ -423,21 +355,6 @@ func (w *world) advance(dt float64) {
 		w.deliver(f)
 	}
 }
-
-// fillScratch is advance's: flat copies of the nodes' caps and of the
-// transfers (node i's are [lo[i], lo[i+1]) of to and rate), and per
-// receiver, what it gets after the scaling down, whether it has room for
-// more, and what its transfers are scaled by.
-type fillScratch struct {
-	up, down       []float64
-	lo, to         []int32
-	rate           []float64
-	scaled, factor []float64
-	room           []float64 // 1: room for more, 0: none
-}
-
-// fillRounds is how many rounds advance spends sharing the capacities.
-const fillRounds = 8
 
 // deliver completes transfer f, unless it was cancelled meanwhile (it is no
 // longer among its sender's).
