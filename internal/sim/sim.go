@@ -2,11 +2,12 @@
 // students trading pieces, each node's upload and download shared among its
 // transfers, driven by the very picker and upload policy the real swarm runs.
 // It does no I/O, and the same seed replays the same run. A class of 1000
-// takes about a minute of wall time on one core (cmd/p2psim here: s6 45–70
-// s, wifi 51–64 s, mixed 77 s): most of it goes to telling some 80 linked
-// peers of each of a million pieces delivered, each a few cache misses in
-// their pickers, and to sharing the capacities step by step. A class of 50
-// takes well under a second.
+// takes a minute or so of wall time on one core (cmd/p2psim here: s6 50 s,
+// wifi 60 s, mixed 80-90 s): most of it goes to sharing the capacities
+// step by step among tens of thousands of transfers (fill.go), and to
+// telling some 80 linked peers of each of a million pieces delivered, each
+// a cache miss or two in their pickers. A class of 50 takes well under a
+// second.
 package sim
 
 import (
