@@ -326,16 +326,16 @@ func (w *world) advance(dt float64) {
 	}
 	filled, lo := w.inRate, x.lo
 	up, down := x.up, x.down
-	to, rate := x.to[:0], x.rate[:0]
+	to := x.to[:0]
 	for i, nd := range w.nodes {
 		up[i], down[i] = nd.up, nd.down
 		lo[i] = int32(len(to))
 		for k := range nd.active {
 			to = append(to, int32(nd.active[k].to))
-			rate = append(rate, 0)
 		}
 	}
 	lo[nn] = int32(len(to))
+	rate := slices.Grow(x.rate[:0], len(to))[:len(to)] // share zeroes it
 	x.to, x.rate = to, rate
 	x.share(filled)
 	var done []flow
