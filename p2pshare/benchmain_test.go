@@ -16,7 +16,7 @@ import (
 // started with envChild=leecher fetches one share and exits instead of
 // running tests, so that its resource usage is a leecher's alone.
 const (
-	envChild     = "P2PSHARE_BENCH_CHILD"      // "leecher"
+	envChild     = "P2PSHARE_BENCH_CHILD"      // "leecher", or "bootstrap" (linux)
 	envChildBoot = "P2PSHARE_BENCH_INVITE"     // an invite to the seeder's network
 	envChildIH   = "P2PSHARE_BENCH_INFOHASH"   // the share to fetch
 	envChildOut  = "P2PSHARE_BENCH_OUT"        // FetchOptions.Out
@@ -34,6 +34,13 @@ type childResult struct {
 }
 
 func TestMain(m *testing.M) {
+	if os.Getenv(envChild) == "bootstrap" {
+		if err := runBootstrapChild(); err != nil {
+			fmt.Fprintln(os.Stderr, "bootstrap child:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
 	if os.Getenv(envChild) == "leecher" {
 		if err := runLeecherChild(); err != nil {
 			fmt.Fprintln(os.Stderr, "leecher child:", err)
