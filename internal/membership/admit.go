@@ -43,10 +43,15 @@ func (b *Bootstrap) Admit(s network.Stream) {
 		_ = s.Reset() // not attached
 		return
 	}
-	if !b.allowRate(p) {
-		reply := serverMsg{Kind: kindRefusal, Reason: "too many admission attempts from this peer; try again in a minute"}
+	if !b.allowPeer(p) {
+		reply := serverMsg{Kind: kindRefusal, Reason: fmt.Sprintf(
+			"peer %s made more admission attempts than this bootstrap takes from one peer (%d at once, then one every %v); try again later",
+			p, b.cfg.PeerBurst, every(b.cfg.PeerRate))}
 		b.stats.count(false)
 		_ = writeFrame(s, reply.encode())
+		return
+	}
+	if !b.waitTurn(s) {
 		return
 	}
 	m.beginAdmission(p)
@@ -176,8 +181,45 @@ func (b *Bootstrap) renew(p peer.ID, req *clientMsg) (*MemberCert, error) {
 	return b.ca.Issue(IssueRequest{Peer: p, Name: rec.Name, Role: rec.Role, Now: now, TTL: b.cfg.CertTTL, Serial: serial})
 }
 
-// allowRate applies the per-peer and total admission rate limits.
-func (b *Bootstrap) allowRate(p peer.ID) bool {
+// waitTurn holds the newcomer in the admission line until its turn, or
+// tells it when to come back if the line is full. It reports whether the
+// admission may go on.
+func (b *Bootstrap) waitTurn(s network.Stream) bool {
+	b.mu.Lock()
+	turn := b.queue.take(b.cfg.Now())
+	b.mu.Unlock()
+	if turn.Busy {
+		b.stats.busy.Add(1)
+		reply := serverMsg{Kind: kindBusy, RetryMs: uint32(min(turn.RetryAfter.Milliseconds(), maxRetryMs)),
+			Reason: fmt.Sprintf("the bootstrap is admitting a class at its limit of %v a second and its line is full", b.cfg.TotalRate)}
+		_ = writeFrame(s, reply.encode())
+		return false
+	}
+	if turn.Wait <= 0 {
+		return true
+	}
+	_ = s.SetDeadline(time.Now().Add(turn.Wait + streamTimeout))
+	t := time.NewTimer(turn.Wait)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-b.done:
+		_ = s.Reset()
+		return false
+	}
+}
+
+// every is the interval between two events at rate r.
+func every(r rate.Limit) time.Duration {
+	if r <= 0 {
+		return 0
+	}
+	return time.Duration(float64(time.Second) / float64(r)).Round(time.Millisecond)
+}
+
+// allowPeer applies the per-peer admission rate limit.
+func (b *Bootstrap) allowPeer(p peer.ID) bool {
 	now := b.cfg.Now()
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -189,5 +231,5 @@ func (b *Bootstrap) allowRate(p peer.ID) bool {
 		l = rate.NewLimiter(b.cfg.PeerRate, b.cfg.PeerBurst)
 		b.limiters[p] = l
 	}
-	return l.AllowN(now, 1) && b.total.AllowN(now, 1)
+	return l.AllowN(now, 1)
 }

@@ -10,10 +10,12 @@ import (
 )
 
 // Message kinds on /p2pshare/admit/1.0.0. The bootstrap speaks first (a
-// challenge, or a refusal if it will not talk), the newcomer answers with a
-// join or renew request, the bootstrap ends with a grant or a refusal.
+// challenge, a busy reply if too many newcomers are ahead, or a refusal if
+// it will not talk), the newcomer answers with a join or renew request, the
+// bootstrap ends with a grant or a refusal.
 const (
 	kindChallenge byte = 'C'
+	kindBusy      byte = 'B'
 	kindRefusal   byte = 'R'
 	kindGrant     byte = 'G'
 	kindJoin      byte = 'J'
@@ -23,6 +25,7 @@ const (
 // Size limits of admission messages, in bytes.
 const (
 	maxReason    = 1024
+	maxRetryMs   = 10 * 60 * 1000 // a busy reply asks for at most 10 minutes' patience
 	maxRoleLen   = 16
 	maxCRL       = 1 << 20
 	maxServerMsg = 1 + 4 + maxCertDER + 4 + maxCRL
@@ -36,8 +39,10 @@ type serverMsg struct {
 	CA    []byte // the network root certificate, DER
 	Nonce [32]byte
 	Sig   [64]byte // CA signature over transcript("sig", …)
-	// refusal
+	// refusal and busy
 	Reason string
+	// busy: when to ask again, in milliseconds
+	RetryMs uint32
 	// grant
 	Cert []byte // the member certificate, DER
 	CRL  []byte // the current CRL, DER; empty if none yet
@@ -64,6 +69,9 @@ func (m *serverMsg) encode() []byte {
 		e.raw(m.Sig[:])
 	case kindRefusal:
 		e.bytes16([]byte(m.Reason))
+	case kindBusy:
+		e.u32(int(m.RetryMs))
+		e.bytes16([]byte(m.Reason))
 	case kindGrant:
 		e.bytes16(m.Cert)
 		e.bytes32(m.CRL)
@@ -82,11 +90,13 @@ func decodeServerMsg(b []byte) (serverMsg, error) {
 		copy(m.Nonce[:], d.take(32, "nonce"))
 		copy(m.Sig[:], d.take(64, "signature"))
 	case kindRefusal:
-		r := d.bytes16("reason", maxReason)
-		if d.err == nil && !utf8.Valid(r) {
-			d.fail("reason is not UTF-8")
+		m.Reason = d.reason()
+	case kindBusy:
+		m.RetryMs = uint32(d.u32("retry-after"))
+		if d.err == nil && m.RetryMs > maxRetryMs {
+			d.fail("retry-after of %d ms (limit %d)", m.RetryMs, maxRetryMs)
 		}
-		m.Reason = string(r)
+		m.Reason = d.reason()
 	case kindGrant:
 		m.Cert = d.bytes16("certificate", maxCertDER)
 		m.CRL = d.bytes32("CRL", maxCRL)
@@ -97,6 +107,15 @@ func decodeServerMsg(b []byte) (serverMsg, error) {
 		return serverMsg{}, err
 	}
 	return m, nil
+}
+
+// reason reads a refusal's or busy reply's UTF-8 text.
+func (d *dec) reason() string {
+	r := d.bytes16("reason", maxReason)
+	if d.err == nil && !utf8.Valid(r) {
+		d.fail("reason is not UTF-8")
+	}
+	return string(r)
 }
 
 func (m *clientMsg) encode() []byte {

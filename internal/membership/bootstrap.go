@@ -39,11 +39,16 @@ type BootstrapConfig struct {
 	ApproveTimeout time.Duration
 	CertTTL        time.Duration // 0 means DefaultCertTTL
 	// PeerRate and PeerBurst limit admission attempts per peer ID; 0 means
-	// one every 2 s, burst 5. TotalRate (0: 50/s, burst 100) bounds all of
-	// them together, since peer IDs cost nothing to make.
+	// one every 2 s, burst 5. TotalRate (0: 200/s) bounds all of them
+	// together, since peer IDs cost nothing to make: attempts beyond it
+	// wait in line (up to QueueWait, 0: 8 s) and are served in turn, and
+	// only those who find the line full are asked to come back later
+	// (which Join does by itself). A class that joins at once is queued,
+	// never refused.
 	PeerRate  rate.Limit
 	PeerBurst int
 	TotalRate rate.Limit
+	QueueWait time.Duration
 	Log       *slog.Logger
 	Now       func() time.Time // nil means time.Now
 }
@@ -63,8 +68,10 @@ type Bootstrap struct {
 	m        *Membership
 	crl      []byte
 	limiters map[peer.ID]*rate.Limiter
-	total    *rate.Limiter
+	queue    *admitQueue
 	stats    admitStats // decisions, for metrics (metrics.go)
+	done     chan struct{}
+	closed   bool
 }
 
 const maxLimiters = 4096
@@ -88,7 +95,10 @@ func OpenBootstrap(cfg BootstrapConfig) (*Bootstrap, error) {
 		cfg.PeerBurst = 1
 	}
 	if cfg.TotalRate <= 0 {
-		cfg.TotalRate = 50
+		cfg.TotalRate = 200
+	}
+	if cfg.QueueWait <= 0 {
+		cfg.QueueWait = 8 * time.Second
 	}
 	ca, err := LoadOrCreateCA(cfg.Dir, cfg.Now())
 	if err != nil {
@@ -98,8 +108,11 @@ func OpenBootstrap(cfg BootstrapConfig) (*Bootstrap, error) {
 	if err != nil {
 		return nil, err
 	}
+	// A burst of a quarter second's admissions starts at once; the rest
+	// of a class that arrives together waits its turn.
+	burst := max(int(cfg.TotalRate)/4, 1)
 	b := &Bootstrap{cfg: cfg, ca: ca, reg: reg, log: cfg.Log, limiters: map[peer.ID]*rate.Limiter{},
-		total: rate.NewLimiter(cfg.TotalRate, 2*int(cfg.TotalRate)+1)}
+		queue: newAdmitQueue(cfg.TotalRate, burst, cfg.QueueWait), done: make(chan struct{})}
 	if b.log == nil {
 		b.log = slog.New(slog.DiscardHandler)
 	}
@@ -192,10 +205,15 @@ func (b *Bootstrap) Attach(h host.Host, m *Membership) error {
 	return nil
 }
 
-// Close stops serving the admission protocol.
+// Close stops serving the admission protocol; newcomers waiting in line
+// are cut off.
 func (b *Bootstrap) Close() {
 	b.mu.Lock()
 	h := b.h
+	if !b.closed {
+		b.closed = true
+		close(b.done)
+	}
 	b.mu.Unlock()
 	if h != nil {
 		h.RemoveStreamHandler(ProtocolAdmit)

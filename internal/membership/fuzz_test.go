@@ -161,6 +161,7 @@ func TestFuzzSeedsStayValid(t *testing.T) {
 		"FuzzDecodeServerMsg/challenge":    func(b []byte) error { _, err := decodeServerMsg(b); return err },
 		"FuzzDecodeServerMsg/grant":        func(b []byte) error { _, err := decodeServerMsg(b); return err },
 		"FuzzDecodeServerMsg/refusal":      func(b []byte) error { _, err := decodeServerMsg(b); return err },
+		"FuzzDecodeServerMsg/busy":         func(b []byte) error { _, err := decodeServerMsg(b); return err },
 		"FuzzDecodeClientMsg/join":         func(b []byte) error { _, err := decodeClientMsg(b); return err },
 		"FuzzDecodeClientMsg/renew":        func(b []byte) error { _, err := decodeClientMsg(b); return err },
 		"FuzzDecodeCredential/valid":       func(b []byte) error { _, err := decodeCredential(b); return err },

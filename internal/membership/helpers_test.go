@@ -10,15 +10,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/libp2p/go-libp2p"
 	"github.com/libp2p/go-libp2p/core/connmgr"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	lphost "github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
-	"github.com/libp2p/go-libp2p/p2p/muxer/yamux"
-	libp2ptls "github.com/libp2p/go-libp2p/p2p/security/tls"
-	"github.com/libp2p/go-libp2p/p2p/transport/tcp"
 	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/p2pshare/p2pshare/internal/host"
@@ -50,18 +46,12 @@ func plainHost(t testing.TB, k crypto.PrivKey) lphost.Host {
 	return h
 }
 
-// gatedHost is a host with a connection gater, as a member's host is.
-// host.Options has no gater field yet, so this builds the same stack (TCP,
-// TLS, yamux) with libp2p directly.
-// TODO(issue 3): use host.New once host.Options takes a gater.
+// gatedHost is a host with a connection gater, as a member's host is,
+// sized like a real node's (host.New's defaults), so a test class that
+// connects at once is not cut off by libp2p's stock limits.
 func gatedHost(t testing.TB, k crypto.PrivKey, g connmgr.ConnectionGater) lphost.Host {
 	t.Helper()
-	h, err := libp2p.New(
-		libp2p.Identity(k), libp2p.ListenAddrs(loopback()...),
-		libp2p.Transport(tcp.NewTCPTransport), libp2p.Security(libp2ptls.ID, libp2ptls.New),
-		libp2p.Muxer(yamux.ID, yamux.DefaultTransport), libp2p.DisableRelay(), libp2p.DisableMetrics(),
-		libp2p.ConnectionGater(g),
-	)
+	h, err := host.New(host.Options{Key: k, ListenAddrs: loopback(), Gater: g})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"time"
@@ -49,10 +50,48 @@ func Join(ctx context.Context, h host.Host, inv Invite, req JoinRequest) (Creden
 		return Credentials{}, fmt.Errorf("membership: invite expired at %s: %w", inv.Expires.UTC().Format(time.RFC3339), ErrExpired)
 	}
 	msg := clientMsg{Kind: kindJoin, TokenID: inv.TokenID, Name: req.Name, Role: req.Role}
-	return exchangeAdmission(ctx, h, inv.Bootstrap, inv.CAFingerprint, func(nonce [32]byte, bootstrap peer.ID) clientMsg {
-		msg.Proof = joinProof(inv.Secret[:], nonce, bootstrap, h.ID(), &msg)
-		return msg
+	return inTurn(ctx, func() (Credentials, error) {
+		return exchangeAdmission(ctx, h, inv.Bootstrap, inv.CAFingerprint, func(nonce [32]byte, bootstrap peer.ID) clientMsg {
+			msg.Proof = joinProof(inv.Secret[:], nonce, bootstrap, h.ID(), &msg)
+			return msg
+		})
 	})
+}
+
+// busyError is the bootstrap's answer when its admission line is full: no
+// refusal, but a time to come back.
+type busyError struct {
+	after  time.Duration
+	reason string
+}
+
+func (e *busyError) Error() string {
+	return fmt.Sprintf("membership: the bootstrap is busy (%s) and asks to come back in %v", e.reason, e.after)
+}
+
+// inTurn runs an admission exchange, and again each time the bootstrap
+// answers that its line is full, after the wait it asks for plus a random
+// part of it, so a class sent away together does not come back together.
+// It gives up only when ctx would end before the next try.
+func inTurn(ctx context.Context, exchange func() (Credentials, error)) (Credentials, error) {
+	for tries := 1; ; tries++ {
+		c, err := exchange()
+		var busy *busyError
+		if !errors.As(err, &busy) {
+			return c, err
+		}
+		wait := busy.after + rand.N(busy.after+1)
+		if d, ok := ctx.Deadline(); ok && time.Until(d) < wait {
+			return Credentials{}, fmt.Errorf("%w; asked %d times, and the join's time limit ends before the next turn", err, tries)
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return Credentials{}, fmt.Errorf("%w; asked %d times: %w", err, tries, ctx.Err())
+		case <-t.C:
+		}
+	}
 }
 
 // Renew asks the bootstrap at ai for a fresh certificate, proving
@@ -64,8 +103,10 @@ func Renew(ctx context.Context, h host.Host, ai peer.AddrInfo, cur Credentials) 
 	if err != nil {
 		return Credentials{}, err
 	}
-	return exchangeAdmission(ctx, h, ai, Fingerprint(ca), func([32]byte, peer.ID) clientMsg {
-		return clientMsg{Kind: kindRenew, Cert: cur.Cert}
+	return inTurn(ctx, func() (Credentials, error) {
+		return exchangeAdmission(ctx, h, ai, Fingerprint(ca), func([32]byte, peer.ID) clientMsg {
+			return clientMsg{Kind: kindRenew, Cert: cur.Cert}
+		})
 	})
 }
 
@@ -133,8 +174,11 @@ func readServer(s network.Stream) (serverMsg, error) {
 	if err != nil {
 		return serverMsg{}, err
 	}
-	if m.Kind == kindRefusal {
+	switch m.Kind {
+	case kindRefusal:
 		return serverMsg{}, fmt.Errorf("membership: the bootstrap refused: %s: %w", m.Reason, ErrRefused)
+	case kindBusy:
+		return serverMsg{}, &busyError{after: time.Duration(m.RetryMs) * time.Millisecond, reason: m.Reason}
 	}
 	return m, nil
 }

@@ -5,6 +5,7 @@ import "sync/atomic"
 // admitStats counts the bootstrap's admission decisions, for metrics.
 type admitStats struct {
 	accepted, refused atomic.Int64
+	busy              atomic.Int64 // asked to come back later: the line was full
 }
 
 // count records one decision.
