@@ -11,6 +11,8 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"runtime/pprof"
 	"sort"
 	"strings"
 	"sync"
@@ -47,6 +49,17 @@ func runBootstrapChild() error {
 		return err
 	}
 	defer os.RemoveAll(dir)
+	if prof := os.Getenv(envChildProf); prof != "" {
+		f, err := os.Create(filepath.Join(prof, "cpu.pprof"))
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	ctx := context.Background()
 	s, err := New(ctx, Config{DataDir: dir, ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"}})
 	if err != nil {
@@ -91,7 +104,8 @@ func parseStormN(s string) (int, error) {
 // and the admission exchange, nothing more — released together. It
 // reports how many were admitted and refused, the join times, and the
 // bootstrap's CPU per admission over the storm. P2PSHARE_STORM_N sets the
-// class size (default 200).
+// class size (default 200); P2PSHARE_BENCH_CHILD_PROF, a folder, gets the
+// bootstrap's CPU profile.
 func BenchmarkJoinStorm(b *testing.B) {
 	n, err := parseStormN(os.Getenv(envStormN))
 	if err != nil {

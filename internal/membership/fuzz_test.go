@@ -170,6 +170,7 @@ func TestFuzzSeedsStayValid(t *testing.T) {
 		"FuzzParseCRL/one-entry":           func(b []byte) error { _, err := parseCRL(b, ca); return err },
 		"FuzzParseCRL/three-entries":       func(b []byte) error { _, err := parseCRL(b, ca); return err },
 		"FuzzDecodeRegistry/valid":         func(b []byte) error { _, err := decodeRegistry(b); return err },
+		"FuzzDecodeJournal/valid":          func(b []byte) error { _, _, err := decodeJournal(b); return err },
 	}
 	for name, decode := range decoders {
 		t.Run(name, func(t *testing.T) {
@@ -189,4 +190,31 @@ func TestFuzzSeedsStayValid(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzDecodeJournal: the registry journal's accepted entries re-encode,
+// line by line, to a journal that decodes to the same entries, and the
+// whole-entry length never exceeds the input.
+func FuzzDecodeJournal(f *testing.F) {
+	f.Fuzz(func(t *testing.T, in []byte) {
+		es, whole, err := decodeJournal(in)
+		if err != nil {
+			return
+		}
+		if whole > len(in) {
+			t.Fatalf("%d whole bytes of %d", whole, len(in))
+		}
+		var out []byte
+		for _, e := range es {
+			b, err := json.Marshal(e)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(append(out, b...), '\n')
+		}
+		again, n, err := decodeJournal(out)
+		if err != nil || n != len(out) || len(again) != len(es) {
+			t.Fatalf("re-encoded journal: %d entries, %d of %d bytes, %v; want %d", len(again), n, len(out), err, len(es))
+		}
+	})
 }

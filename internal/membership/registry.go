@@ -61,17 +61,23 @@ type registryState struct {
 	Tokens    map[string]*TokenRecord  `json:"tokens"`
 	Revoked   []RevokedRecord          `json:"revoked"`
 	CRLNumber int64                    `json:"crl_number"` // of the newest CRL issued
+	// JournalSeq is the last journal entry this state includes
+	// (registry_journal.go).
+	JournalSeq int64 `json:"journal_seq,omitempty"`
 }
 
 // Registry is the bootstrap's durable state: members, the names they hold,
 // tokens and their uses left, revoked members and the CRL number. Every
-// change is written to one JSON file atomically (temp file, fsync, rename,
-// directory fsync) before the call returns. It is safe for concurrent use.
+// change is durable before the call returns: an admission or renewal as one
+// fsynced line of a journal beside the file, anything else by rewriting the
+// JSON file atomically (temp file, fsync, rename, directory fsync), which
+// also empties the journal. It is safe for concurrent use.
 type Registry struct {
-	path  string
-	mu    sync.Mutex
-	st    *registryState
-	names map[string]peer.ID // nameKey → holder
+	path      string
+	mu        sync.Mutex
+	st        *registryState
+	names     map[string]peer.ID // nameKey → holder
+	journaled int                // entries in the journal
 }
 
 // OpenRegistry loads the registry at path, or starts an empty one there if
@@ -87,7 +93,14 @@ func OpenRegistry(path string) (*Registry, error) {
 	case !errors.Is(err, fs.ErrNotExist):
 		return nil, fmt.Errorf("membership: reading registry: %w", err)
 	}
-	r := &Registry{path: path, st: st, names: map[string]peer.ID{}}
+	entries, err := readJournal(path)
+	if err != nil {
+		return nil, fmt.Errorf("%w (file %s%s)", err, path, journalSuffix)
+	}
+	if err := st.replay(entries); err != nil {
+		return nil, fmt.Errorf("%w (file %s%s)", err, path, journalSuffix)
+	}
+	r := &Registry{path: path, st: st, names: map[string]peer.ID{}, journaled: len(entries)}
 	for _, m := range st.Members {
 		r.names[nameKey(m.Name)] = m.Peer
 	}
@@ -115,36 +128,48 @@ func decodeRegistry(b []byte) (*registryState, error) {
 	if st.Tokens == nil {
 		st.Tokens = map[string]*TokenRecord{}
 	}
+	if st.JournalSeq < 0 {
+		return nil, fmt.Errorf("membership: registry: journal sequence %d: %w", st.JournalSeq, ErrMalformed)
+	}
+	if err := st.check(); err != nil {
+		return nil, err
+	}
+	return &st, nil
+}
+
+// check is what must hold of every registry state: well-formed members
+// with unique names, tokens, revocations and CRL number.
+func (st *registryState) check() error {
 	names := map[string]peer.ID{}
 	for k, m := range st.Members {
 		if m == nil || m.Peer.String() != k || m.Peer.Validate() != nil {
-			return nil, fmt.Errorf("membership: registry: member entry %.60q is empty or names another peer: %w", k, ErrMalformed)
+			return fmt.Errorf("membership: registry: member entry %.60q is empty or names another peer: %w", k, ErrMalformed)
 		}
 		if err := errors.Join(validName(m.Name), validRole(m.Role), validSerials(m.Serials)); err != nil {
-			return nil, fmt.Errorf("membership: registry: member %s: %w", k, err)
+			return fmt.Errorf("membership: registry: member %s: %w", k, err)
 		}
 		if q, dup := names[nameKey(m.Name)]; dup {
-			return nil, fmt.Errorf("membership: registry: name %q held by both %s and %s: %w", m.Name, q, k, ErrMalformed)
+			return fmt.Errorf("membership: registry: name %q held by both %s and %s: %w", m.Name, q, k, ErrMalformed)
 		}
 		names[nameKey(m.Name)] = m.Peer
 	}
 	for id, t := range st.Tokens {
 		if t == nil || t.ID != id || len(id) != 32 || !isHex(id) || len(t.Secret) != 32 {
-			return nil, fmt.Errorf("membership: registry: token entry %q is malformed: %w", id, ErrMalformed)
+			return fmt.Errorf("membership: registry: token entry %q is malformed: %w", id, ErrMalformed)
 		}
 		if t.UsesLeft < 0 || t.UsesLeft > t.Uses || validRole(t.Role) != nil {
-			return nil, fmt.Errorf("membership: registry: token %s has %d of %d uses left, role %q: %w", id, t.UsesLeft, t.Uses, t.Role, ErrMalformed)
+			return fmt.Errorf("membership: registry: token %s has %d of %d uses left, role %q: %w", id, t.UsesLeft, t.Uses, t.Role, ErrMalformed)
 		}
 	}
 	for _, rv := range st.Revoked {
 		if rv.Peer.Validate() != nil || validSerials(rv.Serials) != nil {
-			return nil, fmt.Errorf("membership: registry: revoked entry %q is malformed: %w", rv.Name, ErrMalformed)
+			return fmt.Errorf("membership: registry: revoked entry %q is malformed: %w", rv.Name, ErrMalformed)
 		}
 	}
 	if st.CRLNumber < 0 {
-		return nil, fmt.Errorf("membership: registry: CRL number %d: %w", st.CRLNumber, ErrMalformed)
+		return fmt.Errorf("membership: registry: CRL number %d: %w", st.CRLNumber, ErrMalformed)
 	}
-	return &st, nil
+	return nil
 }
 
 func validSerials(ss []string) error {
@@ -160,13 +185,23 @@ func isHex(s string) bool { _, err := hex.DecodeString(s); return err == nil }
 
 func serialHex(s *big.Int) string { return s.Text(16) }
 
-// save writes the state; the caller holds r.mu.
+// save writes the whole state and then empties the journal, whose entries
+// it includes (JournalSeq says so, should the journal outlive a crash
+// here); the caller holds r.mu.
 func (r *Registry) save() error {
 	b, err := json.MarshalIndent(r.st, "", "  ")
 	if err != nil {
 		return fmt.Errorf("membership: encoding registry: %w", err)
 	}
-	return writeFileAtomic(r.path, b)
+	if err := writeFileAtomic(r.path, b); err != nil {
+		return err
+	}
+	// The file now holds everything: a journal that cannot be emptied is
+	// only longer, its entries skipped when read.
+	if r.journaled > 0 && os.Truncate(r.path+journalSuffix, 0) == nil {
+		r.journaled = 0
+	}
+	return nil
 }
 
 // AddToken records a new join token durably.

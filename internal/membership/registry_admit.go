@@ -79,7 +79,7 @@ func (r *Registry) admit(j joinRecord, serial *big.Int, notAfter, now time.Time)
 		old := *m
 		m.Serials = append(append([]string(nil), m.Serials...), serialHex(serial))
 		m.NotAfter = notAfter
-		if err := r.save(); err != nil {
+		if err := r.record(m, ""); err != nil {
 			*m = old
 			return err
 		}
@@ -90,10 +90,11 @@ func (r *Registry) admit(j joinRecord, serial *big.Int, notAfter, now time.Time)
 	}
 	t := r.st.Tokens[j.Token]
 	t.UsesLeft--
-	r.st.Members[key] = &MemberRecord{Peer: j.Peer, Name: j.Name, Role: j.Role, Serials: []string{serialHex(serial)},
+	m := &MemberRecord{Peer: j.Peer, Name: j.Name, Role: j.Role, Serials: []string{serialHex(serial)},
 		NotAfter: notAfter, Token: j.Token, Joined: now}
+	r.st.Members[key] = m
 	r.names[nameKey(j.Name)] = j.Peer
-	if err := r.save(); err != nil {
+	if err := r.record(m, j.Token); err != nil {
 		t.UsesLeft++
 		delete(r.st.Members, key)
 		delete(r.names, nameKey(j.Name))
@@ -125,7 +126,7 @@ func (r *Registry) enroll(p peer.ID, name string, role Role, serial *big.Int, no
 	m.Serials = append(m.Serials, serialHex(serial))
 	r.st.Members[key] = m
 	r.names[nameKey(name)] = p
-	if err := r.save(); err != nil {
+	if err := r.record(m, ""); err != nil {
 		if had {
 			r.st.Members[key] = prev
 		} else {
@@ -148,7 +149,7 @@ func (r *Registry) renew(p peer.ID, serial *big.Int, notAfter time.Time) (Member
 	old := *m
 	m.Serials = append(append([]string(nil), m.Serials...), serialHex(serial))
 	m.NotAfter = notAfter
-	if err := r.save(); err != nil {
+	if err := r.record(m, ""); err != nil {
 		*m = old
 		return MemberRecord{}, err
 	}

@@ -50,11 +50,10 @@ func TestRegistryPersists(t *testing.T) {
 func TestRegistryWriteFailure(t *testing.T) {
 	tn := newTestNet(t, nil)
 	inv := tn.invite(InviteOptions{})
-	path := filepath.Join(tn.dir, registryFile)
-	// A directory where the file must be renamed to: every save fails.
-	if err := os.Remove(path); err != nil {
-		t.Fatal(err)
-	}
+	// A directory where the journal must be appended to: every admission's
+	// write fails.
+	path := filepath.Join(tn.dir, registryFile+journalSuffix)
+	_ = os.Remove(path)
 	if err := os.Mkdir(path, 0o700); err != nil {
 		t.Fatal(err)
 	}
