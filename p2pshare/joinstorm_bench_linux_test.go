@@ -27,9 +27,14 @@ import (
 	"github.com/p2pshare/p2pshare/internal/membership"
 )
 
-// envStormN is how many members join at once in BenchmarkJoinStorm; unset
-// means 200.
-const envStormN = "P2PSHARE_STORM_N"
+// The join storm's knobs: envStormN is how many members join at once in
+// BenchmarkJoinStorm (unset: 200); envStormFull=1 makes them whole nodes
+// (p2pshare.New with the invite: admission, DHT join, everything a student's
+// node does before its first fetch) instead of light clients.
+const (
+	envStormN    = "P2PSHARE_STORM_N"
+	envStormFull = "P2PSHARE_STORM_FULL"
+)
 
 // bootChildLine is what a bootstrap child (envChild=bootstrap) prints: its
 // invite first, then its CPU time whenever it reads a line on stdin.
@@ -158,6 +163,13 @@ func joinStorm(b *testing.B, n int) stormResult {
 	if err := lines.Decode(&first); err != nil {
 		b.Fatalf("bootstrap child: %v", err)
 	}
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		times []time.Duration
+		res   stormResult
+		start = make(chan struct{})
+	)
 	inv, err := membership.ParseInvite(first.Invite)
 	if err != nil {
 		b.Fatal(err)
@@ -173,14 +185,18 @@ func joinStorm(b *testing.B, n int) stormResult {
 		return time.Duration(l.CPUNs)
 	}
 
-	hosts := make([]host.Host, n)
-	for i := range hosts {
-		k, _, err := crypto.GenerateEd25519Key(nil)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if hosts[i], err = ihost.New(ihost.Options{Key: k, MaxPeers: 8}); err != nil {
-			b.Fatal(err)
+	full := os.Getenv(envStormFull) == "1"
+	var hosts []host.Host
+	if !full {
+		hosts = make([]host.Host, n)
+		for i := range hosts {
+			k, _, err := crypto.GenerateEd25519Key(nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if hosts[i], err = ihost.New(ihost.Options{Key: k, MaxPeers: 8}); err != nil {
+				b.Fatal(err)
+			}
 		}
 	}
 	defer func() {
@@ -188,24 +204,38 @@ func joinStorm(b *testing.B, n int) stormResult {
 			h.Close()
 		}
 	}()
+	var nodes []*Swarm
+	defer func() {
+		for _, s := range nodes {
+			s.Close()
+		}
+	}()
+	dirs := b.TempDir()
+	join := func(i int) error {
+		if !full {
+			jctx, jcancel := context.WithTimeout(ctx, 2*time.Minute)
+			defer jcancel()
+			_, err := membership.Join(jctx, hosts[i], inv, membership.JoinRequest{Name: fmt.Sprintf("s%04d", i)})
+			return err
+		}
+		s, err := New(ctx, Config{DataDir: filepath.Join(dirs, fmt.Sprint(i)), Invite: first.Invite,
+			Name: fmt.Sprintf("s%04d", i), ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"}, JoinTimeout: 2 * time.Minute})
+		if err == nil {
+			mu.Lock()
+			nodes = append(nodes, s)
+			mu.Unlock()
+		}
+		return err
+	}
 
 	cpu0 := bootCPU()
-	var (
-		wg    sync.WaitGroup
-		mu    sync.Mutex
-		times []time.Duration
-		res   stormResult
-		start = make(chan struct{})
-	)
-	for i, h := range hosts {
+	for i := range n {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			<-start
 			t0 := time.Now()
-			jctx, jcancel := context.WithTimeout(ctx, 2*time.Minute)
-			_, err := membership.Join(jctx, h, inv, membership.JoinRequest{Name: fmt.Sprintf("s%04d", i)})
-			jcancel()
+			err := join(i)
 			d := time.Since(t0)
 			mu.Lock()
 			defer mu.Unlock()

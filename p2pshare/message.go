@@ -68,6 +68,9 @@ type messenger struct {
 	ttl  time.Duration
 
 	collectMu sync.Mutex
+	// listed closes once this member's first directory entry is out (or
+	// could not be put out); Close waits for it.
+	listed chan struct{}
 
 	// counters for the metrics
 	delivered, refused, sentDirect, sentParked atomic.Uint64
@@ -82,22 +85,44 @@ func (s *Swarm) startMessages(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	m := &messenger{s: s, in: make(chan Message, 256), seen: seen, box: mailbox.NewStore(), ttl: ttl}
+	m := &messenger{s: s, in: make(chan Message, 256), seen: seen, box: mailbox.NewStore(), ttl: ttl,
+		listed: make(chan struct{})}
 	s.msg = m
 	g := s.net.m.Guard(s.h)
 	g.SetStreamHandler(msgProto, m.handleDirect)
 	g.SetStreamHandler(mailbox.Protocol, m.handleInbox)
-	// The directory entry goes out before New returns, so a member that
-	// runs only briefly can still be written to by name afterwards.
-	if own := s.net.m.Own(); own != nil {
-		pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	// The directory entry goes out in the background, so that New does not
+	// wait on a DHT store (in a class that joins at once, every such wait
+	// is paid by every student); Close waits for it, so a member that runs
+	// only briefly can still be written to by name afterwards.
+	go func() {
+		defer close(m.listed)
+		own := s.net.m.Own()
+		if own == nil {
+			return
+		}
+		pctx, cancel := context.WithTimeout(s.ctx, directoryTimeout)
+		defer cancel()
 		if err := s.dht.Publish(pctx, memberKey(own.Name), own.DER, uint64(own.NotBefore.Unix())); err != nil {
 			s.log.Debug("publishing this member's directory entry", "err", err)
 		}
-		cancel()
-	}
+	}()
 	go m.loop()
 	return nil
+}
+
+// directoryTimeout bounds the first store of a member's directory entry.
+const directoryTimeout = 5 * time.Second
+
+// awaitListed waits, at most directoryTimeout, for the first directory
+// entry to be out.
+func (m *messenger) awaitListed() {
+	t := time.NewTimer(directoryTimeout)
+	defer t.Stop()
+	select {
+	case <-m.listed:
+	case <-t.C:
+	}
 }
 
 // Messages returns the channel private messages to this node arrive on,

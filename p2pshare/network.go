@@ -39,12 +39,13 @@ type InviteOptions struct {
 // memberNet is the node's membership: its certificate and roster, and on the
 // bootstrap node the CA and admission too.
 type memberNet struct {
-	m       *membership.Membership
-	boot    *membership.Bootstrap // nil on a member
-	tmp     string                // a DataDir made for an ephemeral node
-	dht     atomic.Pointer[discovery.DHT]
-	joinVia []peer.AddrInfo // where the invite said the bootstrap is
-	crl     *crlValidator
+	m        *membership.Membership
+	boot     *membership.Bootstrap // nil on a member
+	tmp      string                // a DataDir made for an ephemeral node
+	dht      atomic.Pointer[discovery.DHT]
+	joinVia  []peer.AddrInfo // where the invite said the bootstrap is
+	admitted bool            // admitted just now, with the bootstrap's newest CRL
+	crl      *crlValidator
 	// networkID names the network: the hex SHA-256 of its CA's public key.
 	networkID string
 	onCRL     atomic.Pointer[func()]
@@ -115,6 +116,7 @@ func openNetwork(ctx context.Context, cfg *Config, key crypto.PrivKey, log *slog
 			return nil, fmt.Errorf("p2pshare: saving the member certificate: %w", err)
 		}
 		n.joinVia = []peer.AddrInfo{inv.Bootstrap}
+		n.admitted = true
 		saveContacts(filepath.Join(memDir, contactsName), inv.Bootstrap)
 	default:
 		return nil, errors.New("p2pshare: Config.BootstrapPeers is set but this node is no member yet: set Config.Invite (from the network's bootstrap) to join")

@@ -138,7 +138,9 @@ func New(ctx context.Context, cfg Config) (*Swarm, error) {
 	// every newer one this node learns of.
 	publish := s.publishCRL
 	nw.onCRL.Store(&publish)
-	if len(boot) > 0 {
+	// A node admitted just now got the bootstrap's newest CRL with its
+	// certificate; any other asks the DHT for it.
+	if len(boot) > 0 && !nw.admitted {
 		s.fetchCRL(ctx)
 	}
 	s.publishCRL()
@@ -206,6 +208,9 @@ func (s *Swarm) Close() error {
 	sessions := s.sessions
 	s.sessions = nil
 	s.mu.Unlock()
+	if s.msg != nil {
+		s.msg.awaitListed()
+	}
 	s.cancel()
 	s.class.close()
 	if s.msg != nil {
