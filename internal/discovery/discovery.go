@@ -99,6 +99,9 @@ type DHT struct {
 	store ds.Batching // the DHT's records, which the replicators walk
 	reps  []*replication.Replicator
 
+	ctx    context.Context // ends at Close
+	cancel context.CancelFunc
+
 	mu         sync.Mutex
 	providing  map[string]context.CancelFunc
 	publishing map[string]context.CancelFunc
@@ -136,6 +139,7 @@ func New(h host.Host, opts Options) (*DHT, error) {
 	}
 	out := &DHT{h: h, d: d, opts: opts, log: opts.Log, store: store,
 		providing: map[string]context.CancelFunc{}, publishing: map[string]context.CancelFunc{}}
+	out.ctx, out.cancel = context.WithCancel(context.Background())
 	for ns := range validators {
 		r, err := replication.New(d, replication.Config{
 			Namespace: ns, Store: store, K: opts.Replicas, Interval: opts.Republish,
@@ -153,6 +157,7 @@ func New(h host.Host, opts Options) (*DHT, error) {
 
 // Close stops the DHT and every provide loop.
 func (d *DHT) Close() error {
+	d.cancel()
 	d.mu.Lock()
 	for _, c := range d.providing {
 		c()
@@ -222,14 +227,19 @@ func (d *DHT) Join(ctx context.Context) error {
 		case <-t.C:
 		}
 	}
-	// Look ourselves up to learn our neighbourhood, then refresh in the
-	// background.
-	lookup, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	if _, err := d.d.GetClosestPeers(lookup, string(d.h.ID())); err != nil {
-		d.log.Debug("self lookup", "err", err)
-	}
-	_ = d.d.Bootstrap(ctx)
+	// Look ourselves up to learn our neighbourhood, then refresh, in the
+	// background: a lookup asks and connects to a dozen or more members,
+	// which a newcomer's first fetch does not need (the bootstrap answers
+	// its first lookups), and which a class that joins at once would
+	// otherwise all pay before anyone's first piece.
+	go func() {
+		lookup, cancel := context.WithTimeout(d.ctx, 10*time.Second)
+		defer cancel()
+		if _, err := d.d.GetClosestPeers(lookup, string(d.h.ID())); err != nil {
+			d.log.Debug("self lookup", "err", err)
+		}
+		_ = d.d.Bootstrap(d.ctx)
+	}()
 	return nil
 }
 
