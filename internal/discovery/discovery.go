@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"strings"
 	"sync"
 	"time"
@@ -66,6 +67,15 @@ type Options struct {
 	// ProviderTTL is how long a provider record lives unless re-announced;
 	// 0 means 3 × ProvideInterval, so a departed seeder is forgotten soon.
 	ProviderTTL time.Duration
+	// RefreshDelay is how long after Join the node waits before its self
+	// lookup and first routing-table refresh, which connect it to many
+	// members: a class that joins at once gets its first pieces flowing
+	// before that. 0 means a random time between 5 and 15 s; negative,
+	// none. The table is refreshed every RefreshInterval after that.
+	RefreshDelay time.Duration
+	// RefreshInterval is how often the routing table is refreshed; 0 means
+	// 10 minutes.
+	RefreshInterval time.Duration
 	Log         *slog.Logger
 }
 
@@ -84,6 +94,9 @@ func (o *Options) defaults() {
 	}
 	if o.ProviderTTL <= 0 {
 		o.ProviderTTL = 3 * o.ProvideInterval
+	}
+	if o.RefreshInterval <= 0 {
+		o.RefreshInterval = 10 * time.Minute
 	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
@@ -120,6 +133,11 @@ func New(h host.Host, opts Options) (*DHT, error) {
 		dht.Mode(dht.ModeServer),
 		dht.BootstrapPeers(opts.Bootstrap...),
 		dht.BucketSize(opts.Replicas),
+		// The routing table is refreshed on p2pshare's schedule (Join), not
+		// kad-dht's, which refreshes every bucket as soon as the table has
+		// a peer: in a class that joins at once, a lookup per bucket per
+		// student, all before anyone's first piece.
+		dht.DisableAutoRefresh(),
 		dht.Datastore(store),
 		// Envelopes carry each record's expiry; kad-dht's own age limit
 		// would drop records that holders keep but nobody re-sent.
@@ -232,15 +250,44 @@ func (d *DHT) Join(ctx context.Context) error {
 	// which a newcomer's first fetch does not need (the bootstrap answers
 	// its first lookups), and which a class that joins at once would
 	// otherwise all pay before anyone's first piece.
-	go func() {
-		lookup, cancel := context.WithTimeout(d.ctx, 10*time.Second)
-		defer cancel()
-		if _, err := d.d.GetClosestPeers(lookup, string(d.h.ID())); err != nil {
-			d.log.Debug("self lookup", "err", err)
-		}
-		_ = d.d.Bootstrap(d.ctx)
-	}()
+	go d.refreshLoop()
 	return nil
+}
+
+// refreshLoop looks this node up after RefreshDelay, so its closest
+// members learn of it (and hand it the records it is now among the k
+// closest for), refreshes the routing table, and refreshes it again every
+// RefreshInterval, until Close.
+func (d *DHT) refreshLoop() {
+	delay := d.opts.RefreshDelay
+	if delay == 0 {
+		delay = 5*time.Second + rand.N(10*time.Second)
+	}
+	t := time.NewTimer(max(delay, 0))
+	defer t.Stop()
+	select {
+	case <-d.ctx.Done():
+		return
+	case <-t.C:
+	}
+	lookup, cancel := context.WithTimeout(d.ctx, 10*time.Second)
+	if _, err := d.d.GetClosestPeers(lookup, string(d.h.ID())); err != nil {
+		d.log.Debug("self lookup", "err", err)
+	}
+	cancel()
+	for {
+		select {
+		case <-d.ctx.Done():
+			return
+		case <-d.d.RefreshRoutingTable():
+		}
+		t.Reset(d.opts.RefreshInterval)
+		select {
+		case <-d.ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // TryAdd offers an admitted member to the routing table. Members checked
