@@ -73,8 +73,9 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// Validate checks every field and names the first bad one.
-func (c *Config) Validate() error {
+// Validate checks every field and names the first bad one. It has a value
+// receiver, so Config{...}.Validate() works on a literal too.
+func (c Config) Validate() error {
 	for _, a := range c.ListenAddrs {
 		if _, err := ma.NewMultiaddr(a); err != nil {
 			return fmt.Errorf("p2pshare: Config.ListenAddrs: %q: %v", a, err)

@@ -1,9 +1,12 @@
 // Command leecher fetches one share from a p2pshare network, serving its
 // pieces to the other members while it downloads, and seeds it afterwards.
 //
-//	leecher -bootstrap MULTIADDR -infohash ID -out PATH [-listen MULTIADDR]
+//	leecher -invite STRING|@FILE -infohash ID -out PATH [-name NAME] [-listen MULTIADDR] [-bootstrap MULTIADDR]
 //	        [-up RATE] [-down RATE] [-json] [-exit-when-done] [-timeout DUR] [-data DIR]
 //	        [-metrics ADDR]
+//
+// -invite (a string, or @FILE holding it) is what the network's bootstrap
+// printed; a node whose -data already holds its membership needs none.
 //
 // On a terminal it redraws a progress line on stderr. With -json it writes
 // JSON lines on stdout instead of the plain summary:

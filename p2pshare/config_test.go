@@ -1,0 +1,30 @@
+package p2pshare
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestConfigValidateOnLiteral: Validate works on a Config literal (a value
+// receiver) and names the field that is wrong.
+func TestConfigValidateOnLiteral(t *testing.T) {
+	if err := (Config{}).Validate(); err != nil {
+		t.Errorf("zero Config: %v", err)
+	}
+	for _, c := range []struct {
+		name string
+		cfg  Config
+		want string
+	}{
+		{"negative upload", Config{UploadLimit: -1}, "Config.UploadLimit"},
+		{"bad listen address", Config{ListenAddrs: []string{"not-a-multiaddr"}}, "Config.ListenAddrs"},
+		{"negative join timeout", Config{JoinTimeout: -1}, "Config.JoinTimeout"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			err := c.cfg.Validate()
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("Validate: %v, want an error naming %s", err, c.want)
+			}
+		})
+	}
+}
