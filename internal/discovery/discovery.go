@@ -76,7 +76,7 @@ type Options struct {
 	// RefreshInterval is how often the routing table is refreshed; 0 means
 	// 10 minutes.
 	RefreshInterval time.Duration
-	Log         *slog.Logger
+	Log             *slog.Logger
 }
 
 func (o *Options) defaults() {
