@@ -48,11 +48,22 @@ type Class struct {
 	// Leave, if set, makes student i leave abruptly at that virtual time
 	// (zero: stays).
 	Leave []time.Duration
+	// JoinRate, above 0, has the class start together, as a real one does:
+	// the bootstrap admits the students one after another at this many a
+	// second (its admission line: p2pshare admits 200 a second by default,
+	// at about 2.4 ms of the bootstrap's CPU each), in a random order, and
+	// each starts trading JoinLatency after its admission (process start,
+	// handshakes, the manifest and the first lookups). A student's links
+	// form when both ends are in. 0 means the whole class is there at time
+	// 0. Completion times count from the class's start either way.
+	JoinRate    float64
+	JoinLatency time.Duration
 }
 
 // Result is what a run measured.
 type Result struct {
 	Done         []time.Duration // per student, completion time; -1 if it never finished
+	Joined       []time.Duration // per student, when it started trading (0 without Class.JoinRate)
 	Makespan     time.Duration   // the last student that stayed finishes
 	TStar        time.Duration   // the lower bound max(F/Us, F/Dmin, N·F/(Us+ΣU))
 	SeedUploaded int64
@@ -101,6 +112,8 @@ func (c *Class) Validate() error {
 		return fmt.Errorf("sim: depth %d, slots %d, step %v", c.Depth, c.Slots, c.Step)
 	case c.Leave != nil && len(c.Leave) != c.N:
 		return fmt.Errorf("sim: %d leave times for %d students", len(c.Leave), c.N)
+	case c.JoinRate < 0 || c.JoinLatency < 0:
+		return fmt.Errorf("sim: join rate %v, join latency %v", c.JoinRate, c.JoinLatency)
 	}
 	return nil
 }
@@ -133,6 +146,7 @@ func Run(c Class) (Result, error) {
 			w.rescueStalled(now)
 			nextSample = now + 500*time.Millisecond
 		}
+		w.join(now)
 		w.leave(now)
 		w.startUploads()
 		w.advance(dt)
@@ -140,9 +154,11 @@ func Run(c Class) (Result, error) {
 		w.account(&res, now, dt)
 	}
 	res.Done = make([]time.Duration, c.N)
+	res.Joined = make([]time.Duration, c.N)
 	for i := 1; i <= c.N; i++ {
 		n := w.nodes[i]
 		res.Done[i-1] = n.doneAt
+		res.Joined[i-1] = n.joinAt
 		if !n.gone && n.doneAt < 0 {
 			return res, fmt.Errorf("sim: student %d unfinished after %v (%d pieces missing)", i-1, now, n.pick.Missing())
 		}
@@ -174,6 +190,7 @@ type node struct {
 	uploaded int64
 	gone     bool
 	leaveAt  time.Duration
+	joinAt   time.Duration // when it starts trading (Class.JoinRate)
 	gainedAt time.Duration // when it last got a piece
 	sent     float64       // bytes/s its transfers moved in the last step
 }
@@ -212,6 +229,9 @@ type world struct {
 	inRate    []float64 // per node, what its transfers delivered in the last step
 	fill      fillScratch
 	asking    []int // deliver's: the links that heard of a piece and may ask for it
+	// pending are the links whose ends have not both joined yet, by the
+	// time they form (Class.JoinRate).
+	pending []pendingLink
 	// What the current second of the timeline has summed so far.
 	sent, sendable, got, gettable float64
 }
@@ -220,7 +240,7 @@ type world struct {
 func (w *world) account(res *Result, now time.Duration, dt float64) {
 	done := 0
 	for i, nd := range w.nodes {
-		if nd.gone {
+		if nd.gone || nd.joinAt > now {
 			continue
 		}
 		w.sent += nd.sent * dt

@@ -54,6 +54,7 @@ func newWorld(c Class) *world {
 			}
 		}
 	}
+	links = w.deferJoins(links)
 	w.showAll(links)
 	w.indexHeard()
 	for _, nd := range w.nodes {

@@ -2,6 +2,7 @@
 // close it came to the lower bound T*.
 //
 //	go run ./internal/sim/cmd/p2psim -scenario s6
+//	go run ./internal/sim/cmd/p2psim -scenario s6 -join-rate 0   # the class all there at time 0
 //	go run ./internal/sim/cmd/p2psim -n 200 -size 1GB -seed-up 100MB -up 10MB -down 50MB
 package main
 
@@ -38,9 +39,12 @@ func main() {
 	asJSON := flag.Bool("json", false, "print the result as JSON")
 	timeline := flag.Bool("timeline", false, "print, per second of virtual time, the share of upload and download used and students done")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the run to this file (see go tool pprof)")
+	joinRate := flag.Float64("join-rate", 200, "students admitted a second when the class starts together (p2pshare's admission line); 0: all there at time 0")
+	joinLatency := flag.Duration("join-latency", time.Second, "from a student's admission to its first trade (process start, handshakes, manifest, first lookups)")
 	flag.Parse()
 
-	c := sim.Class{N: *n, Degree: *degree, Slots: *slots, Step: *step, Seed: *seed, Target: *target, OutstandingSecs: *outSecs, SeedBudget: *budget}
+	c := sim.Class{N: *n, Degree: *degree, Slots: *slots, Step: *step, Seed: *seed, Target: *target, OutstandingSecs: *outSecs, SeedBudget: *budget,
+		JoinRate: *joinRate, JoinLatency: *joinLatency}
 	var err error
 	c.FileSize, err = bytesOf(*size)
 	check(err)
@@ -74,6 +78,7 @@ func main() {
 		"client_server_s":    float64(c.N) * float64(c.FileSize) / c.SeedUp,
 		"seed_upload_x_file": float64(r.SeedUploaded) / float64(c.FileSize),
 		"virtual_steps":      r.Steps,
+		"last_joined_s":      slices.Max(r.Joined).Seconds(),
 		"wall_s":             wall.Seconds(),
 	}
 	if *asJSON {
@@ -81,6 +86,10 @@ func main() {
 		return
 	}
 	fmt.Printf("class of %d, %d bytes in %d-byte pieces\n", c.N, c.FileSize, c.PieceSize)
+	if c.JoinRate > 0 {
+		fmt.Printf("the class starts together: admitted at %.0f/s, trading %v after admission, the last at %.1fs; times from the class's start\n",
+			c.JoinRate, c.JoinLatency, out["last_joined_s"])
+	}
 	fmt.Printf("T* %.1fs  makespan %.1fs = %.3f T*  median %.3f T*  first %.3f T*\n",
 		r.TStar.Seconds(), r.Makespan.Seconds(), ratio(r.Makespan), ratio(done[len(done)/2]), ratio(done[0]))
 	fmt.Printf("one server to everyone: %.0fs; seeder uploaded %.2f x the file\n", out["client_server_s"], out["seed_upload_x_file"])
