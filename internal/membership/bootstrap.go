@@ -39,7 +39,7 @@ type BootstrapConfig struct {
 	ApproveTimeout time.Duration
 	CertTTL        time.Duration // 0 means DefaultCertTTL
 	// PeerRate and PeerBurst limit admission attempts per peer ID; 0 means
-	// one every 2 s, burst 5. TotalRate (0: 200/s) bounds all of them
+	// one every 2 s, burst 5. TotalRate (0: 500/s) bounds all of them
 	// together, since peer IDs cost nothing to make: attempts beyond it
 	// wait in line (up to QueueWait, 0: 8 s) and are served in turn, and
 	// only those who find the line full are asked to come back later
@@ -95,7 +95,7 @@ func OpenBootstrap(cfg BootstrapConfig) (*Bootstrap, error) {
 		cfg.PeerBurst = 1
 	}
 	if cfg.TotalRate <= 0 {
-		cfg.TotalRate = 200
+		cfg.TotalRate = 500
 	}
 	if cfg.QueueWait <= 0 {
 		cfg.QueueWait = 8 * time.Second

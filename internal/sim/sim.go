@@ -50,8 +50,8 @@ type Class struct {
 	Leave []time.Duration
 	// JoinRate, above 0, has the class start together, as a real one does:
 	// the bootstrap admits the students one after another at this many a
-	// second (its admission line: p2pshare admits 200 a second by default,
-	// at about 2.4 ms of the bootstrap's CPU each), in a random order, and
+	// second (its admission line: p2pshare admits 500 a second by default,
+	// at about 2 ms of the bootstrap's CPU each), in a random order, and
 	// each starts trading JoinLatency after its admission (process start,
 	// handshakes, the manifest and the first lookups). A student's links
 	// form when both ends are in. 0 means the whole class is there at time

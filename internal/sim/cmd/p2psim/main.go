@@ -39,7 +39,7 @@ func main() {
 	asJSON := flag.Bool("json", false, "print the result as JSON")
 	timeline := flag.Bool("timeline", false, "print, per second of virtual time, the share of upload and download used and students done")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the run to this file (see go tool pprof)")
-	joinRate := flag.Float64("join-rate", 200, "students admitted a second when the class starts together (p2pshare's admission line); 0: all there at time 0")
+	joinRate := flag.Float64("join-rate", 500, "students admitted a second when the class starts together (p2pshare's admission line); 0: all there at time 0")
 	joinLatency := flag.Duration("join-latency", time.Second, "from a student's admission to its first trade (process start, handshakes, manifest, first lookups)")
 	flag.Parse()
 
