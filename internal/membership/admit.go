@@ -51,12 +51,15 @@ func (b *Bootstrap) Admit(s network.Stream) {
 		_ = writeFrame(s, reply.encode())
 		return
 	}
-	if !b.waitTurn(s) {
-		return
-	}
+	// Admission starts here, before the wait in line, so that the member
+	// exchange's deadline does not close the newcomer's connection while
+	// it waits its turn.
 	m.beginAdmission(p)
 	var issued *MemberCert
 	defer func() { m.endAdmission(p, issued) }()
+	if !b.waitTurn(s) {
+		return
+	}
 
 	var nonce [32]byte
 	if _, err := rand.Read(nonce[:]); err != nil {
