@@ -69,14 +69,16 @@ type messenger struct {
 
 	collectMu sync.Mutex
 	// listed closes once this member's first directory entry is out (or
-	// could not be put out); Close waits for it.
-	listed chan struct{}
+	// could not be put out); Close waits for it. Nil before startMessages.
+	listed atomic.Pointer[chan struct{}]
 
 	// counters for the metrics
 	delivered, refused, sentDirect, sentParked atomic.Uint64
 }
 
-func (s *Swarm) startMessages(ctx context.Context) error {
+// openMessages sets up this node's messaging and its protocol handlers;
+// startMessages, once the node has joined, starts it.
+func (s *Swarm) openMessages() error {
 	ttl := s.cfg.MessageTTL
 	if ttl == 0 {
 		ttl = 7 * 24 * time.Hour
@@ -85,18 +87,25 @@ func (s *Swarm) startMessages(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	m := &messenger{s: s, in: make(chan Message, 256), seen: seen, box: mailbox.NewStore(), ttl: ttl,
-		listed: make(chan struct{})}
+	m := &messenger{s: s, in: make(chan Message, 256), seen: seen, box: mailbox.NewStore(), ttl: ttl}
 	s.msg = m
 	g := s.net.m.Guard(s.h)
 	g.SetStreamHandler(msgProto, m.handleDirect)
 	g.SetStreamHandler(mailbox.Protocol, m.handleInbox)
-	// The directory entry goes out in the background, so that New does not
-	// wait on a DHT store (in a class that joins at once, every such wait
-	// is paid by every student); Close waits for it, so a member that runs
-	// only briefly can still be written to by name afterwards.
+	return nil
+}
+
+// startMessages puts this member's directory entry out and starts the
+// collection loop. The entry goes out in the background, so that New does
+// not wait on a DHT store (in a class that joins at once, every such wait
+// is paid by every student); Close waits for it, so a member that runs
+// only briefly can still be written to by name afterwards.
+func (s *Swarm) startMessages() {
+	m := s.msg
+	listed := make(chan struct{})
+	m.listed.Store(&listed)
 	go func() {
-		defer close(m.listed)
+		defer close(listed)
 		own := s.net.m.Own()
 		if own == nil {
 			return
@@ -108,7 +117,6 @@ func (s *Swarm) startMessages(ctx context.Context) error {
 		}
 	}()
 	go m.loop()
-	return nil
 }
 
 // directoryTimeout bounds the first store of a member's directory entry.
@@ -117,10 +125,14 @@ const directoryTimeout = 5 * time.Second
 // awaitListed waits, at most directoryTimeout, for the first directory
 // entry to be out.
 func (m *messenger) awaitListed() {
+	listed := m.listed.Load()
+	if listed == nil {
+		return // never started: New failed before
+	}
 	t := time.NewTimer(directoryTimeout)
 	defer t.Stop()
 	select {
-	case <-m.listed:
+	case <-*listed:
 	case <-t.C:
 	}
 }

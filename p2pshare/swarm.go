@@ -105,20 +105,6 @@ func New(ctx context.Context, cfg Config) (*Swarm, error) {
 		return fail(fmt.Errorf("p2pshare: %w", err))
 	}
 	nw.dht.Store(d)
-	jctx := ctx
-	if len(boot) > 0 {
-		t := cfg.JoinTimeout
-		if t == 0 {
-			t = defaultJoinTimeout
-		}
-		var cancel context.CancelFunc
-		jctx, cancel = context.WithTimeout(ctx, t)
-		defer cancel()
-	}
-	if err := d.Join(jctx); err != nil {
-		d.Close()
-		return fail(fmt.Errorf("p2pshare: joining the network: %w", err))
-	}
 	sctx, cancel := context.WithCancel(context.Background())
 	s := &Swarm{
 		cfg: cfg, log: log, h: h, dht: d, net: nw,
@@ -134,6 +120,28 @@ func New(ctx context.Context, cfg Config) (*Swarm, error) {
 	}
 	// A peer that keeps wasting piece streams is blocked at the connection.
 	s.reg.SetBlock(nw.m.Block)
+	// Every protocol handler is set before the node's first connection: a
+	// handler set later makes identify push the node's new protocol list
+	// to every peer it is connected to, which in a class joining at once
+	// is the bootstrap, once per handler per student.
+	if err := s.openMessages(); err != nil {
+		s.Close()
+		return nil, err
+	}
+	jctx := ctx
+	if len(boot) > 0 {
+		t := cfg.JoinTimeout
+		if t == 0 {
+			t = defaultJoinTimeout
+		}
+		var cancel context.CancelFunc
+		jctx, cancel = context.WithTimeout(ctx, t)
+		defer cancel()
+	}
+	if err := d.Join(jctx); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("p2pshare: joining the network: %w", err)
+	}
 	// Revocation lists live in the DHT too: fetch the newest now, store
 	// every newer one this node learns of.
 	publish := s.publishCRL
@@ -144,10 +152,7 @@ func New(ctx context.Context, cfg Config) (*Swarm, error) {
 		s.fetchCRL(ctx)
 	}
 	s.publishCRL()
-	if err := s.startMessages(ctx); err != nil {
-		s.Close()
-		return nil, err
-	}
+	s.startMessages()
 	s.class = startClassStatus(s)
 	s.renewIfDue(ctx)
 	go s.renewLoop()
