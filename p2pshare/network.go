@@ -12,13 +12,15 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/connmgr"
+	"github.com/libp2p/go-libp2p/core/control"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/p2pshare/p2pshare/internal/discovery"
-	ihost "github.com/p2pshare/p2pshare/internal/host"
 	"github.com/p2pshare/p2pshare/internal/membership"
 )
 
@@ -64,8 +66,10 @@ const (
 // openNetwork decides what this node is — the bootstrap of a network
 // (its CA in DataDir, or a new network when there is no invite), or a
 // member (credentials in DataDir, or an invite to join with) — and gets its
-// certificate. It returns before the node's own host exists.
-func openNetwork(ctx context.Context, cfg *Config, key crypto.PrivKey, log *slog.Logger) (*memberNet, error) {
+// certificate. A newcomer is admitted over h, the node's own host, so the
+// connection its admission opened to the bootstrap is the one it goes on
+// using.
+func openNetwork(ctx context.Context, cfg *Config, key crypto.PrivKey, log *slog.Logger, h host.Host) (*memberNet, error) {
 	n := &memberNet{}
 	dir := cfg.DataDir
 	if dir == "" {
@@ -109,7 +113,7 @@ func openNetwork(ctx context.Context, cfg *Config, key crypto.PrivKey, log *slog
 		if err != nil {
 			return nil, fmt.Errorf("p2pshare: Config.Invite: %w", err)
 		}
-		if creds, err = join(ctx, cfg, key, inv, name); err != nil {
+		if creds, err = join(ctx, cfg, h, inv, name); err != nil {
 			return nil, err
 		}
 		if err := membership.SaveCredentials(memDir, creds); err != nil {
@@ -147,17 +151,19 @@ func openNetwork(ctx context.Context, cfg *Config, key crypto.PrivKey, log *slog
 	if len(creds.CRL) > 0 {
 		_ = n.m.ApplyCRL(creds.CRL) // an older CRL than the saved one is no news
 	}
+	if len(creds.Bootstrap) > 0 && len(n.joinVia) > 0 {
+		// Admitted just now: the bootstrap is a member over the connection
+		// the admission opened, which this node goes on using.
+		if err := n.m.Introduce(n.joinVia[0].ID, creds.Bootstrap); err != nil {
+			log.Warn("the bootstrap's certificate", "err", err)
+		}
+	}
 	return n, nil
 }
 
-// join runs admission on a throwaway host that has the node's key but
-// listens nowhere: the node's own host only exists once it is a member.
-func join(ctx context.Context, cfg *Config, key crypto.PrivKey, inv membership.Invite, name string) (membership.Credentials, error) {
-	h, err := ihost.New(ihost.Options{Key: key, MaxPeers: 8})
-	if err != nil {
-		return membership.Credentials{}, fmt.Errorf("p2pshare: %w", err)
-	}
-	defer h.Close()
+// join runs admission on the node's host, before it is a member (its
+// gater lets it dial out and nothing in).
+func join(ctx context.Context, cfg *Config, h host.Host, inv membership.Invite, name string) (membership.Credentials, error) {
 	t := cfg.JoinTimeout
 	if t == 0 {
 		t = defaultJoinTimeout
@@ -169,6 +175,50 @@ func join(ctx context.Context, cfg *Config, key crypto.PrivKey, inv membership.I
 		return membership.Credentials{}, fmt.Errorf("p2pshare: joining the network: %w", err)
 	}
 	return creds, nil
+}
+
+// pendingGater screens the node's connections with its Membership's gater
+// once it has one. Before that — a newcomer being admitted — it lets the
+// node dial out and refuses every connection from outside.
+type pendingGater struct {
+	inner atomic.Pointer[connmgr.ConnectionGater]
+}
+
+func (g *pendingGater) set(inner connmgr.ConnectionGater) { g.inner.Store(&inner) }
+
+func (g *pendingGater) InterceptPeerDial(p peer.ID) bool {
+	if in := g.inner.Load(); in != nil {
+		return (*in).InterceptPeerDial(p)
+	}
+	return true
+}
+
+func (g *pendingGater) InterceptAddrDial(p peer.ID, a ma.Multiaddr) bool {
+	if in := g.inner.Load(); in != nil {
+		return (*in).InterceptAddrDial(p, a)
+	}
+	return true
+}
+
+func (g *pendingGater) InterceptAccept(a network.ConnMultiaddrs) bool {
+	if in := g.inner.Load(); in != nil {
+		return (*in).InterceptAccept(a)
+	}
+	return false
+}
+
+func (g *pendingGater) InterceptSecured(d network.Direction, p peer.ID, a network.ConnMultiaddrs) bool {
+	if in := g.inner.Load(); in != nil {
+		return (*in).InterceptSecured(d, p, a)
+	}
+	return d == network.DirOutbound
+}
+
+func (g *pendingGater) InterceptUpgraded(c network.Conn) (bool, control.DisconnectReason) {
+	if in := g.inner.Load(); in != nil {
+		return (*in).InterceptUpgraded(c)
+	}
+	return true, 0
 }
 
 func approver(f func(context.Context, JoinRequest) (bool, string)) func(context.Context, membership.Request) (bool, string) {

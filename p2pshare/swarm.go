@@ -78,16 +78,18 @@ func New(ctx context.Context, cfg Config) (*Swarm, error) {
 		return nil, err
 	}
 	boot, _ := cfg.bootstrap()
-	nw, err := openNetwork(ctx, &cfg, key, log)
+	gate := &pendingGater{}
+	h, err := ihost.New(ihost.Options{Key: key, ListenAddrs: cfg.listenAddrs(), MaxPeers: cfg.MaxPeers, QUIC: cfg.QUIC, Gater: gate, Metrics: cfg.Metrics})
 	if err != nil {
-		return nil, err
-	}
-	boot = append(boot, nw.joinVia...)
-	h, err := ihost.New(ihost.Options{Key: key, ListenAddrs: cfg.listenAddrs(), MaxPeers: cfg.MaxPeers, QUIC: cfg.QUIC, Gater: nw.m.Gater(), Metrics: cfg.Metrics})
-	if err != nil {
-		nw.close()
 		return nil, fmt.Errorf("p2pshare: %w", err)
 	}
+	nw, err := openNetwork(ctx, &cfg, key, log, h)
+	if err != nil {
+		h.Close()
+		return nil, err
+	}
+	gate.set(nw.m.Gater())
+	boot = append(boot, nw.joinVia...)
 	fail := func(err error) (*Swarm, error) {
 		h.Close()
 		nw.close()
@@ -105,6 +107,12 @@ func New(ctx context.Context, cfg Config) (*Swarm, error) {
 		return fail(fmt.Errorf("p2pshare: %w", err))
 	}
 	nw.dht.Store(d)
+	// Members already met (the bootstrap, over the connection this node's
+	// admission opened) were identified before the DHT existed, so it did
+	// not see them; those met from now on are offered by OnAdmit.
+	for _, p := range nw.m.Members() {
+		d.TryAdd(p)
+	}
 	sctx, cancel := context.WithCancel(context.Background())
 	s := &Swarm{
 		cfg: cfg, log: log, h: h, dht: d, net: nw,

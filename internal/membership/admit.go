@@ -101,6 +101,9 @@ func (b *Bootstrap) Admit(s network.Stream) {
 		b.log.Info("admission refused", "peer", p, "name", req.Name, "reason", reply.Reason)
 	} else {
 		reply.Cert, reply.CRL = mc.DER, b.CRL()
+		if own := m.Own(); own != nil {
+			reply.Self = own.DER
+		}
 		b.log.Info("admitted", "peer", p, "name", mc.Name, "role", mc.Role, "renewal", req.Kind == kindRenew)
 	}
 	_ = s.SetDeadline(time.Now().Add(streamTimeout))

@@ -28,7 +28,7 @@ const (
 	maxRetryMs   = 10 * 60 * 1000 // a busy reply asks for at most 10 minutes' patience
 	maxRoleLen   = 16
 	maxCRL       = 1 << 20
-	maxServerMsg = 1 + 4 + maxCertDER + 4 + maxCRL
+	maxServerMsg = 1 + 4 + maxCertDER + 4 + maxCRL + 2 + maxCertDER
 	maxClientMsg = 1 + 2 + maxCertDER + 16 + 1 + maxNameLen + 1 + maxRoleLen + 32
 )
 
@@ -46,6 +46,10 @@ type serverMsg struct {
 	// grant
 	Cert []byte // the member certificate, DER
 	CRL  []byte // the current CRL, DER; empty if none yet
+	// Self is the bootstrap's own member certificate, so the newcomer can
+	// count it a member over the connection its admission opened, which
+	// it goes on using, without another credential exchange.
+	Self []byte
 }
 
 // clientMsg is a newcomer's or member's request.
@@ -75,6 +79,7 @@ func (m *serverMsg) encode() []byte {
 	case kindGrant:
 		e.bytes16(m.Cert)
 		e.bytes32(m.CRL)
+		e.bytes16(m.Self)
 	}
 	return e.b
 }
@@ -100,6 +105,7 @@ func decodeServerMsg(b []byte) (serverMsg, error) {
 	case kindGrant:
 		m.Cert = d.bytes16("certificate", maxCertDER)
 		m.CRL = d.bytes32("CRL", maxCRL)
+		m.Self = d.bytes16("bootstrap's certificate", maxCertDER)
 	default:
 		d.fail("unknown kind %#x", m.Kind)
 	}

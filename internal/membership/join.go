@@ -25,6 +25,10 @@ type Credentials struct {
 	CA   []byte
 	Cert []byte
 	CRL  []byte
+	// Bootstrap is the bootstrap's own member certificate, from an
+	// admission's grant (checked against CA for the bootstrap's peer ID);
+	// Membership.Introduce takes it. It is not kept on disk.
+	Bootstrap []byte
 }
 
 // JoinRequest is what a newcomer asks for.
@@ -161,7 +165,12 @@ func exchangeAdmission(ctx context.Context, h host.Host, ai peer.AddrInfo, pin [
 			return Credentials{}, fmt.Errorf("membership: the bootstrap sent a bad CRL: %w", err)
 		}
 	}
-	return Credentials{CA: ca.Raw, Cert: reply.Cert, CRL: reply.CRL}, nil
+	if len(reply.Self) > 0 {
+		if _, err := v.Verify(reply.Self, bootstrap, time.Now()); err != nil {
+			return Credentials{}, fmt.Errorf("membership: the bootstrap's own certificate is unusable: %w", err)
+		}
+	}
+	return Credentials{CA: ca.Raw, Cert: reply.Cert, CRL: reply.CRL, Bootstrap: reply.Self}, nil
 }
 
 // readServer reads a bootstrap message; a refusal becomes an error.

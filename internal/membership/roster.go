@@ -132,6 +132,20 @@ func (m *Membership) signalLocked(p peer.ID) {
 }
 
 // admit records p's verified certificate and tells the integrator.
+// Introduce counts p a member on the strength of its certificate der,
+// checked as a credential exchange would check it (this network's CA, p's
+// key, unexpired, not revoked): a newcomer does so for the bootstrap that
+// admitted it, whose certificate came with the grant over the connection it
+// keeps, so no exchange on that connection has to run again.
+func (m *Membership) Introduce(p peer.ID, der []byte) error {
+	mc, err := m.verify.Verify(der, p, m.cfg.Now())
+	if err != nil {
+		return fmt.Errorf("membership: introducing %s: %w", p, err)
+	}
+	m.admit(p, mc)
+	return nil
+}
+
 func (m *Membership) admit(p peer.ID, mc *MemberCert) {
 	m.mu.Lock()
 	m.roster.members[p] = mc
