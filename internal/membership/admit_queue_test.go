@@ -53,9 +53,9 @@ func TestAdmitQueue(t *testing.T) {
 func TestJoinStormQueued(t *testing.T) {
 	tn := newTestNet(t, func(c *BootstrapConfig) {
 		c.PeerRate, c.PeerBurst = 0, 0 // the defaults: a student's pace
-		c.TotalRate, c.QueueWait = 40, time.Second
+		c.TotalRate, c.QueueWait = 20, time.Second
 	})
-	const n = 100
+	const n = 60
 	inv := tn.invite(InviteOptions{Uses: n})
 	hosts := make([]lphost.Host, n)
 	for i := range hosts {
@@ -68,7 +68,9 @@ func TestJoinStormQueued(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			ctx, cancel := context.WithTimeout(context.Background(), waitBound)
+			// A bound, not a target: 60 handshakes at once under the race
+			// detector on a loaded machine take a while.
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
 			<-start
 			_, errs[i] = Join(ctx, hosts[i], inv, JoinRequest{Name: fmt.Sprintf("s%03d", i)})

@@ -54,7 +54,7 @@ func Join(ctx context.Context, h host.Host, inv Invite, req JoinRequest) (Creden
 		return Credentials{}, fmt.Errorf("membership: invite expired at %s: %w", inv.Expires.UTC().Format(time.RFC3339), ErrExpired)
 	}
 	msg := clientMsg{Kind: kindJoin, TokenID: inv.TokenID, Name: req.Name, Role: req.Role}
-	return inTurn(ctx, func() (Credentials, error) {
+	return inTurn(ctx, hangUp(h, inv.Bootstrap.ID), func() (Credentials, error) {
 		return exchangeAdmission(ctx, h, inv.Bootstrap, inv.CAFingerprint, func(nonce [32]byte, bootstrap peer.ID) clientMsg {
 			msg.Proof = joinProof(inv.Secret[:], nonce, bootstrap, h.ID(), &msg)
 			return msg
@@ -76,14 +76,18 @@ func (e *busyError) Error() string {
 // inTurn runs an admission exchange, and again each time the bootstrap
 // answers that its line is full, after the wait it asks for plus a random
 // part of it, so a class sent away together does not come back together.
-// It gives up only when ctx would end before the next try.
-func inTurn(ctx context.Context, exchange func() (Credentials, error)) (Credentials, error) {
+// Meanwhile it hangs up: the bootstrap closes a connection that shows no
+// certificate and has no admission under way for long, which could cut the
+// next try off half way. It gives up only when ctx would end before the
+// next try.
+func inTurn(ctx context.Context, hangUp func(), exchange func() (Credentials, error)) (Credentials, error) {
 	for tries := 1; ; tries++ {
 		c, err := exchange()
 		var busy *busyError
 		if !errors.As(err, &busy) {
 			return c, err
 		}
+		hangUp()
 		wait := busy.after + rand.N(busy.after+1)
 		if d, ok := ctx.Deadline(); ok && time.Until(d) < wait {
 			return Credentials{}, fmt.Errorf("%w; asked %d times, and the join's time limit ends before the next turn", err, tries)
@@ -98,6 +102,9 @@ func inTurn(ctx context.Context, exchange func() (Credentials, error)) (Credenti
 	}
 }
 
+// hangUp closes h's connections to the bootstrap b.
+func hangUp(h host.Host, b peer.ID) func() { return func() { _ = h.Network().ClosePeer(b) } }
+
 // Renew asks the bootstrap at ai for a fresh certificate, proving
 // membership with the current one in cur (which must not have expired).
 // Install the result with Membership.SetCert and keep it with
@@ -107,7 +114,7 @@ func Renew(ctx context.Context, h host.Host, ai peer.AddrInfo, cur Credentials) 
 	if err != nil {
 		return Credentials{}, err
 	}
-	return inTurn(ctx, func() (Credentials, error) {
+	return inTurn(ctx, func() {}, func() (Credentials, error) {
 		return exchangeAdmission(ctx, h, ai, Fingerprint(ca), func([32]byte, peer.ID) clientMsg {
 			return clientMsg{Kind: kindRenew, Cert: cur.Cert}
 		})
