@@ -16,6 +16,7 @@ import (
 	"github.com/p2pshare/p2pshare/examples/internal/console"
 	"github.com/p2pshare/p2pshare/examples/internal/flagx"
 	"github.com/p2pshare/p2pshare/p2pshare"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // nodeCommand is the hidden first argument that makes the classroom binary
@@ -25,13 +26,16 @@ const nodeCommand = "__node"
 // report is what a node tells the classroom: one JSON line on stdout when
 // it is a process.
 type report struct {
-	Event      string  `json:"event"` // serving, joined, resolved, first, progress, done or stopped
+	Event      string  `json:"event"` // started, serving, joined, resolved, first, progress, done or stopped
 	Infohash   string  `json:"infohash,omitempty"`
 	Invite     string  `json:"invite,omitempty"`     // the seeder's, for every leecher
 	Bytes      int64   `json:"bytes,omitempty"`      // content verified
 	Seconds    float64 `json:"seconds,omitempty"`    // from Fetch to done (resolved: to the manifest found; first: to the first piece)
 	Downloaded int64   `json:"downloaded,omitempty"` // piece payload in
 	Uploaded   int64   `json:"uploaded,omitempty"`   // piece payload out
+	// Peers is how many peers the node has a connection with (done and
+	// stopped), by its p2pshare_peers_connected metric; 0 if it cannot tell.
+	Peers int `json:"peers,omitempty"`
 }
 
 // nodeOptions configure one node; args turns them back into the flags the
@@ -42,6 +46,7 @@ type nodeOptions struct {
 	infohash, out  string // leecher: what to fetch, and where
 	invites        int    // seeder: how many leechers its invite admits
 	invite         string // leecher: the seeder's invite to its network
+	listen         string // the multiaddr to listen on; loopback if empty
 	up, down       flagx.ByteRate
 	budget         float64 // seeder: ShareOptions.UploadBudget
 	reportInterval time.Duration
@@ -54,6 +59,7 @@ func (o *nodeOptions) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.out, "out", "", "leecher: where to write it")
 	fs.IntVar(&o.invites, "invites", 1, "seeder: how many leechers its invite admits")
 	fs.StringVar(&o.invite, "invite", "", "leecher: the seeder's invite to its network")
+	fs.StringVar(&o.listen, "listen", "", "the multiaddr to listen on (default /ip4/127.0.0.1/tcp/0)")
 	fs.Var(&o.up, "up", "upload cap in bytes/s")
 	fs.Var(&o.down, "down", "download cap in bytes/s")
 	fs.Float64Var(&o.budget, "budget", 0, "seeder: copies of the file to upload before leaving the class to itself")
@@ -62,7 +68,7 @@ func (o *nodeOptions) register(fs *flag.FlagSet) {
 
 func (o *nodeOptions) args() []string {
 	return []string{"-role", o.role, "-file", o.file, "-infohash", o.infohash, "-out", o.out,
-		"-invites", strconv.Itoa(o.invites), "-invite", o.invite, "-up", o.up.String(), "-down", o.down.String(),
+		"-invites", strconv.Itoa(o.invites), "-invite", o.invite, "-listen", o.listen, "-up", o.up.String(), "-down", o.down.String(),
 		"-budget", strconv.FormatFloat(o.budget, 'g', -1, 64), "-report", o.reportInterval.String()}
 }
 
@@ -98,12 +104,18 @@ func nodeMain(args []string) int {
 	return 0
 }
 
-// runNode runs a seeder or a leecher on loopback until ctx ends, telling
-// emit what happens; a leecher reports "joined" and fetches once begin
+// runNode runs a seeder or a leecher until ctx ends, telling emit what
+// happens: "started" at once, so that the classroom can tell a process's
+// start from its join; a leecher reports "joined" and fetches once begin
 // closes. emit is called from runNode's goroutine only.
 func runNode(ctx context.Context, o nodeOptions, begin <-chan struct{}, emit func(report)) error {
+	emit(report{Event: "started"})
+	listen := o.listen
+	if listen == "" {
+		listen = "/ip4/127.0.0.1/tcp/0"
+	}
 	cfg := p2pshare.Config{
-		ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"},
+		ListenAddrs: []string{listen},
 		// The seeder starts a network of its own; the leechers join it.
 		Invite:        o.invite,
 		UploadLimit:   int64(o.up),
@@ -155,7 +167,7 @@ func seed(ctx context.Context, sw *p2pshare.Swarm, o nodeOptions, emit func(repo
 			}
 		case <-ctx.Done():
 			p, _ := sw.Progress(ih)
-			emit(report{Event: "stopped", Uploaded: p.Uploaded})
+			emit(report{Event: "stopped", Uploaded: p.Uploaded, Peers: connections(sw)})
 			return nil
 		}
 	}
@@ -200,12 +212,31 @@ func leech(ctx context.Context, sw *p2pshare.Swarm, o nodeOptions, emit func(rep
 			}
 			p := d.Progress()
 			emit(report{Event: "done", Bytes: p.Bytes, Seconds: time.Since(start).Seconds(),
-				Downloaded: p.Downloaded, Uploaded: p.Uploaded})
+				Downloaded: p.Downloaded, Uploaded: p.Uploaded, Peers: connections(sw)})
 			// Seed until the classroom ends, then say how much went out.
 			<-ctx.Done()
 			p = d.Progress()
-			emit(report{Event: "stopped", Bytes: p.Bytes, Downloaded: p.Downloaded, Uploaded: p.Uploaded})
+			emit(report{Event: "stopped", Bytes: p.Bytes, Downloaded: p.Downloaded, Uploaded: p.Uploaded, Peers: connections(sw)})
 			return nil
 		}
 	}
+}
+
+// connections is how many peers sw has a connection with, read from its
+// metrics as an operator's dashboard would; 0 if they do not say.
+func connections(sw *p2pshare.Swarm) int {
+	reg := prometheus.NewRegistry()
+	if err := reg.Register(sw.Metrics()); err != nil {
+		return 0
+	}
+	families, err := reg.Gather()
+	if err != nil {
+		return 0
+	}
+	for _, f := range families {
+		if f.GetName() == "p2pshare_peers_connected" && len(f.GetMetric()) == 1 {
+			return int(f.GetMetric()[0].GetGauge().GetValue())
+		}
+	}
+	return 0
 }
