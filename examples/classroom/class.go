@@ -29,11 +29,48 @@ type leecher struct {
 	seconds    float64       // its own time from Fetch to done
 	resolved   float64       // its own time from Fetch to the manifest found
 	first      float64       // its own time from Fetch to the first piece
+	spawned    time.Time     // when the classroom started its process
+	at         [numPhases]time.Time
 	downloaded int64
 	uploaded   int64
+	peersDone  int     // connections when it was done
+	peersStop  int     // connections when it was asked to stop
+	cpu        float64 // CPU seconds its process used; 0 in-process
 	exited     bool
 	err        error
 	verified   bool
+}
+
+// phase is a step of a leecher's way from spawn to done, timed by the
+// classroom as the leecher's reports arrive.
+type phase int
+
+const (
+	phaseStarted  phase = iota // its process runs: the node's first report
+	phaseJoined                // admitted and in the DHT: p2pshare.New returned
+	phaseGoAhead               // told to fetch
+	phaseResolved              // the manifest found
+	phaseFirst                 // the first verified piece
+	phaseDone                  // the whole file verified
+	numPhases
+)
+
+func (p phase) String() string {
+	switch p {
+	case phaseStarted:
+		return "started"
+	case phaseJoined:
+		return "joined"
+	case phaseGoAhead:
+		return "go-ahead"
+	case phaseResolved:
+		return "manifest"
+	case phaseFirst:
+		return "first piece"
+	case phaseDone:
+		return "done"
+	}
+	return fmt.Sprintf("phase(%d)", int(p))
 }
 
 // class runs the seeder and the leechers and keeps what they report. Its
@@ -46,20 +83,23 @@ type class struct {
 	stderr   *os.File
 	stops    []func()
 	begins   []func()
-	joined   int           // leechers that joined and wait for the go-ahead
+	joined   int           // leechers that joined
 	joinTook time.Duration // from the first leecher's launch to the last one's joining
+	launched time.Time     // the first leecher's spawn
 	infohash string
 	invite   string
 	seedDone bool // the seeder exited
 	seedErr  error
 	seedUp   int64 // piece payload the seeder sent, by its last report: when asked to stop, after the leechers finished
+	seedCPU  float64
+	seedPeer int // the seeder's connections when asked to stop
 	leechers []leecher
-	start    time.Time
-	ended    bool // the progress line is final
+	start    time.Time // the go-ahead; without one, the first spawn
+	ended    bool      // the progress line is final
 	makespan time.Duration
 	samples  []sample // the class's progress, every reportEvery
 	cpu      float64  // CPU seconds the nodes used
-	// busy is the share of the machine's CPU busy from the go-ahead to
+	// busy is the share of the machine's CPU busy from start to
 	// the last leecher done, by /proc/stat, over cores; nil where it
 	// cannot be read.
 	busy  *float64
@@ -103,9 +143,18 @@ func (c *class) run(ctx context.Context, l launcher, src, outDir string) error {
 		return fmt.Errorf("the seeder stopped before serving: %v", c.seedErr)
 	}
 	fmt.Fprintf(c.stderr, "classroom: seeding %s; starting %d leechers\n", c.infohash, c.p.Leechers)
-	launched := time.Now()
+	c.launched = time.Now()
+	var cpuAtStart machineCPU
+	var cpuErr error
+	if !c.p.GoAhead {
+		// No go-ahead: each leecher fetches once it has joined (apply),
+		// and the class's clock starts at the first spawn.
+		c.start = c.launched
+		cpuAtStart, cpuErr = readMachineCPU()
+	}
 	for i := range c.leechers {
 		c.leechers[i].out = filepath.Join(outDir, fmt.Sprintf("leecher-%03d.bin", i+1))
+		c.leechers[i].spawned = time.Now()
 		begin, stop, err := l.start(procs, i+1, nodeOptions{
 			role: "leecher", infohash: c.infohash, invite: c.invite, out: c.leechers[i].out,
 			up: flagx.ByteRate(c.p.ups[i]), down: flagx.ByteRate(c.p.downs[i]), reportInterval: reportEvery,
@@ -116,25 +165,11 @@ func (c *class) run(ctx context.Context, l launcher, src, outDir string) error {
 		c.stops = append(c.stops, stop)
 		c.begins = append(c.begins, begin)
 	}
-	// Every student joins first; then the class fetches at one instant.
-	if err := c.await(ctx, func() bool { return c.joined+c.finished() == c.p.Leechers || c.seedDone }); err != nil {
-		return err
-	}
-	c.joinTook = time.Since(launched)
-	if c.p.Settle > 0 {
-		settle := time.Duration(c.p.Settle * float64(time.Second))
-		fmt.Fprintf(c.stderr, "classroom: %d leechers joined in %v; the go-ahead in %v\n", c.joined, c.joinTook.Round(time.Millisecond), settle)
-		select {
-		case <-time.After(settle):
-		case <-ctx.Done():
-			return context.Cause(ctx)
+	if c.p.GoAhead {
+		if err := c.goAhead(ctx); err != nil {
+			return err
 		}
-	}
-	fmt.Fprintf(c.stderr, "classroom: %d leechers joined in %v; fetching\n", c.joined, c.joinTook.Round(time.Millisecond))
-	c.start = time.Now()
-	cpuAtStart, cpuErr := readMachineCPU()
-	for _, begin := range c.begins {
-		begin()
+		cpuAtStart, cpuErr = readMachineCPU()
 	}
 	err = c.await(ctx, func() bool { return c.finished() == c.p.Leechers || c.seedDone })
 	if cpuAtEnd, endErr := readMachineCPU(); cpuErr == nil && endErr == nil {
@@ -147,6 +182,31 @@ func (c *class) run(ctx context.Context, l launcher, src, outDir string) error {
 		err = fmt.Errorf("the seeder stopped: %v", c.seedErr)
 	}
 	return err
+}
+
+// goAhead waits for every student to join, and -settle, then starts the
+// whole class's fetch at one instant.
+func (c *class) goAhead(ctx context.Context) error {
+	if err := c.await(ctx, func() bool { return c.joined+c.finished() == c.p.Leechers || c.seedDone }); err != nil {
+		return err
+	}
+	c.joinTook = time.Since(c.launched)
+	if c.p.Settle > 0 {
+		settle := time.Duration(c.p.Settle * float64(time.Second))
+		fmt.Fprintf(c.stderr, "classroom: %d leechers joined in %v; the go-ahead in %v\n", c.joined, c.joinTook.Round(time.Millisecond), settle)
+		select {
+		case <-time.After(settle):
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		}
+	}
+	fmt.Fprintf(c.stderr, "classroom: %d leechers joined in %v; fetching\n", c.joined, c.joinTook.Round(time.Millisecond))
+	c.start = time.Now()
+	for i, begin := range c.begins {
+		c.leechers[i].at[phaseGoAhead] = c.start
+		begin()
+	}
+	return nil
 }
 
 // stopAll asks every node to stop and waits, within stopGrace, for their
@@ -191,35 +251,44 @@ func (c *class) apply(e nodeEvent) {
 	if e.node == 0 {
 		switch {
 		case e.exit:
-			c.seedDone, c.seedErr = true, e.err
+			c.seedDone, c.seedErr, c.seedCPU = true, e.err, e.cpu
 		case e.r.Event == "serving":
 			c.infohash, c.invite = e.r.Infohash, e.r.Invite
 		case e.r.Event == "progress" || e.r.Event == "stopped":
 			c.seedUp = max(c.seedUp, e.r.Uploaded)
+			c.seedPeer = max(c.seedPeer, e.r.Peers)
 		}
 		return
 	}
 	p := &c.leechers[e.node-1]
+	now := time.Now()
 	switch {
 	case e.exit:
-		p.exited, p.err = true, e.err
+		p.exited, p.err, p.cpu = true, e.err, e.cpu
 		if p.err == nil && !p.done {
 			p.err = errors.New("exited before completing")
 		}
+	case e.r.Event == "started":
+		p.at[phaseStarted] = now
 	case e.r.Event == "joined":
 		c.joined++
+		p.at[phaseJoined] = now
+		if !c.p.GoAhead && e.node-1 < len(c.begins) {
+			p.at[phaseGoAhead] = now
+			c.begins[e.node-1]()
+		}
 	case e.r.Event == "resolved":
-		p.resolved = e.r.Seconds
+		p.resolved, p.at[phaseResolved] = e.r.Seconds, now
 	case e.r.Event == "first":
-		p.first = e.r.Seconds
+		p.first, p.at[phaseFirst] = e.r.Seconds, now
 	case e.r.Event == "progress":
 		p.bytes = e.r.Bytes
 	case e.r.Event == "done":
-		p.done, p.doneAt, p.seconds = true, time.Since(c.start), e.r.Seconds
-		p.bytes, p.downloaded, p.uploaded = e.r.Bytes, e.r.Downloaded, e.r.Uploaded
+		p.done, p.doneAt, p.seconds, p.at[phaseDone] = true, now.Sub(c.start), e.r.Seconds, now
+		p.bytes, p.downloaded, p.uploaded, p.peersDone = e.r.Bytes, e.r.Downloaded, e.r.Uploaded, e.r.Peers
 		c.makespan = max(c.makespan, p.doneAt)
 	case e.r.Event == "stopped":
-		p.downloaded, p.uploaded = e.r.Downloaded, e.r.Uploaded
+		p.downloaded, p.uploaded, p.peersStop = e.r.Downloaded, e.r.Uploaded, e.r.Peers
 	}
 }
 

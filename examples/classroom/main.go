@@ -5,15 +5,20 @@
 //
 //	go run ./examples/classroom [-scenario s2|s3|s4|quiz] [-n 30] [-size 128MiB]
 //	        [-seed-up 8MiB] [-up 4MiB | -up 20x1MiB,20x6MiB] [-down 8MiB]
-//	        [-scale 1] [-timeout 10m] [-settle 0s] [-inprocess] [-keep] [-json-out PATH] [-svg PATH]
+//	        [-go-ahead=false] [-scale 1] [-timeout 10m] [-settle 0s]
+//	        [-inprocess] [-keep] [-json-out PATH] [-svg PATH]
 //
 // Each node is a process (this binary, re-run with a hidden first argument)
-// unless -inprocess runs them all as goroutines of this one. The summary
-// goes to stdout: completion times, makespan against T* and the
-// client-server time, the seeder's upload over F, and the CPU time the
-// nodes used; -json-out writes it as JSON and -svg as a chart of peers done
-// over time. It exits non-zero if any leecher failed or fetched content
-// that differs from the source.
+// unless -inprocess runs them all as goroutines of this one.
+//
+// The leechers join, then fetch at one go-ahead; with -go-ahead=false each
+// fetches as soon as it has joined, as a class that starts together does.
+// The summary goes to stdout: completion times from the go-ahead and from
+// the leechers' spawn, each phase from spawn to done, makespan against T*
+// and the client-server time, the seeder's upload over F, connections per
+// student, and the CPU time the nodes used; -json-out writes it as JSON and
+// -svg as a chart of peers done over time. It exits non-zero if any leecher
+// failed or fetched content that differs from the source.
 package main
 
 import (
@@ -35,8 +40,9 @@ import (
 )
 
 const usage = `usage: classroom [-scenario s2|s3|s4|quiz] [-n 30] [-size 128MiB] [-seed-up 8MiB]
-        [-up 4MiB | -up 20x1MiB,20x6MiB] [-down 8MiB] [-scale 1] [-timeout 10m]
-        [-settle 0s] [-seed-budget 0] [-inprocess] [-keep] [-json-out PATH] [-svg PATH]
+        [-up 4MiB | -up 20x1MiB,20x6MiB] [-down 8MiB] [-go-ahead=false]
+        [-scale 1] [-timeout 10m] [-settle 0s] [-seed-budget 0] [-inprocess] [-keep]
+        [-json-out PATH] [-svg PATH]
 scenarios (their values apply where no flag overrides them; rates in bytes/s):
 `
 
@@ -50,6 +56,7 @@ type options struct {
 	scale           float64
 	timeout         time.Duration
 	settle          time.Duration
+	goAhead         bool
 	seedBudget      float64
 	inprocess, keep bool
 	jsonOut, svgOut string
@@ -68,7 +75,7 @@ func main() {
 // defaultOptions are S2's parameters.
 func defaultOptions() options {
 	return options{n: 30, size: 128 * mib, seedUp: 8 * mib, up: uniform(4 * mib), down: uniform(8 * mib),
-		scale: 1, timeout: 10 * time.Minute}
+		scale: 1, timeout: 10 * time.Minute, goAhead: true}
 }
 
 func (o *options) register(fs *flag.FlagSet) {
@@ -81,6 +88,7 @@ func (o *options) register(fs *flag.FlagSet) {
 	fs.Float64Var(&o.scale, "scale", o.scale, "multiply every rate by `x`, when CPU rather than the caps would limit a run")
 	fs.DurationVar(&o.timeout, "timeout", o.timeout, "give up if the class has not finished by then; unset, at least 10·T*")
 	fs.DurationVar(&o.settle, "settle", 0, "wait this long between the last leecher's join and the go-ahead, for the joins' DHT work to end (quiz: 5s)")
+	fs.BoolVar(&o.goAhead, "go-ahead", o.goAhead, "hold every fetch until the whole class has joined, then start them at once; false: each leecher fetches as soon as it has joined")
 	fs.Float64Var(&o.seedBudget, "seed-budget", 0, "the seeder uploads about this many `copies` of the file, then leaves the class to itself (0: no budget)")
 	fs.BoolVar(&o.inprocess, "inprocess", false, "run every node as a goroutine of this process")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary folder with the source and the outputs")

@@ -23,6 +23,9 @@ type params struct {
 	// Settle is how long the class waited between the last leecher's join
 	// and the go-ahead, in seconds.
 	Settle float64 `json:"settle_seconds"`
+	// GoAhead says the leechers fetched at one go-ahead once the whole
+	// class had joined; false: each as soon as it had joined.
+	GoAhead bool `json:"go_ahead"`
 	// SeedBudget is how many copies of the file the seeder uploads before
 	// it leaves the class to itself (ShareOptions.UploadBudget); 0: none.
 	SeedBudget float64 `json:"seed_budget,omitempty"`
@@ -62,7 +65,7 @@ func (o *options) resolve(fs *flag.FlagSet) (params, error) {
 		if !set["down"] {
 			o.down = sc.down.spread(o.n)
 		}
-		if !set["settle"] {
+		if !set["settle"] && o.goAhead {
 			o.settle = sc.settle
 		}
 	}
@@ -75,6 +78,8 @@ func (o *options) resolve(fs *flag.FlagSet) (params, error) {
 		return params{}, fmt.Errorf("-timeout %v is not positive", o.timeout)
 	case o.settle < 0:
 		return params{}, fmt.Errorf("-settle %v is negative", o.settle)
+	case o.settle > 0 && !o.goAhead:
+		return params{}, fmt.Errorf("-settle %v: with -go-ahead=false there is no go-ahead to wait for", o.settle)
 	case !(o.seedBudget >= 0) || math.IsInf(o.seedBudget, 0):
 		return params{}, fmt.Errorf("-seed-budget %v: want 0 (none) or a number of copies above 0", o.seedBudget)
 	}
@@ -82,7 +87,7 @@ func (o *options) resolve(fs *flag.FlagSet) (params, error) {
 		Scenario: o.scenario, Scale: o.scale, Mode: "processes",
 		Leechers: o.n, FileBytes: int64(o.size), SeedUp: scaleRate(int64(o.seedUp), o.scale),
 		Up: o.up.scaled(o.scale), Down: o.down.scaled(o.scale), Settle: o.settle.Seconds(),
-		SeedBudget: o.seedBudget,
+		SeedBudget: o.seedBudget, GoAhead: o.goAhead,
 	}
 	if o.inprocess {
 		p.Mode = "goroutines"

@@ -27,7 +27,7 @@ type result struct {
 	Median   float64 `json:"median_seconds"`
 	P90      float64 `json:"p90_seconds"`
 	Max      float64 `json:"max_seconds"`
-	Makespan float64 `json:"makespan_seconds"` // from the go-ahead, every leecher joined, to the last one done
+	Makespan float64 `json:"makespan_seconds"` // from the go-ahead, every leecher joined, to the last one done (no go-ahead: from the first spawn)
 	// The leechers' phases as each measured from its Fetch call: the
 	// manifest found, the first verified piece (median and max).
 	ResolvedMedian float64 `json:"resolved_median_seconds"`
@@ -35,8 +35,10 @@ type result struct {
 	FirstMedian    float64 `json:"first_piece_median_seconds"`
 	FirstMax       float64 `json:"first_piece_max_seconds"`
 	// JoinSeconds is how long the leechers took to start and join the
-	// network, all at once, before the go-ahead.
+	// network, all at once, from the first spawn to the last join.
 	JoinSeconds float64 `json:"join_seconds"`
+	// FromSpawn is the run timed from the leechers' spawn, phase by phase.
+	FromSpawn spawnResult `json:"from_spawn"`
 
 	// TStar is the least makespan any schedule allows: the most of the
 	// seeder pushing F, the slowest leecher pulling F, and the class's
@@ -65,11 +67,15 @@ type result struct {
 	Delivered  int64   `json:"delivered_bytes"`    // F for each leecher that completed
 	CPUPerGB   float64 `json:"cpu_seconds_per_gb"` // per 10⁹ bytes delivered
 	// MachineBusy is the share of the whole machine's CPU (every core,
-	// every process) busy from the go-ahead to the last leecher done, and
+	// every process) busy from the go-ahead (or, without one, the first
+	// spawn) to the last leecher done, and
 	// Cores how many cores it has; both absent where the machine does not
 	// say (outside Linux).
 	MachineBusy *float64 `json:"machine_cpu_busy,omitempty"`
 	Cores       int      `json:"cores,omitempty"`
+	CPU         cpuStats `json:"cpu"`
+	// Connections are the peers each leecher had a connection with.
+	Connections connStats `json:"connections"`
 
 	Peers    []peerResult `json:"peers"`
 	Timeline []timePoint  `json:"timeline"` // content the leechers held, sampled
@@ -150,13 +156,16 @@ func (c *class) result() *result {
 	}
 	if r.Completed == p.Leechers {
 		r.Makespan = round(c.makespan.Seconds())
-		r.JoinSeconds = round(c.joinTook.Seconds())
+		r.JoinSeconds = round(c.joinedAll().Seconds())
 		r.OverTStar = round(per(c.makespan.Seconds(), b.TStar))
 		r.MedianOverStar = round(per(quantile(times, 0.5), b.TStar))
 		r.SeederUploadEstimate = round(float64(down-up) / f)
 	}
 	r.Delivered = int64(r.Completed) * p.FileBytes
 	r.CPUPerGB = round(per(c.cpu, float64(r.Delivered)/1e9))
+	r.CPU = c.cpuStats(r.Delivered)
+	r.Connections = c.connStats()
+	r.FromSpawn = c.spawnResult(b.TStar)
 	if c.busy != nil {
 		busy := round(*c.busy)
 		r.MachineBusy, r.Cores = &busy, c.cores
@@ -229,8 +238,13 @@ func (r *result) print(w io.Writer) {
 	if r.Settle > 0 {
 		settled = fmt.Sprintf(" and waited %s", secs(r.Settle))
 	}
-	fmt.Fprintf(&b, "makespan:       %s  (from the go-ahead; the leechers joined in %s%s before it)\n", secs(r.Makespan), secs(r.JoinSeconds), settled)
-	fmt.Fprintf(&b, "phases:         manifest found median %s max %s; first piece median %s max %s  (each leecher's own clock)\n",
+	if r.GoAhead {
+		fmt.Fprintf(&b, "makespan:       %s  (from the go-ahead; the leechers joined in %s%s before it)\n", secs(r.Makespan), secs(r.JoinSeconds), settled)
+	} else {
+		fmt.Fprintf(&b, "makespan:       %s  (no go-ahead: from the first spawn, each leecher fetching once it joined; all joined in %s)\n", secs(r.Makespan), secs(r.JoinSeconds))
+	}
+	r.printSpawn(&b)
+	fmt.Fprintf(&b, "phases:         manifest found median %s max %s; first piece median %s max %s  (each leecher's own clock, from its Fetch)\n",
 		secs(r.ResolvedMedian), secs(r.ResolvedMax), secs(r.FirstMedian), secs(r.FirstMax))
 	fmt.Fprintf(&b, "T*:             %s  = max(F/U_s %s, F/D_min %s, N·F/(U_s+ΣU_i) %s)\n",
 		secs(r.TStar), secs(r.TSeed), secs(r.TDown), secs(r.TSwarm))
@@ -247,8 +261,14 @@ func (r *result) print(w io.Writer) {
 		cpuPerGB = fmt.Sprintf("%.1fs", r.CPUPerGB)
 	}
 	fmt.Fprintf(&b, "CPU:            %.1fs, %s per GB delivered  (%s)\n", r.CPUSeconds, cpuPerGB, r.CPUSource)
+	r.printCPU(&b)
+	r.printConns(&b)
 	if r.MachineBusy != nil {
-		fmt.Fprintf(&b, "machine CPU:    %.0f%% of %d cores busy from the go-ahead to the last done", 100**r.MachineBusy, r.Cores)
+		from := "the go-ahead"
+		if !r.GoAhead {
+			from = "the first spawn"
+		}
+		fmt.Fprintf(&b, "machine CPU:    %.0f%% of %d cores busy from %s to the last done", 100**r.MachineBusy, r.Cores, from)
 		if *r.MachineBusy >= cpuBound {
 			scale := r.Scale
 			if scale <= 0 {
