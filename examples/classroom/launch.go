@@ -39,7 +39,13 @@ type processes struct {
 }
 
 func (p processes) start(ctx context.Context, node int, o nodeOptions) (func(), func(), error) {
-	cmd := exec.CommandContext(ctx, p.exe, append([]string{nodeCommand}, o.args()...)...)
+	return p.startCommand(ctx, node, o, p.exe)
+}
+
+// startCommand starts node as argv followed by the node command and its
+// flags: argv is this binary, or a command that becomes it.
+func (p processes) startCommand(ctx context.Context, node int, o nodeOptions, argv ...string) (func(), func(), error) {
+	cmd := exec.CommandContext(ctx, argv[0], append(append(argv[1:len(argv):len(argv)], nodeCommand), o.args()...)...)
 	// On ctx's end, ask nicely first, then kill; on Windows, where Interrupt
 	// cannot be sent, the kill comes after WaitDelay.
 	cmd.Cancel = func() error { return cmd.Process.Signal(os.Interrupt) }

@@ -5,11 +5,15 @@
 //
 //	go run ./examples/classroom [-scenario s2|s3|s4|quiz] [-n 30] [-size 128MiB]
 //	        [-seed-up 8MiB] [-up 4MiB | -up 20x1MiB,20x6MiB] [-down 8MiB]
-//	        [-go-ahead=false] [-scale 1] [-timeout 10m] [-settle 0s]
+//	        [-shaping app|tc] [-go-ahead=false] [-scale 1] [-timeout 10m] [-settle 0s]
 //	        [-inprocess] [-keep] [-json-out PATH] [-svg PATH]
 //
 // Each node is a process (this binary, re-run with a hidden first argument)
-// unless -inprocess runs them all as goroutines of this one.
+// unless -inprocess runs them all as goroutines of this one. With -shaping
+// app, the default, each node is told its caps and keeps them with token
+// buckets. With -shaping tc (Linux, as root) no node is told anything: each
+// runs in a network namespace of its own, on a veth pair to a bridge, and
+// the kernel enforces its caps with HTB, as a campus link would.
 //
 // The leechers join, then fetch at one go-ahead; with -go-ahead=false each
 // fetches as soon as it has joined, as a class that starts together does.
@@ -40,7 +44,7 @@ import (
 )
 
 const usage = `usage: classroom [-scenario s2|s3|s4|quiz] [-n 30] [-size 128MiB] [-seed-up 8MiB]
-        [-up 4MiB | -up 20x1MiB,20x6MiB] [-down 8MiB] [-go-ahead=false]
+        [-up 4MiB | -up 20x1MiB,20x6MiB] [-down 8MiB] [-shaping app|tc] [-go-ahead=false]
         [-scale 1] [-timeout 10m] [-settle 0s] [-seed-budget 0] [-inprocess] [-keep]
         [-json-out PATH] [-svg PATH]
 scenarios (their values apply where no flag overrides them; rates in bytes/s):
@@ -57,6 +61,8 @@ type options struct {
 	timeout         time.Duration
 	settle          time.Duration
 	goAhead         bool
+	shaping         string
+	rtt             time.Duration
 	seedBudget      float64
 	inprocess, keep bool
 	jsonOut, svgOut string
@@ -66,7 +72,12 @@ func main() {
 	if len(os.Args) > 1 && os.Args[1] == nodeCommand {
 		os.Exit(nodeMain(os.Args[2:]))
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	// A closed terminal ends the run as Ctrl-C does, so that it stops its
+	// nodes and removes what it made; a reader gone from its output (as
+	// in classroom | head) only loses the rest of the output, rather than
+	// killing the run before it can clean up.
+	signal.Ignore(syscall.SIGPIPE)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
@@ -75,7 +86,7 @@ func main() {
 // defaultOptions are S2's parameters.
 func defaultOptions() options {
 	return options{n: 30, size: 128 * mib, seedUp: 8 * mib, up: uniform(4 * mib), down: uniform(8 * mib),
-		scale: 1, timeout: 10 * time.Minute, goAhead: true}
+		scale: 1, timeout: 10 * time.Minute, goAhead: true, shaping: shapingApp}
 }
 
 func (o *options) register(fs *flag.FlagSet) {
@@ -89,6 +100,8 @@ func (o *options) register(fs *flag.FlagSet) {
 	fs.DurationVar(&o.timeout, "timeout", o.timeout, "give up if the class has not finished by then; unset, at least 10·T*")
 	fs.DurationVar(&o.settle, "settle", 0, "wait this long between the last leecher's join and the go-ahead, for the joins' DHT work to end (quiz: 5s)")
 	fs.BoolVar(&o.goAhead, "go-ahead", o.goAhead, "hold every fetch until the whole class has joined, then start them at once; false: each leecher fetches as soon as it has joined")
+	fs.StringVar(&o.shaping, "shaping", o.shaping, "how the caps are enforced, a `mode`: app, told to each node (token buckets), or tc, by the kernel (HTB), each node in a network namespace of its own and told nothing (Linux, root)")
+	fs.DurationVar(&o.rtt, "rtt", 0, "an added round-trip `time` between nodes (not supported yet)")
 	fs.Float64Var(&o.seedBudget, "seed-budget", 0, "the seeder uploads about this many `copies` of the file, then leaves the class to itself (0: no budget)")
 	fs.BoolVar(&o.inprocess, "inprocess", false, "run every node as a goroutine of this process")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary folder with the source and the outputs")
@@ -148,6 +161,23 @@ func run(ctx context.Context, args []string, stdout io.Writer, stderr *os.File) 
 // demo makes the file, runs the class and checks the outputs. A nil result
 // means there is nothing to summarise.
 func demo(ctx context.Context, o options, p params, stderr *os.File) (*result, error) {
+	// The network first: it may be refused (no root), before a large
+	// source file is written for nothing.
+	var net *tcNetwork
+	if p.Shaping == shapingTC {
+		var err error
+		if net, err = openClassNetwork(ctx, p, stderr); err != nil {
+			return nil, err
+		}
+		// class.run has stopped every node by the time this runs, however
+		// it ended: a Ctrl-C, SIGTERM or SIGHUP ends ctx, which ends run.
+		defer func() {
+			if err := net.close(); err != nil {
+				fmt.Fprintf(stderr, "classroom: %v\n", err)
+			}
+		}()
+		p.Netns = net.plan.prefix
+	}
 	dir, err := os.MkdirTemp("", "classroom-")
 	if err != nil {
 		return nil, err
@@ -173,6 +203,9 @@ func demo(ctx context.Context, o options, p params, stderr *os.File) (*result, e
 			return nil, fmt.Errorf("finding this program to run its nodes: %w", err)
 		}
 		l = processes{exe: exe, events: c.events}
+		if net != nil {
+			l = inNamespaces{processes: processes{exe: exe, events: c.events}, net: net}
+		}
 	}
 	// In one process, the nodes' CPU time is the process's while they
 	// run; node processes report their own as they exit.
@@ -225,4 +258,19 @@ func fileSum(path string) ([sha256.Size]byte, error) {
 	}
 	copy(sum[:], h.Sum(nil))
 	return sum, nil
+}
+
+// openClassNetwork makes the network of namespaces for p's class, named
+// for this process.
+func openClassNetwork(ctx context.Context, p params, stderr io.Writer) (*tcNetwork, error) {
+	plan, err := newNetPlan(runPrefix(os.Getpid()), p.SeedUp, p.ups, p.downs)
+	if err != nil {
+		return nil, err
+	}
+	net, err := openTCNetwork(ctx, plan, stderr)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(stderr, "classroom: %d network namespaces %s*, the caps enforced by tc HTB and told to no node\n", len(plan.namespaces()), plan.prefix)
+	return net, nil
 }

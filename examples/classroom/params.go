@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"math"
@@ -26,6 +27,10 @@ type params struct {
 	// GoAhead says the leechers fetched at one go-ahead once the whole
 	// class had joined; false: each as soon as it had joined.
 	GoAhead bool `json:"go_ahead"`
+	// Shaping is how the caps were enforced: app (told to the nodes) or
+	// tc (by the kernel, the nodes in network namespaces named Netns*).
+	Shaping string `json:"shaping"`
+	Netns   string `json:"netns_prefix,omitempty"`
 	// SeedBudget is how many copies of the file the seeder uploads before
 	// it leaves the class to itself (ShareOptions.UploadBudget); 0: none.
 	SeedBudget float64 `json:"seed_budget,omitempty"`
@@ -80,6 +85,15 @@ func (o *options) resolve(fs *flag.FlagSet) (params, error) {
 		return params{}, fmt.Errorf("-settle %v is negative", o.settle)
 	case o.settle > 0 && !o.goAhead:
 		return params{}, fmt.Errorf("-settle %v: with -go-ahead=false there is no go-ahead to wait for", o.settle)
+	case o.shaping != shapingApp && o.shaping != shapingTC:
+		return params{}, fmt.Errorf("-shaping %q: want app or tc", o.shaping)
+	case o.shaping == shapingTC && o.inprocess:
+		return params{}, errors.New("-shaping tc runs every node as a process in a network namespace of its own; drop -inprocess")
+	case o.rtt != 0:
+		// TODO(issue 22): this kernel has no netem (nor fq); a delay would
+		// need NFQUEUE in each namespace and a releaser that holds every
+		// packet for the delay.
+		return params{}, fmt.Errorf("-rtt %v is not supported yet: the classroom cannot add a delay between nodes (it would need netem, or NFQUEUE and a packet releaser)", o.rtt)
 	case !(o.seedBudget >= 0) || math.IsInf(o.seedBudget, 0):
 		return params{}, fmt.Errorf("-seed-budget %v: want 0 (none) or a number of copies above 0", o.seedBudget)
 	}
@@ -87,7 +101,7 @@ func (o *options) resolve(fs *flag.FlagSet) (params, error) {
 		Scenario: o.scenario, Scale: o.scale, Mode: "processes",
 		Leechers: o.n, FileBytes: int64(o.size), SeedUp: scaleRate(int64(o.seedUp), o.scale),
 		Up: o.up.scaled(o.scale), Down: o.down.scaled(o.scale), Settle: o.settle.Seconds(),
-		SeedBudget: o.seedBudget, GoAhead: o.goAhead,
+		SeedBudget: o.seedBudget, GoAhead: o.goAhead, Shaping: o.shaping,
 	}
 	if o.inprocess {
 		p.Mode = "goroutines"

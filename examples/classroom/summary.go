@@ -223,8 +223,11 @@ func (r *result) caps() string {
 	if r.SeedBudget > 0 {
 		s += fmt.Sprintf("; seeder budget %g copies", r.SeedBudget)
 	}
-	if r.Mode == "goroutines" {
+	switch {
+	case r.Mode == "goroutines":
 		return s + "; nodes in one process"
+	case r.Shaping == shapingTC:
+		return s + "; a process per node in its own network namespace, the caps enforced by tc HTB and told to no node"
 	}
 	return s + "; a process per node"
 }
