@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -60,10 +61,16 @@ func openTCNetwork(ctx context.Context, plan netPlan, log io.Writer) (*tcNetwork
 	if err != nil {
 		return nil, err
 	}
+	// Another classroom starting now may remove the same leftovers; and
+	// ours have names of their own, so any that stay are in no one's way.
 	if old := leftovers(names, os.Getpid(), processAlive); len(old) > 0 {
-		fmt.Fprintf(log, "classroom: removing %d network namespaces left by a classroom that is no longer running (%s…)\n", len(old), old[0])
-		if err := n.run(context.Background(), teardown(old), true); err != nil {
-			return nil, fmt.Errorf("removing the namespaces of an earlier run: %w", err)
+		what := fmt.Sprintf("%d network namespaces", len(old))
+		if len(old) == 1 {
+			what = "a network namespace"
+		}
+		fmt.Fprintf(log, "classroom: removing %s left by a classroom that is no longer running (%s…)\n", what, old[0])
+		if err := n.remove(old); err != nil {
+			fmt.Fprintf(log, "classroom: %v\n", err)
 		}
 	}
 	if err := n.run(ctx, plan.setup(), false); err != nil {
@@ -82,12 +89,31 @@ func (n *tcNetwork) close() error {
 	if err != nil {
 		names = n.plan.namespaces() // delete them blind; -force carries on past the missing
 	}
-	own := ownNamespaces(names, n.plan.prefix)
-	if len(own) == 0 {
+	return n.remove(ownNamespaces(names, n.plan.prefix))
+}
+
+// remove deletes the namespaces names. It fails only if some of them are
+// still there afterwards: one that is already gone is what was wanted.
+func (n *tcNetwork) remove(names []string) error {
+	if len(names) == 0 {
 		return nil
 	}
-	if err := n.run(context.Background(), teardown(own), true); err != nil {
-		return fmt.Errorf("removing the class's network namespaces (%s*): %w", n.plan.prefix, err)
+	err := n.run(context.Background(), teardown(names), true)
+	if err == nil {
+		return nil
+	}
+	now, lerr := n.list()
+	if lerr != nil {
+		return fmt.Errorf("removing network namespaces: %w", err)
+	}
+	var left []string
+	for _, name := range names {
+		if slices.Contains(now, name) {
+			left = append(left, name)
+		}
+	}
+	if len(left) > 0 {
+		return fmt.Errorf("network namespaces %s remain: %w", strings.Join(left, ", "), err)
 	}
 	return nil
 }
