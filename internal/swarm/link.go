@@ -79,6 +79,11 @@ type link struct {
 	w       *wire.Writer  // the handshake's writer, reused by writeLoop
 	// fetching: the peer asked us for a piece, so it is no seed.
 	fetching atomic.Bool
+	// withheld are the pieces we got but did not announce to the peer
+	// (it held them already); owned by the session goroutine, nil until
+	// one is.
+	withheld pieceSet
+	seedSeen bool // a tick saw both ends complete; owned by the session (bothSeeds)
 }
 
 type outPiece struct {
@@ -132,6 +137,30 @@ func (l *link) request(i int) {
 	l.mu.Unlock()
 	l.earned.Add(1) // the peer may reject it
 	l.send(wire.Msg{Type: wire.Request, Index: uint32(i)})
+}
+
+// withhold records that the peer was not told we got piece i. Called by
+// the session goroutine.
+func (l *link) withhold(i int) {
+	if l.withheld == nil {
+		l.withheld = newPieceSet(l.s.m.NumPieces())
+	}
+	l.withheld.add(uint32(i))
+}
+
+// tellWithheld announces the pieces withhold kept back, so that the peer
+// learns we are complete: once it is complete too, one of us drops the
+// link. Called by the session goroutine.
+func (l *link) tellWithheld() {
+	if l.withheld == nil {
+		return
+	}
+	for i := range l.s.m.NumPieces() {
+		if l.withheld.has(uint32(i)) {
+			l.send(wire.Msg{Type: wire.Have, Index: uint32(i)})
+		}
+	}
+	l.withheld = nil
 }
 
 // cancel withdraws our request for piece i.

@@ -349,6 +349,10 @@ func (s *Session) run() {
 					s.dropLink(l)
 					continue
 				}
+				if s.bothSeeds(l) {
+					s.dropLink(l)
+					continue
+				}
 				s.pipes[id].Sample(now)
 				s.requestMore(l)
 			}
@@ -595,9 +599,11 @@ func (s *Session) got(l *link, i int) {
 	// fetching (it has asked us for pieces) and holds the piece has no use
 	// for the news; in a quiz, where a class trades 64 pieces over a dozen
 	// links each, that is half the Haves. A super-seed shows its pieces as
-	// Haves too, so a peer that never asked is told everything.
+	// Haves too, so a peer that never asked is told everything. The Haves
+	// held back go out when this session completes (tellWithheld).
 	for _, o := range s.links {
 		if o.fetching.Load() && s.picker.PeerHolds(picker.Peer(o.id), i) && !s.peerComplete(o.id) {
+			o.withhold(i)
 			continue
 		}
 		o.send(wire.Msg{Type: wire.Have, Index: uint32(i)})
@@ -615,11 +621,28 @@ func (s *Session) got(l *link, i int) {
 		for _, o := range s.links {
 			if !s.picker.Interested(picker.Peer(o.id)) && s.peerComplete(o.id) {
 				s.dropLink(o)
+				continue
 			}
+			o.tellWithheld()
 		}
 		return
 	}
 	s.requestMore(l)
+}
+
+// bothSeeds reports, on a tick, whether l's peer completed after this
+// session did, a tick ago or more: two seeds have nothing to trade, and
+// the link would keep its connection open. A tick's wait lets a peer that
+// floods us with Haves trip its budget (and be refused) before it looks
+// complete. A super-seed on an upload budget keeps its links: the budget
+// counts the pieces its linked peers hold (heldByPeer).
+func (s *Session) bothSeeds(l *link) bool {
+	if s.Wanted() || !s.peerComplete(l.id) || (s.super != nil && s.cfg.UploadBudget > 0) {
+		return false
+	}
+	seen := l.seedSeen
+	l.seedSeen = true
+	return seen
 }
 
 func (s *Session) peerComplete(p peer.ID) bool {
