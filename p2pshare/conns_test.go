@@ -11,9 +11,10 @@ import (
 )
 
 // TestSeedsDropTheirLinks has a small class fetch a share and checks that
-// once all hold it, no link is left up (two seeds have nothing to trade):
-// a member that completes tells its peers the pieces it had not announced
-// to them, so that each pair learns it is done.
+// once all hold it, no link is left up (two seeds have nothing to trade)
+// and no connection stays protected for one: a member that completes
+// tells its peers the pieces it had not announced to them, so that each
+// pair learns it is done.
 func TestSeedsDropTheirLinks(t *testing.T) {
 	const members, size = 6, 1 << 20
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -53,4 +54,12 @@ func TestSeedsDropTheirLinks(t *testing.T) {
 		return out
 	}
 	waitUntil(t, 30*time.Second, "no links left between the seeds", func() bool { return slices.Max(links()) == 0 })
+	tag := "p2pshare-link/" + ih.String()
+	for i, n := range all {
+		for _, p := range n.h.Network().Peers() {
+			if n.h.ConnManager().IsProtected(p, tag) {
+				t.Errorf("node %d still protects its connection to %s for a link", i, p.ShortString())
+			}
+		}
+	}
 }

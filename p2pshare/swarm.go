@@ -264,6 +264,7 @@ func (s *Swarm) start(cfg swarm.Config) (*swarm.Session, error) {
 	cfg.Log = s.log
 	cfg.Addrs = s.h.Peerstore().Addrs
 	cfg.Dial = s.dialer(cfg.Infohash)
+	cfg.Conns = s.h.ConnManager()
 	se, err := swarm.New(s.ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("p2pshare: %w", err)

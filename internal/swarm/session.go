@@ -71,6 +71,10 @@ type Config struct {
 	// exchange. It must not block; it reports whether it started the
 	// dial (false: too many run, ask again later).
 	Dial func(peer.AddrInfo) bool
+	// Conns, if set, is told which peers the session has a link with, so
+	// that their connections are not trimmed while pieces flow: the
+	// host's connection manager. Nil protects nothing.
+	Conns Protector
 }
 
 // Session trades one share's pieces with its peers. Its methods are safe for
@@ -330,8 +334,9 @@ func (s *Session) run() {
 	for {
 		select {
 		case <-s.ctx.Done():
-			for _, l := range s.links {
+			for id, l := range s.links {
 				l.close()
+				s.unprotect(id)
 			}
 			// Close syncs what a fetch has written, then releases the files.
 			if err := s.st.Close(); err != nil {
@@ -477,6 +482,7 @@ func (s *Session) addLink(l *link) {
 		s.dropLink(old)
 	}
 	s.links[l.id] = l
+	s.protect(l.id)
 	s.mu.Lock()
 	s.connected[l.id] = true
 	s.mu.Unlock()
@@ -507,6 +513,7 @@ func (s *Session) unlink(l *link, why error) {
 		return
 	}
 	delete(s.links, l.id)
+	s.unprotect(l.id)
 	delete(s.pipes, l.id)
 	delete(s.told, l.id)
 	delete(s.gained, l.id)
