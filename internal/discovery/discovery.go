@@ -151,7 +151,7 @@ func New(h host.Host, opts Options) (*DHT, error) {
 		f := opts.Filter
 		o = append(o, dht.RoutingTableFilter(func(_ interface{}, p peer.ID) bool { return f(p) }))
 	}
-	d, err := dht.New(h, o...)
+	d, err := dht.New(rankOnly(h), o...)
 	if err != nil {
 		return nil, fmt.Errorf("discovery: %w", err)
 	}
