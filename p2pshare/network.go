@@ -90,7 +90,7 @@ func openNetwork(ctx context.Context, cfg *Config, key crypto.PrivKey, log *slog
 	netDir, memDir := filepath.Join(dir, networkDirName), filepath.Join(dir, memberDirName)
 	var creds membership.Credentials
 	switch {
-	case exists(filepath.Join(netDir, "ca.key")) || (cfg.Invite == "" && len(cfg.BootstrapPeers) == 0 && !exists(filepath.Join(memDir, "member.crt"))):
+	case startsAsBootstrap(cfg):
 		n.boot, err = membership.OpenBootstrap(membership.BootstrapConfig{
 			Dir: netDir, AllowNames: cfg.AllowNames, Approve: approver(cfg.Approve), Log: log,
 		})
@@ -252,6 +252,18 @@ func (n *memberNet) close() {
 	if n.tmp != "" {
 		_ = os.RemoveAll(n.tmp)
 	}
+}
+
+// startsAsBootstrap reports whether cfg makes the node its network's
+// bootstrap: its DataDir holds the network's CA, or it has no invite, no
+// bootstrap peers and no member certificate to join with.
+func startsAsBootstrap(cfg *Config) bool {
+	dir := cfg.DataDir
+	if dir == "" {
+		return cfg.Invite == "" && len(cfg.BootstrapPeers) == 0
+	}
+	return exists(filepath.Join(dir, networkDirName, "ca.key")) ||
+		(cfg.Invite == "" && len(cfg.BootstrapPeers) == 0 && !exists(filepath.Join(dir, memberDirName, "member.crt")))
 }
 
 func exists(p string) bool {

@@ -78,8 +78,12 @@ func New(ctx context.Context, cfg Config) (*Swarm, error) {
 		return nil, err
 	}
 	boot, _ := cfg.bootstrap()
+	keep := memberKeep
+	if startsAsBootstrap(&cfg) {
+		keep = 0 // the bootstrap serves the class: it keeps all it can carry
+	}
 	gate := &pendingGater{}
-	h, err := ihost.New(ihost.Options{Key: key, ListenAddrs: cfg.listenAddrs(), MaxPeers: cfg.MaxPeers, QUIC: cfg.QUIC, Gater: gate, Metrics: cfg.Metrics})
+	h, err := ihost.New(ihost.Options{Key: key, ListenAddrs: cfg.listenAddrs(), MaxPeers: cfg.MaxPeers, Keep: keep, QUIC: cfg.QUIC, Gater: gate, Metrics: cfg.Metrics})
 	if err != nil {
 		return nil, fmt.Errorf("p2pshare: %w", err)
 	}
@@ -90,6 +94,12 @@ func New(ctx context.Context, cfg Config) (*Swarm, error) {
 	}
 	gate.set(nw.m.Gater())
 	boot = append(boot, nw.joinVia...)
+	// The contacts a member joins through (the bootstrap, usually) stay
+	// connected: it reports its status there, renews its certificate
+	// there, and asks there first for a share's manifest.
+	for _, ai := range boot {
+		h.ConnManager().Protect(ai.ID, bootstrapTag)
+	}
 	fail := func(err error) (*Swarm, error) {
 		h.Close()
 		nw.close()
@@ -166,6 +176,17 @@ func New(ctx context.Context, cfg Config) (*Swarm, error) {
 	go s.renewLoop()
 	return s, nil
 }
+
+// memberKeep is how many connections a member keeps open when idle, beside
+// its piece links and its bootstrap contact, which are protected: a few
+// warm DHT contacts. Joining and lookups connect a member to much of the
+// class; without a trim a class of 50 kept a full mesh (53-63 connections
+// each) long after its quiz, and a class of 1000 would keep 500,000.
+const memberKeep = 8
+
+// bootstrapTag protects a member's connections to the contacts it joined
+// through.
+const bootstrapTag = "p2pshare-bootstrap"
 
 func identity(dir string) (crypto.PrivKey, error) {
 	if dir == "" {

@@ -42,6 +42,14 @@ type Options struct {
 	ListenAddrs []ma.Multiaddr // TCP, and QUIC if QUIC is set; none: dial only
 	MaxPeers    int            // connections the node must carry at once; 0 means 1100
 	QUIC        bool           // also run QUIC (about 3x the CPU per GB of TCP)
+	// Keep is how many connections the node keeps open when idle, apart
+	// from the protected ones (host.ConnManager().Protect). Once it holds
+	// twice as many, the connection manager closes the least useful of
+	// those older than TrimGrace until Keep remain. 0 means MaxPeers: a
+	// node that serves the whole class (the bootstrap) keeps what it can
+	// carry. MaxPeers bounds what a node can carry; Keep, what it holds on
+	// to.
+	Keep int
 	// Gater, if set, screens every connection during its handshake: the
 	// membership layer refuses blocked and revoked peers there.
 	Gater coreconnmgr.ConnectionGater
@@ -65,7 +73,11 @@ func New(opts Options) (host.Host, error) {
 	if err != nil {
 		return nil, err
 	}
-	cm, err := connmgr.NewConnManager(maxPeers, maxPeers+maxPeers/4, connmgr.WithGracePeriod(time.Minute))
+	low, high := maxPeers, maxPeers+maxPeers/4
+	if opts.Keep > 0 {
+		low, high = min(opts.Keep, maxPeers), min(2*opts.Keep, maxPeers+maxPeers/4)
+	}
+	cm, err := connmgr.NewConnManager(low, high, connmgr.WithGracePeriod(TrimGrace))
 	if err != nil {
 		return nil, fmt.Errorf("host: connection manager: %w", err)
 	}
@@ -101,6 +113,14 @@ func New(opts Options) (host.Host, error) {
 	}
 	return h, nil
 }
+
+// TrimGrace is how long a new connection is safe from the connection
+// manager's trims: long enough for the DHT lookup or the handshake that
+// opened it to finish on a busy machine, short enough that a member's
+// connections fall back to Options.Keep soon after its lookups end. A
+// trim runs at most every 10 s (libp2p's silence period), so an idle
+// connection lasts between TrimGrace and TrimGrace+10 s.
+const TrimGrace = 20 * time.Second
 
 // Limits on what one peer may hold with this node. They bound what a
 // member that floods this node with streams can take; an honest member
