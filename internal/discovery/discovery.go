@@ -257,7 +257,9 @@ func (d *DHT) Join(ctx context.Context) error {
 // refreshLoop looks this node up after RefreshDelay, so its closest
 // members learn of it (and hand it the records it is now among the k
 // closest for), refreshes the routing table, and refreshes it again every
-// RefreshInterval, until Close.
+// RefreshInterval, until Close. Once the first refresh is done, the
+// replicators count the peers it found as known, not as newcomers to hand
+// keys to: they were there before this node.
 func (d *DHT) refreshLoop() {
 	delay := d.opts.RefreshDelay
 	if delay == 0 {
@@ -275,11 +277,16 @@ func (d *DHT) refreshLoop() {
 		d.log.Debug("self lookup", "err", err)
 	}
 	cancel()
-	for {
+	for first := true; ; first = false {
 		select {
 		case <-d.ctx.Done():
 			return
 		case <-d.d.RefreshRoutingTable():
+		}
+		if first {
+			for _, r := range d.reps {
+				r.Rebase()
+			}
 		}
 		t.Reset(d.opts.RefreshInterval)
 		select {

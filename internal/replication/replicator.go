@@ -150,6 +150,19 @@ func (r *Replicator) every(ctx context.Context, d time.Duration, f func()) {
 	}
 }
 
+// Rebase counts the peers now in the routing table as known, not as
+// newcomers to hand keys to. A node calls it once it has joined and filled
+// its routing table: the peers it met that way were in the network before
+// it and hold their keys already; it is their newcomer, not they its.
+// Without it, a node's first poll handed every key it held to nearly every
+// peer it knew, and a class joining together became a full mesh a minute
+// later.
+func (r *Replicator) Rebase() {
+	r.run.Lock()
+	defer r.run.Unlock()
+	r.known = set(r.d.RoutingTable().ListPeers())
+}
+
 // Close stops the loops and waits for them.
 func (r *Replicator) Close() error {
 	if r.cancel != nil {
