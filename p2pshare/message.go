@@ -139,8 +139,9 @@ func (m *messenger) awaitListed() {
 
 // Messages returns the channel private messages to this node arrive on,
 // each once. Parked messages are collected when the node starts and every
-// half minute; a message that finds the channel full waits where it was
-// parked, or is parked by its sender.
+// half minute (from the few inbox holders closest to its inbox key; from
+// all of them every Config.Republish); a message that finds the channel
+// full waits where it was parked, or is parked by its sender.
 func (s *Swarm) Messages() <-chan Message { return s.msg.in }
 
 // Send sends body privately to the member to, named by its name or peer

@@ -325,3 +325,29 @@ func registry(t *testing.T, c prometheus.Collector) *prometheus.Registry {
 	}
 	return r
 }
+
+// TestMessageParkedForAnOnlineMember parks a message for a member that is
+// online, as a sender that could not reach it would, with the default
+// republish interval: between its full collections (every 10 minutes) the
+// member asks only the inbox holders closest to it, every half minute,
+// and the message arrives through them.
+func TestMessageParkedForAnOnlineMember(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), collectEvery+30*time.Second)
+	defer cancel()
+	cfg := func(name string) func(*Config) {
+		return func(c *Config) { c.Name = name; c.Replicas = 5 }
+	}
+	boot := testNode(t, nil, cfg("teacher"))
+	var members []*Swarm
+	for _, n := range []string{"ana", "ben", "cy", "dee", "eve", "fay"} {
+		members = append(members, testNode(t, boot, cfg(n)))
+	}
+	ana, ben := members[0], members[1]
+	n, err := ana.msg.park(ctx, ben.h.ID(), seal(t, ana, ana, ben, "while you were busy"))
+	if err != nil || n == 0 {
+		t.Fatalf("parking: %d holders, %v", n, err)
+	}
+	if m := receive(t, ctx, ben); string(m.Body) != "while you were busy" || m.FromName != "ana" {
+		t.Fatalf("got %q from %s", m.Body, m.FromName)
+	}
+}
