@@ -44,7 +44,8 @@ type Config struct {
 	// across all shares and peers of the node. 0 means no cap.
 	UploadLimit, DownloadLimit int64
 	// ProvideInterval is how often the node re-announces the shares it
-	// holds. 0 means 1 minute.
+	// holds, give or take a quarter; a member that leaves is forgotten
+	// as a provider within three of them. 0 means 5 minutes.
 	ProvideInterval time.Duration
 	// MaxPeers is how many connections the node must carry at once (a class,
 	// with room to spare). 0 means 1100.

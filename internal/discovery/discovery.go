@@ -45,10 +45,20 @@ const ProtocolPrefix = "/p2pshare"
 // /p2pshare-manifest/<infohash bytes> and its value the manifest's bytes.
 const manifestNS = "p2pshare-manifest"
 
+// defaultProvideInterval is how often a provider re-announces unless told
+// otherwise. Each announcement is a lookup and k stores, so a member that
+// announces connects to about k others: at one minute, the median member
+// of a class of 50 held 19-27 connections after a quiz, the announcements
+// spread over the minute, against 10-11 at five. At five, a departed
+// member's record lives 15 minutes (ProviderTTL) where it lived 3, and a
+// fetch that finds it meanwhile spends a dial on it.
+const defaultProvideInterval = 5 * time.Minute
+
 // Options configure the DHT.
 type Options struct {
 	Bootstrap []peer.AddrInfo // empty: this is the first node of a network
-	// ProvideInterval is how often a provider re-announces; 0 means 1 minute.
+	// ProvideInterval is how often a provider re-announces, give or take a
+	// quarter; 0 means 5 minutes.
 	ProvideInterval time.Duration
 	// Filter, if set, admits a peer to the routing table (the membership seam).
 	Filter func(peer.ID) bool
@@ -81,7 +91,7 @@ type Options struct {
 
 func (o *Options) defaults() {
 	if o.ProvideInterval <= 0 {
-		o.ProvideInterval = time.Minute
+		o.ProvideInterval = defaultProvideInterval
 	}
 	if o.Replicas <= 0 {
 		o.Replicas = 20
@@ -321,7 +331,7 @@ func (d *DHT) Provide(c cid.Cid) {
 	d.mu.Unlock()
 	go func() {
 		for {
-			wait := d.opts.ProvideInterval
+			wait := jitter(d.opts.ProvideInterval)
 			pctx, pcancel := context.WithTimeout(ctx, 30*time.Second)
 			err := d.d.Provide(pctx, c, true)
 			pcancel()
@@ -336,6 +346,15 @@ func (d *DHT) Provide(c cid.Cid) {
 			}
 		}
 	}()
+}
+
+// jitter returns d give or take a quarter, at random. A class starts
+// together, and its members' announcements, each a lookup and k stores,
+// would otherwise recur together: fifty members re-announcing in the same
+// few seconds connected each of them to most of the class at once, every
+// ProvideInterval.
+func jitter(d time.Duration) time.Duration {
+	return d - d/4 + rand.N(d/2+1)
 }
 
 // StopProviding ends the re-announcements of c.
