@@ -3,6 +3,7 @@ package p2pshare
 import (
 	"context"
 	"errors"
+	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -24,9 +25,10 @@ const nearHolders = 3
 
 // loop collects this node's parked messages now and every collectEvery,
 // and runs a republish round over the inboxes it holds every
-// Config.Republish. A full collection, which looks the inbox key up and
-// asks all k holders, runs at the start and once per Config.Republish; the
-// ones between ask the nearHolders closest holders alone. Asking all k
+// Config.Republish (each give or take a quarter, see spread). A full
+// collection, which looks the inbox key up and asks all k holders, runs
+// at the start and once per Config.Republish; the ones between ask the
+// nearHolders closest holders alone. Asking all k
 // every half minute connected every member to k others (in a class of 50,
 // 40 % of it) twice a minute, and kept the class close to a full mesh.
 func (m *messenger) loop() {
@@ -36,26 +38,32 @@ func (m *messenger) loop() {
 		every = 10 * time.Minute
 	}
 	near := m.collect(s.ctx, nil)
-	full := time.Now()
+	full, fullEvery := time.Now(), spread(every)
 	collect := time.NewTicker(min(collectEvery, every))
 	defer collect.Stop()
-	round := time.NewTicker(every)
+	round := time.NewTimer(spread(every))
 	defer round.Stop()
 	for {
 		select {
 		case <-s.ctx.Done():
 			return
 		case now := <-collect.C:
-			if len(near) == 0 || now.Sub(full) >= every {
-				near, full = m.collect(s.ctx, nil), now
+			if len(near) == 0 || now.Sub(full) >= fullEvery {
+				near, full, fullEvery = m.collect(s.ctx, nil), now, spread(every)
 			} else {
 				m.collect(s.ctx, near)
 			}
 		case <-round.C:
 			m.republish(s.ctx)
+			round.Reset(spread(every))
 		}
 	}
 }
+
+// spread returns d give or take a quarter, at random: a class starts
+// together, and its members' full collections and republish rounds, each
+// a lookup or more, should not recur together every Config.Republish.
+func spread(d time.Duration) time.Duration { return d - d/4 + rand.N(d/2+1) }
 
 // collect fetches this node's messages from the nodes closest to its
 // inbox (and from its own store, when it holds its own inbox), delivers

@@ -83,8 +83,8 @@ type Options struct {
 	// before that. 0 means a random time between 5 and 15 s; negative,
 	// none. The table is refreshed every RefreshInterval after that.
 	RefreshDelay time.Duration
-	// RefreshInterval is how often the routing table is refreshed; 0 means
-	// 10 minutes.
+	// RefreshInterval is how often the routing table is refreshed, give or
+	// take a quarter; 0 means 10 minutes.
 	RefreshInterval time.Duration
 	Log             *slog.Logger
 }
@@ -171,7 +171,7 @@ func New(h host.Host, opts Options) (*DHT, error) {
 	for ns := range validators {
 		r, err := replication.New(d, replication.Config{
 			Namespace: ns, Store: store, K: opts.Replicas, Interval: opts.Republish,
-			Log: opts.Log.With("namespace", ns),
+			Log: opts.Log.With("namespace", ns), Spread: jitter,
 		})
 		if err != nil {
 			out.Close()
@@ -267,9 +267,9 @@ func (d *DHT) Join(ctx context.Context) error {
 // refreshLoop looks this node up after RefreshDelay, so its closest
 // members learn of it (and hand it the records it is now among the k
 // closest for), refreshes the routing table, and refreshes it again every
-// RefreshInterval, until Close. Once the first refresh is done, the
-// replicators count the peers it found as known, not as newcomers to hand
-// keys to: they were there before this node.
+// RefreshInterval (give or take a quarter), until Close. Once the first
+// refresh is done, the replicators count the peers it found as known, not
+// as newcomers to hand keys to: they were there before this node.
 func (d *DHT) refreshLoop() {
 	delay := d.opts.RefreshDelay
 	if delay == 0 {
@@ -298,7 +298,7 @@ func (d *DHT) refreshLoop() {
 				r.Rebase()
 			}
 		}
-		t.Reset(d.opts.RefreshInterval)
+		t.Reset(jitter(d.opts.RefreshInterval))
 		select {
 		case <-d.ctx.Done():
 			return
@@ -349,10 +349,11 @@ func (d *DHT) Provide(c cid.Cid) {
 }
 
 // jitter returns d give or take a quarter, at random. A class starts
-// together, and its members' announcements, each a lookup and k stores,
-// would otherwise recur together: fifty members re-announcing in the same
-// few seconds connected each of them to most of the class at once, every
-// ProvideInterval.
+// together, and its members' periodic work would otherwise recur together:
+// fifty members re-announcing in the same few seconds connected each of
+// them to most of the class at once, every ProvideInterval, and their
+// republish rounds and routing-table refreshes, each a few lookups, did
+// the same every tenth minute.
 func jitter(d time.Duration) time.Duration {
 	return d - d/4 + rand.N(d/2+1)
 }

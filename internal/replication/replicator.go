@@ -32,6 +32,10 @@ type Config struct {
 	Parallel     int              // keys republished at once; 0 means 8
 	Now          func() time.Time // nil means time.Now
 	Log          *slog.Logger     // nil discards
+	// Spread, if set, turns each interval into the wait before the next
+	// round or poll: nodes that start together, as a class does, should
+	// not run their rounds together for ever. Nil waits the interval.
+	Spread func(time.Duration) time.Duration
 	// Trace, if set, is called for every store this node makes and every
 	// key it drops: what a test or an operator follows a key's moves with.
 	Trace func(Trace)
@@ -137,8 +141,15 @@ func (r *Replicator) Start() {
 	r.wg.Go(func() { r.every(ctx, r.cfg.PollInterval, func() { r.PollNewcomers(ctx) }) })
 }
 
+// every runs f every d (Config.Spread of it) until ctx ends.
 func (r *Replicator) every(ctx context.Context, d time.Duration, f func()) {
-	t := time.NewTicker(d)
+	wait := func() time.Duration {
+		if r.cfg.Spread == nil {
+			return d
+		}
+		return r.cfg.Spread(d)
+	}
+	t := time.NewTimer(wait())
 	defer t.Stop()
 	for {
 		select {
@@ -146,6 +157,7 @@ func (r *Replicator) every(ctx context.Context, d time.Duration, f func()) {
 			return
 		case <-t.C:
 			f()
+			t.Reset(wait())
 		}
 	}
 }
