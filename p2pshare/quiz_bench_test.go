@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	ihost "github.com/p2pshare/p2pshare/internal/host"
 	"github.com/p2pshare/p2pshare/internal/manifest"
 )
 
@@ -87,8 +88,9 @@ func profileQuiz(b *testing.B) (stop func()) {
 // members, already joined, who all fetch it at one instant (seeder up 8
 // MiB/s, members up 4 and down 8 MiB/s; T* = 0.48 s). It reports the
 // medians and maxima of three phases from the go-ahead: the manifest
-// resolved (Fetch returned), the first verified piece, done; and the
-// seeder's upload over F.
+// resolved (Fetch returned), the first verified piece, done; the seeder's
+// upload over F; and the connections each member holds when the last is
+// done and connsSettle later (conns-median, conns-max), untimed.
 //
 //	go test -run '^$' -bench Quiz -benchtime 1x ./p2pshare
 func BenchmarkQuiz(b *testing.B) {
@@ -96,7 +98,9 @@ func BenchmarkQuiz(b *testing.B) {
 	for range b.N {
 		b.StopTimer()
 		log := quizLog(b)
-		boot := testNode(b, nil, func(c *Config) { c.UploadLimit = 8 << 20; c.Logger = log })
+		// The default re-announcement interval, not the tests' 2 s, as
+		// the class's connections depend on it.
+		boot := testNode(b, nil, func(c *Config) { c.UploadLimit = 8 << 20; c.Logger = log; c.ProvideInterval = 0 })
 		nodes := make([]*Swarm, n)
 		var wg sync.WaitGroup
 		// Joins run a few at a time: fifty at once can starve the
@@ -107,7 +111,12 @@ func BenchmarkQuiz(b *testing.B) {
 			wg.Go(func() {
 				joining <- struct{}{}
 				defer func() { <-joining }()
-				nodes[i] = testNode(b, boot, func(c *Config) { c.UploadLimit = 4 << 20; c.DownloadLimit = 8 << 20; c.Logger = log })
+				nodes[i] = testNode(b, boot, func(c *Config) {
+					c.UploadLimit = 4 << 20
+					c.DownloadLimit = 8 << 20
+					c.Logger = log
+					c.ProvideInterval = 0
+				})
 			})
 		}
 		wg.Wait()
@@ -213,6 +222,7 @@ func BenchmarkQuiz(b *testing.B) {
 		// duplicates (endgame, take-overs, pieces crossing a Cancel).
 		b.ReportMetric(float64(down)/(n*size), "down/NF")
 		b.ReportMetric(done[n-1].Seconds()/0.48, "makespan/T*")
+		reportConns(b, nodes)
 		cancel()
 		for _, nd := range nodes {
 			nd.Close()
@@ -256,4 +266,23 @@ func logCurve(b *testing.B, verified []time.Duration, pieceSize int64, w time.Du
 		total += c
 		b.Logf("class by %5.2fs: %4d pieces (%5d in all), %6.1f MiB/s", end.Seconds(), c, total, float64(c)*float64(pieceSize)/(1<<20)/w.Seconds())
 	}
+}
+
+// connsSettle is how long after a quiz BenchmarkQuiz counts the members'
+// connections again: a connection's trim grace and a trim tick (10 s),
+// and a little more.
+const connsSettle = ihost.TrimGrace + 15*time.Second
+
+// reportConns reports the connections the members hold now
+// (conns-at-done-median) and connsSettle later (conns-median, conns-max):
+// a member's connections should follow its links, not the class.
+func reportConns(b *testing.B, nodes []*Swarm) {
+	at := connCounts(nodes)
+	slices.Sort(at)
+	b.ReportMetric(float64(at[len(at)/2]), "conns-at-done-median")
+	time.Sleep(connsSettle) // a measurement's interval, not a synchronisation
+	later := connCounts(nodes)
+	slices.Sort(later)
+	b.ReportMetric(float64(later[len(later)/2]), "conns-median")
+	b.ReportMetric(float64(later[len(later)-1]), "conns-max")
 }
