@@ -23,7 +23,8 @@ const collectEvery = 30 * time.Second
 // full collection, or the holders' republish, covers that case.
 const nearHolders = 3
 
-// loop collects this node's parked messages now and every collectEvery,
+// loop collects this node's parked messages now (a member admitted just
+// now: at the first tick) and every collectEvery,
 // and runs a republish round over the inboxes it holds every
 // Config.Republish (each give or take a quarter, see spread). A full
 // collection, which looks the inbox key up and asks all k holders, runs
@@ -37,7 +38,14 @@ func (m *messenger) loop() {
 	if every == 0 {
 		every = 10 * time.Minute
 	}
-	near := m.collect(s.ctx, nil)
+	// A member admitted just now has a peer ID nobody could have written
+	// to yet, so its first collection waits for the first tick: in a class
+	// that joins at once, a lookup and k connections per student at start
+	// was a large part of each student's CPU.
+	var near []peer.ID
+	if !s.net.admitted {
+		near = m.collect(s.ctx, nil)
+	}
 	full, fullEvery := time.Now(), spread(every)
 	collect := time.NewTicker(min(collectEvery, every))
 	defer collect.Stop()
