@@ -95,7 +95,11 @@ func (b *Bootstrap) Admit(s network.Stream) {
 		var r refusal
 		if !errors.As(err, &r) {
 			b.log.Error("admission failed", "peer", p, "err", err)
-			err = refuse("the bootstrap failed to record the admission; try again later")
+			if errors.Is(err, errIssue) {
+				err = refuse("the bootstrap could not sign a certificate; nothing was recorded or used up, try again later")
+			} else {
+				err = refuse("the bootstrap failed to record the admission; try again later")
+			}
 		}
 		reply = serverMsg{Kind: kindRefusal, Reason: err.Error()}
 		b.log.Info("admission refused", "peer", p, "name", req.Name, "reason", reply.Reason)
@@ -118,8 +122,10 @@ func (b *Bootstrap) Admit(s network.Stream) {
 	_, _ = io.Copy(io.Discard, io.LimitReader(s, 1))
 }
 
-// join decides a join request and, if it is granted, records it durably and
-// then issues the certificate.
+// join decides a join request and, if it is granted, signs the certificate
+// and then records the token use and the member durably: a use is recorded
+// only for a certificate signed, and a certificate leaves only once its use
+// is recorded.
 func (b *Bootstrap) join(p, self peer.ID, nonce [32]byte, req *clientMsg) (*MemberCert, error) {
 	if _, err := peerKey(p); err != nil {
 		return nil, refuse("peer %s has no Ed25519 key; p2pshare members need one", p)
@@ -152,15 +158,36 @@ func (b *Bootstrap) join(p, self peer.ID, nonce [32]byte, req *clientMsg) (*Memb
 		}
 	}
 	now := b.cfg.Now()
-	serial, err := randomSerial()
+	mc, err := b.issue(IssueRequest{Peer: p, Name: req.Name, Role: req.Role, Now: now, TTL: b.cfg.CertTTL})
 	if err != nil {
 		return nil, err
 	}
-	// The use is durable before anything is signed.
-	if err := b.reg.admit(j, serial, now.Add(b.cfg.CertTTL), now); err != nil {
+	// Signed first, recorded second, sent last: a certificate the CA
+	// cannot sign spends no use, and one that is signed leaves only once
+	// its use is durable. A join that loses a race for the last use has
+	// cost a signature, which is cheap, and nothing else.
+	if err := b.reg.admit(j, mc.Serial, now.Add(b.cfg.CertTTL), now); err != nil {
 		return nil, err // a refusal, or a disk failure that Admit reports vaguely
 	}
-	return b.ca.Issue(IssueRequest{Peer: p, Name: req.Name, Role: req.Role, Now: now, TTL: b.cfg.CertTTL, Serial: serial})
+	return mc, nil
+}
+
+// errIssue marks a certificate the CA failed to sign: nothing was
+// recorded, so the newcomer may simply try again.
+var errIssue = errors.New("the CA could not sign the certificate")
+
+// issue signs a certificate with a fresh serial.
+func (b *Bootstrap) issue(r IssueRequest) (*MemberCert, error) {
+	serial, err := randomSerial()
+	if err != nil {
+		return nil, fmt.Errorf("%w: serial: %w", errIssue, err)
+	}
+	r.Serial = serial
+	mc, err := b.ca.Issue(r)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", errIssue, err)
+	}
+	return mc, nil
 }
 
 // renew issues a fresh certificate to a member that proves itself with its
@@ -177,14 +204,14 @@ func (b *Bootstrap) renew(p peer.ID, req *clientMsg) (*MemberCert, error) {
 	if !ok {
 		return nil, refuse("peer %s is not a member of this network", p)
 	}
-	serial, err := randomSerial()
+	mc, err := b.issue(IssueRequest{Peer: p, Name: rec.Name, Role: rec.Role, Now: now, TTL: b.cfg.CertTTL})
 	if err != nil {
 		return nil, err
 	}
-	if _, err := b.reg.renew(p, serial, now.Add(b.cfg.CertTTL)); err != nil {
+	if _, err := b.reg.renew(p, mc.Serial, now.Add(b.cfg.CertTTL)); err != nil {
 		return nil, err
 	}
-	return b.ca.Issue(IssueRequest{Peer: p, Name: rec.Name, Role: rec.Role, Now: now, TTL: b.cfg.CertTTL, Serial: serial})
+	return mc, nil
 }
 
 // waitTurn holds the newcomer in the admission line until its turn, or

@@ -159,15 +159,11 @@ func (b *Bootstrap) SelfCert(self peer.ID, name string, role Role) ([]byte, erro
 			return der, nil
 		}
 	}
-	serial, err := randomSerial()
+	mc, err := b.issue(IssueRequest{Peer: self, Name: name, Role: role, Now: now, TTL: b.cfg.CertTTL})
 	if err != nil {
 		return nil, err
 	}
-	if err := b.reg.enroll(self, name, role, serial, now.Add(b.cfg.CertTTL), now); err != nil {
-		return nil, err
-	}
-	mc, err := b.ca.Issue(IssueRequest{Peer: self, Name: name, Role: role, Now: now, TTL: b.cfg.CertTTL, Serial: serial})
-	if err != nil {
+	if err := b.reg.enroll(self, name, role, mc.Serial, now.Add(b.cfg.CertTTL), now); err != nil {
 		return nil, err
 	}
 	if err := writePEM(path, "CERTIFICATE", mc.DER); err != nil {
