@@ -15,7 +15,6 @@ package discovery
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -224,44 +223,6 @@ func (d *DHT) Stats() replication.Stats {
 		s.Add(r.Stats())
 	}
 	return s
-}
-
-// Join connects to the bootstrap peers and fills the routing table. It fails
-// if bootstrap peers were given and none could be reached, or none entered
-// the routing table before ctx ended.
-func (d *DHT) Join(ctx context.Context) error {
-	if len(d.opts.Bootstrap) == 0 {
-		return nil
-	}
-	var errs []error
-	ok := 0
-	for _, ai := range d.opts.Bootstrap {
-		if err := d.h.Connect(ctx, ai); err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", ai.ID, err))
-			continue
-		}
-		ok++
-	}
-	if ok == 0 {
-		return fmt.Errorf("discovery: no bootstrap peer reachable: %w", errors.Join(errs...))
-	}
-	// Identify adds a peer to the routing table shortly after connecting.
-	t := time.NewTicker(20 * time.Millisecond)
-	defer t.Stop()
-	for d.d.RoutingTable().Size() == 0 {
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("discovery: bootstrap peers reached but none speaks the p2pshare DHT: %w", ctx.Err())
-		case <-t.C:
-		}
-	}
-	// Look ourselves up to learn our neighbourhood, then refresh, in the
-	// background: a lookup asks and connects to a dozen or more members,
-	// which a newcomer's first fetch does not need (the bootstrap answers
-	// its first lookups), and which a class that joins at once would
-	// otherwise all pay before anyone's first piece.
-	go d.refreshLoop()
-	return nil
 }
 
 // refreshLoop looks this node up after RefreshDelay, so its closest
