@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
 	"slices"
 	"sync"
 	"time"
@@ -52,8 +54,10 @@ type PeerID = peer.ID
 // FetchOptions say where a fetch writes and how long it looks for the share.
 type FetchOptions struct {
 	// Out is where the share ends up: the file, for a single-file share, or
-	// the folder, for a folder share. It must not exist yet. While the fetch
-	// runs the content lives at Out+".p2pshare-part", with its progress in
+	// the folder, for a folder share. It must not exist yet: Fetch checks
+	// before it looks for the share, and refuses an existing Out with an
+	// error that names it and wraps fs.ErrExist. While the fetch runs the
+	// content lives at Out+".p2pshare-part", with its progress in
 	// Out+".p2pshare-state", recorded twice a second (for a share under 4
 	// MiB, only when the fetch stops: fetching it again costs less than the
 	// syncs); a fetch that finds them resumes, re-verifying what they
@@ -84,6 +88,13 @@ func (s *Swarm) Fetch(ctx context.Context, infohash Infohash, opts FetchOptions)
 	}
 	if opts.Out == "" {
 		return nil, errors.New("p2pshare: FetchOptions.Out is empty")
+	}
+	// The destination is checked before the lookup, which can take as long
+	// as LookupTimeout: a fetch that cannot write says so at once.
+	if _, err := os.Lstat(opts.Out); err == nil {
+		return nil, fmt.Errorf("p2pshare: FetchOptions.Out %s: %w", opts.Out, fs.ErrExist)
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("p2pshare: FetchOptions.Out: checking %s: %w", opts.Out, err)
 	}
 	lctx, lcancel := ctx, context.CancelFunc(func() {})
 	if opts.LookupTimeout > 0 {
