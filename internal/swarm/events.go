@@ -18,11 +18,12 @@ const (
 	EventPiece                          // Piece arrived from Peer and verified
 	EventComplete                       // every piece is held and stored
 	EventFailed                         // the session stopped with Err
+	EventWaiting                        // what a fetch waits for changed: Waiting (NotWaiting: data flows again)
 )
 
 // String names the kind, as in logs and JSON.
 func (k EventKind) String() string {
-	return [...]string{"progress", "peer-connected", "peer-dropped", "peer-banned", "piece", "complete", "failed"}[k]
+	return [...]string{"progress", "peer-connected", "peer-dropped", "peer-banned", "piece", "complete", "failed", "waiting"}[k]
 }
 
 // Event is one thing that happened in a session.
@@ -34,6 +35,8 @@ type Event struct {
 	// protocol (EventPeerDropped; the session then refuses it for a while).
 	Err      error
 	Progress Progress
+	// Waiting is what a fetch waits for (EventWaiting).
+	Waiting Waiting
 }
 
 // Progress is a snapshot of a session.
@@ -47,6 +50,9 @@ type Progress struct {
 	Uploaded    int64   // piece payload sent
 	DownRate    float64 // bytes per second over the last interval
 	UpRate      float64 // bytes per second over the last interval
+	// Waiting is what a fetch that has received no piece data for a while
+	// waits for; NotWaiting while data flows, and for a seed.
+	Waiting Waiting
 }
 
 type sample struct {
@@ -72,6 +78,7 @@ func (s *Session) snapshot(last sample) Progress {
 		Peers:      int(s.nPeers.Load()),
 		Downloaded: s.down.Load(), Uploaded: s.up.Load(),
 		DownRate: last.rateDown, UpRate: last.rateUp,
+		Waiting: Waiting(s.waiting.Load()),
 	}
 }
 

@@ -75,6 +75,10 @@ type Config struct {
 	// that their connections are not trimmed while pieces flow: the
 	// host's connection manager. Nil protects nothing.
 	Conns Protector
+	// StallTimeout, for a fetch, is how long it may receive no piece data
+	// before it ends with ErrStalled; 0 is no limit. Either way the
+	// session says what it waits for (Waiting, EventWaiting).
+	StallTimeout time.Duration
 }
 
 // Session trades one share's pieces with its peers. Its methods are safe for
@@ -100,6 +104,7 @@ type Session struct {
 	maxDepth int
 	linkUps  linkRate
 	target   int // links a fetch dials up to: LinkTarget
+	stall    *stallWatch
 	// upTurn is Config.UpTurn: held by the uploaders (upTurns of them)
 	// that wait for the upload cap's tokens; the others' requests wait in
 	// their queues meanwhile, where a Cancel still reaches them.
@@ -110,6 +115,8 @@ type Session struct {
 	nPeers     atomic.Int32
 	nHave      atomic.Int32
 	haveBytes  atomic.Int64
+	waiting    atomic.Int32 // a Waiting
+	found      atomic.Int32 // NoteHolders; -1 before the first
 	mu         sync.Mutex
 	changed    chan struct{}         // closed and replaced when a piece verifies
 	banned     map[peer.ID]bool      // sent data that failed verification
@@ -178,6 +185,8 @@ func New(ctx context.Context, cfg Config) (*Session, error) {
 		}
 	}
 	s.lastSample = sample{at: time.Now()}
+	s.found.Store(-1)
+	s.stall = newStallWatch(s.lastSample.at, cfg.StallTimeout, 0, int(s.nHave.Load()))
 	if s.nHave.Load() > 0 {
 		close(s.holding)
 	}
@@ -376,6 +385,9 @@ func (s *Session) run() {
 					}()
 				default:
 				}
+			}
+			if s.Wanted() {
+				s.watchStall(now)
 			}
 		}
 	}
@@ -662,6 +674,7 @@ func (s *Session) finish() error {
 		return fmt.Errorf("swarm: finishing %s: %w", s.m.Name, err)
 	}
 	close(s.complete)
+	s.waiting.Store(int32(NotWaiting))
 	s.mu.Lock()
 	close(s.changed)
 	s.changed = make(chan struct{})
