@@ -26,7 +26,8 @@ import (
 type Progress = swarm.Progress
 
 // Event is one thing that happened to a fetch: a peer came or went or was
-// banned, a piece verified, a progress snapshot, completion or failure.
+// banned, a piece verified, a progress snapshot, a change in what a fetch
+// that receives nothing waits for, completion or failure.
 type Event = swarm.Event
 
 // EventKind says what an Event reports.
@@ -41,6 +42,30 @@ const (
 	EventPiece         = swarm.EventPiece
 	EventComplete      = swarm.EventComplete
 	EventFailed        = swarm.EventFailed
+	EventWaiting       = swarm.EventWaiting
+)
+
+// Waiting says what a fetch that has received no piece data for a while is
+// waiting for: Progress.Waiting holds it, and an EventWaiting reports each
+// change. Its String is what the leecher shows.
+type Waiting = swarm.Waiting
+
+// What a fetch can wait for.
+const (
+	// NotWaiting: piece data arrived lately, or the fetch is complete.
+	NotWaiting = swarm.NotWaiting
+	// WaitingNoHolder: no linked member holds a piece the fetch misses,
+	// and none the lookups found could be linked. The fetch keeps looking:
+	// it asks the DHT for the share's providers again, backing off to every
+	// 5 s, and asks the members it joined through.
+	WaitingNoHolder = swarm.WaitingNoHolder
+	// WaitingHoldersBanned: every member known to hold the share is banned
+	// for sending a piece that failed verification; the fetch keeps
+	// looking for another.
+	WaitingHoldersBanned = swarm.WaitingHoldersBanned
+	// WaitingHoldersIdle: linked members hold pieces the fetch misses but
+	// send none.
+	WaitingHoldersIdle = swarm.WaitingHoldersIdle
 )
 
 // Infohash names a share: the CID (CIDv1, raw, sha2-256) of its manifest's
@@ -51,7 +76,8 @@ type Infohash = cid.Cid
 // PeerID names a node: the libp2p peer ID derived from its key.
 type PeerID = peer.ID
 
-// FetchOptions say where a fetch writes and how long it looks for the share.
+// FetchOptions say where a fetch writes, how long it looks for the share,
+// and how long its download may go without receiving anything.
 type FetchOptions struct {
 	// Out is where the share ends up: the file, for a single-file share, or
 	// the folder, for a folder share. It must not exist yet: Fetch checks
@@ -67,7 +93,21 @@ type FetchOptions struct {
 	// Fetch returns ErrNotFound. 0 means until ctx ends. It does not bound
 	// the download.
 	LookupTimeout time.Duration
+	// StallTimeout bounds how long the download, once Fetch has returned,
+	// may receive no piece data at all; past it the download stops and
+	// Download.Wait returns an error that wraps ErrStalled and says what
+	// the fetch was waiting for (see Waiting). Slow data is not a stall:
+	// the clock restarts with every piece that arrives. 0 means no limit:
+	// the fetch waits, and keeps looking for holders, until it completes
+	// or ctx ends. It must not be negative.
+	StallTimeout time.Duration
 }
+
+// ErrStalled is wrapped by the error of a download that received no piece
+// data for its FetchOptions.StallTimeout. The error's text says what the
+// fetch waited for: no holder reachable, every holder banned, or linked
+// holders that sent nothing. What it holds stays on disk, resumable.
+var ErrStalled = swarm.ErrStalled
 
 // ErrNotFound is returned (wrapped) by Fetch when no member offered the
 // share's manifest before the context ended.
@@ -77,7 +117,8 @@ var ErrNotFound = errors.New("p2pshare: no member has this share")
 // every member that has it. It returns once the share's manifest is found
 // and verified; with ErrNotFound if FetchOptions.LookupTimeout (or, without
 // one, ctx) ends first; or with ctx's error if ctx is cancelled. The download goes on
-// in the background until it completes or ctx ends; once complete, the node
+// in the background until it completes, ctx ends, or it receives nothing
+// for FetchOptions.StallTimeout (ErrStalled); once complete, the node
 // seeds the share, regardless of ctx, until Download.Close, Stop or Close.
 func (s *Swarm) Fetch(ctx context.Context, infohash Infohash, opts FetchOptions) (*Download, error) {
 	if !infohash.Defined() {
@@ -88,6 +129,9 @@ func (s *Swarm) Fetch(ctx context.Context, infohash Infohash, opts FetchOptions)
 	}
 	if opts.Out == "" {
 		return nil, errors.New("p2pshare: FetchOptions.Out is empty")
+	}
+	if opts.StallTimeout < 0 {
+		return nil, fmt.Errorf("p2pshare: FetchOptions.StallTimeout %v is negative", opts.StallTimeout)
 	}
 	// The destination is checked before the lookup, which can take as long
 	// as LookupTimeout: a fetch that cannot write says so at once.
@@ -112,7 +156,7 @@ func (s *Swarm) Fetch(ctx context.Context, infohash Infohash, opts FetchOptions)
 	if err != nil {
 		return nil, fmt.Errorf("p2pshare: Fetch: %w", err)
 	}
-	se, err := s.start(swarm.Config{Manifest: m, Encoded: enc, Infohash: infohash, Storage: st})
+	se, err := s.start(swarm.Config{Manifest: m, Encoded: enc, Infohash: infohash, Storage: st, StallTimeout: opts.StallTimeout})
 	if err != nil {
 		st.Close()
 		return nil, err
