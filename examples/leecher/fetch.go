@@ -59,7 +59,7 @@ func leech(ctx context.Context, o options, stdout io.Writer, stderr *os.File) er
 		r.status.Draw(fmt.Sprintf("looking for %s …", ih))
 	}
 	defer r.end()
-	d, err := sw.Fetch(ctx, ih, p2pshare.FetchOptions{Out: o.out, LookupTimeout: o.timeout})
+	d, err := sw.Fetch(ctx, ih, p2pshare.FetchOptions{Out: o.out, LookupTimeout: o.timeout, StallTimeout: o.stall})
 	switch {
 	case ctx.Err() != nil:
 		return errors.New("interrupted while looking for the share")
@@ -84,13 +84,19 @@ func leech(ctx context.Context, o options, stdout io.Writer, stderr *os.File) er
 				events = nil // the session stopped; Wait says why
 				continue
 			}
-			if e.Kind == p2pshare.EventProgress {
+			switch e.Kind {
+			case p2pshare.EventProgress:
 				r.progress(time.Now(), e.Progress, complete)
+			case p2pshare.EventWaiting:
+				r.waiting(time.Now(), e.Progress)
 			}
 		case err := <-waitc:
 			if err != nil {
 				if ctx.Err() != nil {
 					return errors.New("interrupted before the download completed; run again with the same -out to resume")
+				}
+				if errors.Is(err, p2pshare.ErrStalled) {
+					return fmt.Errorf("%w (-stall-timeout); run again with the same -out to resume", err)
 				}
 				return err
 			}

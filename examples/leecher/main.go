@@ -2,8 +2,8 @@
 // pieces to the other members while it downloads, and seeds it afterwards.
 //
 //	leecher -invite STRING|@FILE -infohash ID -out PATH [-name NAME] [-listen MULTIADDR] [-bootstrap MULTIADDR]
-//	        [-up RATE] [-down RATE] [-json] [-exit-when-done] [-timeout DUR] [-data DIR]
-//	        [-metrics ADDR]
+//	        [-up RATE] [-down RATE] [-json] [-exit-when-done] [-timeout DUR] [-stall-timeout DUR]
+//	        [-data DIR] [-metrics ADDR]
 //
 // -invite (a string, or @FILE holding it) is what the network's bootstrap
 // printed; a node whose -data already holds its membership needs none.
@@ -13,15 +13,28 @@
 //
 //	{"event":"start","infohash":…,"name":…,"total":…,"pieces":…,"path":…,"lookup_seconds":…,"metrics":…}
 //	{"event":"progress","bytes":…,"total":…,"pieces":…,"peers":…,"down_rate":…,"up_rate":…,"uploaded":…}
+//	{"event":"waiting","for":…,"pieces":…,"peers":…}
+//	{"event":"resumed","pieces":…,"peers":…}
 //	{"event":"done","seconds":…,"bytes":…,"downloaded":…,"uploaded":…,"path":…}
 //
 // "metrics" is where -metrics serves Prometheus metrics (http://ADDR/metrics),
-// if it was given. "seconds" runs from the start of the lookup to completion. After done the
-// leecher seeds until SIGINT or SIGTERM, or exits at once with
-// -exit-when-done. -timeout bounds only the lookup of the share, not the
-// download. An interrupted download stays on disk and resumes on the next
-// run with the same -out. On failure it prints one line, "leecher:
-// <reason>", on stderr and exits non-zero.
+// if it was given. "seconds" runs from the start of the lookup to completion.
+// A download that has received no piece data for a few seconds says what
+// it waits for ("for": "no holder reachable", "every holder banned" — each
+// holder found sent pieces that failed verification — or "holders send
+// nothing"), on the progress line and as a "waiting" event; "resumed"
+// follows when data flows again. Meanwhile it keeps looking for holders.
+// After done the leecher seeds until SIGINT or SIGTERM, or exits at once
+// with -exit-when-done.
+//
+// Two limits bound how long it tries. -timeout bounds joining the network
+// and, once joined, the lookup of the share's description, each on its own;
+// it does not bound the download. -stall-timeout bounds how long the
+// download may receive no piece data at all: slow data is not a stall, as
+// every piece that arrives restarts the clock; 0 waits for ever. Nothing
+// bounds the download as a whole. An interrupted or stalled download stays
+// on disk and resumes on the next run with the same -out. On failure it
+// prints one line, "leecher: <reason>", on stderr and exits non-zero.
 package main
 
 import (
@@ -40,7 +53,8 @@ import (
 )
 
 const usage = `usage: leecher -invite STRING|@FILE -infohash ID -out PATH [-name NAME] [-listen MULTIADDR]
-        [-bootstrap MULTIADDR] [-up RATE] [-down RATE] [-json] [-exit-when-done] [-timeout DUR] [-data DIR] [-metrics ADDR]`
+        [-bootstrap MULTIADDR] [-up RATE] [-down RATE] [-json] [-exit-when-done] [-timeout DUR] [-stall-timeout DUR]
+        [-data DIR] [-metrics ADDR]`
 
 type options struct {
 	invite, name       string
@@ -50,7 +64,7 @@ type options struct {
 	metrics            string
 	up, down           flagx.ByteRate
 	json, exitWhenDone bool
-	timeout            time.Duration
+	timeout, stall     time.Duration
 }
 
 func main() {
@@ -74,7 +88,8 @@ func run(ctx context.Context, args []string, stdout io.Writer, stderr *os.File) 
 	fs.Var(&o.down, "down", "download cap, a `rate` like -up; 0 is none")
 	fs.BoolVar(&o.json, "json", false, "write JSON-lines events on stdout")
 	fs.BoolVar(&o.exitWhenDone, "exit-when-done", false, "exit once the download completes instead of seeding")
-	fs.DurationVar(&o.timeout, "timeout", 60*time.Second, "how long to look for the share before giving up")
+	fs.DurationVar(&o.timeout, "timeout", 60*time.Second, "how long joining the network may take, and then how long to look for the share before giving up; it does not bound the download")
+	fs.DurationVar(&o.stall, "stall-timeout", 5*time.Minute, "how long the download may receive no piece data before it gives up, saying why (slow data is not a stall); 0 waits for ever")
 	fs.StringVar(&o.data, "data", "", "`folder` keeping the node's identity across runs; empty is a fresh one each run")
 	fs.StringVar(&o.metrics, "metrics", "", "serve Prometheus metrics on `address` (host:port), at /metrics")
 	return console.Main(fs, args, stderr, usage,
@@ -94,6 +109,8 @@ func (o *options) check(fs *flag.FlagSet) error {
 		return errors.New("-out is required")
 	case o.timeout <= 0:
 		return fmt.Errorf("-timeout %v is not positive", o.timeout)
+	case o.stall < 0:
+		return fmt.Errorf("-stall-timeout %v is negative", o.stall)
 	}
 	inv, err := flagx.ReadArg(o.invite)
 	if err != nil {

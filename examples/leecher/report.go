@@ -52,6 +52,14 @@ type (
 		UpRate   float64 `json:"up_rate"`
 		Uploaded int64   `json:"uploaded"`
 	}
+	// waitingEvent reports what a download that receives nothing waits
+	// for ("waiting"), and that data flows again ("resumed", no "for").
+	waitingEvent struct {
+		Event  string `json:"event"`
+		For    string `json:"for,omitempty"`
+		Pieces int    `json:"pieces"`
+		Peers  int    `json:"peers"`
+	}
 	doneEvent struct {
 		Event      string  `json:"event"`
 		Seconds    float64 `json:"seconds"` // from the start of the lookup
@@ -106,7 +114,24 @@ func (r *reporter) progress(now time.Time, p p2pshare.Progress, complete bool) {
 	})
 }
 
-// barLine is the terminal line: percent, bar, bytes, rates, peers, ETA.
+// waiting reports a change in what the download waits for: on the
+// terminal line at once, and as a JSON event, never throttled.
+func (r *reporter) waiting(now time.Time, p p2pshare.Progress) {
+	if r.status != nil {
+		r.status.Draw(barLine(now.Sub(r.found), p, false))
+	}
+	if !r.json {
+		return
+	}
+	e := waitingEvent{Event: "waiting", For: p.Waiting.String(), Pieces: p.Pieces, Peers: p.Peers}
+	if p.Waiting == p2pshare.NotWaiting {
+		e.Event, e.For = "resumed", ""
+	}
+	r.emit(e)
+}
+
+// barLine is the terminal line: percent, bar, bytes, rates, peers, and the
+// ETA or, while the download receives nothing, what it waits for.
 func barLine(elapsed time.Duration, p p2pshare.Progress, complete bool) string {
 	if complete {
 		return fmt.Sprintf("seeding %s  up %s/s  uploaded %s  peers %d",
@@ -117,11 +142,14 @@ func barLine(elapsed time.Duration, p p2pshare.Progress, complete bool) string {
 	if p.TotalBytes > 0 {
 		pct = 100 * float64(p.Bytes) / float64(p.TotalBytes)
 	}
-	eta := "?"
+	eta := "ETA ?"
 	if p.DownRate > 0 {
-		eta = console.Duration(time.Duration(float64(p.TotalBytes-p.Bytes) / p.DownRate * float64(time.Second)))
+		eta = "ETA " + console.Duration(time.Duration(float64(p.TotalBytes-p.Bytes)/p.DownRate*float64(time.Second)))
 	}
-	return fmt.Sprintf("%5.1f%% %s %s / %s  down %s/s  up %s/s  peers %d  %s  ETA %s",
+	if p.Waiting != p2pshare.NotWaiting {
+		eta = "waiting: " + p.Waiting.String()
+	}
+	return fmt.Sprintf("%5.1f%% %s %s / %s  down %s/s  up %s/s  peers %d  %s  %s",
 		pct, console.Bar(p.Bytes, p.TotalBytes, 20),
 		flagx.FormatBytes(p.Bytes), flagx.FormatBytes(p.TotalBytes),
 		flagx.FormatBytes(int64(p.DownRate)), flagx.FormatBytes(int64(p.UpRate)),
