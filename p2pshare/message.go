@@ -387,7 +387,9 @@ func (m *messenger) putAll(ctx context.Context, owner peer.ID, to []peer.ID, ite
 }
 
 // handleInbox serves the inbox protocol to members: parking messages for
-// anyone, and handing a member its own messages.
+// anyone, and listing, handing over and deleting a member's messages for
+// that member alone, as the key it proved in the connection's handshake
+// shows (mailbox.Authorize).
 func (m *messenger) handleInbox(st network.Stream) {
 	remote := st.Conn().RemotePeer()
 	_ = st.SetDeadline(time.Now().Add(30 * time.Second))
@@ -398,6 +400,10 @@ func (m *messenger) handleInbox(st network.Stream) {
 	}
 	req, err := mailbox.DecodeRequest(b)
 	if err != nil {
+		respond(st, mailbox.Response{Error: err.Error()})
+		return
+	}
+	if err := mailbox.Authorize(req, remote); err != nil {
 		respond(st, mailbox.Response{Error: err.Error()})
 		return
 	}
@@ -423,17 +429,15 @@ func (m *messenger) handleInbox(st network.Stream) {
 		}
 		respond(st, mailbox.Response{OK: true})
 	case mailbox.OpHave:
-		respond(st, mailbox.Response{OK: true, IDs: m.box.IDs(req.Owner)})
-	case mailbox.OpTake, mailbox.OpDel:
-		if remote != req.Owner {
-			respond(st, mailbox.Response{Error: "only the inbox's owner collects or deletes its messages"})
+		if len(req.IDs) == 0 {
+			respond(st, mailbox.Response{OK: true, IDs: m.box.IDs(req.Owner)})
 			return
 		}
-		if req.Op == mailbox.OpDel {
-			m.box.Delete(req.Owner, req.IDs)
-			respond(st, mailbox.Response{OK: true})
-			return
-		}
+		respond(st, mailbox.Response{OK: true, IDs: m.box.Have(req.Owner, req.IDs)})
+	case mailbox.OpDel:
+		m.box.Delete(req.Owner, req.IDs)
+		respond(st, mailbox.Response{OK: true})
+	case mailbox.OpTake:
 		respond(st, mailbox.Response{OK: true, Items: m.box.Items(req.Owner)})
 	}
 }
@@ -459,11 +463,16 @@ func (m *messenger) republish(ctx context.Context) {
 		}
 		items := m.box.Items(owner)
 		ids := map[mailbox.ItemID]bool{}
+		var list []mailbox.ItemID
 		for _, it := range items {
-			ids[mailbox.IDOf(it.Sealed)] = true
+			id := mailbox.IDOf(it.Sealed)
+			ids[id] = true
+			list = append(list, id)
 		}
+		// Only the owner may list its inbox; a holder asks about the IDs it holds.
+		ask := mailbox.Request{Op: mailbox.OpHave, Owner: owner, IDs: list}.Encode()
 		has := func(p peer.ID) bool {
-			resp, err := m.request(lctx, p, mailbox.Protocol, mailbox.Request{Op: mailbox.OpHave, Owner: owner}.Encode())
+			resp, err := m.request(lctx, p, mailbox.Protocol, ask)
 			if err != nil || !resp.OK {
 				return false
 			}

@@ -90,6 +90,7 @@ func TestWireRoundTrip(t *testing.T) {
 func FuzzDecodeRequest(f *testing.F) {
 	f.Add(Request{Op: OpPut, Owner: newPeer(f), Items: []Item{{Sealed: []byte("x"), Sender: "s", Expiry: time.Unix(1, 0)}}}.Encode())
 	f.Add(Request{Op: OpDel, Owner: newPeer(f), IDs: []ItemID{{1}}}.Encode())
+	f.Add(Request{Op: OpHave, Owner: newPeer(f), IDs: []ItemID{{1}, {2}}}.Encode())
 	f.Fuzz(func(t *testing.T, b []byte) {
 		r, err := DecodeRequest(b)
 		if err != nil {

@@ -115,6 +115,19 @@ func (s *Store) IDs(owner peer.ID) []ItemID {
 	return out
 }
 
+// Have returns those of ids that are held for owner, in the order given.
+func (s *Store) Have(owner peer.ID, ids []ItemID) []ItemID {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []ItemID
+	for _, id := range ids {
+		if _, ok := s.inboxes[owner][id]; ok {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
 // Items returns the items held for owner, oldest expiry first.
 func (s *Store) Items(owner peer.ID) []Item {
 	s.mu.Lock()

@@ -15,10 +15,10 @@ import (
 // Protocol is the inbox protocol: one request and one response per stream.
 const Protocol = "/p2pshare/inbox/1.0.0"
 
-// Ops a request carries.
+// Ops a request carries; Authorize says who may ask which.
 const (
 	OpPut  byte = 1 // park items for Owner (any member; holders replicate with it too)
-	OpHave byte = 2 // list the IDs held for Owner
+	OpHave byte = 2 // which of IDs are held for Owner (any member); with no IDs, every ID held (only Owner may ask)
 	OpTake byte = 3 // return Owner's items: only Owner may ask
 	OpDel  byte = 4 // delete Owner's IDs: only Owner may ask
 )
@@ -38,7 +38,7 @@ type Request struct {
 	Op    byte
 	Owner peer.ID
 	Items []Item   // OpPut
-	IDs   []ItemID // OpDel
+	IDs   []ItemID // OpHave, OpDel
 }
 
 // Response is a holder's answer: OK or an error text, and the items or IDs
