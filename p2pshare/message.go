@@ -264,6 +264,9 @@ func (m *messenger) request(ctx context.Context, p peer.ID, proto protocol.ID, f
 	if dl, ok := ctx.Deadline(); ok {
 		_ = st.SetDeadline(dl)
 	}
+	// A deadline alone does not end a read when ctx is cancelled first
+	// (the node closing, or a holder given up on).
+	defer context.AfterFunc(ctx, func() { st.Reset() })()
 	if err := mailbox.WriteFrame(st, frame); err != nil {
 		st.Reset()
 		return mailbox.Response{}, err
@@ -337,12 +340,31 @@ func (m *messenger) open(sealed []byte) error {
 	}
 }
 
+// Time limits of the inbox protocol. A lookup of an inbox's holders has
+// its own; each holder then has its own, from when it is asked, so one
+// that accepted the stream and never answers holds up nothing but its
+// own request: a collection or a park is done when every holder has
+// answered or run out of time, not when the slowest's limit and the
+// lookup's add up.
+const (
+	inboxLookupWait = 20 * time.Second
+	holderWait      = 5 * time.Second
+)
+
+// holderDeadline bounds the request to one holder.
+type holderDeadline func(ctx context.Context, holder peer.ID) (context.Context, context.CancelFunc)
+
+// eachHolderWait gives every holder holderWait.
+func eachHolderWait(ctx context.Context, _ peer.ID) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, holderWait)
+}
+
 // park stores sealed on the nodes closest to p's inbox and reports how
 // many took it.
 func (m *messenger) park(ctx context.Context, p peer.ID, sealed []byte) (int, error) {
 	s := m.s
 	key := mailbox.Key(p)
-	lctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	lctx, cancel := context.WithTimeout(ctx, inboxLookupWait)
 	defer cancel()
 	found, err := s.dht.Closest(lctx, key)
 	if len(found) == 0 {
@@ -355,12 +377,12 @@ func (m *messenger) park(ctx context.Context, p peer.ID, sealed []byte) (int, er
 			n++
 		}
 	}
-	got, errs := m.putAll(lctx, p, found, []mailbox.Item{it})
+	got, errs := m.putAll(ctx, p, found, []mailbox.Item{it})
 	return n + got, errs
 }
 
-// putAll parks items for owner on each of to, and reports how many took
-// all of them.
+// putAll parks items for owner on each of to, each within holderWait, and
+// reports how many took all of them.
 func (m *messenger) putAll(ctx context.Context, owner peer.ID, to []peer.ID, items []mailbox.Item) (int, error) {
 	req := mailbox.Request{Op: mailbox.OpPut, Owner: owner, Items: items}.Encode()
 	var mu sync.Mutex
@@ -369,7 +391,9 @@ func (m *messenger) putAll(ctx context.Context, owner peer.ID, to []peer.ID, ite
 	n := 0
 	for _, h := range to {
 		wg.Go(func() {
-			resp, err := m.request(ctx, h, mailbox.Protocol, req)
+			hctx, cancel := eachHolderWait(ctx, h)
+			defer cancel()
+			resp, err := m.request(hctx, h, mailbox.Protocol, req)
 			if err == nil && !resp.OK {
 				err = errors.New(resp.Error)
 			}
@@ -455,10 +479,10 @@ func (m *messenger) republish(ctx context.Context) {
 			return
 		}
 		key := mailbox.Key(owner)
-		lctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		lctx, cancel := context.WithTimeout(ctx, inboxLookupWait)
 		found, err := s.dht.Closest(lctx, key)
+		cancel()
 		if err != nil || len(found) == 0 {
-			cancel()
 			continue
 		}
 		items := m.box.Items(owner)
@@ -472,7 +496,9 @@ func (m *messenger) republish(ctx context.Context) {
 		// Only the owner may list its inbox; a holder asks about the IDs it holds.
 		ask := mailbox.Request{Op: mailbox.OpHave, Owner: owner, IDs: list}.Encode()
 		has := func(p peer.ID) bool {
-			resp, err := m.request(lctx, p, mailbox.Protocol, ask)
+			hctx, cancel := eachHolderWait(ctx, p)
+			defer cancel()
+			resp, err := m.request(hctx, p, mailbox.Protocol, ask)
 			if err != nil || !resp.OK {
 				return false
 			}
@@ -485,8 +511,7 @@ func (m *messenger) republish(ctx context.Context) {
 			return got == len(ids)
 		}
 		plan := replication.Decide(key, s.h.ID(), found, k, has)
-		stored, _ := m.putAll(lctx, owner, plan.StoreTo, items)
-		cancel()
+		stored, _ := m.putAll(ctx, owner, plan.StoreTo, items)
 		if plan.Drop && (stored > 0 || len(plan.StoreTo) == 0) {
 			m.box.Drop(owner)
 		}

@@ -78,7 +78,16 @@ func spread(d time.Duration) time.Duration { return d - d/4 + rand.N(d/2+1) }
 // them, and deletes the copies of every message it delivered or refused.
 // It asks holders, or, if holders is nil, looks the inbox key up and asks
 // the k closest; it returns the nearHolders closest of those it asked.
+// It asks them all at once, each request within holderWait, and delivers
+// what each sends as it arrives: a holder that never answers delays the
+// collection by holderWait at most, and the messages of the others not
+// at all.
 func (m *messenger) collect(ctx context.Context, holders []peer.ID) []peer.ID {
+	return m.collectWithin(ctx, holders, eachHolderWait)
+}
+
+// collectWithin is collect with each holder's time limit set by wait.
+func (m *messenger) collectWithin(ctx context.Context, holders []peer.ID, wait holderDeadline) []peer.ID {
 	m.collectMu.Lock()
 	defer m.collectMu.Unlock()
 	s := m.s
@@ -96,21 +105,25 @@ func (m *messenger) collect(ctx context.Context, holders []peer.ID) []peer.ID {
 		return ids
 	}
 	m.box.Delete(self, done(m.box.Items(self)))
-	lctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-	defer cancel()
 	if holders == nil {
+		lctx, cancel := context.WithTimeout(ctx, inboxLookupWait)
 		holders, _ = s.dht.Closest(lctx, mailbox.Key(self))
+		cancel()
 	}
 	var wg sync.WaitGroup
 	for _, h := range holders {
+		ask := func(req mailbox.Request) (mailbox.Response, error) {
+			hctx, cancel := wait(ctx, h)
+			defer cancel()
+			return m.request(hctx, h, mailbox.Protocol, req.Encode())
+		}
 		wg.Go(func() {
-			resp, err := m.request(lctx, h, mailbox.Protocol, mailbox.Request{Op: mailbox.OpTake, Owner: self}.Encode())
+			resp, err := ask(mailbox.Request{Op: mailbox.OpTake, Owner: self})
 			if err != nil || !resp.OK || len(resp.Items) == 0 {
 				return
 			}
-			ids := done(resp.Items)
-			if len(ids) > 0 {
-				_, _ = m.request(lctx, h, mailbox.Protocol, mailbox.Request{Op: mailbox.OpDel, Owner: self, IDs: ids}.Encode())
+			if ids := done(resp.Items); len(ids) > 0 {
+				_, _ = ask(mailbox.Request{Op: mailbox.OpDel, Owner: self, IDs: ids})
 			}
 		})
 	}

@@ -3,8 +3,13 @@ package p2pshare
 import (
 	"context"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
 
 	"github.com/p2pshare/p2pshare/internal/mailbox"
 )
@@ -82,5 +87,109 @@ func TestInboxOwnerOnly(t *testing.T) {
 	}
 	if m := receive(t, ctx, bob); m.FromName != "alice" || string(m.Body) != "the exam key is in the blue folder" {
 		t.Fatalf("got %q from %s", m.Body, m.FromName)
+	}
+}
+
+// TestCollectPastASilentHolder: of the three holders Bob's collection
+// asks, two answer and one accepts the stream and never answers (its
+// handler blocks). Bob gets both messages from the two that answer; once
+// the silent holder's own time limit has passed (here when the test says
+// so), the collection is over, the copies on the holders that answered
+// are deleted, and the silent holder's handler is still blocked: nothing
+// waited for it but its own request.
+func TestCollectPastASilentHolder(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cfg := func(name string) func(*Config) { return func(c *Config) { c.Name = name } }
+	boot := testNode(t, nil, cfg("teacher"))
+	alice := testNode(t, boot, cfg("alice"))
+	h1, h2 := testNode(t, boot, cfg("h1")), testNode(t, boot, cfg("h2"))
+	silent := testNode(t, boot, cfg("silent"))
+	bob := testNode(t, boot, cfg("bob"))
+	owner := bob.h.ID()
+
+	// The silent holder accepts each stream and never answers, until the
+	// test ends.
+	asked, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	var blocked atomic.Int32
+	silent.h.SetStreamHandler(mailbox.Protocol, func(st network.Stream) {
+		blocked.Add(1)
+		defer blocked.Add(-1)
+		once.Do(func() { close(asked) })
+		<-release
+		st.Reset()
+	})
+	defer close(release)
+	// The silent holder holds both messages too; each of the others one.
+	park := func(h *Swarm, body string) {
+		sealed := seal(t, alice, alice, bob, body)
+		for _, on := range []*Swarm{h, silent} {
+			it := mailbox.Item{Sealed: sealed, Sender: alice.h.ID(), Expiry: time.Now().Add(time.Hour).Truncate(time.Second)}
+			if ok, err := on.msg.box.Put(owner, it, time.Now()); !ok || err != nil {
+				t.Fatalf("parking on %s: %v", on.ID(), err)
+			}
+		}
+	}
+	park(h1, "room B-204")
+	park(h2, "bring a pencil")
+
+	// Each holder's time limit: the silent one's is up when giveUp
+	// closes, the others' never.
+	giveUp := make(chan struct{})
+	wait := func(ctx context.Context, h peer.ID) (context.Context, context.CancelFunc) {
+		hctx, cancel := context.WithCancel(ctx)
+		if h == silent.h.ID() {
+			go func() {
+				select {
+				case <-giveUp:
+					cancel()
+				case <-hctx.Done():
+				}
+			}()
+		}
+		return hctx, cancel
+	}
+	// Bob knows where the holders are, as from the lookup of his inbox.
+	var holders []peer.ID
+	for _, h := range []*Swarm{h1, h2, silent} {
+		bob.h.Peerstore().AddAddrs(h.h.ID(), h.h.Addrs(), time.Hour)
+		holders = append(holders, h.h.ID())
+	}
+	returned := make(chan []peer.ID, 1)
+	go func() { returned <- bob.msg.collectWithin(ctx, holders, wait) }()
+
+	got := map[string]bool{}
+	for range 2 {
+		m := receive(t, ctx, bob)
+		got[string(m.Body)] = true
+	}
+	if !got["room B-204"] || !got["bring a pencil"] {
+		t.Fatalf("got %v", got)
+	}
+	select {
+	case <-asked:
+	case <-ctx.Done():
+		t.Fatal("the silent holder was never asked")
+	}
+	close(giveUp) // the silent holder's time is up
+	// A collection that waited on anything but the silent holder's own
+	// limit would go on to its other limits (20 s, as it once did): fail
+	// well before that rather than pass late.
+	select {
+	case near := <-returned:
+		if len(near) != 3 {
+			t.Fatalf("the closest holders asked: %v", near)
+		}
+	case <-time.After(inboxLookupWait / 2):
+		t.Fatal("the collection goes on after the silent holder's time is up")
+	}
+	if blocked.Load() == 0 {
+		t.Fatal("the silent holder's handler returned before the test released it")
+	}
+	for _, h := range []*Swarm{h1, h2} {
+		if ids := h.msg.box.IDs(owner); len(ids) != 0 {
+			t.Errorf("%s still holds %v after Bob collected", h.ID(), ids)
+		}
 	}
 }
