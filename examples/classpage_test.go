@@ -335,6 +335,7 @@ func TestMetricsEndpoint(t *testing.T) {
 	var start struct {
 		Event   string `json:"event"`
 		Metrics string `json:"metrics"`
+		Pieces  int    `json:"pieces"`
 	}
 	p.line(t, &start)
 	if start.Event != "start" || !strings.HasPrefix(start.Metrics, "127.0.0.1:") {
@@ -356,7 +357,22 @@ func TestMetricsEndpoint(t *testing.T) {
 	if len(seen) < 3 {
 		t.Fatalf("%s took %v over the fetch, want three rising values below the size", key, seen)
 	}
-	text := scrape(t, "http://"+seed.Metrics+"/metrics")
+	// Once the fetch is done, every piece it received counts, from the
+	// first, and none failed.
+	var ev struct {
+		Event string `json:"event"`
+	}
+	for ev.Event != "done" {
+		p.line(t, &ev)
+	}
+	text := scrape(t, "http://"+start.Metrics+"/metrics")
+	share := `{share="` + seed.Infohash + `"}`
+	for k, want := range map[string]float64{"p2pshare_pieces_verified_total" + share: float64(start.Pieces), "p2pshare_pieces_failed_total" + share: 0} {
+		if v, ok := sample(text, k); !ok || v != want {
+			t.Errorf("after the fetch: %s = %v (present %v), want %v", k, v, ok, want)
+		}
+	}
+	text = scrape(t, "http://"+seed.Metrics+"/metrics")
 	lint(t, text)
 	for _, want := range []string{`p2pshare_admissions_total{result="accepted"} 1`, `p2pshare_uploaded_bytes_total{share="` + seed.Infohash + `"}`,
 		"libp2p_swarm_", "libp2p_rcmgr_", "go_goroutines", `p2pshare_class_members{share="` + seed.Infohash + `",state="`} {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/p2pshare/p2pshare/internal/classview"
@@ -33,27 +32,22 @@ type classStatus struct {
 type tracked struct {
 	se *swarm.Session
 	// origin is set when the session held every piece and had downloaded
-	// nothing when first seen: the node shared it rather than fetched it.
-	origin           bool
-	seen             time.Time    // when the class status first saw it
-	verified, failed atomic.Int64 // pieces, from the session's events
+	// nothing when it opened: the node shared it rather than fetched it.
+	origin bool
+	seen   time.Time // when the session opened
 	// stopped is set once the session is done and has been reported so;
 	// it is then dropped.
 	stopped bool
 }
 
-// Intervals of the class status; the view's own thresholds are in
-// class_view.go.
-const (
-	trackEvery  = 200 * time.Millisecond // looking for new sessions
-	reportEvery = time.Second            // a member's status report
-)
+// reportEvery is how often a member sends its status report; the view's
+// own thresholds are in class_view.go.
+const reportEvery = time.Second
 
 // startClassStatus starts the class view's services on s.
 func startClassStatus(s *Swarm) *classStatus {
 	ctx, cancel := context.WithCancel(s.ctx)
 	c := &classStatus{s: s, ctx: ctx, cancel: cancel, kick: make(chan struct{}, 1), tracked: map[*swarm.Session]*tracked{}}
-	c.goRun(c.track)
 	if s.net.boot != nil {
 		c.view = newClassAggregator(c)
 		c.goRun(c.view.run)
@@ -83,49 +77,25 @@ func (c *classStatus) close() {
 	c.wg.Wait()
 }
 
-// track notices the node's sessions as they open and counts their events.
-func (c *classStatus) track() {
-	t := time.NewTicker(trackEvery)
-	defer t.Stop()
-	for {
-		c.s.mu.Lock()
-		var fresh []*swarm.Session
-		for _, se := range c.s.sessions {
-			fresh = append(fresh, se)
-		}
-		c.s.mu.Unlock()
-		c.mu.Lock()
-		for _, se := range fresh {
-			if c.tracked[se] != nil {
-				continue
-			}
-			p := se.Progress()
-			tr := &tracked{se: se, origin: p.Pieces == p.TotalPieces && p.Downloaded == 0, seen: time.Now()}
-			c.tracked[se] = tr
-			events := se.Subscribe()
-			c.goRun(func() { c.count(tr, events) })
-			c.poke() // report a new share at once
-		}
-		c.mu.Unlock()
-		select {
-		case <-c.ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
+// add tracks a session the node opened just now, before any piece flows:
+// its metrics are the session's own counters, and the reports follow it
+// from its start. It must not be called after close.
+func (c *classStatus) add(se *swarm.Session) {
+	p := se.Progress()
+	tr := &tracked{se: se, origin: p.Pieces == p.TotalPieces && p.Downloaded == 0, seen: time.Now()}
+	events := se.Subscribe()
+	c.mu.Lock()
+	c.tracked[se] = tr
+	c.mu.Unlock()
+	c.goRun(func() { c.follow(events) })
+	c.poke() // report a new share at once
 }
 
-// count counts a session's verified and failed pieces until it stops, and
-// asks for a report when it completes or stops.
-func (c *classStatus) count(tr *tracked, events <-chan swarm.Event) {
+// follow asks for a report when a session completes or stops.
+func (c *classStatus) follow(events <-chan swarm.Event) {
 	defer c.poke()
 	for e := range events {
-		switch e.Kind {
-		case swarm.EventPiece:
-			tr.verified.Add(1)
-		case swarm.EventPeerBanned:
-			tr.failed.Add(1) // a ban is one piece that failed verification
-		case swarm.EventComplete, swarm.EventFailed:
+		if e.Kind == swarm.EventComplete || e.Kind == swarm.EventFailed {
 			c.poke()
 		}
 	}

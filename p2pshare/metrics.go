@@ -83,8 +83,8 @@ func (m shareMetrics) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descDown, prometheus.CounterValue, float64(p.Downloaded), ih)
 		ch <- prometheus.MustNewConstMetric(descHeld, prometheus.GaugeValue, float64(p.Bytes), ih)
 		ch <- prometheus.MustNewConstMetric(descSize, prometheus.GaugeValue, float64(p.TotalBytes), ih)
-		ch <- prometheus.MustNewConstMetric(descOK, prometheus.CounterValue, float64(tr.verified.Load()), ih)
-		ch <- prometheus.MustNewConstMetric(descBad, prometheus.CounterValue, float64(tr.failed.Load()), ih)
+		ch <- prometheus.MustNewConstMetric(descOK, prometheus.CounterValue, float64(p.Verified), ih)
+		ch <- prometheus.MustNewConstMetric(descBad, prometheus.CounterValue, float64(p.Failed), ih)
 		ch <- prometheus.MustNewConstMetric(descPeers, prometheus.GaugeValue, float64(p.Peers), ih)
 		ch <- prometheus.MustNewConstMetric(descInfo, prometheus.GaugeValue, 1, ih, tr.se.Manifest().Name)
 	}

@@ -295,6 +295,7 @@ func (s *Swarm) start(cfg swarm.Config) (*swarm.Session, error) {
 		return nil, fmt.Errorf("p2pshare: %w", err)
 	}
 	s.sessions[k] = se
+	s.class.add(se)
 	go func() {
 		// A member announces itself as a provider once it has a piece to
 		// give: before that a lookup that finds it finds nothing, and when

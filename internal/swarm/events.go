@@ -53,6 +53,11 @@ type Progress struct {
 	// Waiting is what a fetch that has received no piece data for a while
 	// waits for; NotWaiting while data flows, and for a seed.
 	Waiting Waiting
+	// Verified counts the pieces the session received and verified, from
+	// its first (not those it opened with, nor a duplicate); Failed, those
+	// that failed verification, each of which banned its sender. The
+	// session counts them itself, so they are exact whoever watches.
+	Verified, Failed int64
 }
 
 type sample struct {
@@ -78,7 +83,8 @@ func (s *Session) snapshot(last sample) Progress {
 		Peers:      int(s.nPeers.Load()),
 		Downloaded: s.down.Load(), Uploaded: s.up.Load(),
 		DownRate: last.rateDown, UpRate: last.rateUp,
-		Waiting: Waiting(s.waiting.Load()),
+		Waiting:  Waiting(s.waiting.Load()),
+		Verified: s.nVerified.Load(), Failed: s.nFailed.Load(),
 	}
 }
 

@@ -117,6 +117,8 @@ type Session struct {
 	haveBytes  atomic.Int64
 	waiting    atomic.Int32 // a Waiting
 	found      atomic.Int32 // NoteHolders; -1 before the first
+	nVerified  atomic.Int64 // pieces received and verified: Progress.Verified
+	nFailed    atomic.Int64 // pieces that failed verification: Progress.Failed
 	mu         sync.Mutex
 	changed    chan struct{}         // closed and replaced when a piece verifies
 	banned     map[peer.ID]bool      // sent data that failed verification
@@ -451,6 +453,7 @@ func (s *Session) handle(e event) {
 		s.mu.Lock()
 		s.banned[l.id] = true
 		s.mu.Unlock()
+		s.nFailed.Add(1)
 		s.publish(Event{Kind: EventPeerBanned, Peer: l.id, Piece: e.i})
 		s.dropLink(l)
 	case evLinkDown:
@@ -613,6 +616,7 @@ func (s *Session) got(l *link, i int) {
 		close(s.holding)
 	}
 	s.haveBytes.Add(s.m.PieceLen(i))
+	s.nVerified.Add(1)
 	// Everyone who may want it hears of it, and every seed: a super-seed
 	// counts on hearing where its pieces went. A peer that is still
 	// fetching (it has asked us for pieces) and holds the piece has no use
