@@ -144,7 +144,8 @@ func (s *Storage) openFiles(root string, flag int) error {
 // when Complete is called. It refuses if dest exists. Content is written to
 // the partial path dest+PartSuffix: one file, or a folder tree with every
 // folder created and every file pre-sized. The state file dest+StateSuffix
-// records the pieces written and synced.
+// records the pieces written and synced; its space is reserved now, so that
+// the record holds when the fetch fills the disk.
 //
 // If a partial path and state file exist from an earlier run, OpenFetch
 // resumes: it re-reads and re-hashes every piece the state file lists and
@@ -172,6 +173,12 @@ func OpenFetch(m *manifest.Manifest, dest string) (*Storage, error) {
 	if claimed, err := loadState(dest+StateSuffix, s.id, len(m.Pieces)); err == nil {
 		s.verifyClaimed(claimed)
 	}
+	st, err := openState(dest+StateSuffix, encodeState(s.id, len(m.Pieces), s.have))
+	if err != nil {
+		s.closeFiles()
+		return nil, err
+	}
+	s.state = st
 	return s, nil
 }
 

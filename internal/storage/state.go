@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 
 	"github.com/p2pshare/p2pshare/internal/manifest"
 )
@@ -104,29 +103,45 @@ func loadState(path string, id [sha256.Size]byte, n int) ([]byte, error) {
 	return decodeState(data, id, n)
 }
 
-// writeState durably replaces the state file at path with data: it writes a
-// temporary file next to it, fsyncs it, renames it over path and fsyncs the
-// folder, so a crash leaves either the old or the new state, never a torn one.
-func writeState(path string, data []byte) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+// openState opens the state file of a fetch at path for the fetch's
+// lifetime and writes data, the state as the fetch opens, into it at its
+// full size. That reserves the file's space: writeState later rewrites
+// those bytes in place and needs no more, so a fetch that fills the disk
+// can still record what it wrote. A state file of any other size is cut
+// to data's first. The write is not synced: until the first writeState,
+// a crash loses nothing the fetch would not fetch again anyway.
+func openState(path string, data []byte) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
-		return fmt.Errorf("storage: creating state file: %w", err)
+		return nil, fmt.Errorf("storage: opening state file: %w", err)
 	}
-	_, err = f.Write(data)
+	fi, err := f.Stat()
+	if err == nil && fi.Size() != int64(len(data)) {
+		err = f.Truncate(int64(len(data)))
+	}
+	if err == nil {
+		_, err = f.WriteAt(data, 0)
+	}
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("storage: reserving %d bytes for state file %s: %w", len(data), path, err)
+	}
+	return f, nil
+}
+
+// writeState durably rewrites the state file f, opened by openState, with
+// data, in place: the bytes it overwrites were allocated when the fetch
+// opened, so the write holds on a full disk. A crash during it can tear
+// only the bitfield (the header is the same in every write of a fetch),
+// and a torn bitfield is harmless: every piece it lists is re-hashed on
+// resume, and a piece it fails to list is fetched again.
+func writeState(f *os.File, data []byte) error {
+	_, err := f.WriteAt(data, 0)
 	if err == nil {
 		err = f.Sync()
 	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
 	if err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("storage: writing state file %s: %w", tmp, err)
+		return fmt.Errorf("storage: writing state file %s: %w", f.Name(), err)
 	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("storage: replacing state file: %w", err)
-	}
-	return syncDir(filepath.Dir(path))
+	return nil
 }

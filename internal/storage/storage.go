@@ -41,6 +41,12 @@ type Storage struct {
 	lay  layout
 	id   [sha256.Size]byte // shareIdentity(m), for the state file
 	dest string            // final path of a fetch; "" for a seed
+	// state is a fetch's state file, open from OpenFetch until Complete
+	// or Close, its space reserved (see openState); nil for a seed.
+	// stateLinked is set once its folder entry was synced. Both are
+	// guarded by syncMu.
+	state       *os.File
+	stateLinked bool
 	// syncMu serialises Sync, Complete and Close, so that two Syncs cannot
 	// interleave their fsyncs and state writes.
 	syncMu sync.Mutex

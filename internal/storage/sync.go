@@ -10,9 +10,10 @@ import (
 
 // Sync makes everything written so far durable, in an order that keeps the
 // state file honest: it fsyncs every file written since the last Sync, then
-// replaces the state file atomically (temporary file, fsync, rename, fsync of
-// the folder). The state file therefore never lists a piece whose bytes are
-// not on disk. Sync does nothing for a seed or a completed fetch.
+// rewrites the state file in the space reserved for it (see writeState) and
+// fsyncs it. The state file therefore never lists a piece whose bytes are
+// not on disk, and it is written even when the disk is full. Sync does
+// nothing for a seed or a completed fetch.
 func (s *Storage) Sync() error {
 	s.syncMu.Lock()
 	defer s.syncMu.Unlock()
@@ -33,7 +34,36 @@ func (s *Storage) syncLocked() error {
 	if err != nil {
 		return err
 	}
-	return writeState(s.dest+StateSuffix, have)
+	return s.recordLocked(have)
+}
+
+// recordLocked writes have, a state whose pieces' bytes are synced, into the
+// state file; the first time it also fsyncs the folder, so that the file
+// OpenFetch created is still there after a crash. s.syncMu must be held.
+func (s *Storage) recordLocked(have []byte) error {
+	if err := writeState(s.state, have); err != nil {
+		return err
+	}
+	if !s.stateLinked {
+		if err := syncDir(filepath.Dir(s.dest)); err != nil {
+			return err
+		}
+		s.stateLinked = true
+	}
+	return nil
+}
+
+// closeStateLocked closes the state file, once. s.syncMu must be held.
+func (s *Storage) closeStateLocked() error {
+	if s.state == nil {
+		return nil
+	}
+	err := s.state.Close()
+	s.state = nil
+	if err != nil {
+		return fmt.Errorf("storage: closing state file: %w", err)
+	}
+	return nil
 }
 
 // syncFilesLocked fsyncs every file written since the last sync and returns
@@ -72,11 +102,11 @@ func (s *Storage) syncFilesLocked() ([]byte, error) {
 // a seed, does nothing.
 //
 // If Complete fails after closing the files, the Storage is closed. A failed
-// rename leaves the partial path and, if it can be written, the synced
-// state file in place, so OpenFetch can resume from them. The state file is
-// written only when Complete fails: on success it would be removed at once,
-// and two fsyncs per member are worth saving when a whole class completes
-// in the same second.
+// rename leaves the partial path and the synced state file in place, so
+// OpenFetch can resume from them. The state file is written only when
+// Complete fails: on success it would be removed at once, and two fsyncs
+// per member are worth saving when a whole class completes in the same
+// second.
 func (s *Storage) Complete() error {
 	s.syncMu.Lock()
 	defer s.syncMu.Unlock()
@@ -97,8 +127,11 @@ func (s *Storage) Complete() error {
 	}
 	// keep records the synced state for OpenFetch when completing fails.
 	keep := func(err error) error {
-		if werr := writeState(s.dest+StateSuffix, have); werr != nil {
-			return fmt.Errorf("%w (and %w)", err, werr)
+		if werr := s.recordLocked(have); werr != nil {
+			err = fmt.Errorf("%w (and %w)", err, werr)
+		}
+		if s.closed {
+			_ = s.closeStateLocked()
 		}
 		return err
 	}
@@ -116,6 +149,10 @@ func (s *Storage) Complete() error {
 	}
 	s.path = s.dest
 	if err := syncDir(filepath.Dir(s.dest)); err != nil {
+		_ = s.closeStateLocked()
+		return err
+	}
+	if err := s.closeStateLocked(); err != nil {
 		return err
 	}
 	if err := os.Remove(s.dest + StateSuffix); err != nil && !errors.Is(err, fs.ErrNotExist) {
@@ -141,6 +178,9 @@ func (s *Storage) Close() error {
 	s.closed = true
 	err := s.syncLocked()
 	if cerr := s.closeFiles(); err == nil {
+		err = cerr
+	}
+	if cerr := s.closeStateLocked(); err == nil {
 		err = cerr
 	}
 	return err
