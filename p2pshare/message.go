@@ -16,7 +16,6 @@ import (
 	"github.com/p2pshare/p2pshare/internal/mailbox"
 	"github.com/p2pshare/p2pshare/internal/membership"
 	"github.com/p2pshare/p2pshare/internal/message"
-	"github.com/p2pshare/p2pshare/internal/replication"
 )
 
 // MaxMessageSize is the largest message body Send takes.
@@ -28,12 +27,34 @@ var ErrMessageTooLarge = errors.New("p2pshare: message too large")
 // Message is a private message from another member, opened and verified:
 // only this node could read it, it arrived unchanged, and From signed it
 // with the key its member certificate binds.
+//
+// Messages are delivered at least once. A message stays where it waits
+// (parked on the holders of this node's inbox or, if its sender handed it
+// over directly, in Config.DataDir) until the program calls Ack. One taken
+// from Messages and not acknowledged is not delivered again while the node
+// runs, but is again when the node next starts with the same DataDir; one
+// acknowledged is never delivered again.
 type Message struct {
-	ID       string    // unique per message; a replay carries the same ID and is not delivered again
+	ID       string    // unique per message; a replay carries the same ID and is not delivered again once acknowledged
 	From     PeerID    // the sender's peer ID
 	FromName string    // the name on the sender's member certificate
 	Sent     time.Time // as the sender's clock read it
 	Body     []byte
+
+	m  *messenger // that delivered it; nil for a Message made elsewhere
+	id message.ID
+}
+
+// Ack records that the program has handled the message (shown it, stored
+// it): it is not delivered again, across restarts too, and its parked
+// copies are deleted. Call it once the message is safe; a second Ack does
+// nothing. If Ack fails (the record could not be written, or the node is
+// closed), the message is delivered again on the node's next start.
+func (msg Message) Ack() error {
+	if msg.m == nil {
+		return errors.New("p2pshare: Ack of a message that did not come from Messages")
+	}
+	return msg.m.ack(msg.id)
 }
 
 // Receipt says how Send delivered a message.
@@ -54,18 +75,25 @@ const memberNS = "p2pshare-member"
 
 func memberKey(name string) string { return "/" + memberNS + "/" + strings.ToLower(name) }
 
-// errInboxFull: the Messages channel is full; the message stays parked or
-// the sender parks it.
+// errInboxFull: maxUnacked messages wait for the program's
+// acknowledgement; a new one stays parked, or its sender parks it.
 var errInboxFull = errors.New("p2pshare: the recipient's message queue is full")
 
 // messenger is a node's private-message service: its inbox channel, the
-// IDs already delivered, and the messages it holds for offline members.
+// IDs already acknowledged, the messages delivered and not yet
+// acknowledged, and the messages it holds for offline members.
 type messenger struct {
-	s    *Swarm
-	in   chan Message
-	seen *seenIDs
-	box  *mailbox.Store
-	ttl  time.Duration
+	s     *Swarm
+	in    chan Message
+	seen  *seenIDs
+	spool *spool
+	box   *mailbox.Store
+	ttl   time.Duration
+
+	mu      sync.Mutex
+	pending map[message.ID]*pending // delivered, not acknowledged
+	closed  bool                    // no more deliveries or acknowledgements
+	acks    sync.WaitGroup          // deletions of acknowledged messages' copies
 
 	collectMu sync.Mutex
 	// listed closes once this member's first directory entry is out (or
@@ -87,7 +115,15 @@ func (s *Swarm) openMessages() error {
 	if err != nil {
 		return err
 	}
-	m := &messenger{s: s, in: make(chan Message, 256), seen: seen, box: mailbox.NewStore(), ttl: ttl}
+	sp, err := openSpool(s.cfg.DataDir)
+	if err != nil {
+		seen.close()
+		return err
+	}
+	m := &messenger{
+		s: s, in: make(chan Message, maxUnacked), seen: seen, spool: sp, box: mailbox.NewStore(), ttl: ttl,
+		pending: map[message.ID]*pending{},
+	}
 	s.msg = m
 	g := s.net.m.Guard(s.h)
 	g.SetStreamHandler(msgProto, m.handleDirect)
@@ -95,13 +131,16 @@ func (s *Swarm) openMessages() error {
 	return nil
 }
 
-// startMessages puts this member's directory entry out and starts the
-// collection loop. The entry goes out in the background, so that New does
-// not wait on a DHT store (in a class that joins at once, every such wait
-// is paid by every student); Close waits for it, so a member that runs
-// only briefly can still be written to by name afterwards.
+// startMessages delivers again the messages handed over directly and not
+// acknowledged before the node last stopped, puts this member's directory
+// entry out and starts the collection loop. The entry goes out in the
+// background, so that New does not wait on a DHT store (in a class that
+// joins at once, every such wait is paid by every student); Close waits
+// for it, so a member that runs only briefly can still be written to by
+// name afterwards.
 func (s *Swarm) startMessages() {
 	m := s.msg
+	m.redeliverKept()
 	listed := make(chan struct{})
 	m.listed.Store(&listed)
 	go func() {
@@ -137,20 +176,36 @@ func (m *messenger) awaitListed() {
 	}
 }
 
-// Messages returns the channel private messages to this node arrive on,
-// each once. Parked messages are collected when the node starts and every
-// half minute (from the few inbox holders closest to its inbox key; from
-// all of them every Config.Republish); a message that finds the channel
-// full waits where it was parked, or is parked by its sender.
+// drain is the first half of closing: it waits for the directory entry,
+// stops deliveries and acknowledgements, and waits for the parked copies
+// of the messages acknowledged so far to be deleted (each holder within
+// its time limit). What was delivered and not acknowledged stays kept.
+func (m *messenger) drain() {
+	m.awaitListed()
+	m.mu.Lock()
+	m.closed = true
+	m.mu.Unlock()
+	m.acks.Wait()
+}
+
+// Messages returns the channel private messages to this node arrive on.
+// Each arrives once while the node runs, and again on the node's next
+// start until the program acknowledges it with Message.Ack. Parked
+// messages are collected when the node starts and every half minute
+// (from the few inbox holders closest to its inbox key; from all of them
+// every Config.Republish), oldest first within what each holder hands
+// over. At most 256 messages are delivered and not yet acknowledged at a
+// time; further ones wait where they are parked (or their sender parks
+// them) until the program acknowledges some.
 func (s *Swarm) Messages() <-chan Message { return s.msg.in }
 
 // Send sends body privately to the member to, named by its name or peer
 // ID: signed by this node, readable by the recipient alone. An online
-// recipient gets it directly; for an offline one it is parked on the DHT
-// nodes closest to the recipient's inbox for Config.MessageTTL, and the
-// recipient collects it when it next comes online, even if this node has
-// left by then. Send returns once the recipient or at least one inbox
-// holder has it.
+// recipient gets it directly (and keeps it until its program acknowledges
+// it); for an offline one it is parked on the DHT nodes closest to the
+// recipient's inbox for Config.MessageTTL, and the recipient collects it
+// when it next comes online, even if this node has left by then. Send
+// returns once the recipient or at least one inbox holder has it.
 func (s *Swarm) Send(ctx context.Context, to string, body []byte) (Receipt, error) {
 	if len(body) > MaxMessageSize {
 		return Receipt{}, fmt.Errorf("%w: %d bytes, limit %d", ErrMessageTooLarge, len(body), MaxMessageSize)
@@ -159,7 +214,7 @@ func (s *Swarm) Send(ctx context.Context, to string, body []byte) (Receipt, erro
 	if own == nil {
 		return Receipt{}, errors.New("p2pshare: this node has no member certificate")
 	}
-	p, err := s.resolveMember(ctx, to)
+	p, cert, err := s.resolveMember(ctx, to)
 	if err != nil {
 		return Receipt{}, err
 	}
@@ -181,7 +236,7 @@ func (s *Swarm) Send(ctx context.Context, to string, body []byte) (Receipt, erro
 	if errors.As(derr, &refused) {
 		return r, fmt.Errorf("p2pshare: %s refused the message: %w", to, derr)
 	}
-	n, perr := s.msg.park(ctx, p, sealed)
+	n, perr := s.msg.park(ctx, p, cert, sealed)
 	if n == 0 {
 		return r, fmt.Errorf("p2pshare: %s is unreachable (%v) and no inbox holder took the message: %w", to, derr, perr)
 	}
@@ -190,32 +245,36 @@ func (s *Swarm) Send(ctx context.Context, to string, body []byte) (Receipt, erro
 	return r, nil
 }
 
-// resolveMember turns a member's name or peer ID into its peer ID: a peer ID as
-// it is, a name from the members this node has met, else from the DHT's
-// member directory.
-func (s *Swarm) resolveMember(ctx context.Context, to string) (peer.ID, error) {
+// resolveMember turns a member's name or peer ID into its peer ID, and
+// its member certificate when this node has it: a peer ID as it is, a
+// name from the members this node has met, else from the DHT's member
+// directory.
+func (s *Swarm) resolveMember(ctx context.Context, to string) (peer.ID, []byte, error) {
 	if p, err := peer.Decode(to); err == nil {
-		return p, nil
+		if mc, ok := s.net.m.Member(p); ok {
+			return p, mc.DER, nil
+		}
+		return p, nil, nil
 	}
 	for _, p := range s.net.m.Members() {
 		if mc, ok := s.net.m.Member(p); ok && strings.EqualFold(mc.Name, to) {
-			return p, nil
+			return p, mc.DER, nil
 		}
 	}
 	if own := s.net.m.Own(); own != nil && strings.EqualFold(own.Name, to) {
-		return s.h.ID(), nil
+		return s.h.ID(), own.DER, nil
 	}
 	lctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	der, err := s.dht.GetValue(lctx, memberKey(to))
 	if err != nil {
-		return "", fmt.Errorf("p2pshare: no member named %q is known (%v)", to, err)
+		return "", nil, fmt.Errorf("p2pshare: no member named %q is known (%v)", to, err)
 	}
 	mc, err := membership.ParseMemberCert(der)
 	if err != nil {
-		return "", fmt.Errorf("p2pshare: the directory entry of %q: %w", to, err)
+		return "", nil, fmt.Errorf("p2pshare: the directory entry of %q: %w", to, err)
 	}
-	return mc.Peer, nil
+	return mc.Peer, der, nil
 }
 
 // refusedError is a recipient's or holder's answer that it will not take
@@ -254,37 +313,6 @@ func (m *messenger) direct(ctx context.Context, p peer.ID, sealed []byte) error 
 	return nil
 }
 
-// request sends one frame to p on proto and reads the mailbox.Response.
-func (m *messenger) request(ctx context.Context, p peer.ID, proto protocol.ID, frame []byte) (mailbox.Response, error) {
-	st, err := m.s.h.NewStream(ctx, p, proto)
-	if err != nil {
-		return mailbox.Response{}, err
-	}
-	defer st.Close()
-	if dl, ok := ctx.Deadline(); ok {
-		_ = st.SetDeadline(dl)
-	}
-	// A deadline alone does not end a read when ctx is cancelled first
-	// (the node closing, or a holder given up on).
-	defer context.AfterFunc(ctx, func() { st.Reset() })()
-	if err := mailbox.WriteFrame(st, frame); err != nil {
-		st.Reset()
-		return mailbox.Response{}, err
-	}
-	_ = st.CloseWrite()
-	b, err := mailbox.ReadFrame(st)
-	if err != nil {
-		st.Reset()
-		return mailbox.Response{}, err
-	}
-	return mailbox.DecodeResponse(b)
-}
-
-func respond(st network.Stream, r mailbox.Response) {
-	_ = mailbox.WriteFrame(st, r.Encode())
-	_ = st.Close()
-}
-
 // handleDirect takes a message from its sender (a member: the stream is
 // guarded).
 func (m *messenger) handleDirect(st network.Stream) {
@@ -294,227 +322,24 @@ func (m *messenger) handleDirect(st network.Stream) {
 		st.Reset()
 		return
 	}
-	if err := m.accept(b); err != nil {
-		respond(st, mailbox.Response{Error: err.Error()})
-		return
-	}
-	respond(st, mailbox.Response{OK: true})
-}
-
-// accept opens a sealed message for this node, checks that its sender is
-// a member in good standing, and delivers it unless it was delivered
-// before. A duplicate is accepted (so its copies get deleted) but not
-// delivered again.
-func (m *messenger) accept(sealed []byte) error {
-	err := m.open(sealed)
-	if err != nil && !errors.Is(err, errInboxFull) {
+	r := mailbox.Response{OK: true}
+	o, err := m.open(b)
+	if err != nil {
 		m.refused.Add(1)
-	}
-	return err
-}
-
-func (m *messenger) open(sealed []byte) error {
-	s := m.s
-	msg, err := message.Open(s.key, sealed)
-	if err != nil {
-		return err
-	}
-	mc, err := s.net.m.VerifyCert(msg.Cert, msg.From)
-	if err != nil {
-		return fmt.Errorf("p2pshare: message from %s refused: %w", msg.From, err)
-	}
-	fresh, err := m.seen.add(msg.ID, time.Now().Add(m.ttl+24*time.Hour))
-	if err != nil {
-		return err
-	}
-	if !fresh {
-		return nil
-	}
-	select {
-	case m.in <- Message{ID: msg.ID.String(), From: msg.From, FromName: mc.Name, Sent: msg.Sent, Body: msg.Body}:
-		m.delivered.Add(1)
-		return nil
-	default:
-		m.seen.forget(msg.ID)
-		return errInboxFull
-	}
-}
-
-// Time limits of the inbox protocol. A lookup of an inbox's holders has
-// its own; each holder then has its own, from when it is asked, so one
-// that accepted the stream and never answers holds up nothing but its
-// own request: a collection or a park is done when every holder has
-// answered or run out of time, not when the slowest's limit and the
-// lookup's add up.
-const (
-	inboxLookupWait = 20 * time.Second
-	holderWait      = 5 * time.Second
-)
-
-// holderDeadline bounds the request to one holder.
-type holderDeadline func(ctx context.Context, holder peer.ID) (context.Context, context.CancelFunc)
-
-// eachHolderWait gives every holder holderWait.
-func eachHolderWait(ctx context.Context, _ peer.ID) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(ctx, holderWait)
-}
-
-// park stores sealed on the nodes closest to p's inbox and reports how
-// many took it.
-func (m *messenger) park(ctx context.Context, p peer.ID, sealed []byte) (int, error) {
-	s := m.s
-	key := mailbox.Key(p)
-	lctx, cancel := context.WithTimeout(ctx, inboxLookupWait)
-	defer cancel()
-	found, err := s.dht.Closest(lctx, key)
-	if len(found) == 0 {
-		return 0, fmt.Errorf("looking up the inbox of %s: %v", p, err)
-	}
-	it := mailbox.Item{Sealed: sealed, Sender: s.h.ID(), Expiry: time.Now().Add(m.ttl).Truncate(time.Second)}
-	n := 0
-	if replication.Responsible(key, s.h.ID(), found, s.dht.Replicas()) {
-		if ok, _ := m.box.Put(p, it, time.Now()); ok {
-			n++
-		}
-	}
-	got, errs := m.putAll(ctx, p, found, []mailbox.Item{it})
-	return n + got, errs
-}
-
-// putAll parks items for owner on each of to, each within holderWait, and
-// reports how many took all of them.
-func (m *messenger) putAll(ctx context.Context, owner peer.ID, to []peer.ID, items []mailbox.Item) (int, error) {
-	req := mailbox.Request{Op: mailbox.OpPut, Owner: owner, Items: items}.Encode()
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	var errs []error
-	n := 0
-	for _, h := range to {
-		wg.Go(func() {
-			hctx, cancel := eachHolderWait(ctx, h)
-			defer cancel()
-			resp, err := m.request(hctx, h, mailbox.Protocol, req)
-			if err == nil && !resp.OK {
-				err = errors.New(resp.Error)
-			}
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				errs = append(errs, fmt.Errorf("%s: %w", h, err))
-				return
-			}
-			n++
-		})
-	}
-	wg.Wait()
-	return n, errors.Join(errs...)
-}
-
-// handleInbox serves the inbox protocol to members: parking messages for
-// anyone, and listing, handing over and deleting a member's messages for
-// that member alone, as the key it proved in the connection's handshake
-// shows (mailbox.Authorize).
-func (m *messenger) handleInbox(st network.Stream) {
-	remote := st.Conn().RemotePeer()
-	_ = st.SetDeadline(time.Now().Add(30 * time.Second))
-	b, err := mailbox.ReadFrame(st)
-	if err != nil {
+		r = mailbox.Response{Error: err.Error()} // a refusal: not worth parking
+	} else if _, err := m.queue(o, origin{}); errors.Is(err, errInboxFull) {
+		r = mailbox.Response{Error: err.Error()} // the sender parks it
+	} else if err != nil {
+		// Closing, or the message could not be kept: no answer, so the
+		// sender parks it.
+		m.s.log.Debug("taking a private message", "peer", st.Conn().RemotePeer(), "err", err)
 		st.Reset()
 		return
 	}
-	req, err := mailbox.DecodeRequest(b)
-	if err != nil {
-		respond(st, mailbox.Response{Error: err.Error()})
-		return
-	}
-	if err := mailbox.Authorize(req, remote); err != nil {
-		respond(st, mailbox.Response{Error: err.Error()})
-		return
-	}
-	now := time.Now()
-	switch req.Op {
-	case mailbox.OpPut:
-		var errs []error
-		for _, it := range req.Items {
-			if it.Sender == "" {
-				it.Sender = remote
-			}
-			// Nobody parks for longer than this node keeps messages.
-			if limit := now.Add(m.ttl); it.Expiry.After(limit) {
-				it.Expiry = limit
-			}
-			if _, err := m.box.Put(req.Owner, it, now); err != nil {
-				errs = append(errs, err)
-			}
-		}
-		if err := errors.Join(errs...); err != nil {
-			respond(st, mailbox.Response{Error: err.Error()})
-			return
-		}
-		respond(st, mailbox.Response{OK: true})
-	case mailbox.OpHave:
-		if len(req.IDs) == 0 {
-			respond(st, mailbox.Response{OK: true, IDs: m.box.IDs(req.Owner)})
-			return
-		}
-		respond(st, mailbox.Response{OK: true, IDs: m.box.Have(req.Owner, req.IDs)})
-	case mailbox.OpDel:
-		m.box.Delete(req.Owner, req.IDs)
-		respond(st, mailbox.Response{OK: true})
-	case mailbox.OpTake:
-		respond(st, mailbox.Response{OK: true, Items: m.box.Items(req.Owner)})
-	}
-}
-
-// republish re-checks every inbox this node holds, as the DHT's records
-// are: look its key up, store the messages on those of the k closest that
-// lack some, and hand the inbox off and drop it once this node is no
-// longer among them.
-func (m *messenger) republish(ctx context.Context) {
-	s := m.s
-	m.box.Expire(time.Now())
-	k := s.dht.Replicas()
-	for _, owner := range m.box.Owners() {
-		if ctx.Err() != nil {
-			return
-		}
-		key := mailbox.Key(owner)
-		lctx, cancel := context.WithTimeout(ctx, inboxLookupWait)
-		found, err := s.dht.Closest(lctx, key)
-		cancel()
-		if err != nil || len(found) == 0 {
-			continue
-		}
-		items := m.box.Items(owner)
-		ids := map[mailbox.ItemID]bool{}
-		var list []mailbox.ItemID
-		for _, it := range items {
-			id := mailbox.IDOf(it.Sealed)
-			ids[id] = true
-			list = append(list, id)
-		}
-		// Only the owner may list its inbox; a holder asks about the IDs it holds.
-		ask := mailbox.Request{Op: mailbox.OpHave, Owner: owner, IDs: list}.Encode()
-		has := func(p peer.ID) bool {
-			hctx, cancel := eachHolderWait(ctx, p)
-			defer cancel()
-			resp, err := m.request(hctx, p, mailbox.Protocol, ask)
-			if err != nil || !resp.OK {
-				return false
-			}
-			got := 0
-			for _, id := range resp.IDs {
-				if ids[id] {
-					got++
-				}
-			}
-			return got == len(ids)
-		}
-		plan := replication.Decide(key, s.h.ID(), found, k, has)
-		stored, _ := m.putAll(ctx, owner, plan.StoreTo, items)
-		if plan.Drop && (stored > 0 || len(plan.StoreTo) == 0) {
-			m.box.Drop(owner)
-		}
+	if err := respond(st, r); err != nil {
+		// The sender sees no answer and parks the message, which this
+		// node then collects as a copy of one it has.
+		m.s.log.Debug("answering a private message", "peer", st.Conn().RemotePeer(), "err", err)
 	}
 }
 

@@ -74,37 +74,27 @@ func (m *messenger) loop() {
 func spread(d time.Duration) time.Duration { return d - d/4 + rand.N(d/2+1) }
 
 // collect fetches this node's messages from the nodes closest to its
-// inbox (and from its own store, when it holds its own inbox), delivers
-// them, and deletes the copies of every message it delivered or refused.
-// It asks holders, or, if holders is nil, looks the inbox key up and asks
-// the k closest; it returns the nearHolders closest of those it asked.
-// It asks them all at once, each request within holderWait, and delivers
-// what each sends as it arrives: a holder that never answers delays the
+// inbox (and from its own store, when it holds its own inbox) and
+// delivers them; their copies are deleted when the program acknowledges
+// them (those refused, or acknowledged before, at once). It asks holders,
+// or, if holders is nil, looks the inbox key up and asks the k closest;
+// it returns the nearHolders closest of those it asked. It asks them all
+// at once, each request within holderWait of silence, and delivers what
+// each sends as it arrives: a holder that never answers delays the
 // collection by holderWait at most, and the messages of the others not
-// at all.
+// at all. A holder hands a large inbox over in pages of
+// mailbox.PageBytes, one request each.
 func (m *messenger) collect(ctx context.Context, holders []peer.ID) []peer.ID {
 	return m.collectWithin(ctx, holders, eachHolderWait)
 }
 
-// collectWithin is collect with each holder's time limit set by wait.
-func (m *messenger) collectWithin(ctx context.Context, holders []peer.ID, wait holderDeadline) []peer.ID {
+// collectWithin is collect with each holder's time limit set by limit.
+func (m *messenger) collectWithin(ctx context.Context, holders []peer.ID, limit holderLimit) []peer.ID {
 	m.collectMu.Lock()
 	defer m.collectMu.Unlock()
 	s := m.s
 	self := s.h.ID()
-	done := func(items []mailbox.Item) []mailbox.ItemID {
-		var ids []mailbox.ItemID
-		for _, it := range items {
-			if err := m.accept(it.Sealed); errors.Is(err, errInboxFull) {
-				continue
-			} else if err != nil {
-				s.log.Warn("a parked message was refused", "err", err)
-			}
-			ids = append(ids, mailbox.IDOf(it.Sealed))
-		}
-		return ids
-	}
-	m.box.Delete(self, done(m.box.Items(self)))
+	m.box.Delete(self, m.deliverAll(m.box.Items(self), self))
 	if holders == nil {
 		lctx, cancel := context.WithTimeout(ctx, inboxLookupWait)
 		holders, _ = s.dht.Closest(lctx, mailbox.Key(self))
@@ -112,21 +102,35 @@ func (m *messenger) collectWithin(ctx context.Context, holders []peer.ID, wait h
 	}
 	var wg sync.WaitGroup
 	for _, h := range holders {
-		ask := func(req mailbox.Request) (mailbox.Response, error) {
-			hctx, cancel := wait(ctx, h)
-			defer cancel()
-			return m.request(hctx, h, mailbox.Protocol, req.Encode())
-		}
-		wg.Go(func() {
-			resp, err := ask(mailbox.Request{Op: mailbox.OpTake, Owner: self})
-			if err != nil || !resp.OK || len(resp.Items) == 0 {
-				return
-			}
-			if ids := done(resp.Items); len(ids) > 0 {
-				_, _ = ask(mailbox.Request{Op: mailbox.OpDel, Owner: self, IDs: ids})
-			}
-		})
+		wg.Go(func() { m.collectFrom(ctx, h, limit) })
 	}
 	wg.Wait()
 	return holders[:min(len(holders), nearHolders)]
+}
+
+// collectFrom takes this node's inbox from holder h, page by page, and
+// deletes there what need not wait for an acknowledgement.
+func (m *messenger) collectFrom(ctx context.Context, h peer.ID, limit holderLimit) {
+	self := m.s.h.ID()
+	var got, drop []mailbox.ItemID
+	for {
+		resp, err := m.askHolder(ctx, h, mailbox.Request{Op: mailbox.OpTake, Owner: self, IDs: got}, limit)
+		if err != nil || !resp.OK {
+			if err == nil {
+				err = errors.New(resp.Error)
+			}
+			m.s.log.Debug("collecting parked messages", "holder", h, "err", err)
+			break
+		}
+		for _, it := range resp.Items {
+			got = append(got, mailbox.IDOf(it.Sealed))
+		}
+		drop = append(drop, m.deliverAll(resp.Items, h)...)
+		if !resp.More || len(resp.Items) == 0 || len(got) >= mailbox.MaxPerInbox {
+			break
+		}
+	}
+	if len(drop) > 0 {
+		_, _ = m.askHolder(ctx, h, mailbox.Request{Op: mailbox.OpDel, Owner: self, IDs: drop}, limit)
+	}
 }

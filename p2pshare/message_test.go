@@ -47,11 +47,15 @@ func seal(t *testing.T, signer, certOf, to *Swarm, body string) []byte {
 	return b
 }
 
-// receive waits for one message on s, failing at the deadline.
+// receive waits for one message on s, failing at the deadline, and
+// acknowledges it, as a program that has handled it does.
 func receive(t *testing.T, ctx context.Context, s *Swarm) Message {
 	t.Helper()
 	select {
 	case m := <-s.Messages():
+		if err := m.Ack(); err != nil {
+			t.Fatalf("acknowledging %q: %v", m.Body, err)
+		}
 		return m
 	case <-ctx.Done():
 		t.Fatalf("%s received no message: %v", s.ID(), ctx.Err())
@@ -343,7 +347,7 @@ func TestMessageParkedForAnOnlineMember(t *testing.T) {
 		members = append(members, testNode(t, boot, cfg(n)))
 	}
 	ana, ben := members[0], members[1]
-	n, err := ana.msg.park(ctx, ben.h.ID(), seal(t, ana, ana, ben, "while you were busy"))
+	n, err := ana.msg.park(ctx, ben.h.ID(), nil, seal(t, ana, ana, ben, "while you were busy"))
 	if err != nil || n == 0 {
 		t.Fatalf("parking: %d holders, %v", n, err)
 	}

@@ -13,8 +13,9 @@ import (
 	"github.com/p2pshare/p2pshare/internal/message"
 )
 
-// seenFile keeps the IDs of the messages a node has delivered, so a replay
-// is not delivered again, across restarts too. It is a sequence of
+// seenFile keeps the IDs of the messages a node has delivered and its
+// program acknowledged, so a replay is not delivered again, across
+// restarts too. It is a sequence of
 // fixed-size records: message ID (16 bytes), then until when to remember it
 // (Unix seconds, 8 bytes, big-endian).
 const seenFile = "messages-seen"
@@ -68,8 +69,8 @@ func openSeen(dir string) (*seenIDs, error) {
 }
 
 // decodeSeen parses a seen file; a later record of an ID overrides an
-// earlier one (forget writes one that has already expired), and a torn last
-// record (a crash mid-write) is ignored.
+// earlier one (earlier versions wrote an expired one to forget an ID), and
+// a torn last record (a crash mid-write) is ignored.
 func decodeSeen(b []byte) map[message.ID]time.Time {
 	out := map[message.ID]time.Time{}
 	for len(b) >= seenRecord {
@@ -123,16 +124,12 @@ func (s *seenIDs) add(id message.ID, until time.Time) (bool, error) {
 	return true, nil
 }
 
-// forget undoes add for a message that could not be delivered after all,
-// so a later copy of it is delivered.
-func (s *seenIDs) forget(id message.ID) {
+// has reports whether id is recorded as delivered.
+func (s *seenIDs) has(id message.ID) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	delete(s.ids, id)
-	if s.f != nil {
-		_, _ = s.f.Write(appendSeen(nil, id, time.Unix(0, 0)))
-		_ = s.f.Sync()
-	}
+	_, ok := s.ids[id]
+	return ok
 }
 
 func (s *seenIDs) close() {

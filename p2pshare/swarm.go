@@ -243,7 +243,7 @@ func (s *Swarm) Close() error {
 	s.sessions = nil
 	s.mu.Unlock()
 	if s.msg != nil {
-		s.msg.awaitListed()
+		s.msg.drain()
 	}
 	s.cancel()
 	s.class.close()

@@ -13,7 +13,8 @@ var ErrNotOwner = errors.New("mailbox: only the inbox's owner may ask this")
 
 // Authorize decides whether remote, the peer at the other end of the
 // stream (proven by its key in the connection's handshake), may make req.
-// Any member may park messages for anyone. Only the owner may collect its
+// Any member may park messages (the holder checks that their owner is a
+// member and that each is signed by one). Only the owner may collect its
 // messages, delete them, or list what waits in its inbox; another member
 // (a holder replicating the inbox) may only ask which of the IDs it names
 // are held, which tells it nothing about messages it does not already

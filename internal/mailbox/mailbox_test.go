@@ -5,8 +5,10 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -61,16 +63,28 @@ func TestStoreQuotasAndRefusals(t *testing.T) {
 
 func TestWireRoundTrip(t *testing.T) {
 	owner, a := newPeer(t), newPeer(t)
-	req := Request{Op: OpPut, Owner: owner, Items: []Item{{Sealed: []byte("sealed"), Sender: a, Expiry: time.Unix(77, 0)}}, IDs: []ItemID{{1, 2}}}
+	it := Item{Sealed: []byte("sealed"), Sender: a, Expiry: time.Unix(77, 0), Cert: []byte("cert of a"), Sig: []byte("sig")}
+	req := Request{Op: OpPut, Owner: owner, OwnerCert: []byte("cert of owner"), Items: []Item{it}, IDs: []ItemID{{1, 2}}}
 	got, err := DecodeRequest(req.Encode())
-	if err != nil || got.Op != req.Op || got.Owner != owner || len(got.Items) != 1 || !bytes.Equal(got.Items[0].Sealed, []byte("sealed")) ||
-		got.Items[0].Sender != a || !got.Items[0].Expiry.Equal(time.Unix(77, 0)) || got.IDs[0] != req.IDs[0] {
+	if err != nil || got.Op != req.Op || got.Owner != owner || string(got.OwnerCert) != "cert of owner" || len(got.Items) != 1 || !bytes.Equal(got.Items[0].Sealed, []byte("sealed")) ||
+		got.Items[0].Sender != a || !got.Items[0].Expiry.Equal(time.Unix(77, 0)) || string(got.Items[0].Cert) != "cert of a" || string(got.Items[0].Sig) != "sig" || got.IDs[0] != req.IDs[0] {
 		t.Fatalf("request %+v, %v", got, err)
 	}
-	resp := Response{OK: true, Error: "", IDs: []ItemID{{9}}, Items: req.Items}
-	r, err := DecodeResponse(resp.Encode())
-	if err != nil || !r.OK || r.IDs[0] != resp.IDs[0] || len(r.Items) != 1 {
-		t.Fatalf("response %+v, %v", r, err)
+	for _, resp := range []Response{
+		{OK: true, IDs: []ItemID{{9}}, Items: req.Items},
+		{OK: true, More: true, Items: req.Items},
+		{Error: "no"},
+	} {
+		r, err := DecodeResponse(resp.Encode())
+		if err != nil || r.OK != resp.OK || r.More != resp.More || r.Error != resp.Error || len(r.IDs) != len(resp.IDs) || len(r.Items) != len(resp.Items) {
+			t.Fatalf("response %+v came back as %+v, %v", resp, r, err)
+		}
+	}
+	if r, _ := DecodeResponse(Response{More: true, Error: "no"}.Encode()); r.More {
+		t.Fatal("More without OK survived the round trip")
+	}
+	if _, err := DecodeResponse([]byte{3, 0, 0, 0, 0, 0, 0}); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("status 3: %v", err)
 	}
 	if _, err := DecodeRequest([]byte{9, 0, 0}); !errors.Is(err, ErrMalformed) {
 		t.Fatalf("bad op: %v", err)
@@ -89,6 +103,8 @@ func TestWireRoundTrip(t *testing.T) {
 
 func FuzzDecodeRequest(f *testing.F) {
 	f.Add(Request{Op: OpPut, Owner: newPeer(f), Items: []Item{{Sealed: []byte("x"), Sender: "s", Expiry: time.Unix(1, 0)}}}.Encode())
+	f.Add(Request{Op: OpPut, Owner: newPeer(f), OwnerCert: []byte("owner cert"), Items: []Item{{Sealed: []byte("x"), Sender: "s", Expiry: time.Unix(1, 0), Cert: []byte("c"), Sig: []byte("sig")}}}.Encode())
+	f.Add(Request{Op: OpTake, Owner: newPeer(f), IDs: []ItemID{{3}}}.Encode())
 	f.Add(Request{Op: OpDel, Owner: newPeer(f), IDs: []ItemID{{1}}}.Encode())
 	f.Add(Request{Op: OpHave, Owner: newPeer(f), IDs: []ItemID{{1}, {2}}}.Encode())
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -105,13 +121,26 @@ func FuzzDecodeRequest(f *testing.F) {
 
 func FuzzDecodeResponse(f *testing.F) {
 	f.Add(Response{OK: true, IDs: []ItemID{{1}}, Items: []Item{{Sealed: []byte("x"), Expiry: time.Unix(1, 0)}}}.Encode())
+	f.Add(Response{OK: true, More: true, Items: []Item{{Sealed: []byte("x"), Sender: "s", Expiry: time.Unix(1, 0), Cert: []byte("c"), Sig: []byte("sig")}}}.Encode())
+	f.Add(Response{Error: "refused"}.Encode())
 	f.Fuzz(func(t *testing.T, b []byte) {
 		r, err := DecodeResponse(b)
 		if err != nil {
 			return
 		}
-		if _, err := DecodeResponse(r.Encode()); err != nil {
-			t.Fatalf("re-encoding failed: %v", err)
+		again, err := DecodeResponse(r.Encode())
+		if err != nil || again.OK != r.OK || again.More != r.More || len(again.Items) != len(r.Items) {
+			t.Fatalf("re-encoding changed %+v to %+v (%v)", r, again, err)
 		}
 	})
+}
+
+// TestLongErrorCut: a holder's error text longer than a response carries
+// is cut, not turned into a response its asker cannot decode.
+func TestLongErrorCut(t *testing.T) {
+	long := strings.Repeat("é", 2000)
+	r, err := DecodeResponse(Response{Error: long}.Encode())
+	if err != nil || len(r.Error) > maxError || !strings.HasSuffix(r.Error, "…") || !utf8.ValidString(r.Error) {
+		t.Fatalf("error of %d bytes came back as %d bytes (%v)", len(long), len(r.Error), err)
+	}
 }

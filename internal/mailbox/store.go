@@ -45,26 +45,47 @@ func IDOf(sealed []byte) ItemID {
 // Item is one parked message.
 type Item struct {
 	Sealed []byte
-	Sender peer.ID   // the member that parked it (as the holder saw it)
+	Sender peer.ID   // the member that parked it, proven by Sig and Cert
 	Expiry time.Time // second precision
+	Cert   []byte    // Sender's member certificate
+	Sig    []byte    // Sender's signature of parking it for its owner (Sign)
+}
+
+// size is what the item counts against MaxBytes.
+func (it Item) size() int { return len(it.Sealed) + len(it.Cert) + len(it.Sig) }
+
+// inbox is what a holder keeps for one recipient.
+type inbox struct {
+	items map[ItemID]Item
+	cert  []byte // the owner's member certificate, if a sender gave one
 }
 
 // Store is a holder's parked messages, by recipient. It is safe for
 // concurrent use.
 type Store struct {
 	mu      sync.Mutex
-	inboxes map[peer.ID]map[ItemID]Item
+	inboxes map[peer.ID]*inbox
 	gone    map[ItemID]time.Time // deleted by their recipient: refused until expiry
 	bytes   int
 }
 
 // NewStore returns an empty store.
 func NewStore() *Store {
-	return &Store{inboxes: map[peer.ID]map[ItemID]Item{}, gone: map[ItemID]time.Time{}}
+	return &Store{inboxes: map[peer.ID]*inbox{}, gone: map[ItemID]time.Time{}}
+}
+
+// items is owner's items, nil if none; the caller holds s.mu.
+func (s *Store) items(owner peer.ID) map[ItemID]Item {
+	if box := s.inboxes[owner]; box != nil {
+		return box.items
+	}
+	return nil
 }
 
 // Put parks it for owner unless it is expired, already held, deleted by
-// its owner, or over a quota. It reports whether the item is now held.
+// its owner, or over a quota; it is charged to it.Sender, which the
+// caller has checked (Verify, and it.Cert). It reports whether the item
+// is now held.
 func (s *Store) Put(owner peer.ID, it Item, now time.Time) (bool, error) {
 	if !now.Before(it.Expiry) {
 		return false, nil
@@ -75,7 +96,7 @@ func (s *Store) Put(owner peer.ID, it Item, now time.Time) (bool, error) {
 	if _, ok := s.gone[id]; ok {
 		return false, nil
 	}
-	box := s.inboxes[owner]
+	box := s.items(owner)
 	if _, ok := box[id]; ok {
 		return true, nil
 	}
@@ -91,24 +112,45 @@ func (s *Store) Put(owner peer.ID, it Item, now time.Time) (bool, error) {
 	if from >= MaxPerSender {
 		return false, fmt.Errorf("%w: %s already has %d messages waiting for %s", ErrQuota, it.Sender, from, owner)
 	}
-	if s.bytes+len(it.Sealed) > MaxBytes {
+	if s.bytes+it.size() > MaxBytes {
 		return false, fmt.Errorf("%w: holder full (%d bytes)", ErrQuota, s.bytes)
 	}
 	if box == nil {
 		box = map[ItemID]Item{}
-		s.inboxes[owner] = box
+		s.inboxes[owner] = &inbox{items: box}
 	}
 	box[id] = it
-	s.bytes += len(it.Sealed)
+	s.bytes += it.size()
 	return true, nil
+}
+
+// KeepCert keeps cert, the member certificate of owner, with owner's inbox
+// if it has none yet: a holder passes it on with the inbox to holders that
+// have not met the owner. It does nothing if nothing is held for owner.
+func (s *Store) KeepCert(owner peer.ID, cert []byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if box := s.inboxes[owner]; box != nil && box.cert == nil && len(cert) > 0 {
+		box.cert = cert
+	}
+}
+
+// Cert is the member certificate kept with owner's inbox, or nil.
+func (s *Store) Cert(owner peer.ID) []byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if box := s.inboxes[owner]; box != nil {
+		return box.cert
+	}
+	return nil
 }
 
 // IDs lists the items held for owner.
 func (s *Store) IDs(owner peer.ID) []ItemID {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]ItemID, 0, len(s.inboxes[owner]))
-	for id := range s.inboxes[owner] {
+	out := make([]ItemID, 0, len(s.items(owner)))
+	for id := range s.items(owner) {
 		out = append(out, id)
 	}
 	sort.Slice(out, func(i, j int) bool { return string(out[i][:]) < string(out[j][:]) })
@@ -121,23 +163,52 @@ func (s *Store) Have(owner peer.ID, ids []ItemID) []ItemID {
 	defer s.mu.Unlock()
 	var out []ItemID
 	for _, id := range ids {
-		if _, ok := s.inboxes[owner][id]; ok {
+		if _, ok := s.items(owner)[id]; ok {
 			out = append(out, id)
 		}
 	}
 	return out
 }
 
-// Items returns the items held for owner, oldest expiry first.
+// Items returns the items held for owner, oldest expiry first (then by
+// ID, so that pages of them are stable).
 func (s *Store) Items(owner peer.ID) []Item {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]Item, 0, len(s.inboxes[owner]))
-	for _, it := range s.inboxes[owner] {
-		out = append(out, it)
+	_, items := s.sorted(owner)
+	return items
+}
+
+// Page is the reply to owner's OpTake that leaves out skip: the first of
+// owner's items, in the order of Items, within budget bytes, and whether
+// more are left (see Page).
+func (s *Store) Page(owner peer.ID, skip []ItemID, budget int) ([]Item, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ids, items := s.sorted(owner)
+	return Page(ids, items, skip, budget)
+}
+
+// sorted returns owner's items and their IDs in the order of Items; the
+// caller holds s.mu.
+func (s *Store) sorted(owner peer.ID) ([]ItemID, []Item) {
+	box := s.items(owner)
+	ids := make([]ItemID, 0, len(box))
+	for id := range box {
+		ids = append(ids, id)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Expiry.Before(out[j].Expiry) })
-	return out
+	sort.Slice(ids, func(i, j int) bool {
+		a, b := box[ids[i]], box[ids[j]]
+		if !a.Expiry.Equal(b.Expiry) {
+			return a.Expiry.Before(b.Expiry)
+		}
+		return string(ids[i][:]) < string(ids[j][:])
+	})
+	items := make([]Item, len(ids))
+	for i, id := range ids {
+		items[i] = box[id]
+	}
+	return ids, items
 }
 
 // Owners lists the recipients this store holds messages for.
@@ -156,12 +227,12 @@ func (s *Store) Owners() []peer.ID {
 func (s *Store) Delete(owner peer.ID, ids []ItemID) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	box := s.inboxes[owner]
+	box := s.items(owner)
 	for _, id := range ids {
 		exp := time.Now().Add(7 * 24 * time.Hour)
 		if it, ok := box[id]; ok {
 			exp = it.Expiry
-			s.bytes -= len(it.Sealed)
+			s.bytes -= it.size()
 			delete(box, id)
 		}
 		s.gone[id] = exp
@@ -176,8 +247,8 @@ func (s *Store) Delete(owner peer.ID, ids []ItemID) {
 func (s *Store) Drop(owner peer.ID) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, it := range s.inboxes[owner] {
-		s.bytes -= len(it.Sealed)
+	for _, it := range s.items(owner) {
+		s.bytes -= it.size()
 	}
 	delete(s.inboxes, owner)
 }
@@ -189,14 +260,14 @@ func (s *Store) Expire(now time.Time) int {
 	defer s.mu.Unlock()
 	n := 0
 	for o, box := range s.inboxes {
-		for id, it := range box {
+		for id, it := range box.items {
 			if !now.Before(it.Expiry) {
-				s.bytes -= len(it.Sealed)
-				delete(box, id)
+				s.bytes -= it.size()
+				delete(box.items, id)
 				n++
 			}
 		}
-		if len(box) == 0 {
+		if len(box.items) == 0 {
 			delete(s.inboxes, o)
 		}
 	}

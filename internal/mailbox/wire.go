@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"time"
+	"unicode/utf8"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
@@ -13,13 +14,15 @@ import (
 )
 
 // Protocol is the inbox protocol: one request and one response per stream.
-const Protocol = "/p2pshare/inbox/1.0.0"
+// Version 2 signs each parked item, names the owner's certificate, and
+// hands an inbox over in pages.
+const Protocol = "/p2pshare/inbox/2.0.0"
 
 // Ops a request carries; Authorize says who may ask which.
 const (
 	OpPut  byte = 1 // park items for Owner (any member; holders replicate with it too)
 	OpHave byte = 2 // which of IDs are held for Owner (any member); with no IDs, every ID held (only Owner may ask)
-	OpTake byte = 3 // return Owner's items: only Owner may ask
+	OpTake byte = 3 // a page of Owner's items, leaving out IDs (those from earlier pages): only Owner may ask
 	OpDel  byte = 4 // delete Owner's IDs: only Owner may ask
 )
 
@@ -28,6 +31,14 @@ const (
 	MaxFrame   = 8 << 20
 	maxItems   = MaxPerInbox
 	maxPeerLen = 128
+	// MaxCert bounds a member certificate carried with a request or item.
+	MaxCert = 4 << 10
+	maxSig  = 128
+	// PageBytes bounds the items of one reply to OpTake and of one OpPut
+	// a holder passes an inbox on with: an inbox of MaxPerInbox messages of
+	// the largest size is over twice MaxFrame, so it goes in pages, each
+	// well within a frame and, over a slow link, within a holder's patience.
+	PageBytes = 1 << 20
 )
 
 // ErrMalformed is returned for bytes that do not decode.
@@ -37,14 +48,19 @@ var ErrMalformed = errors.New("mailbox: malformed")
 type Request struct {
 	Op    byte
 	Owner peer.ID
-	Items []Item   // OpPut
-	IDs   []ItemID // OpHave, OpDel
+	// OwnerCert (OpPut) is the owner's member certificate, for a holder
+	// that has not met the owner: a holder parks messages for members
+	// only. Empty if the sender has none to give.
+	OwnerCert []byte
+	Items     []Item   // OpPut
+	IDs       []ItemID // OpHave, OpDel; OpTake: the ones to leave out
 }
 
 // Response is a holder's answer: OK or an error text, and the items or IDs
 // asked for.
 type Response struct {
 	OK    bool
+	More  bool // OpTake: more items wait beyond this page
 	Error string
 	Items []Item   // OpTake
 	IDs   []ItemID // OpHave
@@ -83,6 +99,7 @@ func ReadFrame(r io.Reader) ([]byte, error) {
 func (r Request) Encode() []byte {
 	b := []byte{r.Op}
 	b = field16(b, []byte(r.Owner))
+	b = field16(b, r.OwnerCert)
 	b = appendItems(b, r.Items)
 	return appendIDs(b, r.IDs)
 }
@@ -95,6 +112,7 @@ func DecodeRequest(b []byte) (Request, error) {
 		d.err = fmt.Errorf("%w: op %d", ErrMalformed, r.Op)
 	}
 	r.Owner = peer.ID(d.field16(maxPeerLen))
+	r.OwnerCert = d.field16(MaxCert)
 	r.Items = d.items()
 	r.IDs = d.ids()
 	if err := d.finish(); err != nil {
@@ -106,25 +124,52 @@ func DecodeRequest(b []byte) (Request, error) {
 	return r, nil
 }
 
-// Encode encodes r.
+// Response status bytes.
+const (
+	statusRefused = 0
+	statusOK      = 1
+	statusMore    = 2 // OK, and more items wait
+)
+
+// maxError bounds a response's error text; Encode cuts a longer one.
+const maxError = 1024
+
+// Encode encodes r. More counts only with OK.
 func (r Response) Encode() []byte {
-	b := []byte{0}
-	if r.OK {
-		b[0] = 1
+	b := []byte{statusRefused}
+	switch {
+	case r.OK && r.More:
+		b[0] = statusMore
+	case r.OK:
+		b[0] = statusOK
 	}
-	b = field16(b, []byte(r.Error))
+	b = field16(b, []byte(cut(r.Error, maxError)))
 	b = appendItems(b, r.Items)
 	return appendIDs(b, r.IDs)
+}
+
+// cut shortens s to at most n bytes, on a character boundary, marking
+// the cut.
+func cut(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	const mark = "…"
+	n -= len(mark)
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + mark
 }
 
 // DecodeResponse decodes a response.
 func DecodeResponse(b []byte) (Response, error) {
 	d := &dec{b: b}
-	ok := d.u8()
-	if d.err == nil && ok > 1 {
-		d.err = fmt.Errorf("%w: status %d", ErrMalformed, ok)
+	st := d.u8()
+	if d.err == nil && st > statusMore {
+		d.err = fmt.Errorf("%w: status %d", ErrMalformed, st)
 	}
-	r := Response{OK: ok == 1, Error: string(d.field16(1024))}
+	r := Response{OK: st != statusRefused, More: st == statusMore, Error: string(d.field16(maxError))}
 	r.Items = d.items()
 	r.IDs = d.ids()
 	if err := d.finish(); err != nil {
@@ -143,6 +188,8 @@ func appendItems(b []byte, items []Item) []byte {
 	for _, it := range items {
 		b = field16(b, []byte(it.Sender))
 		b = binary.BigEndian.AppendUint64(b, uint64(it.Expiry.Unix()))
+		b = field16(b, it.Cert)
+		b = field16(b, it.Sig)
 		b = binary.BigEndian.AppendUint32(b, uint32(len(it.Sealed)))
 		b = append(b, it.Sealed...)
 	}
@@ -210,6 +257,8 @@ func (d *dec) items() []Item {
 	for range n {
 		sender := peer.ID(d.field16(maxPeerLen))
 		exp := d.take(8)
+		cert := d.field16(MaxCert)
+		sig := d.field16(maxSig)
 		l := d.take(4)
 		if d.err != nil {
 			return nil
@@ -223,7 +272,7 @@ func (d *dec) items() []Item {
 		if d.err != nil {
 			return nil
 		}
-		out = append(out, Item{Sealed: sealed, Sender: sender, Expiry: time.Unix(int64(binary.BigEndian.Uint64(exp)), 0)})
+		out = append(out, Item{Sealed: sealed, Sender: sender, Expiry: time.Unix(int64(binary.BigEndian.Uint64(exp)), 0), Cert: cert, Sig: sig})
 	}
 	return out
 }
