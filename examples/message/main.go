@@ -13,14 +13,16 @@
 // "direct" is true when the recipient was online and took the message;
 // otherwise it was parked on "parked" members near the recipient's inbox,
 // where the recipient collects it when it next runs, even if the sender
-// has left by then. read prints one JSON line per message, each message
-// once:
+// has left by then. read prints one JSON line per message, oldest first:
 //
 //	{"id":…,"from":…,"name":…,"sent":…,"body":…}
 //
-// until -count messages arrived or -wait passed (0 counts none and waits
-// for none: a run that just joins, collecting what is parked). On failure
-// it prints one line, "message: <reason>", on stderr and exits non-zero.
+// until -count messages arrived or -wait passed. Each message is
+// acknowledged once its line is printed, and is then never read again; a
+// message not printed (the run ended first) waits for the next read.
+// -count 0 reads none: the run joins (with -invite, the first time) and
+// leaves at once, and every message waits for a later read. On failure it
+// prints one line, "message: <reason>", on stderr and exits non-zero.
 package main
 
 import (
@@ -69,7 +71,7 @@ func run(ctx context.Context, args []string, stdout io.Writer, stderr *os.File) 
 	fs.StringVar(&o.listen, "listen", "/ip4/0.0.0.0/tcp/0", "`multiaddr` to listen on")
 	fs.Var(&o.bootstrap, "bootstrap", "further members to reach the network through, a `multiaddr` ending in /p2p/<peer ID>")
 	fs.DurationVar(&o.wait, "wait", 30*time.Second, "read: how long to wait for messages")
-	fs.IntVar(&o.count, "count", 1, "read: stop after this many messages")
+	fs.IntVar(&o.count, "count", 1, "read: stop after this many messages; 0 reads none (a run that just joins), and what waits stays for a later read")
 	return console.Main(fs, args, stderr, usage,
 		func() error { return o.check(fs) },
 		func() error { return o.do(ctx, stdout) })
@@ -128,6 +130,9 @@ func (o *options) do(ctx context.Context, stdout io.Writer) error {
 		select {
 		case m := <-s.Messages():
 			if err := enc.Encode(map[string]any{"id": m.ID, "from": m.From.String(), "name": m.FromName, "sent": m.Sent.UTC().Format(time.RFC3339Nano), "body": string(m.Body)}); err != nil {
+				return err // not acknowledged: the next read shows it
+			}
+			if err := m.Ack(); err != nil {
 				return err
 			}
 		case <-wctx.Done():
