@@ -33,6 +33,11 @@ func msgClass(t *testing.T, names ...string) (*Swarm, []*Swarm) {
 	for _, n := range names {
 		members = append(members, testNode(t, boot, msgConfig(n)))
 	}
+	// Each member's directory entry goes out in the background; a test
+	// that writes to a member by name right away must not race it.
+	for _, m := range members {
+		m.msg.awaitListed()
+	}
 	return boot, members
 }
 
