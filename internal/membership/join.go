@@ -42,7 +42,8 @@ type JoinRequest struct {
 // proof only then, bound to this session's two peer IDs. h needs no
 // Membership: a newcomer may use a plain host with its final key, close it,
 // then build its member host from the returned credentials. A refusal
-// returns an error wrapping ErrRefused whose text is the bootstrap's reason.
+// returns a *RefusalError, which wraps ErrRefused, holding the bootstrap's
+// reason.
 func Join(ctx context.Context, h host.Host, inv Invite, req JoinRequest) (Credentials, error) {
 	if req.Role == "" {
 		req.Role = RoleStudent
@@ -192,7 +193,7 @@ func readServer(s network.Stream) (serverMsg, error) {
 	}
 	switch m.Kind {
 	case kindRefusal:
-		return serverMsg{}, fmt.Errorf("membership: the bootstrap refused: %s: %w", m.Reason, ErrRefused)
+		return serverMsg{}, &RefusalError{Reason: m.Reason}
 	case kindBusy:
 		return serverMsg{}, &busyError{after: time.Duration(m.RetryMs) * time.Millisecond, reason: m.Reason}
 	}
