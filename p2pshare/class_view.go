@@ -3,7 +3,6 @@ package p2pshare
 import (
 	"bufio"
 	"context"
-	"errors"
 	"slices"
 	"sync/atomic"
 	"time"
@@ -53,7 +52,7 @@ const (
 
 // errNotBootstrap is returned by the class API on a node that is not its
 // network's bootstrap: only the bootstrap hears members' reports.
-var errNotBootstrap = errors.New("p2pshare: only the network's bootstrap node sees the class")
+var errNotBootstrap = errorOf(ErrNotBootstrap, nil, "only the network's bootstrap node sees the class")
 
 // Class returns a snapshot of the class on a share: every member that
 // reported it. Only the bootstrap node sees the class.
@@ -67,7 +66,7 @@ func (s *Swarm) Class(infohash Infohash) (ClassSnapshot, error) {
 	case v.asks <- classAsk{share: infohash.String(), reply: reply}:
 		return <-reply, nil
 	case <-v.done:
-		return ClassSnapshot{}, errClosed
+		return ClassSnapshot{}, ErrClosed
 	}
 }
 
@@ -85,7 +84,7 @@ func (s *Swarm) WatchClass(ctx context.Context, infohash Infohash) (<-chan Class
 	case v.watches <- w:
 		return w.c, nil
 	case <-v.done:
-		return nil, errClosed
+		return nil, ErrClosed
 	}
 }
 

@@ -122,10 +122,10 @@ var ErrNotFound = errors.New("p2pshare: no member has this share")
 // seeds the share, regardless of ctx, until Download.Close, Stop or Close.
 func (s *Swarm) Fetch(ctx context.Context, infohash Infohash, opts FetchOptions) (*Download, error) {
 	if !infohash.Defined() {
-		return nil, errors.New("p2pshare: Fetch: undefined infohash")
+		return nil, errorOf(ErrBadInfohash, nil, "Fetch: undefined infohash")
 	}
 	if _, err := manifest.ParseInfohash(infohash.String()); err != nil {
-		return nil, fmt.Errorf("p2pshare: Fetch: %w", err)
+		return nil, public("Fetch", err)
 	}
 	if opts.Out == "" {
 		return nil, errors.New("p2pshare: FetchOptions.Out is empty")

@@ -241,7 +241,7 @@ func joinStorm(b *testing.B, n int) stormResult {
 			defer mu.Unlock()
 			if err != nil {
 				res.refused++
-				if res.firstErr == nil || errors.Is(err, membership.ErrRefused) && !strings.Contains(res.firstErr.Error(), "refused") {
+				if res.firstErr == nil || (errors.Is(err, membership.ErrRefused) || errors.Is(err, ErrRefused)) && !strings.Contains(res.firstErr.Error(), "refused") {
 					res.firstErr = err
 				}
 				return

@@ -88,6 +88,14 @@ func openNetwork(ctx context.Context, cfg *Config, key crypto.PrivKey, log *slog
 		name = defaultNodeName + "-" + self.String()[len(self.String())-8:]
 	}
 	netDir, memDir := filepath.Join(dir, networkDirName), filepath.Join(dir, memberDirName)
+	var inv *membership.Invite
+	if cfg.Invite != "" {
+		i, err := parseInvite(cfg.Invite, time.Now())
+		if err != nil {
+			return nil, err
+		}
+		inv = &i
+	}
 	var creds membership.Credentials
 	switch {
 	case startsAsBootstrap(cfg):
@@ -103,17 +111,23 @@ func openNetwork(ctx context.Context, cfg *Config, key crypto.PrivKey, log *slog
 			return nil, fmt.Errorf("p2pshare: certifying the bootstrap node: %w", err)
 		}
 		creds = membership.Credentials{CA: n.boot.CA().CertDER(), Cert: cert, CRL: n.boot.CRL()}
+		if err := sameNetwork(dir, creds.CA, inv); err != nil {
+			n.boot.Close()
+			return nil, err
+		}
 	case exists(filepath.Join(memDir, "member.crt")):
 		if creds, err = membership.LoadCredentials(memDir); err != nil {
 			return nil, fmt.Errorf("p2pshare: Config.DataDir: %w", err)
 		}
-		n.joinVia = loadContacts(filepath.Join(memDir, contactsName))
-	case cfg.Invite != "":
-		inv, err := membership.ParseInvite(strings.TrimSpace(cfg.Invite))
-		if err != nil {
-			return nil, fmt.Errorf("p2pshare: Config.Invite: %w", err)
+		if err := sameNetwork(dir, creds.CA, inv); err != nil {
+			return nil, err
 		}
-		if creds, err = join(ctx, cfg, h, inv, name); err != nil {
+		if err := ownRevoked(creds); err != nil {
+			return nil, err
+		}
+		n.joinVia = loadContacts(filepath.Join(memDir, contactsName))
+	case inv != nil:
+		if creds, err = join(ctx, cfg, h, *inv, name); err != nil {
 			return nil, err
 		}
 		if err := membership.SaveCredentials(memDir, creds); err != nil {
@@ -172,7 +186,7 @@ func join(ctx context.Context, cfg *Config, h host.Host, inv membership.Invite, 
 	defer cancel()
 	creds, err := membership.Join(jctx, h, inv, membership.JoinRequest{Name: name})
 	if err != nil {
-		return membership.Credentials{}, fmt.Errorf("p2pshare: joining the network: %w", err)
+		return membership.Credentials{}, public("joining the network", err)
 	}
 	return creds, nil
 }
@@ -305,7 +319,7 @@ func loadContacts(path string) []peer.AddrInfo {
 // a join token. Only the bootstrap node can make one.
 func (s *Swarm) Invite(o InviteOptions) (string, error) {
 	if s.net.boot == nil {
-		return "", errors.New("p2pshare: only the network's bootstrap node makes invites")
+		return "", errorOf(ErrNotBootstrap, nil, "only the network's bootstrap node makes invites")
 	}
 	inv, err := s.net.boot.NewInvite(membership.InviteOptions{Uses: o.Uses, TTL: o.TTL})
 	if err != nil {
@@ -320,7 +334,7 @@ func (s *Swarm) Invite(o InviteOptions) (string, error) {
 // Only the bootstrap node can revoke.
 func (s *Swarm) Revoke(who string) error {
 	if s.net.boot == nil {
-		return errors.New("p2pshare: only the network's bootstrap node revokes members")
+		return errorOf(ErrNotBootstrap, nil, "only the network's bootstrap node revokes members")
 	}
 	if err := s.net.boot.Revoke(who); err != nil {
 		return fmt.Errorf("p2pshare: %w", err)

@@ -2,7 +2,6 @@ package p2pshare
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"time"
@@ -15,8 +14,6 @@ import (
 )
 
 const defaultJoinTimeout = 30 * time.Second
-
-var errClosed = errors.New("p2pshare: swarm is closed")
 
 // ShareOptions tune Share. The zero value is the usual choice.
 type ShareOptions struct {

@@ -267,7 +267,7 @@ func (s *Swarm) start(cfg swarm.Config) (*swarm.Session, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
-		return nil, errClosed
+		return nil, ErrClosed
 	}
 	k := cfg.Infohash.KeyString()
 	if old, ok := s.sessions[k]; ok {
@@ -387,7 +387,12 @@ func (s *Swarm) Stop(infohash Infohash) error {
 }
 
 // ParseInfohash parses an infohash from its string form, refusing anything
-// that is not a p2pshare infohash with an error that says why.
+// that is not a p2pshare infohash with an error that says why and wraps
+// ErrBadInfohash.
 func ParseInfohash(s string) (Infohash, error) {
-	return manifest.ParseInfohash(s)
+	ih, err := manifest.ParseInfohash(s)
+	if err != nil {
+		return ih, public("", err)
+	}
+	return ih, nil
 }
