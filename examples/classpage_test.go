@@ -40,6 +40,7 @@ type proc struct {
 func startProc(t *testing.T, bin string, args ...string) *proc {
 	t.Helper()
 	p := &proc{cmd: exec.Command(bin, args...), lines: make(chan string, 1024), exited: make(chan struct{})}
+	p.cmd.Env = freshUser(t)
 	p.cmd.Stderr = lockedWriter{p}
 	stdout, err := p.cmd.StdoutPipe()
 	if err != nil {

@@ -17,6 +17,7 @@ func TestSeederConsole(t *testing.T) {
 	dir := t.TempDir()
 	src, _ := randomFile(t, dir, 64<<10)
 	cmd := exec.Command(bin["seeder"], "-file", src, "-listen", "/ip4/127.0.0.1/tcp/0")
+	cmd.Env = freshUser(t)
 	stdin, _ := cmd.StdinPipe()
 	stdout, _ := cmd.StdoutPipe()
 	stderr, _ := cmd.StderrPipe()

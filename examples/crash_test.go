@@ -41,6 +41,7 @@ func startLeecher(t *testing.T, bin string, args ...string) *leecherProc {
 	t.Helper()
 	p := &leecherProc{cmd: exec.Command(bin, args...), lines: make(chan crashEvent, 64), exited: make(chan error, 1), stderr: &bytes.Buffer{}}
 	p.cmd.Stderr = p.stderr
+	p.cmd.Env = freshUser(t)
 	stdout, err := p.cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

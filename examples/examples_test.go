@@ -47,6 +47,19 @@ func build(t *testing.T, names ...string) map[string]string {
 	return bins
 }
 
+// userEnv is the environment of a program run by a user whose home is
+// home: its per-user configuration folder (os.UserConfigDir), where the
+// programs keep their data folders by default, is inside home, never the
+// real user's.
+func userEnv(home string) []string {
+	return append(os.Environ(), "HOME="+home, "XDG_CONFIG_HOME="+filepath.Join(home, ".config"),
+		"AppData="+filepath.Join(home, "AppData"))
+}
+
+// freshUser is userEnv of a new, empty home: each program run with it is
+// a new user, with no data folder from an earlier run.
+func freshUser(t *testing.T) []string { return userEnv(t.TempDir()) }
+
 // result is how a program ended.
 type result struct {
 	code           int
@@ -59,6 +72,7 @@ func run(t *testing.T, bin string, args ...string) result {
 	ctx, cancel := context.WithTimeout(context.Background(), deadline)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Env = freshUser(t)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
@@ -81,6 +95,7 @@ type seeder struct {
 func startSeeder(t *testing.T, bin, file string, args ...string) seeder {
 	t.Helper()
 	cmd := exec.Command(bin, append([]string{"-file", file, "-listen", "/ip4/127.0.0.1/tcp/0"}, args...)...)
+	cmd.Env = freshUser(t)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	stdout, err := cmd.StdoutPipe()

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/p2pshare/p2pshare/examples/internal/console"
+	"github.com/p2pshare/p2pshare/examples/internal/datadir"
 	"github.com/p2pshare/p2pshare/examples/internal/metricsweb"
 	"github.com/p2pshare/p2pshare/p2pshare"
 )
@@ -19,15 +20,26 @@ import (
 func leech(ctx context.Context, o options, stdout io.Writer, stderr *os.File) error {
 	ih, err := p2pshare.ParseInfohash(o.infohash)
 	if err != nil {
-		return fmt.Errorf("malformed -infohash %q: %w", o.infohash, err)
+		return fmt.Errorf("-infohash: %w", err)
 	}
 	if _, err := os.Lstat(o.out); err == nil {
-		return fmt.Errorf("output %s already exists", o.out)
+		return fmt.Errorf("-out %s already exists (%w): a finished download is not fetched again", o.out, fs.ErrExist)
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("checking the output: %w", err)
 	}
+	dir, err := dataDir(o)
+	if err != nil {
+		return err
+	}
+	unlock, err := datadir.Lock(dir)
+	if errors.Is(err, datadir.ErrInUse) {
+		return fmt.Errorf("%w: a second download at once from this network needs a -data folder of its own (and a -name of its own)", err)
+	} else if err != nil {
+		return fmt.Errorf("-data: %w", err)
+	}
+	defer unlock()
 	sw, err := p2pshare.New(ctx, p2pshare.Config{
-		DataDir:        o.data,
+		DataDir:        dir,
 		ListenAddrs:    []string{o.listen},
 		Metrics:        metricsweb.Libp2p(o.metrics != ""),
 		Invite:         o.invite,
@@ -37,11 +49,13 @@ func leech(ctx context.Context, o options, stdout io.Writer, stderr *os.File) er
 		UploadLimit:    int64(o.up),
 		DownloadLimit:  int64(o.down),
 	})
-	if err != nil {
-		if ctx.Err() != nil {
-			return errors.New("interrupted while joining the network")
-		}
-		return fmt.Errorf("cannot join the network: %w", err)
+	switch {
+	case ctx.Err() != nil:
+		return fmt.Errorf("%w while joining the network", console.ErrInterrupted)
+	case errors.Is(err, p2pshare.ErrNameTaken):
+		return fmt.Errorf("%w. If the name is yours from an earlier run, this computer no longer has that run's data folder (this run's is %s): run again with -data naming the old folder, or ask the teacher to free the name on the network's bootstrap", err, dir)
+	case err != nil:
+		return err
 	}
 	defer sw.Close()
 
@@ -62,9 +76,9 @@ func leech(ctx context.Context, o options, stdout io.Writer, stderr *os.File) er
 	d, err := sw.Fetch(ctx, ih, p2pshare.FetchOptions{Out: o.out, LookupTimeout: o.timeout, StallTimeout: o.stall})
 	switch {
 	case ctx.Err() != nil:
-		return errors.New("interrupted while looking for the share")
+		return fmt.Errorf("%w while looking for the share", console.ErrInterrupted)
 	case errors.Is(err, p2pshare.ErrNotFound):
-		return fmt.Errorf("share %s not found: no member offered it within %v (-timeout)", ih, o.timeout)
+		return fmt.Errorf("share %s not found: no member offered it within %v (-timeout) (%w)", ih, o.timeout, p2pshare.ErrNotFound)
 	case err != nil:
 		return err
 	}
@@ -93,7 +107,7 @@ func leech(ctx context.Context, o options, stdout io.Writer, stderr *os.File) er
 		case err := <-waitc:
 			if err != nil {
 				if ctx.Err() != nil {
-					return errors.New("interrupted before the download completed; run again with the same -out to resume")
+					return fmt.Errorf("%w before the download completed; run again with the same command to resume", console.ErrInterrupted)
 				}
 				if errors.Is(err, p2pshare.ErrStalled) {
 					return fmt.Errorf("%w (-stall-timeout); run again with the same -out to resume", err)
@@ -112,4 +126,21 @@ func leech(ctx context.Context, o options, stdout io.Writer, stderr *os.File) er
 			stop = nil // Wait returns with ctx's error next
 		}
 	}
+}
+
+// dataDir is the folder the node keeps its identity and membership in:
+// -data, or by default the leecher's folder for the invite's network, or
+// without an invite the only network folder it has.
+func dataDir(o options) (string, error) {
+	if o.data != "" {
+		return o.data, nil
+	}
+	if o.invite == "" {
+		return datadir.Only("leecher")
+	}
+	inv, err := p2pshare.ParseInvite(o.invite)
+	if err != nil {
+		return "", fmt.Errorf("-invite: %w", err)
+	}
+	return datadir.ForNetwork("leecher", inv.Network)
 }

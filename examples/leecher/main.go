@@ -6,7 +6,17 @@
 //	        [-data DIR] [-metrics ADDR]
 //
 // -invite (a string, or @FILE holding it) is what the network's bootstrap
-// printed; a node whose -data already holds its membership needs none.
+// printed; a node whose data folder already holds its membership needs
+// none.
+//
+// The node keeps its identity and membership in a data folder, so that
+// running the same command again — after Ctrl-C, say — goes on as the same
+// member, under the same -name, without using the invite again. By default
+// it is a folder per network under the user's configuration folder
+// (os.UserConfigDir()/p2pshare/leecher/<network>, the network told by the
+// invite, or the only one there without -invite); -data names another. Two
+// leechers at once on one folder are refused: a second download from the
+// same network at the same time needs a -data of its own.
 //
 // On a terminal it redraws a progress line on stderr. With -json it writes
 // JSON lines on stdout instead of the plain summary:
@@ -34,7 +44,13 @@
 // every piece that arrives restarts the clock; 0 waits for ever. Nothing
 // bounds the download as a whole. An interrupted or stalled download stays
 // on disk and resumes on the next run with the same -out. On failure it
-// prints one line, "leecher: <reason>", on stderr and exits non-zero.
+// prints one line, "leecher: <reason>", on stderr, with -json also an
+// event
+//
+//	{"event":"error","code":…,"kind":…,"error":…}
+//
+// on stdout, and exits with a status that tells the kind of failure (-h
+// lists them).
 package main
 
 import (
@@ -49,6 +65,7 @@ import (
 	"time"
 
 	"github.com/p2pshare/p2pshare/examples/internal/console"
+	"github.com/p2pshare/p2pshare/examples/internal/datadir"
 	"github.com/p2pshare/p2pshare/examples/internal/flagx"
 )
 
@@ -65,6 +82,7 @@ type options struct {
 	up, down           flagx.ByteRate
 	json, exitWhenDone bool
 	timeout, stall     time.Duration
+	checked            bool // the flags passed check: errors are the run's
 }
 
 func main() {
@@ -90,19 +108,36 @@ func run(ctx context.Context, args []string, stdout io.Writer, stderr *os.File) 
 	fs.BoolVar(&o.exitWhenDone, "exit-when-done", false, "exit once the download completes instead of seeding")
 	fs.DurationVar(&o.timeout, "timeout", 60*time.Second, "how long joining the network may take, and then how long to look for the share before giving up; it does not bound the download")
 	fs.DurationVar(&o.stall, "stall-timeout", 5*time.Minute, "how long the download may receive no piece data before it gives up, saying why (slow data is not a stall); 0 waits for ever")
-	fs.StringVar(&o.data, "data", "", "`folder` keeping the node's identity across runs; empty is a fresh one each run")
+	fs.StringVar(&o.data, "data", "", "`folder` keeping the node's identity and membership across runs (default: one per network in "+datadir.Where("leecher")+")")
 	fs.StringVar(&o.metrics, "metrics", "", "serve Prometheus metrics on `address` (host:port), at /metrics")
-	return console.Main(fs, args, stderr, usage,
-		func() error { return o.check(fs) },
-		func() error { return leech(ctx, o, stdout, stderr) })
+	return console.Main(fs, args, stderr, usage, exitCodes,
+		func() error { return o.reportError(stdout, o.check(fs)) },
+		func() error { return o.reportError(stdout, leech(ctx, o, stdout, stderr)) })
+}
+
+// exitCodes is the -h list of the leecher's exit statuses.
+var exitCodes = console.ExitCodes("bad_invite", "invite_expired", "invite_used_up", "name_taken", "refused",
+	"wrong_network", "revoked", "bad_infohash", "not_found", "stalled", "out_exists", "data_in_use", "interrupted")
+
+// reportError writes err, if any, as a JSON "error" event with -json, and
+// returns it.
+func (o *options) reportError(stdout io.Writer, err error) error {
+	if err == nil || !o.json {
+		return err
+	}
+	e := errorEvent{Event: "error", Code: 2, Kind: "usage", Error: console.Line(err)}
+	if o.checked {
+		x := console.ExitOf(err)
+		e.Code, e.Kind = x.Code, x.Kind
+	}
+	(&reporter{stdout: stdout}).emit(e)
+	return err
 }
 
 func (o *options) check(fs *flag.FlagSet) error {
 	switch {
 	case fs.NArg() > 0:
 		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
-	case o.invite == "" && o.data == "":
-		return errors.New("-invite is required (or -data holding this node's membership from an earlier run)")
 	case o.infohash == "":
 		return errors.New("-infohash is required")
 	case o.out == "":
@@ -117,5 +152,6 @@ func (o *options) check(fs *flag.FlagSet) error {
 		return fmt.Errorf("-invite: %w", err)
 	}
 	o.invite = inv
+	o.checked = true
 	return nil
 }

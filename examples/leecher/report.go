@@ -60,6 +60,14 @@ type (
 		Pieces int    `json:"pieces"`
 		Peers  int    `json:"peers"`
 	}
+	// errorEvent is the last event of a run that failed: its exit status,
+	// the kind of failure (console.ExitOf) and the message.
+	errorEvent struct {
+		Event string `json:"event"`
+		Code  int    `json:"code"`
+		Kind  string `json:"kind"`
+		Error string `json:"error"`
+	}
 	doneEvent struct {
 		Event      string  `json:"event"`
 		Seconds    float64 `json:"seconds"` // from the start of the lookup

@@ -1,11 +1,15 @@
 // Command message sends and reads private messages between the members of a
 // p2pshare network, from a shell.
 //
-//	message -invite STRING|@FILE -data DIR [-name NAME] send TO TEXT...
-//	message -data DIR read [-wait DUR] [-count N]
+//	message -invite STRING|@FILE [-data DIR] [-name NAME] send TO TEXT...
+//	message [-data DIR] read [-wait DUR] [-count N]
 //
 // The first run joins the network with the invite the bootstrap printed
-// and keeps the membership in -data; later runs need only -data. send
+// and keeps the membership in a data folder; later runs need no invite.
+// By default the folder is one per network under the user's configuration
+// folder (os.UserConfigDir()/p2pshare/message/<network>, the network told
+// by the invite, or the only one there without -invite); -data names
+// another. send
 // prints one JSON line, the receipt:
 //
 //	{"id":…,"to":…,"direct":true|false,"parked":N}
@@ -39,12 +43,13 @@ import (
 	"time"
 
 	"github.com/p2pshare/p2pshare/examples/internal/console"
+	"github.com/p2pshare/p2pshare/examples/internal/datadir"
 	"github.com/p2pshare/p2pshare/examples/internal/flagx"
 	"github.com/p2pshare/p2pshare/p2pshare"
 )
 
-const usage = `usage: message -invite STRING|@FILE -data DIR [-name NAME] [-listen MULTIADDR] send TO TEXT...
-       message -data DIR read [-wait DUR] [-count N]`
+const usage = `usage: message -invite STRING|@FILE [-data DIR] [-name NAME] [-listen MULTIADDR] send TO TEXT...
+       message [-data DIR] read [-wait DUR] [-count N]`
 
 type options struct {
 	invite, name, data, listen string
@@ -67,12 +72,13 @@ func run(ctx context.Context, args []string, stdout io.Writer, stderr *os.File) 
 	var o options
 	fs.StringVar(&o.invite, "invite", "", "the invite the network's bootstrap printed (`STRING`, or @FILE); needed on the first run only")
 	fs.StringVar(&o.name, "name", "", "member `name` to ask for on joining; empty is one made from the peer ID")
-	fs.StringVar(&o.data, "data", "", "`folder` keeping this member's identity and membership (required)")
+	fs.StringVar(&o.data, "data", "", "`folder` keeping this member's identity and membership (default: one per network in "+datadir.Where("message")+")")
 	fs.StringVar(&o.listen, "listen", "/ip4/0.0.0.0/tcp/0", "`multiaddr` to listen on")
 	fs.Var(&o.bootstrap, "bootstrap", "further members to reach the network through, a `multiaddr` ending in /p2p/<peer ID>")
 	fs.DurationVar(&o.wait, "wait", 30*time.Second, "read: how long to wait for messages")
 	fs.IntVar(&o.count, "count", 1, "read: stop after this many messages; 0 reads none (a run that just joins), and what waits stays for a later read")
 	return console.Main(fs, args, stderr, usage,
+		console.ExitCodes("bad_invite", "invite_expired", "invite_used_up", "name_taken", "refused", "wrong_network", "revoked", "data_in_use"),
 		func() error { return o.check(fs) },
 		func() error { return o.do(ctx, stdout) })
 }
@@ -89,8 +95,6 @@ func (o *options) check(fs *flag.FlagSet) error {
 	}
 	o.args = fs.Args()
 	switch {
-	case o.data == "":
-		return errors.New("-data is required: it keeps the membership between runs")
 	case o.cmd == "send" && len(o.args) < 2:
 		return errors.New("send needs a recipient (name or peer ID) and the text")
 	case o.cmd == "read" && len(o.args) > 0:
@@ -109,8 +113,20 @@ func (o *options) check(fs *flag.FlagSet) error {
 }
 
 func (o *options) do(ctx context.Context, stdout io.Writer) error {
+	dir := o.data
+	if dir == "" {
+		var err error
+		if dir, err = defaultDir(o.invite); err != nil {
+			return err
+		}
+	}
+	unlock, err := datadir.Lock(dir)
+	if err != nil {
+		return fmt.Errorf("-data: %w", err)
+	}
+	defer unlock()
 	s, err := p2pshare.New(ctx, p2pshare.Config{
-		DataDir: o.data, ListenAddrs: []string{o.listen}, Invite: o.invite, Name: o.name, BootstrapPeers: o.bootstrap,
+		DataDir: dir, ListenAddrs: []string{o.listen}, Invite: o.invite, Name: o.name, BootstrapPeers: o.bootstrap,
 	})
 	if err != nil {
 		return err
@@ -143,4 +159,17 @@ func (o *options) do(ctx context.Context, stdout io.Writer) error {
 		}
 	}
 	return nil
+}
+
+// defaultDir is the member's folder for the invite's network, or without
+// one the only network folder it has.
+func defaultDir(invite string) (string, error) {
+	if invite == "" {
+		return datadir.Only("message")
+	}
+	inv, err := p2pshare.ParseInvite(invite)
+	if err != nil {
+		return "", fmt.Errorf("-invite: %w", err)
+	}
+	return datadir.ForNetwork("message", inv.Network)
 }

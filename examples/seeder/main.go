@@ -24,8 +24,18 @@
 // member from the network (every member drops it), "invite [USES [TTL]]"
 // prints a new invite.
 //
+// The node keeps its identity — as the bootstrap, the network's CA and
+// members too — in a data folder, so that running the same command again
+// goes on with the same network: members who joined before come back
+// without a new invite. By default it is a folder under the user's
+// configuration folder (os.UserConfigDir()/p2pshare/seeder/): one per
+// shared file for a bootstrap, one per network and file for a seeder that
+// joins with -invite. -data names another. Two seeders at once on one
+// folder are refused.
+//
 // It seeds until SIGINT or SIGTERM, then closes and exits 0. On failure it
-// prints one line, "seeder: <reason>", on stderr and exits non-zero.
+// prints one line, "seeder: <reason>", on stderr and exits with a status
+// that tells the kind of failure (-h lists them).
 package main
 
 import (
@@ -40,6 +50,7 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -47,6 +58,7 @@ import (
 
 	"github.com/p2pshare/p2pshare/examples/internal/classweb"
 	"github.com/p2pshare/p2pshare/examples/internal/console"
+	"github.com/p2pshare/p2pshare/examples/internal/datadir"
 	"github.com/p2pshare/p2pshare/examples/internal/flagx"
 	"github.com/p2pshare/p2pshare/examples/internal/metricsweb"
 	"github.com/p2pshare/p2pshare/p2pshare"
@@ -86,11 +98,12 @@ func run(ctx context.Context, args []string, stdout io.Writer, stderr *os.File) 
 	fs.Var(&o.bootstrap, "bootstrap", "further members to reach the network through, a `multiaddr` ending in /p2p/<peer ID>; repeat or comma-separate")
 	fs.Var(&o.up, "up", "upload cap, a `rate` in bytes/s: 1000000, 8M (x1000) or 8MiB (x1024); 0 is none")
 	fs.Float64Var(&o.budget, "budget", 0, "upload about this many `copies` of the file, then serve only what no member holds, leaving the class to itself (0: no budget; near 1.1 keeps a server shared by many classes to its share)")
-	fs.StringVar(&o.data, "data", "", "`folder` keeping the node's identity across runs; empty is a fresh one each run")
+	fs.StringVar(&o.data, "data", "", "`folder` keeping the node's identity, and a bootstrap's network, across runs (default: one per shared file, and per network with -invite, in "+datadir.Where("seeder")+")")
 	fs.StringVar(&o.http, "http", "", "as bootstrap: serve the class's progress page and JSON on `address` (host:port; :PORT is 127.0.0.1:PORT)")
 	fs.BoolVar(&o.httpRemote, "http-remote", false, "let other machines than this one see the -http page (it answers this machine only without it)")
 	fs.StringVar(&o.metrics, "metrics", "", "serve Prometheus metrics on `address` (host:port), at /metrics")
 	return console.Main(fs, args, stderr, usage,
+		console.ExitCodes("bad_invite", "invite_expired", "invite_used_up", "name_taken", "refused", "wrong_network", "revoked", "data_in_use"),
 		func() error { return o.check(fs) },
 		func() error { return seed(ctx, o, stdout, stderr) })
 }
@@ -130,8 +143,17 @@ func seed(ctx context.Context, o options, stdout io.Writer, stderr *os.File) err
 	if _, err := os.Stat(o.file); err != nil {
 		return fmt.Errorf("cannot share %s: %w", o.file, err)
 	}
+	dir, err := dataDir(o)
+	if err != nil {
+		return err
+	}
+	unlock, err := datadir.Lock(dir)
+	if err != nil {
+		return fmt.Errorf("-data: %w", err)
+	}
+	defer unlock()
 	sw, err := p2pshare.New(ctx, p2pshare.Config{
-		DataDir:        o.data,
+		DataDir:        dir,
 		ListenAddrs:    []string{o.listen},
 		Metrics:        metricsweb.Libp2p(o.metrics != ""),
 		Invite:         o.invite,
@@ -140,7 +162,7 @@ func seed(ctx context.Context, o options, stdout io.Writer, stderr *os.File) err
 		UploadLimit:    int64(o.up),
 	})
 	if err != nil {
-		return fmt.Errorf("cannot start the node: %w", err)
+		return err
 	}
 	defer sw.Close()
 	var served struct{ http, metrics string }
@@ -165,7 +187,7 @@ func seed(ctx context.Context, o options, stdout io.Writer, stderr *os.File) err
 	}
 	if err != nil {
 		if ctx.Err() != nil {
-			return errors.New("interrupted while hashing")
+			return fmt.Errorf("%w while hashing", console.ErrInterrupted)
 		}
 		return err
 	}
@@ -216,6 +238,23 @@ func seed(ctx context.Context, o options, stdout io.Writer, stderr *os.File) err
 		return fmt.Errorf("closing the node: %w", err)
 	}
 	return nil
+}
+
+// dataDir is the folder the node keeps its identity in: -data, or by
+// default the seeder's folder for the file, and with -invite for the
+// invite's network and the file.
+func dataDir(o options) (string, error) {
+	if o.data != "" {
+		return o.data, nil
+	}
+	if o.invite == "" {
+		return datadir.ForFile("seeder", o.file)
+	}
+	inv, err := p2pshare.ParseInvite(o.invite)
+	if err != nil {
+		return "", fmt.Errorf("-invite: %w", err)
+	}
+	return datadir.ForFile(filepath.Join("seeder", inv.Network[:16]), o.file)
 }
 
 // hashProgress returns a ShareOptions.Progress that redraws the hashing

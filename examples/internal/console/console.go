@@ -22,9 +22,10 @@ func IsTerminal(f *os.File) bool {
 }
 
 // Line is err's text on one line: libp2p's dial errors span several, and a
-// failing command prints exactly one.
+// failing command prints exactly one. The library's "p2pshare: " prefixes
+// go: the command's own name starts the line.
 func Line(err error) string {
-	return strings.Join(strings.Fields(err.Error()), " ")
+	return strings.ReplaceAll(strings.Join(strings.Fields(err.Error()), " "), "p2pshare: ", "")
 }
 
 // Status is one line of status redrawn in place with a carriage return. It
@@ -82,13 +83,17 @@ func Duration(d time.Duration) string {
 }
 
 // Main runs a command the way every example does: parse fs from args
-// (printing usage on stderr for -h or a bad flag), validate with check, run
-// body, and turn the outcome into an exit status: 0 done, 1 failed at run
-// time, 2 bad flags. Errors print as one line "prog: reason".
-func Main(fs *flag.FlagSet, args []string, stderr io.Writer, usage string, check func() error, body func() error) int {
+// (printing usage, the flags and trailer on stderr for -h or a bad flag),
+// validate with check, run body, and turn the outcome into an exit status:
+// 0 done, 2 bad flags, and for body's error its ExitOf code (1 if none
+// fits). Errors print as one line "prog: reason".
+func Main(fs *flag.FlagSet, args []string, stderr io.Writer, usage, trailer string, check func() error, body func() error) int {
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), usage)
 		fs.PrintDefaults()
+		if trailer != "" {
+			fmt.Fprint(fs.Output(), "\n"+trailer)
+		}
 	}
 	fs.SetOutput(io.Discard)
 	err := fs.Parse(args)
@@ -107,7 +112,7 @@ func Main(fs *flag.FlagSet, args []string, stderr io.Writer, usage string, check
 	}
 	if err := body(); err != nil {
 		fmt.Fprintf(stderr, "%s: %s\n", fs.Name(), Line(err))
-		return 1
+		return ExitOf(err).Code
 	}
 	return 0
 }
