@@ -139,13 +139,16 @@ func public(context string, err error) error {
 	return e
 }
 
+// internalPackages name themselves at the start of their errors' texts.
+var internalPackages = []string{"membership", "manifest", "discovery", "swarm", "storage", "host"}
+
 // internalText is err's text without the names of the internal packages
-// it went through ("membership: ", "manifest: ") and without a sentinel's
-// text repeated at its end (": bad invite").
+// it went through ("membership: " at its start or after a ": ") and
+// without a sentinel's text repeated at its end (": bad invite").
 func internalText(err error) string {
 	s := err.Error()
-	for _, p := range []string{"membership: ", "manifest: "} {
-		s = strings.ReplaceAll(s, p, "")
+	for _, p := range internalPackages {
+		s = strings.ReplaceAll(strings.TrimPrefix(s, p+": "), ": "+p+": ", ": ")
 	}
 	for _, k := range publicKinds {
 		s = strings.TrimSuffix(s, ": "+strings.TrimPrefix(k.internal.Error(), "manifest: "))

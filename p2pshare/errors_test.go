@@ -105,7 +105,11 @@ func TestErrorsToActOn(t *testing.T) {
 			return err
 		}},
 		{"out exists", "fs.ErrExist", "", func() error { _, err := boot.Fetch(ctx, ih, FetchOptions{Out: exists}); return err }},
-		{"closed", "ErrClosed", "", func() error { _, err := closed.Share(ctx, src, ShareOptions{}); return err }},
+		{"share on a closed swarm", "ErrClosed", "", func() error { _, err := closed.Share(ctx, src, ShareOptions{}); return err }},
+		{"fetch on a closed swarm", "ErrClosed", "", func() error {
+			_, err := closed.Fetch(ctx, ih, FetchOptions{Out: filepath.Join(t.TempDir(), "x"), LookupTimeout: time.Second})
+			return err
+		}},
 		{"invite from a member", "ErrNotBootstrap", "", func() error { _, err := closed.Invite(InviteOptions{}); return err }},
 		{"revoke from a member", "ErrNotBootstrap", "", func() error { return closed.Revoke("alice") }},
 		{"class from a member", "ErrNotBootstrap", "", func() error { _, err := closed.Class(ih); return err }},

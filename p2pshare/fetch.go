@@ -120,6 +120,7 @@ var ErrNotFound = errors.New("p2pshare: no member has this share")
 // in the background until it completes, ctx ends, or it receives nothing
 // for FetchOptions.StallTimeout (ErrStalled); once complete, the node
 // seeds the share, regardless of ctx, until Download.Close, Stop or Close.
+// A malformed infohash is ErrBadInfohash, a closed Swarm ErrClosed.
 func (s *Swarm) Fetch(ctx context.Context, infohash Infohash, opts FetchOptions) (*Download, error) {
 	if !infohash.Defined() {
 		return nil, errorOf(ErrBadInfohash, nil, "Fetch: undefined infohash")
@@ -132,6 +133,12 @@ func (s *Swarm) Fetch(ctx context.Context, infohash Infohash, opts FetchOptions)
 	}
 	if opts.StallTimeout < 0 {
 		return nil, fmt.Errorf("p2pshare: FetchOptions.StallTimeout %v is negative", opts.StallTimeout)
+	}
+	s.mu.Lock()
+	closed := s.closed
+	s.mu.Unlock()
+	if closed {
+		return nil, ErrClosed
 	}
 	// The destination is checked before the lookup, which can take as long
 	// as LookupTimeout: a fetch that cannot write says so at once.
@@ -154,7 +161,7 @@ func (s *Swarm) Fetch(ctx context.Context, infohash Infohash, opts FetchOptions)
 	}
 	st, err := storage.OpenFetch(m, opts.Out)
 	if err != nil {
-		return nil, fmt.Errorf("p2pshare: Fetch: %w", err)
+		return nil, public("Fetch", err)
 	}
 	se, err := s.start(swarm.Config{Manifest: m, Encoded: enc, Infohash: infohash, Storage: st, StallTimeout: opts.StallTimeout})
 	if err != nil {

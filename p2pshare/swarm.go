@@ -64,7 +64,10 @@ type Swarm struct {
 }
 
 // New starts a node and, if Config.BootstrapPeers is set, joins the network
-// through them; it fails if none of them can be reached.
+// through them; it fails if none of them can be reached. Its errors that a
+// program can act on wrap ErrBadInvite, ErrInviteExpired, ErrWrongNetwork,
+// ErrRevoked, or ErrRefused (a *RefusedError with the bootstrap's reason,
+// which may wrap ErrInviteUsedUp, ErrNameTaken or ErrInviteExpired too).
 func New(ctx context.Context, cfg Config) (*Swarm, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -158,7 +161,7 @@ func New(ctx context.Context, cfg Config) (*Swarm, error) {
 	}
 	if err := d.Join(jctx); err != nil {
 		s.Close()
-		return nil, fmt.Errorf("p2pshare: joining the network: %w", err)
+		return nil, public("joining the network", err)
 	}
 	// Revocation lists live in the DHT too: fetch the newest now, store
 	// every newer one this node learns of.
