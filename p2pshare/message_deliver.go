@@ -78,7 +78,7 @@ func (m *messenger) queue(o opened, from origin) (done bool, err error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.closed {
-		return false, errClosed
+		return false, ErrClosed
 	}
 	id := o.msg.ID
 	if m.seen.has(id) {
@@ -176,7 +176,7 @@ func (m *messenger) ack(id message.ID) error {
 	m.mu.Lock()
 	if m.closed {
 		m.mu.Unlock()
-		return errClosed
+		return ErrClosed
 	}
 	p, ok := m.pending[id]
 	if !ok {
