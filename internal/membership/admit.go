@@ -139,6 +139,9 @@ func (b *Bootstrap) join(p, self peer.ID, nonce [32]byte, req *clientMsg) (*Memb
 	if !hmac.Equal(want[:], req.Proof[:]) {
 		return nil, refuse("the proof for token %s does not verify: wrong secret, or not made for this session", tokID)
 	}
+	if err := checkNewName(req.Name); err != nil {
+		return nil, refuse("%s", strings.TrimPrefix(err.Error(), "membership: "))
+	}
 	j := joinRecord{Peer: p, Name: req.Name, Role: req.Role, Token: tokID}
 	if err := b.reg.precheck(j, b.cfg.Now()); err != nil {
 		return nil, err

@@ -119,11 +119,14 @@ func OpenBootstrap(cfg BootstrapConfig) (*Bootstrap, error) {
 	if cfg.AllowNames != nil {
 		b.allow = map[string]bool{}
 		for _, n := range cfg.AllowNames {
-			if err := validName(n); err != nil {
+			if err := checkNewName(n); err != nil {
 				return nil, fmt.Errorf("membership: BootstrapConfig.AllowNames: %w", err)
 			}
 			b.allow[nameKey(n)] = true
 		}
+	}
+	for _, c := range reg.NameConflicts() {
+		b.log.Warn("registry: two members share a name", "conflict", c)
 	}
 	if n := reg.CRLNumber(); n > 0 {
 		if b.crl, err = ca.CreateCRL(n, reg.Revoked(), cfg.Now()); err != nil {

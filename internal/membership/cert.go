@@ -11,8 +11,6 @@ import (
 	"net/url"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -43,22 +41,6 @@ func validRole(r Role) error {
 	}
 	return fmt.Errorf("membership: role %q is not teacher, student or seeder: %w", r, ErrMalformed)
 }
-
-// validName accepts 1–64 bytes of UTF-8 with no control characters and no
-// space at either end: a roll number, or a person's name.
-func validName(n string) error {
-	if n == "" || len(n) > maxNameLen {
-		return fmt.Errorf("membership: name %q must be 1 to %d bytes: %w", n, maxNameLen, ErrMalformed)
-	}
-	if !utf8.ValidString(n) || strings.TrimSpace(n) != n || strings.IndexFunc(n, unicode.IsControl) >= 0 {
-		return fmt.Errorf("membership: name %q has control characters, invalid UTF-8 or spaces at an end: %w", n, ErrMalformed)
-	}
-	return nil
-}
-
-// nameKey is the form in which names are compared: "Alice" and "alice" are
-// one name.
-func nameKey(n string) string { return strings.ToLower(n) }
 
 // MemberCert is a decoded member certificate: an X.509 leaf, signed by the
 // network CA, whose public key is the member's libp2p Ed25519 key, so it

@@ -30,4 +30,7 @@ var (
 	ErrNoCredential = errors.New("no member certificate")
 	// ErrStaleCRL: a CRL is not newer than the one already held.
 	ErrStaleCRL = errors.New("CRL is not newer")
+	// ErrBadName: a name may not be given to a newcomer (name.go says
+	// which names may); the error names the character and its position.
+	ErrBadName = errors.New("name not allowed")
 )

@@ -132,6 +132,34 @@ func FuzzDecodeRegistry(f *testing.F) {
 		if _, err := decodeRegistry(b); err != nil {
 			t.Fatalf("re-encoded registry refused: %v\n%s", err, b)
 		}
+		r := &Registry{st: st}
+		r.reindex()
+		for k, p := range r.names {
+			if m := st.Members[p.String()]; m == nil || nameKey(m.Name) != k {
+				t.Fatalf("name key %q indexes peer %s, whose record is %+v", k, p, m)
+			}
+		}
+	})
+}
+
+// FuzzCheckNewName: names come from the network. The check never
+// panics, accepts only names of the right shape in composed form, and a
+// name's key is its own key.
+func FuzzCheckNewName(f *testing.F) {
+	for _, s := range []string{"s1234", "ſ1234", "s1234\u200b", "José", "Jose\u0301", "ѕ1234", "李华", "Tanaka 太郎", "١٢٣٤"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, n string) {
+		k := nameKey(n)
+		if again := nameKey(k); again != k {
+			t.Fatalf("nameKey(%q) = %q, but nameKey(%q) = %q", n, k, k, again)
+		}
+		if checkNewName(n) != nil {
+			return
+		}
+		if validName(n) != nil || firstNotNFC(n) >= 0 {
+			t.Fatalf("accepted %q", n)
+		}
 	})
 }
 
@@ -171,6 +199,7 @@ func TestFuzzSeedsStayValid(t *testing.T) {
 		"FuzzParseCRL/three-entries":       func(b []byte) error { _, err := parseCRL(b, ca); return err },
 		"FuzzDecodeRegistry/valid":         func(b []byte) error { _, err := decodeRegistry(b); return err },
 		"FuzzDecodeJournal/valid":          func(b []byte) error { _, _, err := decodeJournal(b); return err },
+		"FuzzDecodeJournal/names":          func(b []byte) error { _, _, err := decodeJournal(b); return err },
 	}
 	for name, decode := range decoders {
 		t.Run(name, func(t *testing.T) {

@@ -48,7 +48,7 @@ func Join(ctx context.Context, h host.Host, inv Invite, req JoinRequest) (Creden
 	if req.Role == "" {
 		req.Role = RoleStudent
 	}
-	if err := errors.Join(validName(req.Name), validRole(req.Role)); err != nil {
+	if err := errors.Join(checkNewName(req.Name), validRole(req.Role)); err != nil {
 		return Credentials{}, err
 	}
 	if !time.Now().Before(inv.Expires) {

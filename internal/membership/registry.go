@@ -76,7 +76,8 @@ type Registry struct {
 	path      string
 	mu        sync.Mutex
 	st        *registryState
-	names     map[string]peer.ID // nameKey → holder
+	names     map[string]peer.ID // nameKey → the member holding it
+	conflicts []string           // names that share a key, found when loading (reindex)
 	journaled int                // entries in the journal
 }
 
@@ -100,11 +101,48 @@ func OpenRegistry(path string) (*Registry, error) {
 	if err := st.replay(entries); err != nil {
 		return nil, fmt.Errorf("%w (file %s%s)", err, path, journalSuffix)
 	}
-	r := &Registry{path: path, st: st, names: map[string]peer.ID{}, journaled: len(entries)}
-	for _, m := range st.Members {
-		r.names[nameKey(m.Name)] = m.Peer
-	}
+	r := &Registry{path: path, st: st, journaled: len(entries)}
+	r.reindex()
 	return r, nil
+}
+
+// reindex rebuilds the name index from r.st. Names are compared by
+// nameKey, which is stricter than the lower-casing of earlier versions, so
+// a registry written by one may hold two members whose names now share a
+// key ("s1234" and "ſ1234"). Both stay members; the one who joined first
+// holds the name (lookups by name find it), and the other is listed in
+// NameConflicts for the teacher to look at (revoking it by peer ID, say).
+// The caller holds r.mu, or owns r alone.
+func (r *Registry) reindex() {
+	ms := make([]*MemberRecord, 0, len(r.st.Members))
+	for _, m := range r.st.Members {
+		ms = append(ms, m)
+	}
+	sort.Slice(ms, func(i, j int) bool {
+		if !ms[i].Joined.Equal(ms[j].Joined) {
+			return ms[i].Joined.Before(ms[j].Joined)
+		}
+		return ms[i].Peer < ms[j].Peer
+	})
+	r.names, r.conflicts = make(map[string]peer.ID, len(ms)), nil
+	for _, m := range ms {
+		k := nameKey(m.Name)
+		if q, ok := r.names[k]; ok {
+			r.conflicts = append(r.conflicts, fmt.Sprintf("name %q of peer %s reads the same as %q of peer %s, who joined first and holds it",
+				m.Name, m.Peer, r.st.Members[q.String()].Name, q))
+			continue
+		}
+		r.names[k] = m.Peer
+	}
+}
+
+// NameConflicts lists the members found, when the registry was loaded, to
+// share a name with an earlier member (see reindex); the bootstrap logs
+// them.
+func (r *Registry) NameConflicts() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.conflicts...)
 }
 
 // decodeRegistry parses and checks a registry file. It decodes bytes from
@@ -137,10 +175,10 @@ func decodeRegistry(b []byte) (*registryState, error) {
 	return &st, nil
 }
 
-// check is what must hold of every registry state: well-formed members
-// with unique names, tokens, revocations and CRL number.
+// check is what must hold of every registry state: well-formed members,
+// tokens, revocations and CRL number. Two members whose names share a key
+// are not an error here (see reindex).
 func (st *registryState) check() error {
-	names := map[string]peer.ID{}
 	for k, m := range st.Members {
 		if m == nil || m.Peer.String() != k || m.Peer.Validate() != nil {
 			return fmt.Errorf("membership: registry: member entry %.60q is empty or names another peer: %w", k, ErrMalformed)
@@ -148,10 +186,6 @@ func (st *registryState) check() error {
 		if err := errors.Join(validName(m.Name), validRole(m.Role), validSerials(m.Serials)); err != nil {
 			return fmt.Errorf("membership: registry: member %s: %w", k, err)
 		}
-		if q, dup := names[nameKey(m.Name)]; dup {
-			return fmt.Errorf("membership: registry: name %q held by both %s and %s: %w", m.Name, q, k, ErrMalformed)
-		}
-		names[nameKey(m.Name)] = m.Peer
 	}
 	for id, t := range st.Tokens {
 		if t == nil || t.ID != id || len(id) != 32 || !isHex(id) || len(t.Secret) != 32 {

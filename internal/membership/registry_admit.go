@@ -33,13 +33,17 @@ func (r *Registry) checkJoin(j joinRecord, now time.Time) error {
 	if rv, ok := r.revokedPeer(j.Peer); ok {
 		return refuse("peer %s was revoked (as %q) at %s and cannot rejoin", j.Peer, rv.Name, rv.At.UTC().Format(time.RFC3339))
 	}
+	key := nameKey(j.Name)
 	if m, ok := r.st.Members[j.Peer.String()]; ok {
-		if nameKey(m.Name) == nameKey(j.Name) && m.Token == j.Token && m.Role == j.Role {
+		if nameKey(m.Name) == key && m.Token == j.Token && m.Role == j.Role {
 			return errRetry
 		}
 		return refuse("peer %s is already a member, as %q", j.Peer, m.Name)
 	}
-	if q, ok := r.names[nameKey(j.Name)]; ok {
+	if q, ok := r.names[key]; ok {
+		if held := r.st.Members[q.String()].Name; held != j.Name {
+			return refuse("name %q is already held by peer %s (as %q, which reads the same)", j.Name, q, held)
+		}
 		return refuse("name %q is already held by peer %s", j.Name, q)
 	}
 	if !now.Before(t.Expires) {
@@ -174,15 +178,14 @@ func (r *Registry) revoke(who string, now time.Time) (RevokedRecord, int64, erro
 	}
 	rv := RevokedRecord{Peer: m.Peer, Name: m.Name, Serials: append([]string(nil), m.Serials...), At: now}
 	delete(r.st.Members, p.String())
-	delete(r.names, nameKey(m.Name))
 	r.st.Revoked = append(r.st.Revoked, rv)
 	r.st.CRLNumber++
 	if err := r.save(); err != nil {
 		r.st.CRLNumber--
 		r.st.Revoked = r.st.Revoked[:len(r.st.Revoked)-1]
 		r.st.Members[p.String()] = m
-		r.names[nameKey(m.Name)] = p
 		return RevokedRecord{}, 0, err
 	}
+	r.reindex() // another member may share the name (see reindex)
 	return rv, r.st.CRLNumber, nil
 }

@@ -79,7 +79,6 @@ func TestDecodeRegistryErrors(t *testing.T) {
 		{"unknown field", `{"format":1,"extra":1}`, "unknown field"},
 		{"future format", `{"format":2}`, "format 2"},
 		{"member under another key", `{"format":1,"members":{"` + p + `":{"peer":"` + q + `","name":"a","role":"student"}}}`, "names another peer"},
-		{"duplicate name", `{"format":1,"members":{"` + p + `":{"peer":"` + p + `","name":"A","role":"student"},"` + q + `":{"peer":"` + q + `","name":"a","role":"student"}}}`, "held by both"},
 		{"bad serial", `{"format":1,"members":{"` + p + `":{"peer":"` + p + `","name":"a","role":"student","serials":["xyz"]}}}`, "not hex"},
 		{"uses left above uses", `{"format":1,"tokens":{"` + tok + `":{"id":"` + tok + `","secret":"` + strings.Repeat("A", 43) + `=","role":"student","uses":1,"uses_left":2}}}`, "2 of 1 uses left"},
 		{"short secret", `{"format":1,"tokens":{"` + tok + `":{"id":"` + tok + `","secret":"AAAA","role":"student","uses":1,"uses_left":1}}}`, "malformed"},
