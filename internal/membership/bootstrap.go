@@ -63,6 +63,8 @@ type Bootstrap struct {
 	allow map[string]bool // nameKey; nil: everyone
 	log   *slog.Logger
 
+	crlMu sync.Mutex // orders revocations and lifts, and the CRLs they sign
+
 	mu       sync.Mutex
 	h        host.Host
 	m        *Membership
@@ -190,16 +192,18 @@ func (b *Bootstrap) Attach(h host.Host, m *Membership) error {
 	m.mu.Lock()
 	m.admits = true
 	m.mu.Unlock()
-	var revoked []peer.ID
+	bars := map[peer.ID]string{} // peers revoked and not lifted
 	for _, rv := range b.reg.Revoked() {
-		revoked = append(revoked, rv.Peer)
+		if rv.Lifted.IsZero() {
+			bars[rv.Peer] = ""
+		}
 	}
 	if crl != nil {
 		if err := m.ApplyCRL(crl); err != nil && !errors.Is(err, ErrStaleCRL) {
 			return err
 		}
 	}
-	m.revokePeers(revoked, "the bootstrap's registry")
+	m.revokePeers(bars, "the bootstrap's registry")
 	h.SetStreamHandler(ProtocolAdmit, b.Admit)
 	return nil
 }
@@ -269,28 +273,4 @@ func (b *Bootstrap) NewInvite(o InviteOptions) (Invite, error) {
 	}
 	return Invite{Bootstrap: peer.AddrInfo{ID: h.ID(), Addrs: o.Addrs}, CAFingerprint: b.ca.Fingerprint(),
 		TokenID: id, Secret: secret, Expires: exp}, nil
-}
-
-// Revoke removes a member, named by its name or its peer ID: it is recorded
-// durably, a new CRL is signed, and the bootstrap's Membership drops the
-// peer and pushes the CRL to every connected member, who pass it on.
-func (b *Bootstrap) Revoke(who string) error {
-	now := b.cfg.Now()
-	rv, n, err := b.reg.revoke(who, now)
-	if err != nil {
-		return err
-	}
-	der, err := b.ca.CreateCRL(n, b.reg.Revoked(), now)
-	if err != nil {
-		return err
-	}
-	b.mu.Lock()
-	b.crl = der
-	m := b.m
-	b.mu.Unlock()
-	b.log.Info("member revoked", "peer", rv.Peer, "name", rv.Name, "crl", n)
-	if m != nil {
-		return m.applyCRL(der, "", []peer.ID{rv.Peer})
-	}
-	return nil
 }

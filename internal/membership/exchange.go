@@ -105,7 +105,7 @@ func New(cfg Config) (*Membership, error) {
 	}
 	m.roster = roster{members: map[peer.ID]*MemberCert{}, serials: map[string]peer.ID{},
 		waiters: map[peer.ID]chan struct{}{}, admitting: map[peer.ID]int{}}
-	m.block = blocklist{until: map[peer.ID]time.Time{}, revoked: map[peer.ID]bool{}}
+	m.block = blocklist{until: map[peer.ID]time.Time{}, revoked: map[peer.ID]string{}}
 	m.crl = crlState{serials: map[string]bool{}}
 	v, err := NewVerifier(cfg.CA, m.isRevoked)
 	if err != nil {
@@ -252,9 +252,7 @@ func (m *Membership) handleCredential(s network.Stream) {
 	if err != nil {
 		_ = s.Reset()
 		if errors.Is(err, ErrRevoked) {
-			m.mu.Lock()
-			m.block.revoked[p] = true // for good, not for BlockFor
-			m.mu.Unlock()
+			m.barRevoked(p, msg.Cert)
 		}
 		m.drop(p, fmt.Errorf("membership: credential from %s: %w", p, err), true)
 		return
@@ -265,6 +263,21 @@ func (m *Membership) handleCredential(s network.Stream) {
 	m.mu.Unlock()
 	if uint64(ours) > msg.CRLNumber {
 		m.spawn(func() { m.pushCRL(p, crl) })
+	}
+}
+
+// barRevoked refuses p for good (not for BlockFor) after it presented
+// der, a certificate the CRL revokes, unless that revocation was lifted.
+func (m *Membership) barRevoked(p peer.ID, der []byte) {
+	c, err := ParseMemberCert(der)
+	if err != nil {
+		return
+	}
+	s := serialHex(c.Serial)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if _, ok := m.block.revoked[p]; !ok && m.crl.barred[s] {
+		m.block.revoked[p] = s
 	}
 }
 

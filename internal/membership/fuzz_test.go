@@ -199,6 +199,7 @@ func TestFuzzSeedsStayValid(t *testing.T) {
 		"FuzzParseCRL/three-entries":       func(b []byte) error { _, err := parseCRL(b, ca); return err },
 		"FuzzDecodeRegistry/valid":         func(b []byte) error { _, err := decodeRegistry(b); return err },
 		"FuzzDecodeJournal/valid":          func(b []byte) error { _, _, err := decodeJournal(b); return err },
+		"FuzzDecodeRegistry/revocations":   func(b []byte) error { _, err := decodeRegistry(b); return err },
 		"FuzzDecodeJournal/names":          func(b []byte) error { _, _, err := decodeJournal(b); return err },
 	}
 	for name, decode := range decoders {

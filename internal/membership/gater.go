@@ -17,12 +17,15 @@ const maxBlocked = 4096
 // blocklist is the peers refused at connection time: blocked for a while
 // after failing the exchange, or revoked for good. Guarded by Membership.mu.
 type blocklist struct {
-	until   map[peer.ID]time.Time
-	revoked map[peer.ID]bool
+	until map[peer.ID]time.Time
+	// revoked maps each revoked peer to the serial that bars it, or "" if
+	// the bootstrap's registry does; a newer CRL listing that serial as
+	// superseded lifts it (applyCRL).
+	revoked map[peer.ID]string
 }
 
 func (b *blocklist) refused(p peer.ID, now time.Time) bool {
-	if b.revoked[p] {
+	if _, ok := b.revoked[p]; ok {
 		return true
 	}
 	t, ok := b.until[p]

@@ -43,14 +43,24 @@ type TokenRecord struct {
 	UsesLeft int       `json:"uses_left"`
 	Expires  time.Time `json:"expires"`
 	Created  time.Time `json:"created"`
+	// Cancelled is when the teacher cancelled it (zero: never): it admits
+	// nobody from then on.
+	Cancelled time.Time `json:"cancelled,omitzero"`
 }
 
-// RevokedRecord is a member removed from the network.
+// RevokedRecord is a member removed from the network. Until the teacher
+// lifts it, its peer ID and its name (by nameKey) are refused at
+// admission: a revoked student cannot come back with a fresh key under its
+// old name. Its certificates stay on the CRL even once lifted.
 type RevokedRecord struct {
 	Peer    peer.ID   `json:"peer"`
 	Name    string    `json:"name"`
 	Serials []string  `json:"serials"`
 	At      time.Time `json:"at"`
+	Token   string    `json:"token,omitempty"` // the token that had admitted it
+	// Lifted is when the teacher lifted the revocation (zero: not lifted):
+	// the peer and the name may be admitted again.
+	Lifted time.Time `json:"lifted,omitzero"`
 }
 
 // registryState is the persisted form. It is owned by Registry and only
@@ -77,6 +87,7 @@ type Registry struct {
 	mu        sync.Mutex
 	st        *registryState
 	names     map[string]peer.ID // nameKey → the member holding it
+	reserved  map[string]int     // nameKey → index in st.Revoked of a revocation not lifted
 	conflicts []string           // names that share a key, found when loading (reindex)
 	journaled int                // entries in the journal
 }
@@ -106,7 +117,7 @@ func OpenRegistry(path string) (*Registry, error) {
 	return r, nil
 }
 
-// reindex rebuilds the name index from r.st. Names are compared by
+// reindex rebuilds the name indexes from r.st. Names are compared by
 // nameKey, which is stricter than the lower-casing of earlier versions, so
 // a registry written by one may hold two members whose names now share a
 // key ("s1234" and "ſ1234"). Both stay members; the one who joined first
@@ -124,7 +135,7 @@ func (r *Registry) reindex() {
 		}
 		return ms[i].Peer < ms[j].Peer
 	})
-	r.names, r.conflicts = make(map[string]peer.ID, len(ms)), nil
+	r.names, r.reserved, r.conflicts = make(map[string]peer.ID, len(ms)), map[string]int{}, nil
 	for _, m := range ms {
 		k := nameKey(m.Name)
 		if q, ok := r.names[k]; ok {
@@ -133,6 +144,11 @@ func (r *Registry) reindex() {
 			continue
 		}
 		r.names[k] = m.Peer
+	}
+	for i, rv := range r.st.Revoked {
+		if rv.Lifted.IsZero() {
+			r.reserved[nameKey(rv.Name)] = i
+		}
 	}
 }
 
@@ -196,7 +212,8 @@ func (st *registryState) check() error {
 		}
 	}
 	for _, rv := range st.Revoked {
-		if rv.Peer.Validate() != nil || validSerials(rv.Serials) != nil {
+		if rv.Peer.Validate() != nil || validSerials(rv.Serials) != nil || validName(rv.Name) != nil ||
+			(rv.Token != "" && (len(rv.Token) != 32 || !isHex(rv.Token))) {
 			return fmt.Errorf("membership: registry: revoked entry %q is malformed: %w", rv.Name, ErrMalformed)
 		}
 	}
@@ -301,14 +318,4 @@ func (r *Registry) CRLNumber() int64 {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.st.CRLNumber
-}
-
-// revokedPeer reports whether p was revoked; the caller holds r.mu.
-func (r *Registry) revokedPeer(p peer.ID) (RevokedRecord, bool) {
-	for _, rv := range r.st.Revoked {
-		if rv.Peer == p {
-			return rv, true
-		}
-	}
-	return RevokedRecord{}, false
 }

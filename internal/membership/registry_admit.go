@@ -30,8 +30,11 @@ func (r *Registry) checkJoin(j joinRecord, now time.Time) error {
 	if !ok {
 		return refuse("token %s is not known to this bootstrap", j.Token)
 	}
+	if !t.Cancelled.IsZero() {
+		return refuse("the invite with token %s was cancelled by the teacher at %s; ask for a new one", j.Token, stamp(t.Cancelled))
+	}
 	if rv, ok := r.revokedPeer(j.Peer); ok {
-		return refuse("peer %s was revoked (as %q) at %s and cannot rejoin", j.Peer, rv.Name, rv.At.UTC().Format(time.RFC3339))
+		return refuse("peer %s was revoked (as %q) at %s and cannot rejoin unless the teacher lifts that", j.Peer, rv.Name, stamp(rv.At))
 	}
 	key := nameKey(j.Name)
 	if m, ok := r.st.Members[j.Peer.String()]; ok {
@@ -46,8 +49,11 @@ func (r *Registry) checkJoin(j joinRecord, now time.Time) error {
 		}
 		return refuse("name %q is already held by peer %s", j.Name, q)
 	}
+	if rv, ok := r.reservedName(key); ok {
+		return refuse("name %q was revoked (as %q, peer %s) at %s and stays reserved unless the teacher lifts that", j.Name, rv.Name, rv.Peer, stamp(rv.At))
+	}
 	if !now.Before(t.Expires) {
-		return refuse("token %s expired at %s", j.Token, t.Expires.UTC().Format(time.RFC3339))
+		return refuse("token %s expired at %s", j.Token, stamp(t.Expires))
 	}
 	if t.UsesLeft <= 0 {
 		return refuse("token %s has no uses left (all %d used)", j.Token, t.Uses)
@@ -57,6 +63,8 @@ func (r *Registry) checkJoin(j joinRecord, now time.Time) error {
 	}
 	return nil
 }
+
+func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 
 // precheck is checkJoin under the lock, for a cheap refusal before the
 // approval callback runs; Admit checks again.
@@ -160,10 +168,11 @@ func (r *Registry) renew(p peer.ID, serial *big.Int, notAfter time.Time) (Member
 	return *m, nil
 }
 
-// revoke removes the member named who (a peer ID or a name), frees its
-// name, lists all its serials as revoked and advances the CRL number, all in
-// one durable write.
-func (r *Registry) revoke(who string, now time.Time) (RevokedRecord, int64, error) {
+// revoke removes the member named who (a peer ID or a name), lists all
+// its serials as revoked and advances the CRL number, all in one durable
+// write. Its peer ID and its name stay reserved to the revocation until it
+// is lifted. With cancelToken, the token that admitted it is cancelled too.
+func (r *Registry) revoke(who string, cancelToken bool, now time.Time) (RevokedRecord, int64, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	p, ok := r.names[nameKey(who)]
@@ -176,7 +185,20 @@ func (r *Registry) revoke(who string, now time.Time) (RevokedRecord, int64, erro
 	if p == "" || !ok {
 		return RevokedRecord{}, 0, fmt.Errorf("membership: no member named or with peer ID %q", who)
 	}
-	rv := RevokedRecord{Peer: m.Peer, Name: m.Name, Serials: append([]string(nil), m.Serials...), At: now}
+	var tok *TokenRecord
+	if cancelToken {
+		if tok = r.st.Tokens[m.Token]; tok == nil {
+			return RevokedRecord{}, 0, fmt.Errorf("membership: member %q (peer %s) was admitted by no token this bootstrap keeps (%q), so none can be cancelled", m.Name, p, m.Token)
+		}
+	}
+	rv := RevokedRecord{Peer: m.Peer, Name: m.Name, Serials: append([]string(nil), m.Serials...), At: now, Token: m.Token}
+	cancelled := time.Time{}
+	if tok != nil {
+		cancelled = tok.Cancelled
+		if cancelled.IsZero() {
+			tok.Cancelled = now
+		}
+	}
 	delete(r.st.Members, p.String())
 	r.st.Revoked = append(r.st.Revoked, rv)
 	r.st.CRLNumber++
@@ -184,8 +206,11 @@ func (r *Registry) revoke(who string, now time.Time) (RevokedRecord, int64, erro
 		r.st.CRLNumber--
 		r.st.Revoked = r.st.Revoked[:len(r.st.Revoked)-1]
 		r.st.Members[p.String()] = m
+		if tok != nil {
+			tok.Cancelled = cancelled
+		}
 		return RevokedRecord{}, 0, err
 	}
-	r.reindex() // another member may share the name (see reindex)
+	r.reindex()
 	return rv, r.st.CRLNumber, nil
 }

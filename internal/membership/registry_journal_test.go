@@ -139,7 +139,7 @@ func TestJournalCrashes(t *testing.T) {
 		f.admit("a")
 		f.admit("b")
 		j := f.journal()
-		if _, _, err := f.r.revoke("a", f.now); err != nil {
+		if _, _, err := f.r.revoke("a", false, f.now); err != nil {
 			t.Fatal(err)
 		}
 		if err := os.WriteFile(f.path+journalSuffix, j, 0o600); err != nil {

@@ -67,11 +67,11 @@ func TestRegistryFromBeforeCanonicalNames(t *testing.T) {
 		t.Errorf("m5 joining: %v, want it held by %s", err, taker)
 	}
 	// Lookups by name find the holder; the others are named by peer ID.
-	rv, _, err := r.revoke("S1234", now)
+	rv, _, err := r.revoke("S1234", false, now)
 	if err != nil || rv.Peer != first {
 		t.Fatalf("revoke S1234: %+v, %v; want peer %s", rv, err, first)
 	}
-	if _, _, err := r.revoke(third.String(), now); err != nil {
+	if _, _, err := r.revoke(third.String(), false, now); err != nil {
 		t.Fatal(err)
 	}
 
@@ -90,5 +90,65 @@ func TestRegistryFromBeforeCanonicalNames(t *testing.T) {
 	b.Close()
 	if got := strings.Count(log.String(), "two members share a name"); got != 2 {
 		t.Errorf("the bootstrap logged %d name conflicts, want 2:\n%s", got, log.String())
+	}
+}
+
+// TestRegistryRevocationsPersist: revocations with their tokens, lifts
+// and cancelled tokens are written to registry.json and read back, and the
+// admissions journaled meanwhile are kept.
+func TestRegistryRevocationsPersist(t *testing.T) {
+	f := newJournalFixture(t)
+	f.admit("a")
+	f.admit("b")
+	f.admit("c")
+	now := f.now.Add(time.Minute)
+	if _, _, err := f.r.revoke("a", false, now); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := f.r.revoke("b", false, now); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := f.r.lift("b", now.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	f.admit("d") // journaled after the last full write
+	r := f.reopen()
+	rvs := r.Revoked()
+	if len(rvs) != 2 || rvs[0].Name != "a" || rvs[0].Token != f.tok.ID || !rvs[0].Lifted.IsZero() ||
+		rvs[1].Name != "b" || !rvs[1].Lifted.Equal(now.Add(time.Minute)) {
+		t.Errorf("revocations read back: %+v", rvs)
+	}
+	if r.CRLNumber() != 3 {
+		t.Errorf("CRL number %d, want 3 (two revocations, one lift)", r.CRLNumber())
+	}
+	if names(r) != "c,d" {
+		t.Errorf("members %q, want c,d", names(r))
+	}
+	// A revoked name is reserved, a lifted one free.
+	j := joinRecord{Peer: randomPeer(t), Name: "A", Role: RoleStudent, Token: f.tok.ID}
+	if err := r.precheck(j, f.now); err == nil || !strings.Contains(err.Error(), `name "A" was revoked (as "a"`) {
+		t.Errorf("a join as A: %v", err)
+	}
+	j.Name = "b"
+	if err := r.precheck(j, f.now); err != nil {
+		t.Errorf("a join as b, lifted: %v", err)
+	}
+
+	// Revoking c with its token cancels the token, durably.
+	if _, _, err := r.revoke("c", true, now); err != nil {
+		t.Fatal(err)
+	}
+	r = f.reopen()
+	if tk, _ := r.Token(f.tok.ID); !tk.Cancelled.Equal(now) {
+		t.Errorf("token cancelled at %v, want %v", tk.Cancelled, now)
+	}
+	if err := r.precheck(j, f.now); err == nil || !strings.Contains(err.Error(), "cancelled") {
+		t.Errorf("a join with the cancelled token: %v", err)
+	}
+	if _, err := r.cancelToken(f.tok.ID, now); err == nil {
+		t.Error("cancelling a cancelled token succeeded")
+	}
+	if _, _, err := r.revoke("d", true, now); err != nil {
+		t.Errorf("revoking with a token already cancelled: %v", err)
 	}
 }

@@ -83,6 +83,8 @@ func TestDecodeRegistryErrors(t *testing.T) {
 		{"uses left above uses", `{"format":1,"tokens":{"` + tok + `":{"id":"` + tok + `","secret":"` + strings.Repeat("A", 43) + `=","role":"student","uses":1,"uses_left":2}}}`, "2 of 1 uses left"},
 		{"short secret", `{"format":1,"tokens":{"` + tok + `":{"id":"` + tok + `","secret":"AAAA","role":"student","uses":1,"uses_left":1}}}`, "malformed"},
 		{"negative CRL number", `{"format":1,"crl_number":-1}`, "CRL number -1"},
+		{"revoked entry with a bad token", `{"format":1,"revoked":[{"peer":"` + p + `","name":"a","serials":[],"at":"2026-01-01T00:00:00Z","token":"xyz"}]}`, "revoked entry"},
+		{"revoked entry with no name", `{"format":1,"revoked":[{"peer":"` + p + `","name":"","serials":[],"at":"2026-01-01T00:00:00Z"}]}`, "revoked entry"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

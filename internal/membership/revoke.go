@@ -27,11 +27,35 @@ const crlFile = "crl.der"
 type crlState struct {
 	der     []byte
 	number  int64
-	serials map[string]bool // hex
+	serials map[string]bool // hex: every certificate revoked
+	// barred are the serials whose holders are refused too, by peer ID:
+	// all but those of revocations the teacher lifted (reasonSuperseded).
+	barred map[string]bool
+}
+
+// reasonSuperseded is the CRL reason code (RFC 5280, 5.3.1) of the
+// certificates of a lifted revocation: they stay revoked, but their
+// holder is no longer refused and may be admitted again.
+const reasonSuperseded = 4
+
+// crlSerials reads a CRL's revoked serials and, of those, the ones that
+// bar their holder.
+func crlSerials(l *x509.RevocationList) (serials, barred map[string]bool) {
+	serials = make(map[string]bool, len(l.RevokedCertificateEntries))
+	barred = make(map[string]bool, len(l.RevokedCertificateEntries))
+	for _, e := range l.RevokedCertificateEntries {
+		s := serialHex(e.SerialNumber)
+		serials[s] = true
+		if e.ReasonCode != reasonSuperseded {
+			barred[s] = true
+		}
+	}
+	return serials, barred
 }
 
 // CreateCRL signs a revocation list numbered number listing every serial
-// of revoked. Numbers only grow; members keep the highest.
+// of revoked; those of lifted revocations as superseded. Numbers only
+// grow; members keep the highest.
 func (c *CA) CreateCRL(number int64, revoked []RevokedRecord, now time.Time) ([]byte, error) {
 	var entries []x509.RevocationListEntry
 	for _, rv := range revoked {
@@ -40,7 +64,11 @@ func (c *CA) CreateCRL(number int64, revoked []RevokedRecord, now time.Time) ([]
 			if !ok {
 				return nil, fmt.Errorf("membership: revoked serial %q of %q is not hex", s, rv.Name)
 			}
-			entries = append(entries, x509.RevocationListEntry{SerialNumber: n, RevocationTime: rv.At})
+			e := x509.RevocationListEntry{SerialNumber: n, RevocationTime: rv.At}
+			if !rv.Lifted.IsZero() {
+				e.ReasonCode = reasonSuperseded
+			}
+			entries = append(entries, e)
 		}
 	}
 	der, err := x509.CreateRevocationList(rand.Reader, &x509.RevocationList{
@@ -93,7 +121,8 @@ func (m *Membership) CRLNumber() int64 {
 func (m *Membership) isRevoked(serial *big.Int, p peer.ID) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.crl.serials[serialHex(serial)] || m.block.revoked[p]
+	_, barred := m.block.revoked[p]
+	return m.crl.serials[serialHex(serial)] || barred
 }
 
 // ApplyCRL adopts a CRL signed by the network's CA if it is newer than the
@@ -105,26 +134,37 @@ func (m *Membership) ApplyCRL(der []byte) error { return m.applyCRL(der, "", nil
 // applyCRL is ApplyCRL for a CRL received from peer from (not sent back to
 // it), also dropping the peers in also (the bootstrap knows the peer IDs of
 // the members it revokes even if this node never saw their certificates).
+// Peers refused for a serial that the new CRL lists as superseded (their
+// revocation was lifted) are refused no longer.
 func (m *Membership) applyCRL(der []byte, from peer.ID, also []peer.ID) error {
 	l, err := parseCRL(der, m.verify.ca)
 	if err != nil {
 		return err
 	}
 	n := l.Number.Int64()
-	serials := make(map[string]bool, len(l.RevokedCertificateEntries))
-	for _, e := range l.RevokedCertificateEntries {
-		serials[serialHex(e.SerialNumber)] = true
-	}
+	serials, barred := crlSerials(l)
 	m.mu.Lock()
 	if n <= m.crl.number {
 		have := m.crl.number
 		m.mu.Unlock()
 		return fmt.Errorf("membership: CRL %d, have %d: %w", n, have, ErrStaleCRL)
 	}
-	m.crl = crlState{der: append([]byte(nil), der...), number: n, serials: serials}
-	for s := range serials {
+	m.crl = crlState{der: append([]byte(nil), der...), number: n, serials: serials, barred: barred}
+	bars := make(map[peer.ID]string, len(also))
+	for _, p := range also {
+		bars[p] = ""
+	}
+	for s := range barred {
 		if p, ok := m.roster.serials[s]; ok {
-			also = append(also, p)
+			if _, has := bars[p]; !has {
+				bars[p] = s
+			}
+		}
+	}
+	for p, s := range m.block.revoked {
+		if s != "" && !barred[s] {
+			delete(m.block.revoked, p)
+			m.log.Info("revocation lifted", "peer", p, "crl", n)
 		}
 	}
 	if m.own != nil && serials[serialHex(m.own.Serial)] {
@@ -135,7 +175,7 @@ func (m *Membership) applyCRL(der []byte, from peer.ID, also []peer.ID) error {
 	if err := m.saveCRL(n, der); err != nil {
 		m.log.Error("cannot persist CRL", "crl", n, "err", err)
 	}
-	m.revokePeers(also, fmt.Sprintf("CRL %d", n))
+	m.revokePeers(bars, fmt.Sprintf("CRL %d", n))
 	if m.cfg.OnCRL != nil {
 		m.cfg.OnCRL(n)
 	}
@@ -149,13 +189,15 @@ func (m *Membership) applyCRL(der []byte, from peer.ID, also []peer.ID) error {
 	return nil
 }
 
-// revokePeers refuses ps for good and disconnects them.
-func (m *Membership) revokePeers(ps []peer.ID, by string) {
+// revokePeers refuses the peers of bars for good (until a lift) and
+// disconnects them. Each maps to the serial that bars it, or "" if the
+// bootstrap's registry does.
+func (m *Membership) revokePeers(bars map[peer.ID]string, by string) {
 	var gone []peer.ID
 	m.mu.Lock()
-	for _, p := range ps {
-		if !m.block.revoked[p] {
-			m.block.revoked[p] = true
+	for p, s := range bars {
+		if _, ok := m.block.revoked[p]; !ok {
+			m.block.revoked[p] = s
 			delete(m.roster.members, p)
 			m.signalLocked(p)
 			gone = append(gone, p)
@@ -210,10 +252,8 @@ func (m *Membership) loadCRL() error {
 	if err != nil {
 		return fmt.Errorf("%w (file %s)", err, path)
 	}
-	m.crl = crlState{der: der, number: l.Number.Int64(), serials: map[string]bool{}}
-	for _, e := range l.RevokedCertificateEntries {
-		m.crl.serials[serialHex(e.SerialNumber)] = true
-	}
+	serials, barred := crlSerials(l)
+	m.crl = crlState{der: der, number: l.Number.Int64(), serials: serials, barred: barred}
 	return nil
 }
 
@@ -254,5 +294,15 @@ func (m *Membership) handleCRL(s network.Stream) {
 	}
 	if err := m.applyCRL(der, p, nil); err != nil && !errors.Is(err, ErrStaleCRL) {
 		m.log.Warn("bad CRL from member", "peer", p, "err", err)
+	}
+}
+
+// liftPeers stops refusing ps, whose revocation the bootstrap lifted: the
+// bootstrap node's own refusals, which its registry set.
+func (m *Membership) liftPeers(ps []peer.ID) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, p := range ps {
+		delete(m.block.revoked, p)
 	}
 }
