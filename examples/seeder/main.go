@@ -20,9 +20,14 @@
 // -metrics it serves Prometheus metrics on http://ADDR/metrics. The JSON
 // line then also holds "http" and "metrics", the addresses they listen on.
 //
-// As the bootstrap it also reads commands on stdin: "revoke NAME" removes a
-// member from the network (every member drops it), "invite [USES [TTL]]"
-// prints a new invite.
+// As the bootstrap it also reads commands on stdin:
+//
+//	revoke NAME|PEER-ID [cancel-invite]   remove a member: every member drops it, and its
+//	                                      name and peer ID are refused until lifted;
+//	                                      cancel-invite also cancels the invite that admitted it
+//	lift NAME|PEER-ID                     lift a revocation: the name and peer may join again
+//	invite [USES [TTL]]                   print a new invite
+//	invite cancel INVITE|TOKEN-ID         cancel an invite: nobody joins with it any more
 //
 // The node keeps its identity — as the bootstrap, the network's CA and
 // members too — in a data folder, so that running the same command again
@@ -277,10 +282,8 @@ func hashProgress(status *console.Status, start time.Time) func(done, total int6
 	}
 }
 
-// commands reads the bootstrap's console: one command a line on stdin.
-//
-//	revoke NAME|PEER-ID   remove a member; every member drops it
-//	invite [USES [TTL]]   print a new invite
+// commands reads the bootstrap's console: one command a line on stdin (see
+// the package comment).
 func commands(ctx context.Context, sw *p2pshare.Swarm, in io.Reader, out io.Writer) {
 	sc := bufio.NewScanner(in)
 	for sc.Scan() && ctx.Err() == nil {
@@ -289,12 +292,29 @@ func commands(ctx context.Context, sw *p2pshare.Swarm, in io.Reader, out io.Writ
 			continue
 		}
 		switch {
-		case f[0] == "revoke" && len(f) == 2:
-			if err := sw.Revoke(f[1]); err != nil {
+		case f[0] == "revoke" && (len(f) == 2 || len(f) == 3 && f[2] == "cancel-invite"):
+			o := p2pshare.RevokeOptions{CancelInvite: len(f) == 3}
+			if err := sw.RevokeWith(f[1], o); err != nil {
 				fmt.Fprintf(out, "seeder: revoke %s: %s\n", f[1], console.Line(err))
 				continue
 			}
-			fmt.Fprintf(out, "seeder: revoked %s\n", f[1])
+			also := ""
+			if o.CancelInvite {
+				also = "; the invite that admitted it is cancelled"
+			}
+			fmt.Fprintf(out, "seeder: revoked %s; its name and peer stay refused until \"lift %s\"%s\n", f[1], f[1], also)
+		case f[0] == "lift" && len(f) == 2:
+			if err := sw.Lift(f[1]); err != nil {
+				fmt.Fprintf(out, "seeder: lift %s: %s\n", f[1], console.Line(err))
+				continue
+			}
+			fmt.Fprintf(out, "seeder: lifted the revocation of %s; it may join again with an invite\n", f[1])
+		case f[0] == "invite" && len(f) == 3 && f[1] == "cancel":
+			if err := sw.CancelInvite(f[2]); err != nil {
+				fmt.Fprintf(out, "seeder: invite cancel: %s\n", console.Line(err))
+				continue
+			}
+			fmt.Fprintln(out, "seeder: invite cancelled; nobody joins with it any more")
 		case f[0] == "invite" && len(f) <= 3:
 			o := p2pshare.InviteOptions{Uses: 1, TTL: 24 * time.Hour}
 			var err error
@@ -314,7 +334,7 @@ func commands(ctx context.Context, sw *p2pshare.Swarm, in io.Reader, out io.Writ
 			}
 			fmt.Fprintln(out, inv)
 		default:
-			fmt.Fprintf(out, "seeder: unknown command %q (try: revoke NAME, invite [USES [TTL]])\n", sc.Text())
+			fmt.Fprintf(out, "seeder: unknown command %q (try: revoke NAME [cancel-invite], lift NAME, invite [USES [TTL]], invite cancel INVITE)\n", sc.Text())
 		}
 	}
 }
