@@ -247,6 +247,12 @@ func invisible(r rune) bool {
 
 // scriptOf is the Unicode script of r ("Common" if none matches).
 func scriptOf(r rune) string {
+	switch {
+	case r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z':
+		return "Latin"
+	case r < utf8.RuneSelf:
+		return "Common"
+	}
 	for name, t := range unicode.Scripts {
 		if unicode.Is(t, r) {
 			return name
