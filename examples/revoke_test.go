@@ -47,5 +47,5 @@ func TestRevokedStudentCannotRejoin(t *testing.T) {
 		t.Errorf("a newcomer with the cancelled invite: exit %d, want a refusal saying it was cancelled\n%s", r.code, r.stderr)
 	}
 	c.do("invite cancel 0123", "seeder: invite cancel:")
-	c.do("lift nobody", "seeder: lift nobody: p2pshare: membership: no revocation to lift")
+	c.do("lift nobody", `seeder: lift nobody: no revocation to lift for "nobody"`)
 }

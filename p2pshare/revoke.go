@@ -2,8 +2,6 @@ package p2pshare
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"strings"
 	"time"
 
@@ -23,10 +21,10 @@ type RevokeOptions struct {
 // until Lift.
 func (s *Swarm) RevokeWith(who string, o RevokeOptions) error {
 	if s.net.boot == nil {
-		return errors.New("p2pshare: only the network's bootstrap node revokes members")
+		return errorOf(ErrNotBootstrap, nil, "only the network's bootstrap node revokes members")
 	}
 	if err := s.net.boot.RevokeWith(who, membership.RevokeOptions{CancelInvite: o.CancelInvite}); err != nil {
-		return fmt.Errorf("p2pshare: %w", err)
+		return public("", err)
 	}
 	s.storeCRLNow()
 	return nil
@@ -38,10 +36,10 @@ func (s *Swarm) RevokeWith(who string, o RevokeOptions) error {
 // it joins again with a fresh one). Only the bootstrap node can lift.
 func (s *Swarm) Lift(who string) error {
 	if s.net.boot == nil {
-		return errors.New("p2pshare: only the network's bootstrap node lifts revocations")
+		return errorOf(ErrNotBootstrap, nil, "only the network's bootstrap node lifts revocations")
 	}
 	if err := s.net.boot.Lift(who); err != nil {
-		return fmt.Errorf("p2pshare: %w", err)
+		return public("", err)
 	}
 	s.storeCRLNow()
 	return nil
@@ -53,21 +51,21 @@ func (s *Swarm) Lift(who string) error {
 // stay members. Only the bootstrap node can cancel.
 func (s *Swarm) CancelInvite(invite string) error {
 	if s.net.boot == nil {
-		return errors.New("p2pshare: only the network's bootstrap node cancels invites")
+		return errorOf(ErrNotBootstrap, nil, "only the network's bootstrap node cancels invites")
 	}
 	id := strings.TrimSpace(invite)
 	if strings.HasPrefix(id, membership.InvitePrefix) {
 		inv, err := membership.ParseInvite(id)
 		if err != nil {
-			return fmt.Errorf("p2pshare: %w", err)
+			return public("", err)
 		}
 		if inv.CAFingerprint != s.net.boot.CA().Fingerprint() {
-			return fmt.Errorf("p2pshare: the invite with token %s is for another network", inv.TokenIDString())
+			return errorOf(ErrWrongNetwork, nil, "the invite with token %s is for another network", inv.TokenIDString())
 		}
 		id = inv.TokenIDString()
 	}
 	if err := s.net.boot.CancelInvite(id); err != nil {
-		return fmt.Errorf("p2pshare: %w", err)
+		return public("", err)
 	}
 	return nil
 }

@@ -19,7 +19,7 @@ var (
 // RefusalError is a bootstrap's refusal of an admission, as the newcomer
 // receives it: the bootstrap's reason, and the kind of refusal the reason
 // shows. It wraps ErrRefused, and also ErrExpired (the token expired),
-// ErrUsedUp or ErrNameTaken when the reason is one of those.
+// ErrUsedUp, ErrNameTaken or ErrBadName when the reason is one of those.
 type RefusalError struct {
 	Reason string
 }
@@ -46,6 +46,7 @@ var refusalKinds = []struct {
 	{regexp.MustCompile(`^the invite with token \S+ was cancelled`), ErrUsedUp},
 	{regexp.MustCompile(`^name ".*" is already held by peer `), ErrNameTaken},
 	{regexp.MustCompile(`^name ".*" was revoked `), ErrNameTaken},
+	{regexp.MustCompile(`^name ".*": character \d+, `), ErrBadName},
 }
 
 func refusalKind(reason string) error {

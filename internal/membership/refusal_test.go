@@ -39,6 +39,26 @@ func TestRefusalKinds(t *testing.T) {
 			_, err := joinWith(t, newKey(t), tn.invite(InviteOptions{}), "alice", RoleStudent)
 			return err
 		}, ErrNameTaken, "already held by peer " + alice.id.String()},
+		{"invite cancelled", func() error {
+			inv := tn.invite(InviteOptions{})
+			if err := tn.boot.CancelInvite(inv.TokenIDString()); err != nil {
+				t.Fatal(err)
+			}
+			_, err := joinWith(t, newKey(t), inv, "s6", RoleStudent)
+			return err
+		}, ErrUsedUp, "was cancelled by the teacher"},
+		{"name revoked", func() error {
+			tn.member("s7")
+			if err := tn.boot.Revoke("s7"); err != nil {
+				t.Fatal(err)
+			}
+			_, err := joinWith(t, newKey(t), tn.invite(InviteOptions{}), "S7", RoleStudent)
+			return err
+		}, ErrNameTaken, `name "S7" was revoked (as "s7"`},
+		{"name not allowed", func() error {
+			_, err := rawJoin(t, newKey(t), tn.invite(InviteOptions{}), "s1\u200b")
+			return err
+		}, ErrBadName, `character 3, '\u200b' (U+200B), is invisible`},
 		{"wrong role", func() error {
 			_, err := joinWith(t, newKey(t), tn.invite(InviteOptions{}), "s4", RoleTeacher)
 			return err
@@ -50,7 +70,7 @@ func TestRefusalKinds(t *testing.T) {
 			return err
 		}, ErrExpired, "expired at"},
 	}
-	kinds := []error{ErrUsedUp, ErrNameTaken, ErrExpired}
+	kinds := []error{ErrUsedUp, ErrNameTaken, ErrExpired, ErrBadName}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			err := tc.join()
