@@ -38,7 +38,10 @@ func leech(ctx context.Context, o options, stdout io.Writer, stderr *os.File) er
 		return fmt.Errorf("-data: %w", err)
 	}
 	defer unlock()
+	log := o.logLevel.Logger(stderr, "leecher")
+	log.Debug("joining the network", "data", dir, "listen", o.listen, "bootstrap", o.bootstrap)
 	sw, err := p2pshare.New(ctx, p2pshare.Config{
+		Logger:         log,
 		DataDir:        dir,
 		ListenAddrs:    []string{o.listen},
 		Metrics:        metricsweb.Libp2p(o.metrics != ""),
@@ -58,8 +61,9 @@ func leech(ctx context.Context, o options, stdout io.Writer, stderr *os.File) er
 		return err
 	}
 	defer sw.Close()
+	log.Info("joined the network", "peer", sw.ID(), "addrs", sw.Addrs())
 
-	r := &reporter{stdout: stdout, json: o.json, start: time.Now()}
+	r := &reporter{stdout: stdout, json: o.json, start: time.Now(), peer: sw.ID(), addrs: sw.Addrs()}
 	if o.metrics != "" {
 		srv, err := metricsweb.Serve(ctx, o.metrics, sw)
 		if err != nil {
@@ -73,6 +77,7 @@ func leech(ctx context.Context, o options, stdout io.Writer, stderr *os.File) er
 		r.status.Draw(fmt.Sprintf("looking for %s …", ih))
 	}
 	defer r.end()
+	log.Debug("looking for the share", "infohash", ih, "timeout", o.timeout)
 	d, err := sw.Fetch(ctx, ih, p2pshare.FetchOptions{Out: o.out, LookupTimeout: o.timeout, StallTimeout: o.stall})
 	switch {
 	case ctx.Err() != nil:
@@ -83,6 +88,7 @@ func leech(ctx context.Context, o options, stdout io.Writer, stderr *os.File) er
 		return err
 	}
 	defer d.Close()
+	log.Info("found the share", "infohash", ih, "name", d.Name(), "bytes", d.Size())
 	r.started(d)
 
 	// One loop owns the reporter: progress events, completion and signals
@@ -115,6 +121,7 @@ func leech(ctx context.Context, o options, stdout io.Writer, stderr *os.File) er
 				return err
 			}
 			complete = true
+			log.Info("download complete", "path", d.Path())
 			r.done(d)
 			if o.exitWhenDone {
 				return nil

@@ -3,7 +3,7 @@
 //
 //	leecher -invite STRING|@FILE -infohash ID -out PATH [-name NAME] [-listen MULTIADDR] [-bootstrap MULTIADDR]
 //	        [-up RATE] [-down RATE] [-json] [-exit-when-done] [-timeout DUR] [-stall-timeout DUR]
-//	        [-data DIR] [-metrics ADDR]
+//	        [-data DIR] [-metrics ADDR] [-log-level debug|info|warn|error]
 //
 // -invite (a string, or @FILE holding it) is what the network's bootstrap
 // printed; a node whose data folder already holds its membership needs
@@ -21,13 +21,14 @@
 // On a terminal it redraws a progress line on stderr. With -json it writes
 // JSON lines on stdout instead of the plain summary:
 //
-//	{"event":"start","infohash":…,"name":…,"total":…,"pieces":…,"path":…,"lookup_seconds":…,"metrics":…}
+//	{"event":"start","infohash":…,"name":…,"total":…,"pieces":…,"path":…,"lookup_seconds":…,"peer":…,"addrs":[…],"metrics":…}
 //	{"event":"progress","bytes":…,"total":…,"pieces":…,"peers":…,"down_rate":…,"up_rate":…,"uploaded":…}
 //	{"event":"waiting","for":…,"pieces":…,"peers":…}
 //	{"event":"resumed","pieces":…,"peers":…}
 //	{"event":"done","seconds":…,"bytes":…,"downloaded":…,"uploaded":…,"path":…}
 //
-// "metrics" is where -metrics serves Prometheus metrics (http://ADDR/metrics),
+// "peer" is this node's peer ID and "addrs" the multiaddrs it listens on,
+// each ending in /p2p/<peer>, for a tool that wants to reach it. "metrics" is where -metrics serves Prometheus metrics (http://ADDR/metrics),
 // if it was given. "seconds" runs from the start of the lookup to completion.
 // A download that has received no piece data for a few seconds says what
 // it waits for ("for": "no holder reachable", "every holder banned" — each
@@ -51,6 +52,12 @@
 //
 // on stdout, and exits with a status that tells the kind of failure (-h
 // lists them).
+//
+// Every flag may come from the environment instead, P2PSHARE_ and its name
+// in capitals (P2PSHARE_INVITE for -invite): an invite there does not show
+// in ps. The command line wins. A first Ctrl-C stops cleanly, saying so; a
+// second quits at once. Log lines go to stderr at -log-level and above
+// (warn by default).
 package main
 
 import (
@@ -60,7 +67,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"syscall"
 	"time"
 
@@ -71,7 +77,7 @@ import (
 
 const usage = `usage: leecher -invite STRING|@FILE -infohash ID -out PATH [-name NAME] [-listen MULTIADDR]
         [-bootstrap MULTIADDR] [-up RATE] [-down RATE] [-json] [-exit-when-done] [-timeout DUR] [-stall-timeout DUR]
-        [-data DIR] [-metrics ADDR]`
+        [-data DIR] [-metrics ADDR] [-log-level LEVEL]`
 
 type options struct {
 	invite, name       string
@@ -82,11 +88,12 @@ type options struct {
 	up, down           flagx.ByteRate
 	json, exitWhenDone bool
 	timeout, stall     time.Duration
+	logLevel           *console.LogLevel
 	checked            bool // the flags passed check: errors are the run's
 }
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := console.Interrupts("leecher", os.Stderr, os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
@@ -110,6 +117,7 @@ func run(ctx context.Context, args []string, stdout io.Writer, stderr *os.File) 
 	fs.DurationVar(&o.stall, "stall-timeout", 5*time.Minute, "how long the download may receive no piece data before it gives up, saying why (slow data is not a stall); 0 waits for ever")
 	fs.StringVar(&o.data, "data", "", "`folder` keeping the node's identity and membership across runs (default: one per network in "+datadir.Where("leecher")+")")
 	fs.StringVar(&o.metrics, "metrics", "", "serve Prometheus metrics on `address` (host:port), at /metrics")
+	o.logLevel = console.LogLevelFlag(fs)
 	return console.Main(fs, args, stderr, usage, exitCodes,
 		func() error { return o.reportError(stdout, o.check(fs)) },
 		func() error { return o.reportError(stdout, leech(ctx, o, stdout, stderr)) })

@@ -27,20 +27,24 @@ type reporter struct {
 
 	lastJSON time.Time
 	lastSent p2pshare.Progress
-	metrics  string // the -metrics server's address, if any
+	metrics  string   // the -metrics server's address, if any
+	peer     string   // this node's peer ID
+	addrs    []string // and its listen multiaddrs
 }
 
 // The -json events, one per line.
 type (
 	startEvent struct {
-		Event         string  `json:"event"`
-		Infohash      string  `json:"infohash"`
-		Name          string  `json:"name"`
-		Total         int64   `json:"total"`
-		Pieces        int     `json:"pieces"`
-		Path          string  `json:"path"`
-		LookupSeconds float64 `json:"lookup_seconds"`
-		Metrics       string  `json:"metrics,omitempty"` // where -metrics serves
+		Event         string   `json:"event"`
+		Infohash      string   `json:"infohash"`
+		Name          string   `json:"name"`
+		Total         int64    `json:"total"`
+		Pieces        int      `json:"pieces"`
+		Path          string   `json:"path"`
+		LookupSeconds float64  `json:"lookup_seconds"`
+		Peer          string   `json:"peer"`              // this node's peer ID
+		Addrs         []string `json:"addrs"`             // its listen multiaddrs, with /p2p/<peer>
+		Metrics       string   `json:"metrics,omitempty"` // where -metrics serves
 	}
 	progressEvent struct {
 		Event    string  `json:"event"`
@@ -96,7 +100,7 @@ func (r *reporter) started(d *p2pshare.Download) {
 		r.emit(startEvent{
 			Event: "start", Infohash: d.Infohash().String(), Name: d.Name(),
 			Total: d.Size(), Pieces: p.TotalPieces, Path: d.Path(),
-			LookupSeconds: seconds(r.found.Sub(r.start)), Metrics: r.metrics,
+			LookupSeconds: seconds(r.found.Sub(r.start)), Peer: r.peer, Addrs: r.addrs, Metrics: r.metrics,
 		})
 	}
 	r.progress(r.found, p, false)

@@ -27,6 +27,12 @@
 // -count 0 reads none: the run joins (with -invite, the first time) and
 // leaves at once, and every message waits for a later read. On failure it
 // prints one line, "message: <reason>", on stderr and exits non-zero.
+//
+// Every flag may come from the environment instead, P2PSHARE_ and its name
+// in capitals (P2PSHARE_INVITE for -invite): an invite there does not show
+// in ps. The command line wins. A first Ctrl-C stops cleanly, saying so; a
+// second quits at once. Log lines go to stderr at -log-level and above
+// (warn by default).
 package main
 
 import (
@@ -37,7 +43,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/signal"
 	"strings"
 	"syscall"
 	"time"
@@ -48,8 +53,8 @@ import (
 	"github.com/p2pshare/p2pshare/p2pshare"
 )
 
-const usage = `usage: message -invite STRING|@FILE [-data DIR] [-name NAME] [-listen MULTIADDR] send TO TEXT...
-       message [-data DIR] read [-wait DUR] [-count N]`
+const usage = `usage: message -invite STRING|@FILE [-data DIR] [-name NAME] [-listen MULTIADDR] [-log-level LEVEL] send TO TEXT...
+       message [-data DIR] [-log-level LEVEL] read [-wait DUR] [-count N]`
 
 type options struct {
 	invite, name, data, listen string
@@ -58,10 +63,11 @@ type options struct {
 	count                      int
 	cmd                        string
 	args                       []string
+	logLevel                   *console.LogLevel
 }
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := console.Interrupts("message", os.Stderr, os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
@@ -77,10 +83,11 @@ func run(ctx context.Context, args []string, stdout io.Writer, stderr *os.File) 
 	fs.Var(&o.bootstrap, "bootstrap", "further members to reach the network through, a `multiaddr` ending in /p2p/<peer ID>")
 	fs.DurationVar(&o.wait, "wait", 30*time.Second, "read: how long to wait for messages")
 	fs.IntVar(&o.count, "count", 1, "read: stop after this many messages; 0 reads none (a run that just joins), and what waits stays for a later read")
+	o.logLevel = console.LogLevelFlag(fs)
 	return console.Main(fs, args, stderr, usage,
 		console.ExitCodes("bad_invite", "invite_expired", "invite_used_up", "name_taken", "refused", "wrong_network", "revoked", "data_in_use"),
 		func() error { return o.check(fs) },
-		func() error { return o.do(ctx, stdout) })
+		func() error { return o.do(ctx, stdout, stderr) })
 }
 
 func (o *options) check(fs *flag.FlagSet) error {
@@ -112,7 +119,7 @@ func (o *options) check(fs *flag.FlagSet) error {
 	return nil
 }
 
-func (o *options) do(ctx context.Context, stdout io.Writer) error {
+func (o *options) do(ctx context.Context, stdout, stderr io.Writer) error {
 	dir := o.data
 	if dir == "" {
 		var err error
@@ -127,6 +134,7 @@ func (o *options) do(ctx context.Context, stdout io.Writer) error {
 	defer unlock()
 	s, err := p2pshare.New(ctx, p2pshare.Config{
 		DataDir: dir, ListenAddrs: []string{o.listen}, Invite: o.invite, Name: o.name, BootstrapPeers: o.bootstrap,
+		Logger: o.logLevel.Logger(stderr, "message"),
 	})
 	if err != nil {
 		return err

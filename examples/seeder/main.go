@@ -3,7 +3,7 @@
 //
 //	seeder -file PATH [-listen MULTIADDR] [-invite STRING|@FILE] [-invite-uses N]
 //	       [-invite-ttl DURATION] [-up RATE] [-budget COPIES] [-data DIR]
-//	       [-http ADDR [-http-remote]] [-metrics ADDR]
+//	       [-http ADDR [-http-remote]] [-metrics ADDR] [-log-level debug|info|warn|error]
 //
 // With no -invite the seeder is the first node of a new network, its
 // bootstrap: it holds the network's CA and admits the members who bring its
@@ -41,6 +41,12 @@
 // It seeds until SIGINT or SIGTERM, then closes and exits 0. On failure it
 // prints one line, "seeder: <reason>", on stderr and exits with a status
 // that tells the kind of failure (-h lists them).
+//
+// Every flag may come from the environment instead, P2PSHARE_ and its name
+// in capitals (P2PSHARE_INVITE for -invite): an invite there does not show
+// in ps. The command line wins. A first Ctrl-C stops cleanly, saying so; a
+// second quits at once. Log lines go to stderr at -log-level and above
+// (warn by default).
 package main
 
 import (
@@ -54,7 +60,6 @@ import (
 	"math"
 	"net"
 	"os"
-	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -69,7 +74,7 @@ import (
 	"github.com/p2pshare/p2pshare/p2pshare"
 )
 
-const usage = "usage: seeder -file PATH [-listen MULTIADDR] [-invite STRING|@FILE] [-invite-uses N] [-invite-ttl DURATION] [-up RATE] [-budget COPIES] [-data DIR] [-http ADDR [-http-remote]] [-metrics ADDR]"
+const usage = "usage: seeder -file PATH [-listen MULTIADDR] [-invite STRING|@FILE] [-invite-uses N] [-invite-ttl DURATION] [-up RATE] [-budget COPIES] [-data DIR] [-http ADDR [-http-remote]] [-metrics ADDR] [-log-level LEVEL]"
 
 type options struct {
 	file, listen, data string
@@ -81,10 +86,11 @@ type options struct {
 	budget             float64
 	http, metrics      string
 	httpRemote         bool
+	logLevel           *console.LogLevel
 }
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := console.Interrupts("seeder", os.Stderr, os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
@@ -107,6 +113,7 @@ func run(ctx context.Context, args []string, stdout io.Writer, stderr *os.File) 
 	fs.StringVar(&o.http, "http", "", "as bootstrap: serve the class's progress page and JSON on `address` (host:port; :PORT is 127.0.0.1:PORT)")
 	fs.BoolVar(&o.httpRemote, "http-remote", false, "let other machines than this one see the -http page (it answers this machine only without it)")
 	fs.StringVar(&o.metrics, "metrics", "", "serve Prometheus metrics on `address` (host:port), at /metrics")
+	o.logLevel = console.LogLevelFlag(fs)
 	return console.Main(fs, args, stderr, usage,
 		console.ExitCodes("bad_invite", "invite_expired", "invite_used_up", "name_taken", "refused", "wrong_network", "revoked", "data_in_use"),
 		func() error { return o.check(fs) },
@@ -157,7 +164,10 @@ func seed(ctx context.Context, o options, stdout io.Writer, stderr *os.File) err
 		return fmt.Errorf("-data: %w", err)
 	}
 	defer unlock()
+	log := o.logLevel.Logger(stderr, "seeder")
+	log.Debug("starting the node", "data", dir, "listen", o.listen, "bootstrap", o.bootstrap)
 	sw, err := p2pshare.New(ctx, p2pshare.Config{
+		Logger:         log,
 		DataDir:        dir,
 		ListenAddrs:    []string{o.listen},
 		Metrics:        metricsweb.Libp2p(o.metrics != ""),
@@ -170,6 +180,7 @@ func seed(ctx context.Context, o options, stdout io.Writer, stderr *os.File) err
 		return err
 	}
 	defer sw.Close()
+	log.Info("node started", "peer", sw.ID(), "addrs", sw.Addrs(), "bootstrap", sw.IsBootstrap())
 	var served struct{ http, metrics string }
 	if o.metrics != "" {
 		srv, err := metricsweb.Serve(ctx, o.metrics, sw)
@@ -196,6 +207,7 @@ func seed(ctx context.Context, o options, stdout io.Writer, stderr *os.File) err
 		}
 		return err
 	}
+	log.Info("sharing", "file", o.file, "infohash", ih)
 	var invite string
 	if sw.IsBootstrap() {
 		if invite, err = sw.Invite(p2pshare.InviteOptions{Uses: o.inviteUses, TTL: o.inviteTTL}); err != nil {

@@ -82,15 +82,17 @@ func Duration(d time.Duration) string {
 	return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
 }
 
-// Main runs a command the way every example does: parse fs from args
-// (printing usage, the flags and trailer on stderr for -h or a bad flag),
-// validate with check, run body, and turn the outcome into an exit status:
+// Main runs a command the way every example does: parse fs from args,
+// then the flags not given there from the environment (FromEnv; usage,
+// the flags, the environment and trailer print on stderr for -h or a bad
+// flag), validate with check, run body, and turn the outcome into an exit status:
 // 0 done, 2 bad flags, and for body's error its ExitOf code (1 if none
 // fits). Errors print as one line "prog: reason".
 func Main(fs *flag.FlagSet, args []string, stderr io.Writer, usage, trailer string, check func() error, body func() error) int {
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), usage)
 		fs.PrintDefaults()
+		fmt.Fprint(fs.Output(), "\n"+envHelp)
 		if trailer != "" {
 			fmt.Fprint(fs.Output(), "\n"+trailer)
 		}
@@ -98,6 +100,9 @@ func Main(fs *flag.FlagSet, args []string, stderr io.Writer, usage, trailer stri
 	fs.SetOutput(io.Discard)
 	err := fs.Parse(args)
 	fs.SetOutput(stderr)
+	if err == nil {
+		err = FromEnv(fs, os.LookupEnv)
+	}
 	if err == nil {
 		err = check()
 	}
