@@ -55,6 +55,20 @@ func (v *crlValidator) Validate(key string, value []byte) error {
 	return err
 }
 
+// Version is a CRL record's number (replication.Versioner): the envelope
+// must carry it, so nobody can make an old list win by sealing it with a
+// bigger version.
+func (v *crlValidator) Version(key string, value []byte) (uint64, error) {
+	crl, err := v.parse(key, value)
+	if err != nil {
+		return 0, err
+	}
+	if crl.Number == nil || crl.Number.Sign() < 0 || !crl.Number.IsUint64() {
+		return 0, fmt.Errorf("p2pshare: CRL record numbered %v, not a 64-bit number", crl.Number)
+	}
+	return crl.Number.Uint64(), nil
+}
+
 // Select picks the valid CRL with the highest number.
 func (v *crlValidator) Select(key string, values [][]byte) (int, error) {
 	best, bestN := -1, int64(-1)

@@ -361,6 +361,20 @@ func (v memberValidator) Validate(key string, der []byte) error {
 	return nil
 }
 
+// Version is a directory entry's certificate NotBefore in Unix seconds
+// (replication.Versioner), which its envelope must carry: nobody can make
+// an older certificate win by sealing it with a bigger version.
+func (v memberValidator) Version(_ string, der []byte) (uint64, error) {
+	mc, err := membership.ParseMemberCert(der)
+	if err != nil {
+		return 0, err
+	}
+	if mc.NotBefore.Unix() < 0 {
+		return 0, fmt.Errorf("p2pshare: the certificate of %q issued at %s, before 1970", mc.Name, mc.NotBefore)
+	}
+	return uint64(mc.NotBefore.Unix()), nil
+}
+
 // Select prefers the most recently issued certificate.
 func (v memberValidator) Select(_ string, values [][]byte) (int, error) {
 	best, bestT := 0, time.Time{}

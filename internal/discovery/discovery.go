@@ -154,7 +154,7 @@ func New(h host.Host, opts Options) (*DHT, error) {
 		dht.ProviderManagerOpts(records.ProvideValidity(opts.ProviderTTL), records.CleanupInterval(opts.ProviderTTL)),
 	}
 	for ns, v := range validators {
-		o = append(o, dht.NamespacedValidator(ns, replication.Validator{Inner: v, Now: time.Now}))
+		o = append(o, dht.NamespacedValidator(ns, replication.Validator{Inner: v, Now: time.Now, MaxTTL: opts.RecordTTL}))
 	}
 	if opts.Filter != nil {
 		f := opts.Filter
@@ -335,12 +335,15 @@ func (d *DHT) FindProviders(ctx context.Context, c cid.Cid, count int) <-chan pe
 	return d.d.FindProvidersAsync(ctx, c, count)
 }
 
+// manifestVersion is every manifest record's version.
+const manifestVersion = 1
+
 func manifestKey(c cid.Cid) string { return "/" + manifestNS + "/" + string(c.Bytes()) }
 
 // PutManifest publishes a manifest under its infohash until
 // UnpublishManifest or Close.
 func (d *DHT) PutManifest(ctx context.Context, c cid.Cid, encoded []byte) error {
-	return d.Publish(ctx, manifestKey(c), encoded, 1)
+	return d.Publish(ctx, manifestKey(c), encoded, manifestVersion)
 }
 
 // UnpublishManifest stops refreshing c's manifest; the network forgets it
@@ -452,3 +455,7 @@ func (manifestValidator) Validate(key string, value []byte) error {
 }
 
 func (manifestValidator) Select(string, [][]byte) (int, error) { return 0, nil }
+
+// Version is 1 for every manifest (replication.Versioner): the bytes are
+// fixed by the key, so no copy is newer than another.
+func (manifestValidator) Version(string, []byte) (uint64, error) { return manifestVersion, nil }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"github.com/multiformats/go-base32"
+	"strings"
 
 	ds "github.com/ipfs/go-datastore"
 	dsq "github.com/ipfs/go-datastore/query"
@@ -15,6 +16,13 @@ import (
 // /<ns>/<base32(full key)> (records/value_store.go, valueDsKey).
 func dsKey(ns, key string) ds.Key {
 	return ds.NewKey("/" + ns + "/" + base32.RawStdEncoding.EncodeToString([]byte(key)))
+}
+
+// DatastoreKey is where kad-dht's value store files the record of key, a
+// full key /<namespace>/<rest>.
+func DatastoreKey(key string) ds.Key {
+	ns, _, _ := strings.Cut(strings.TrimPrefix(key, "/"), "/")
+	return dsKey(ns, key)
 }
 
 // held lists the records of namespace ns in the DHT's datastore. Corrupt
