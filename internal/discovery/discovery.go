@@ -85,7 +85,9 @@ type Options struct {
 	// RefreshInterval is how often the routing table is refreshed, give or
 	// take a quarter; 0 means 10 minutes.
 	RefreshInterval time.Duration
-	Log             *slog.Logger
+	// Limits bound the records this node keeps for others (records.go).
+	Limits Limits
+	Log    *slog.Logger
 }
 
 func (o *Options) defaults() {
@@ -110,6 +112,7 @@ func (o *Options) defaults() {
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
+	o.Limits.defaults()
 }
 
 // DHT is a node's view of the network's DHT.
@@ -118,7 +121,8 @@ type DHT struct {
 	d     *dht.IpfsDHT
 	opts  Options
 	log   *slog.Logger
-	store ds.Batching // the DHT's records, which the replicators walk
+	store *replication.Bounded // the DHT's value records, which the replicators walk
+	puts  *putQuota
 	reps  []*replication.Replicator
 
 	ctx    context.Context // ends at Close
@@ -132,7 +136,8 @@ type DHT struct {
 // New starts the DHT on h. It does not contact anyone; Join does.
 func New(h host.Host, opts Options) (*DHT, error) {
 	opts.defaults()
-	store := dssync.MutexWrap(ds.NewMapDatastore())
+	store := replication.NewBounded(dssync.MutexWrap(ds.NewMapDatastore()), opts.Limits.Store)
+	puts := newPutQuota(opts)
 	validators := map[string]record.Validator{manifestNS: manifestValidator{}}
 	for ns, v := range opts.Validators {
 		validators[ns] = v
@@ -147,7 +152,11 @@ func New(h host.Host, opts Options) (*DHT, error) {
 		// a peer: in a class that joins at once, a lookup per bucket per
 		// student, all before anyone's first piece.
 		dht.DisableAutoRefresh(),
-		dht.Datastore(store),
+		// Provider records apart; value records in the bounded store, each
+		// PUT_VALUE charged to its sender's quota first.
+		dht.Datastore(dssync.MutexWrap(ds.NewMapDatastore())),
+		dht.ValueDatastore(store),
+		dht.OnRequestHook(puts.screen),
 		// Envelopes carry each record's expiry; kad-dht's own age limit
 		// would drop records that holders keep but nobody re-sent.
 		dht.MaxRecordAge(0),
@@ -164,7 +173,7 @@ func New(h host.Host, opts Options) (*DHT, error) {
 	if err != nil {
 		return nil, fmt.Errorf("discovery: %w", err)
 	}
-	out := &DHT{h: h, d: d, opts: opts, log: opts.Log, store: store,
+	out := &DHT{h: h, d: d, opts: opts, log: opts.Log, store: store, puts: puts,
 		providing: map[string]context.CancelFunc{}, publishing: map[string]context.CancelFunc{}}
 	out.ctx, out.cancel = context.WithCancel(context.Background())
 	for ns := range validators {

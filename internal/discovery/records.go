@@ -3,9 +3,14 @@ package discovery
 import (
 	"context"
 	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
 
 	pb "github.com/libp2p/go-libp2p-kad-dht/pb"
 	recpb "github.com/libp2p/go-libp2p-record/pb"
+	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"google.golang.org/protobuf/proto"
 
@@ -35,4 +40,88 @@ func (d *DHT) Stored(ctx context.Context, key string) (replication.Envelope, boo
 	}
 	e, err := replication.Open(rec.GetValue())
 	return e, err == nil
+}
+
+// Limits bound the value records a node keeps for others. A member that
+// stores more keys or bytes than PeerKeys or PeerBytes is refused until
+// its records expire; once the store holds Store, every new record is
+// refused, this node's own publishes too, with an error that says so.
+// Honest traffic stays far below the defaults: a peer stores at a node
+// about k keys of a class's directory (the bootstrap lists every member,
+// each at its k closest), the revocation list and the manifests of its
+// shares, each a few KiB to a few MiB.
+type Limits struct {
+	PeerKeys  int   // live keys per peer; 0 means 256
+	PeerBytes int64 // live bytes per peer; 0 means 64 MiB
+	// Store bounds the whole value store; zero fields mean 16,384
+	// records and 512 MiB.
+	Store replication.Bound
+}
+
+func (l *Limits) defaults() {
+	if l.PeerKeys <= 0 {
+		l.PeerKeys = 256
+	}
+	if l.PeerBytes <= 0 {
+		l.PeerBytes = 64 << 20
+	}
+	if l.Store.Records <= 0 {
+		l.Store.Records = 16384
+	}
+	if l.Store.Bytes <= 0 {
+		l.Store.Bytes = 512 << 20
+	}
+}
+
+// putQuota charges every PUT_VALUE to the peer that sent it.
+type putQuota struct {
+	ttl     time.Duration
+	log     *slog.Logger
+	mu      sync.Mutex
+	q       replication.Quota
+	refused atomic.Uint64
+}
+
+func newPutQuota(o Options) *putQuota {
+	return &putQuota{ttl: o.RecordTTL, log: o.Log, q: replication.Quota{Keys: o.Limits.PeerKeys, Bytes: o.Limits.PeerBytes}}
+}
+
+// screen is kad-dht's request hook: it charges a PUT_VALUE's record to the
+// peer that sent it, until the record's expiry (at most the TTL), and
+// refuses one past the peer's quota. kad-dht's handlers cannot be told the
+// sender and the hook cannot answer, so it refuses by removing the record
+// from the request: kad-dht's PUT_VALUE handler then fails it ("nil
+// record") and resets the stream, which the sender sees as a failed store.
+func (q *putQuota) screen(_ context.Context, s network.Stream, req *pb.Message) {
+	rec := req.GetRecord()
+	if req.GetType() != pb.Message_PUT_VALUE || rec == nil {
+		return
+	}
+	now := time.Now()
+	expiry := now.Add(q.ttl + replication.ExpirySkew)
+	if e, err := replication.Open(rec.GetValue()); err == nil && e.Expiry.Before(expiry) {
+		expiry = e.Expiry
+	}
+	p := s.Conn().RemotePeer()
+	q.mu.Lock()
+	err := q.q.Admit(now, p, string(rec.GetKey()), len(rec.GetValue()), expiry)
+	q.mu.Unlock()
+	if err != nil {
+		q.refused.Add(1)
+		q.log.Warn("refusing a DHT record", "peer", p, "err", err)
+		req.Record = nil
+	}
+}
+
+// RecordUse is what a node's value store holds and what it refused.
+type RecordUse struct {
+	Records int
+	Bytes   int64
+	Refused uint64 // stores refused for their sender's quota
+}
+
+// Records returns what this node's value store holds.
+func (d *DHT) Records() RecordUse {
+	n, b := d.store.Held()
+	return RecordUse{Records: n, Bytes: b, Refused: d.puts.refused.Load()}
 }
