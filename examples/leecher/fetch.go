@@ -73,7 +73,7 @@ func leech(ctx context.Context, o options, stdout io.Writer, stderr *os.File) er
 		r.metrics = srv.Addr().String()
 	}
 	if console.IsTerminal(stderr) {
-		r.status = &console.Status{W: stderr}
+		r.status = console.NewStatus(stderr)
 		r.status.Draw(fmt.Sprintf("looking for %s …", ih))
 	}
 	defer r.end()

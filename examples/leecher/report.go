@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 	"time"
+	"unicode/utf8"
 
 	"github.com/p2pshare/p2pshare/examples/internal/console"
 	"github.com/p2pshare/p2pshare/examples/internal/flagx"
@@ -110,7 +111,7 @@ func (r *reporter) started(d *p2pshare.Download) {
 // jsonEvery, and skipped while nothing changes.
 func (r *reporter) progress(now time.Time, p p2pshare.Progress, complete bool) {
 	if r.status != nil {
-		r.status.Draw(barLine(now.Sub(r.found), p, complete))
+		r.status.Draw(barLine(now.Sub(r.found), p, complete, r.status.Columns()))
 	}
 	if !r.json || now.Sub(r.lastJSON) < jsonEvery {
 		return
@@ -130,7 +131,7 @@ func (r *reporter) progress(now time.Time, p p2pshare.Progress, complete bool) {
 // terminal line at once, and as a JSON event, never throttled.
 func (r *reporter) waiting(now time.Time, p p2pshare.Progress) {
 	if r.status != nil {
-		r.status.Draw(barLine(now.Sub(r.found), p, false))
+		r.status.Draw(barLine(now.Sub(r.found), p, false, r.status.Columns()))
 	}
 	if !r.json {
 		return
@@ -143,8 +144,9 @@ func (r *reporter) waiting(now time.Time, p p2pshare.Progress) {
 }
 
 // barLine is the terminal line: percent, bar, bytes, rates, peers, and the
-// ETA or, while the download receives nothing, what it waits for.
-func barLine(elapsed time.Duration, p p2pshare.Progress, complete bool) string {
+// ETA or, while the download receives nothing, what it waits for. The bar
+// takes what room cols columns (0 unknown) leave it.
+func barLine(elapsed time.Duration, p p2pshare.Progress, complete bool, cols int) string {
 	if complete {
 		return fmt.Sprintf("seeding %s  up %s/s  uploaded %s  peers %d",
 			flagx.FormatBytes(p.TotalBytes), flagx.FormatBytes(int64(p.UpRate)),
@@ -161,11 +163,19 @@ func barLine(elapsed time.Duration, p p2pshare.Progress, complete bool) string {
 	if p.Waiting != p2pshare.NotWaiting {
 		eta = "waiting: " + p.Waiting.String()
 	}
-	return fmt.Sprintf("%5.1f%% %s %s / %s  down %s/s  up %s/s  peers %d  %s  %s",
-		pct, console.Bar(p.Bytes, p.TotalBytes, 20),
+	head := fmt.Sprintf("%5.1f%%", pct)
+	rest := fmt.Sprintf("%s / %s  down %s/s  up %s/s  peers %d  %s  %s",
 		flagx.FormatBytes(p.Bytes), flagx.FormatBytes(p.TotalBytes),
 		flagx.FormatBytes(int64(p.DownRate)), flagx.FormatBytes(int64(p.UpRate)),
 		p.Peers, console.Duration(elapsed), eta)
+	return withBar(head, p.Bytes, p.TotalBytes, rest, cols)
+}
+
+// withBar is head, a bar of done out of total as wide as cols columns
+// leave room for, and rest.
+func withBar(head string, done, total int64, rest string, cols int) string {
+	w := console.BarWidth(cols, utf8.RuneCountInString(head)+utf8.RuneCountInString(rest)+2)
+	return head + " " + console.Bar(done, total, w) + " " + rest
 }
 
 // done reports completion.
@@ -174,9 +184,9 @@ func (r *reporter) done(d *p2pshare.Download) {
 	p := d.Progress()
 	took := now.Sub(r.start)
 	if r.status != nil {
-		r.status.End(fmt.Sprintf("100.0%% %s %s in %s (%s/s)", console.Bar(1, 1, 20),
+		r.status.End(withBar("100.0%", 1, 1, fmt.Sprintf("%s in %s (%s/s)",
 			flagx.FormatBytes(p.TotalBytes), console.Duration(took),
-			flagx.FormatBytes(int64(float64(p.TotalBytes)/now.Sub(r.found).Seconds()))))
+			flagx.FormatBytes(int64(float64(p.TotalBytes)/now.Sub(r.found).Seconds()))), r.status.Columns()))
 	}
 	if r.json {
 		r.emit(doneEvent{

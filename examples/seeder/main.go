@@ -57,6 +57,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"math"
 	"net"
 	"os"
@@ -194,7 +195,7 @@ func seed(ctx context.Context, o options, stdout io.Writer, stderr *os.File) err
 	opts := p2pshare.ShareOptions{UploadBudget: o.budget}
 	var status *console.Status
 	if console.IsTerminal(stderr) {
-		status = &console.Status{W: stderr}
+		status = console.NewStatus(stderr)
 		opts.Progress = hashProgress(status, time.Now())
 	}
 	ih, err := sw.Share(ctx, o.file, opts)
@@ -250,11 +251,55 @@ func seed(ctx context.Context, o options, stdout io.Writer, stderr *os.File) err
 	if sw.IsBootstrap() {
 		go commands(ctx, sw, os.Stdin, stderr)
 	}
-	<-ctx.Done()
+	watchUploads(ctx, sw, ih, filepath.Base(o.file), status, log)
 	if err := sw.Close(); err != nil {
 		return fmt.Errorf("closing the node: %w", err)
 	}
 	return nil
+}
+
+// watchUploads shows what the seeder sends while it serves, until ctx
+// ends: on a terminal, a line redrawn every second; otherwise an info log
+// line each minute in which it sent something.
+func watchUploads(ctx context.Context, sw *p2pshare.Swarm, ih p2pshare.Infohash, name string, status *console.Status, log *slog.Logger) {
+	every := time.Minute
+	if status != nil {
+		every = time.Second
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	var last int64
+	for {
+		select {
+		case <-ctx.Done():
+			if status != nil {
+				status.End("")
+			}
+			return
+		case <-t.C:
+		}
+		p, ok := sw.Progress(ih)
+		if !ok {
+			continue
+		}
+		if status != nil {
+			status.Draw(uploadLine(name, p))
+		} else if p.Uploaded != last {
+			log.Info("uploading", "share", name, "sent", p.Uploaded, "peers", p.Peers, "rate", int64(p.UpRate))
+		}
+		last = p.Uploaded
+	}
+}
+
+// uploadLine is the seeder's terminal line: what it sent, in bytes and
+// copies of the share, its rate and its peers.
+func uploadLine(name string, p p2pshare.Progress) string {
+	copies := 0.0
+	if p.TotalBytes > 0 {
+		copies = float64(p.Uploaded) / float64(p.TotalBytes)
+	}
+	return fmt.Sprintf("seeding %s  sent %s (%.1f copies)  up %s/s  peers %d",
+		name, flagx.FormatBytes(p.Uploaded), copies, flagx.FormatBytes(int64(p.UpRate)), p.Peers)
 }
 
 // dataDir is the folder the node keeps its identity in: -data, or by
@@ -289,7 +334,7 @@ func hashProgress(status *console.Status, start time.Time) func(done, total int6
 			pct = 100 * float64(done) / float64(total)
 		}
 		status.Draw(fmt.Sprintf("hashing %s %5.1f%% %s / %s  %s",
-			console.Bar(done, total, 30), pct,
+			console.Bar(done, total, console.BarWidth(status.Columns(), 40)), pct,
 			flagx.FormatBytes(done), flagx.FormatBytes(total), console.Duration(now.Sub(start))))
 	}
 }

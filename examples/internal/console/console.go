@@ -28,19 +28,62 @@ func Line(err error) string {
 	return strings.ReplaceAll(strings.Join(strings.Fields(err.Error()), " "), "p2pshare: ", "")
 }
 
-// Status is one line of status redrawn in place with a carriage return. It
-// is not safe for concurrent use.
+// Status is one line of status redrawn in place with a carriage return,
+// cut to the terminal's width so that it never wraps onto a second line
+// (which the carriage return would leave behind). It is not safe for
+// concurrent use.
 type Status struct {
 	W     io.Writer
-	width int // of the line drawn last, to blank what a shorter one leaves
+	Cols  func() int // the terminal's columns now, 0 unknown; nil is unknown
+	width int        // of the line drawn last, to blank what a shorter one leaves
 }
 
-// Draw replaces the line shown with s.
+// NewStatus is a Status drawn on the terminal f, its width read at each
+// draw, so that a resized window gets lines that fit.
+func NewStatus(f *os.File) *Status {
+	return &Status{W: f, Cols: func() int { return Width(f) }}
+}
+
+// Columns is the room a line has: the terminal's width less one column
+// (a line that fills the last column wraps on some terminals), or 0 when
+// unknown.
+func (st *Status) Columns() int {
+	if st.Cols == nil {
+		return 0
+	}
+	return max(st.Cols()-1, 0)
+}
+
+// Draw replaces the line shown with s, cut to Columns.
 func (st *Status) Draw(s string) {
+	s = Fit(s, st.Columns())
 	n := utf8.RuneCountInString(s)
 	pad := max(st.width-n, 0)
+	if c := st.Columns(); c > 0 {
+		pad = min(pad, c-n)
+	}
 	fmt.Fprintf(st.W, "\r%s%s", s, strings.Repeat(" ", pad))
 	st.width = n
+}
+
+// Fit is s cut to at most cols runes, the last of them "…" when cut;
+// cols 0 is no limit.
+func Fit(s string, cols int) string {
+	if cols <= 0 || utf8.RuneCountInString(s) <= cols {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:cols-1]) + "…"
+}
+
+// BarWidth is how many cells a Bar may take on a line of cols columns
+// (0 unknown) beside rest runes of other text: what is left, from 10 to
+// 30 cells, or 20 when the width is unknown.
+func BarWidth(cols, rest int) int {
+	if cols <= 0 {
+		return 20
+	}
+	return min(max(cols-rest-2, 10), 30) // 2 for the brackets
 }
 
 // End draws s, if not empty, and moves to a new line, leaving it shown.

@@ -53,3 +53,25 @@ func TestFromEnv(t *testing.T) {
 		t.Errorf("an error-level logger wrote an info line: %q", b.String())
 	}
 }
+
+func TestFit(t *testing.T) {
+	for _, tc := range []struct {
+		s    string
+		cols int
+		want string
+	}{
+		{"abcdef", 0, "abcdef"},
+		{"abcdef", 6, "abcdef"},
+		{"abcdef", 4, "abc…"},
+		{"héllo wörld", 5, "héll…"},
+	} {
+		if got := Fit(tc.s, tc.cols); got != tc.want {
+			t.Errorf("Fit(%q, %d) = %q, want %q", tc.s, tc.cols, got, tc.want)
+		}
+	}
+	for _, tc := range []struct{ cols, rest, want int }{{0, 50, 20}, {80, 60, 18}, {200, 60, 30}, {40, 60, 10}} {
+		if got := BarWidth(tc.cols, tc.rest); got != tc.want {
+			t.Errorf("BarWidth(%d, %d) = %d, want %d", tc.cols, tc.rest, got, tc.want)
+		}
+	}
+}
