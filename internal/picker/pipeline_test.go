@@ -1,13 +1,15 @@
 package picker
 
 import (
+	"slices"
 	"testing"
 	"time"
 )
 
 // TestPipelineDepth drives a Pipeline on a virtual clock: each case is a
 // script of deliveries and samples, then the rate it should have measured
-// and the depth it should give for 256 KiB pieces, a 500 ms target, and
+// and the depth it should give for 256 KiB pieces (each delivery is a
+// piece), a 500 ms target, and
 // depths 1 to 16.
 func TestPipelineDepth(t *testing.T) {
 	const (
@@ -42,6 +44,22 @@ func TestPipelineDepth(t *testing.T) {
 			name:   "one second at 1 MiB/s",
 			script: []step{{0, 0}, {1024 * kib, time.Second}},
 			rate:   512 * kib, depth: 2, minD: 1, max: 16,
+		},
+		{
+			// Unmeasured, each piece delivered opens one more request.
+			name:   "slow start: three pieces before the first interval",
+			script: []step{{piece, 0}, {piece, 0}, {piece, 0}},
+			depth:  4, minD: 1, max: 16,
+		},
+		{
+			name:   "slow start is held to the maximum",
+			script: slices.Repeat([]step{{piece, 0}}, 20),
+			depth:  16, minD: 1, max: 16,
+		},
+		{
+			name:   "a sample with nothing delivered opens nothing",
+			script: []step{{0, 0}, {0, 0}},
+			depth:  1, minD: 1, max: 16,
 		},
 		{
 			// Converged to 1.25 MiB/s: 0.5 s of it is two and a half
@@ -82,7 +100,9 @@ func TestPipelineDepth(t *testing.T) {
 			var p Pipeline
 			now := time.Unix(1000, 0)
 			for _, s := range c.script {
-				p.Delivered(s.deliver)
+				if s.deliver > 0 {
+					p.Delivered(s.deliver)
+				}
 				now = now.Add(s.after)
 				p.Sample(now)
 			}

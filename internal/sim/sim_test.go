@@ -233,9 +233,9 @@ func TestPinnedRuns(t *testing.T) {
 		class Class
 		want  string
 	}{
-		{"quiz", quiz(), "makespan 2.435s, done summed 1m48.899s, seeder 4194304, all 104857600, steps 2435"},
-		{"mixed", mixed(), "makespan 17.01s, done summed 4m20.745s, seeder 96993280, all 671088640, steps 3402"},
-		{"leavers on a budget", leavers(), "makespan 20.67s, done summed 1m30.919999998s, seeder 19660800, all 110100480, steps 4134"},
+		{"quiz", quiz(), "makespan 2.52s, done summed 1m48.704s, seeder 4489216, all 104857600, steps 2520"},
+		{"mixed", mixed(), "makespan 17.05s, done summed 4m19.83s, seeder 96731136, all 671088640, steps 3410"},
+		{"leavers on a budget", leavers(), "makespan 20.915s, done summed 1m32.509999998s, seeder 18612224, all 109576192, steps 4183"},
 	} {
 		r, err := Run(tc.class)
 		if err != nil {
