@@ -28,16 +28,22 @@ package upload
 // owed (BudgetFilter, RevealFrom), so a piece whose holders all left is never
 // stranded, and the class does the rest.
 //
+// A super-seed hears of every piece its peers take, and a seeder with one
+// fast peer shows it everything at once: the per-peer bookkeeping is a
+// bitset of the pieces shown and a list of those still owed, so noting a
+// peer's pieces costs what it still owes, and a reveal with nothing left to
+// show costs nothing.
+//
 // SuperSeed is not safe for concurrent use.
 type SuperSeed struct {
 	n        int
-	count    []int32               // how many peers each piece was revealed to
-	unsent   int                   // pieces revealed to nobody yet
-	taken    []bool                // a peer it was revealed to was seen holding it
-	untaken  int                   // pieces not taken yet
-	done     bool                  // every piece was revealed and taken: show everything
-	wide     bool                  // peers × window > n was seen: see SuperSeed
-	revealed map[Peer]map[int]bool // per peer, the pieces shown to it: true while owed
+	count    []int32           // how many peers each piece was revealed to
+	unsent   int               // pieces revealed to nobody yet
+	taken    []bool            // a peer it was revealed to was seen holding it
+	untaken  int               // pieces not taken yet
+	done     bool              // every piece was revealed and taken: show everything
+	wide     bool              // peers × window > n was seen: see SuperSeed
+	revealed map[Peer]*shownTo // per peer, the pieces shown to it
 	// out is, per peer, how many pieces shown to it it did not hold when
 	// last asked; total is their sum: the copies the seeder owes.
 	out   map[Peer]int
@@ -68,7 +74,24 @@ func (s *SuperSeed) BudgetFilter(sent, budget, pieceSize int64, held func(i int)
 // NewSuperSeed returns the policy for n pieces.
 func NewSuperSeed(n int) *SuperSeed {
 	return &SuperSeed{n: n, count: make([]int32, n), unsent: n, taken: make([]bool, n), untaken: n,
-		done: n == 0, revealed: map[Peer]map[int]bool{}, out: map[Peer]int{}, owing: make([]int32, n)}
+		done: n == 0, revealed: map[Peer]*shownTo{}, out: map[Peer]int{}, owing: make([]int32, n)}
+}
+
+// shownTo is what a super-seed showed one peer: every piece shown, and the
+// pieces shown that the peer was not yet seen holding (owed). A peer's
+// holdings only grow, so a piece leaves owed for good.
+type shownTo struct {
+	shown []uint64 // bitset over pieces
+	n     int      // pieces shown
+	owed  []int
+}
+
+func (t *shownTo) has(i int) bool { return t != nil && t.shown[i/64]&(1<<(i%64)) != 0 }
+
+func (t *shownTo) add(i int) {
+	t.shown[i/64] |= 1 << (i % 64)
+	t.n++
+	t.owed = append(t.owed, i)
 }
 
 // Window is how many unheld pieces to keep shown to each of peers peers:
@@ -100,10 +123,7 @@ func (s *SuperSeed) Window(peers, minimum int) int {
 func (s *SuperSeed) Active() bool { return !s.done || s.wide || s.endless }
 
 // Revealed reports whether piece i was revealed to peer p.
-func (s *SuperSeed) Revealed(p Peer, i int) bool {
-	_, ok := s.revealed[p][i]
-	return ok
-}
+func (s *SuperSeed) Revealed(p Peer, i int) bool { return s.revealed[p].has(i) }
 
 // Reveal chooses up to k pieces to show peer p: the least revealed pieces
 // that p does not hold (has reports what p holds) and was not shown, lowest
@@ -123,7 +143,7 @@ func (s *SuperSeed) RevealFrom(p Peer, has func(int) bool, k int, ok func(i int)
 	}
 	shown := s.revealed[p]
 	if shown == nil {
-		shown = map[int]bool{}
+		shown = &shownTo{shown: make([]uint64, (s.n+63)/64)}
 		s.revealed[p] = shown
 	}
 	s.note(p, has)
@@ -131,13 +151,13 @@ func (s *SuperSeed) RevealFrom(p Peer, has func(int) bool, k int, ok func(i int)
 		k = min(k, s.n-s.total)
 	}
 	var out []int
-	for len(out) < k {
+	for len(out) < k && shown.n < s.n {
 		best := -1
 		for i := 0; i < s.n; i++ {
 			if best >= 0 && s.count[i] >= s.count[best] {
 				continue // could not beat best; spare the lookups
 			}
-			if _, seen := shown[i]; seen || has(i) || (ok != nil && !ok(i)) {
+			if shown.has(i) || has(i) || (ok != nil && !ok(i)) {
 				continue
 			}
 			best = i
@@ -148,7 +168,7 @@ func (s *SuperSeed) RevealFrom(p Peer, has func(int) bool, k int, ok func(i int)
 		if best < 0 {
 			break
 		}
-		shown[best] = true // owed until p is seen holding it
+		shown.add(best) // owed until p is seen holding it
 		s.owing[best]++
 		if s.count[best] == 0 {
 			s.unsent--
@@ -177,21 +197,27 @@ func (s *SuperSeed) Outstanding(p Peer, has func(int) bool) int {
 // note recounts the pieces shown to p that p does not hold, keeps the total
 // owed in step, and marks the pieces p took.
 func (s *SuperSeed) note(p Peer, has func(int) bool) int {
-	n := 0
-	for i, owed := range s.revealed[p] {
-		switch {
-		case !has(i):
-			n++
+	var owed []int
+	t := s.revealed[p]
+	if t != nil {
+		owed = t.owed
+	}
+	still := owed[:0]
+	for _, i := range owed {
+		if !has(i) {
+			still = append(still, i)
 			continue
-		case !s.taken[i]:
+		}
+		if !s.taken[i] {
 			s.taken[i] = true
 			s.untaken--
 		}
-		if owed {
-			s.revealed[p][i] = false
-			s.owing[i]--
-		}
+		s.owing[i]--
 	}
+	if t != nil {
+		t.owed = still
+	}
+	n := len(still)
 	s.done = s.unsent == 0 && s.untaken == 0
 	s.total += n - s.out[p]
 	if n == 0 {
@@ -208,16 +234,14 @@ func (s *SuperSeed) note(p Peer, has func(int) bool) int {
 // its reveals by counts that include departed peers, which only changes
 // which piece goes first). Nothing shown to the peer is owed any more.
 func (s *SuperSeed) PeerGone(p Peer, has func(int) bool) {
-	for i := range s.revealed[p] {
-		if !has(i) && !s.done {
-			s.count[i]--
-			if s.count[i] == 0 {
-				s.unsent++
+	if t := s.revealed[p]; t != nil {
+		for _, i := range t.owed {
+			if !has(i) && !s.done {
+				s.count[i]--
+				if s.count[i] == 0 {
+					s.unsent++
+				}
 			}
-		}
-	}
-	for i, owed := range s.revealed[p] {
-		if owed {
 			s.owing[i]--
 		}
 	}
