@@ -46,7 +46,8 @@ const (
 )
 
 // link is one peer stream of one session: a reader goroutine that decodes
-// messages and reports them to the session, an uploader that serves the
+// messages and reports them to the session, a verifier and a storer that
+// check and write the pieces it receives, an uploader that serves the
 // peer's requests in order, and a writer that owns the stream's write side.
 type link struct {
 	s        *Session
@@ -64,6 +65,7 @@ type link struct {
 	reqWake chan struct{} // uploader: queue has requests
 	pieces  chan outPiece // uploader -> writer
 	verify  chan wire.Msg // reader -> verifier
+	store   chan wire.Msg // verifier -> storer: verified pieces
 	done    chan struct{} // closed when the link shuts down
 	once    sync.Once
 	// lastPiece is when the peer last sent piece data (Unix ns), or when
@@ -99,7 +101,8 @@ func newLink(s *Session, id peer.ID, st network.Stream, outbound bool) *link {
 		wake:    make(chan struct{}, 1),
 		reqWake: make(chan struct{}, 1),
 		pieces:  make(chan outPiece),
-		verify:  make(chan wire.Msg, 2),
+		verify:  make(chan wire.Msg, 1),
+		store:   make(chan wire.Msg, 1),
 		done:    make(chan struct{}),
 		budget:  newBudget(s.m.NumPieces()),
 		peers:   rate.NewLimiter(peersPerSecond, peersBurst),
@@ -113,6 +116,7 @@ func newLink(s *Session, id peer.ID, st network.Stream, outbound bool) *link {
 func (l *link) start(r *wire.Reader) {
 	r.Alloc = func(int) []byte { return l.s.bufs.get() }
 	go l.verifyLoop()
+	go l.storeLoop()
 	go l.readLoop(r)
 	go l.writeLoop()
 	go l.uploadLoop()
@@ -310,7 +314,9 @@ func (l *link) receive(m wire.Msg) error {
 	}
 }
 
-// verifyLoop hashes and stores the pieces receive hands it. Data that fails
+// verifyLoop hashes the pieces receive hands it and passes the good ones
+// to storeLoop, so that one piece is hashed while the one before is
+// written: on a fast link either alone is most of a core. Data that fails
 // verification ends the link and bans the peer.
 func (l *link) verifyLoop() {
 	for {
@@ -327,6 +333,26 @@ func (l *link) verifyLoop() {
 			l.close()
 			return
 		}
+		select {
+		case l.store <- m:
+		case <-l.done:
+			l.s.bufs.put(m.Data)
+			return
+		}
+	}
+}
+
+// storeLoop writes the verified pieces verifyLoop hands it and reports each
+// to the session once it is stored.
+func (l *link) storeLoop() {
+	for {
+		var m wire.Msg
+		select {
+		case m = <-l.store:
+		case <-l.done:
+			return
+		}
+		i := int(m.Index)
 		if !l.s.st.Have(i) {
 			if err := l.s.st.WritePiece(i, m.Data); err != nil {
 				l.s.bufs.put(m.Data)
