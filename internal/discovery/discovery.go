@@ -127,6 +127,7 @@ type DHT struct {
 
 	ctx    context.Context // ends at Close
 	cancel context.CancelFunc
+	loops  sync.WaitGroup // refreshLoop, which Close waits for
 
 	mu         sync.Mutex
 	providing  map[string]context.CancelFunc
@@ -207,6 +208,9 @@ func (d *DHT) Close() error {
 	for _, r := range d.reps {
 		_ = r.Close()
 	}
+	// A refresh still asking kad-dht to refresh its table would race
+	// with kad-dht closing.
+	d.loops.Wait()
 	return d.d.Close()
 }
 

@@ -164,6 +164,7 @@ func (d *DHT) Join(ctx context.Context) error {
 		var ok bool
 		if timed, ok = d.awaitJoin(ctx, sub, jitter(wait)); !ok {
 			if d.d.RoutingTable().Size() > 0 {
+				d.seedTable(ctx)
 				d.joined(n)
 				return nil
 			}
@@ -184,7 +185,7 @@ func (d *DHT) joined(attempts int) {
 	if attempts > 1 {
 		d.log.Debug("joined", "attempts", attempts)
 	}
-	go d.refreshLoop()
+	d.loops.Go(d.refreshLoop)
 }
 
 // tryJoin is one attempt: every bootstrap peer at once, those in redial
