@@ -155,6 +155,7 @@ func (d *DHT) Join(ctx context.Context) error {
 		}
 		a, next := d.tryJoin(ctx, n, redial)
 		if d.d.RoutingTable().Size() > 0 {
+			d.seedTable(ctx)
 			d.joined(n)
 			return nil
 		}

@@ -1,0 +1,82 @@
+package discovery
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	pb "github.com/libp2p/go-libp2p-kad-dht/pb"
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/peerstore"
+	"github.com/libp2p/go-msgio/pbio"
+)
+
+// seedTable asks the bootstrap peers this node is connected to for the
+// members closest to it, one FIND_NODE each, and puts them in the routing
+// table without connecting to them. A newcomer's table then holds more than
+// its bootstrap from the moment it joins, so its lookups survive the
+// bootstrap's loss, without the self-lookup that would connect it to a
+// dozen members as it joins (the refresh does that later, spread out).
+func (d *DHT) seedTable(ctx context.Context) {
+	pm, err := pb.NewProtocolMessenger(streamSender{d})
+	if err != nil {
+		return
+	}
+	added := 0
+	for _, ai := range d.opts.Bootstrap {
+		if ai.ID == d.h.ID() || d.h.Network().Connectedness(ai.ID) != network.Connected {
+			continue
+		}
+		qctx, cancel := context.WithTimeout(ctx, seedTimeout)
+		peers, err := pm.GetClosestPeers(qctx, ai.ID, d.h.ID())
+		cancel()
+		if err != nil {
+			d.log.Debug("asking a bootstrap peer for members near this node", "peer", ai.ID, "err", err)
+			continue
+		}
+		for _, p := range peers {
+			if p.ID == d.h.ID() || len(p.Addrs) == 0 {
+				continue
+			}
+			d.h.Peerstore().AddAddrs(p.ID, p.Addrs, peerstore.RecentlyConnectedAddrTTL)
+			if ok, _ := d.d.RoutingTable().TryAddPeer(p.ID, false, true); ok {
+				added++
+			}
+		}
+	}
+	d.log.Debug("routing table seeded from the bootstrap", "added", added)
+}
+
+// seedTimeout bounds the question to one bootstrap peer.
+const seedTimeout = 3 * time.Second
+
+// streamSender sends one DHT request on a stream of its own and reads the
+// answer: what kad-dht's own sender does, which it does not export.
+type streamSender struct{ d *DHT }
+
+func (s streamSender) SendRequest(ctx context.Context, p peer.ID, req *pb.Message) (*pb.Message, error) {
+	st, err := s.d.h.NewStream(ctx, p, dhtProtocol)
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	if dl, ok := ctx.Deadline(); ok {
+		_ = st.SetDeadline(dl)
+	}
+	if err := pbio.NewDelimitedWriter(st).WriteMsg(req); err != nil {
+		st.Reset()
+		return nil, fmt.Errorf("discovery: sending %v: %w", req.GetType(), err)
+	}
+	resp := new(pb.Message)
+	if err := pbio.NewDelimitedReader(st, network.MessageSizeMax).ReadMsg(resp); err != nil {
+		st.Reset()
+		return nil, fmt.Errorf("discovery: reading the answer to %v: %w", req.GetType(), err)
+	}
+	return resp, nil
+}
+
+func (s streamSender) SendMessage(ctx context.Context, p peer.ID, m *pb.Message) error {
+	_, err := s.SendRequest(ctx, p, m)
+	return err
+}
