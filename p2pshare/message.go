@@ -133,28 +133,14 @@ func (s *Swarm) openMessages() error {
 
 // startMessages delivers again the messages handed over directly and not
 // acknowledged before the node last stopped, puts this member's directory
-// entry out and starts the collection loop. The entry goes out in the
-// background, so that New does not wait on a DHT store (in a class that
-// joins at once, every such wait is paid by every student); Close waits
-// for it, so a member that runs only briefly can still be written to by
-// name afterwards.
+// entry out (listSelf, in the background) and starts the collection loop.
+// Close waits for the entry.
 func (s *Swarm) startMessages() {
 	m := s.msg
 	m.redeliverKept()
 	listed := make(chan struct{})
 	m.listed.Store(&listed)
-	go func() {
-		defer close(listed)
-		own := s.net.m.Own()
-		if own == nil {
-			return
-		}
-		pctx, cancel := context.WithTimeout(s.ctx, directoryTimeout)
-		defer cancel()
-		if err := s.dht.Publish(pctx, memberKey(own.Name), own.DER, uint64(own.NotBefore.Unix())); err != nil {
-			s.log.Debug("publishing this member's directory entry", "err", err)
-		}
-	}()
+	go s.listSelf(listed)
 	go m.loop()
 }
 

@@ -31,7 +31,7 @@ func TestInboxOwnerOnly(t *testing.T) {
 	}
 	alice, bob, mallory := class[1], class[2], class[3]
 	sealed := seal(t, alice, alice, bob, "the exam key is in the blue folder")
-	if n, err := alice.msg.park(ctx, bob.h.ID(), nil, sealed); err != nil || n == 0 {
+	if n, err := alice.msg.park(ctx, bob.h.ID(), bob.net.m.Own().DER, sealed); err != nil || n == 0 {
 		t.Fatalf("parking: %d holders, %v", n, err)
 	}
 	id := mailbox.IDOf(sealed)
@@ -44,6 +44,15 @@ func TestInboxOwnerOnly(t *testing.T) {
 	}
 	if holder == nil {
 		t.Fatal("no member but Bob and Mallory holds Bob's message")
+	}
+	// Bob and Mallory find the holder as anyone would, its addresses
+	// through the DHT.
+	for _, as := range []*Swarm{bob, mallory} {
+		ai, err := as.dht.FindPeer(ctx, holder.h.ID())
+		if err != nil {
+			t.Fatalf("%s looks the holder up: %v", as.net.m.Own().Name, err)
+		}
+		as.h.Peerstore().AddAddrs(ai.ID, ai.Addrs, time.Hour)
 	}
 	ask := func(as *Swarm, req mailbox.Request) mailbox.Response {
 		t.Helper()

@@ -352,7 +352,7 @@ func TestMessageParkedForAnOnlineMember(t *testing.T) {
 		members = append(members, testNode(t, boot, cfg(n)))
 	}
 	ana, ben := members[0], members[1]
-	n, err := ana.msg.park(ctx, ben.h.ID(), nil, seal(t, ana, ana, ben, "while you were busy"))
+	n, err := ana.msg.park(ctx, ben.h.ID(), ben.net.m.Own().DER, seal(t, ana, ana, ben, "while you were busy"))
 	if err != nil || n == 0 {
 		t.Fatalf("parking: %d holders, %v", n, err)
 	}

@@ -11,6 +11,7 @@ var (
 	descLookups   = prometheus.NewDesc("p2pshare_dht_lookups_total", "Iterative lookups of republish rounds.", nil, nil)
 	descLRounds   = prometheus.NewDesc("p2pshare_dht_lookup_rounds_total", "Sum of the rounds (query depth) of those lookups.", nil, nil)
 	descLSeconds  = prometheus.NewDesc("p2pshare_dht_lookup_seconds_total", "Sum of the durations of those lookups.", nil, nil)
+	descListed    = prometheus.NewDesc("p2pshare_directory_listed_total", "Directory entries the bootstrap stored for the members it met.", nil, nil)
 	descMsgIn     = prometheus.NewDesc("p2pshare_messages_delivered_total", "Private messages delivered to this node, each once.", nil, nil)
 	descMsgBad    = prometheus.NewDesc("p2pshare_messages_refused_total", "Private messages refused: tampered, forged, not for this node, or from a non-member.", nil, nil)
 	descMsgSent   = prometheus.NewDesc("p2pshare_messages_sent_total", "Private messages sent, by how: direct to the recipient, or parked for an offline one.", []string{"via"}, nil)
@@ -21,7 +22,7 @@ var (
 type dhtMetrics struct{ s *Swarm }
 
 func (m dhtMetrics) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descRecords, descRepub, descHandOff, descDropped, descExpired, descLookups, descLRounds, descLSeconds} {
+	for _, d := range []*prometheus.Desc{descRecords, descRepub, descHandOff, descDropped, descExpired, descLookups, descLRounds, descLSeconds, descListed} {
 		ch <- d
 	}
 }
@@ -33,6 +34,9 @@ func (m dhtMetrics) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v))
 	}
 	ch <- prometheus.MustNewConstMetric(descLSeconds, prometheus.CounterValue, st.LookupTime.Seconds())
+	if d := m.s.dir; d != nil {
+		ch <- prometheus.MustNewConstMetric(descListed, prometheus.CounterValue, float64(d.stored.Load()))
+	}
 }
 
 // messageMetrics covers private messages.

@@ -51,7 +51,8 @@ type memberNet struct {
 	// networkID names the network: the hex SHA-256 of its CA's public key.
 	networkID string
 	onCRL     atomic.Pointer[func()]
-	memDir    string // the member's credentials
+	onAdmit   atomic.Pointer[func(peer.ID)] // the bootstrap's directory (directory.go)
+	memDir    string                        // the member's credentials
 	caDER     []byte
 }
 
@@ -150,6 +151,9 @@ func openNetwork(ctx context.Context, cfg *Config, key crypto.PrivKey, log *slog
 		OnAdmit: func(p peer.ID) {
 			if d := n.dht.Load(); d != nil {
 				d.TryAdd(p)
+			}
+			if f := n.onAdmit.Load(); f != nil {
+				(*f)(p)
 			}
 		},
 		OnCRL: func(int64) {

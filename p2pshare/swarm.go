@@ -61,6 +61,7 @@ type Swarm struct {
 	class *classStatus
 	key   crypto.PrivKey // the node's identity, which its messages are signed and sealed with
 	msg   *messenger
+	dir   *directory // the bootstrap's member directory; nil on a member
 }
 
 // New starts a node and, if Config.BootstrapPeers is set, joins the network
@@ -173,6 +174,7 @@ func New(ctx context.Context, cfg Config) (*Swarm, error) {
 		s.fetchCRL(ctx)
 	}
 	s.publishCRL()
+	s.startDirectory()
 	s.startMessages()
 	s.class = startClassStatus(s)
 	s.renewIfDue(ctx)

@@ -369,22 +369,41 @@ func (d *DHT) UnpublishManifest(c cid.Cid) { d.Unpublish(manifestKey(c)) }
 // Publishing a key again replaces the previous payload. It returns the
 // first store's error; the refreshes go on regardless.
 func (d *DHT) Publish(ctx context.Context, key string, payload []byte, version uint64) error {
-	pctx, cancel := context.WithCancel(context.Background())
+	err := d.Put(ctx, key, payload, version)
+	d.refresh(key, payload, version, err != nil, d.opts.RecordTTL/2)
+	return err
+}
+
+// PublishLater is Publish without the first store: someone else stored the
+// record just now (the bootstrap lists the members it meets), so this node
+// only refreshes it, the first time after first.
+func (d *DHT) PublishLater(key string, payload []byte, version uint64, first time.Duration) {
+	d.refresh(key, payload, version, false, first)
+}
+
+// RecordTTL is how long a record lives after its publisher last stored it.
+func (d *DHT) RecordTTL() time.Duration { return d.opts.RecordTTL }
+
+// Put stores payload under key once, sealed with version and an expiry of
+// RecordTTL, on the nodes closest to key.
+func (d *DHT) Put(ctx context.Context, key string, payload []byte, version uint64) error {
+	v := replication.Envelope{Version: version, Expiry: time.Now().Add(d.opts.RecordTTL), Payload: payload}.Seal()
+	return d.d.PutValue(ctx, key, v)
+}
+
+// refresh re-stores key's record every RecordTTL/2, the first time after
+// first (sooner if failed), until Unpublish or Close.
+func (d *DHT) refresh(key string, payload []byte, version uint64, failed bool, first time.Duration) {
+	pctx, cancel := context.WithCancel(d.ctx)
 	d.mu.Lock()
 	if old, ok := d.publishing[key]; ok {
 		old()
 	}
 	d.publishing[key] = cancel
 	d.mu.Unlock()
-	put := func(ctx context.Context) error {
-		v := replication.Envelope{Version: version, Expiry: time.Now().Add(d.opts.RecordTTL), Payload: payload}.Seal()
-		return d.d.PutValue(ctx, key, v)
-	}
-	err := put(ctx)
 	go func() {
-		failed := err != nil
+		wait := first
 		for {
-			wait := d.opts.RecordTTL / 2
 			if failed {
 				wait = min(wait, 5*time.Second)
 			}
@@ -394,15 +413,15 @@ func (d *DHT) Publish(ctx context.Context, key string, payload []byte, version u
 			case <-time.After(wait):
 			}
 			tctx, tcancel := context.WithTimeout(pctx, 30*time.Second)
-			e := put(tctx)
+			e := d.Put(tctx, key, payload, version)
 			tcancel()
 			failed = e != nil
 			if failed {
 				d.log.Debug("refreshing a record", "key", key, "err", e)
 			}
+			wait = d.opts.RecordTTL / 2
 		}
 	}()
-	return err
 }
 
 // Unpublish stops refreshing key.
