@@ -52,7 +52,10 @@ type Config struct {
 	MaxPeers int
 	// QUIC adds a QUIC transport beside TCP. It costs about 3x the CPU per GB.
 	QUIC bool
-	// JoinTimeout bounds reaching the bootstrap peers in New. 0 means 30 s.
+	// JoinTimeout bounds New's admission and then its joining the DHT,
+	// each on its own; within it a join that finds no bootstrap peer
+	// speaking the DHT tries again, waiting from 250 ms up to 4 s between
+	// tries, and its error lists what each try met. 0 means 30 s.
 	JoinTimeout time.Duration
 	// Replicas is how many nodes hold each DHT record and each parked
 	// message (Kademlia's k). 0 means 20.
