@@ -37,8 +37,26 @@ import (
 // ones only in the other case than the table maps.
 
 // nameKey is the form in which names are compared and looked up. It is its
-// own key: nameKey(nameKey(n)) == nameKey(n).
+// own key: nameKey(nameKey(n)) == nameKey(n). Bytes that are not UTF-8
+// count as U+FFFD, as they would once stored and read back; and since the
+// per-letter folds can yield a letter that NFKC would still change (ǅ
+// after a stray byte folds to ǆ, which NFKC spells "dž"), the steps repeat
+// until the key stands still.
 func nameKey(n string) string {
+	k := strings.ToValidUTF8(n, "\uFFFD")
+	for range 4 {
+		next := keyStep(k)
+		if next == k {
+			break
+		}
+		k = next
+	}
+	return k
+}
+
+// keyStep is one pass of nameKey: NFKC, full case folding, NFKC, then per
+// letter the fold orbit, the look-alike table and decimal digits to ASCII.
+func keyStep(n string) string {
 	s := norm.NFKC.String(cases.Fold().String(norm.NFKC.String(n)))
 	var b strings.Builder
 	b.Grow(len(s))
