@@ -18,6 +18,7 @@ import (
 //	p2pshare_peers_connected                 peers with a connection to the node
 //	p2pshare_admissions_total{result}        joins and renewals accepted or refused (bootstrap)
 //	p2pshare_class_members{share,state}      members per state, as the class view sees them (bootstrap)
+//	p2pshare_directory_listed_total          member directory entries stored for the members met (bootstrap)
 //
 // share is the infohash. A share's counters start when the node opens it
 // and go when it is closed. Register it with a prometheus.Registry and
