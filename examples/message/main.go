@@ -32,7 +32,7 @@
 // in capitals (P2PSHARE_INVITE for -invite): an invite there does not show
 // in ps. The command line wins. A first Ctrl-C stops cleanly, saying so; a
 // second quits at once. Log lines go to stderr at -log-level and above
-// (warn by default).
+// (error by default).
 package main
 
 import (

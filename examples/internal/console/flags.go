@@ -57,10 +57,11 @@ var levels = []struct {
 	level slog.Level
 }{{"debug", slog.LevelDebug}, {"info", slog.LevelInfo}, {"warn", slog.LevelWarn}, {"error", slog.LevelError}}
 
-// LogLevelFlag registers -log-level on fs, warn by default, and returns it.
+// LogLevelFlag registers -log-level on fs, error by default (as the
+// library logs without a logger of its own), and returns it.
 func LogLevelFlag(fs *flag.FlagSet) *LogLevel {
 	l := &LogLevel{}
-	l.v.Set(slog.LevelWarn)
+	l.v.Set(slog.LevelError)
 	fs.Var(l, "log-level", "the least severe `level` of log line written on stderr: debug, info, warn or error")
 	return l
 }
@@ -68,7 +69,7 @@ func LogLevelFlag(fs *flag.FlagSet) *LogLevel {
 // String implements flag.Value.
 func (l *LogLevel) String() string {
 	if l == nil {
-		return "warn"
+		return "error"
 	}
 	for _, x := range levels {
 		if x.level == l.v.Level() {

@@ -14,11 +14,11 @@ func TestFromEnv(t *testing.T) {
 		want    string // -invite then -log-level after FromEnv
 		wantErr string
 	}{
-		{"nothing", nil, nil, " warn", ""},
+		{"nothing", nil, nil, " error", ""},
 		{"from the environment", nil, map[string]string{"P2PSHARE_INVITE": "p2pshare://x", "P2PSHARE_LOG_LEVEL": "debug"}, "p2pshare://x debug", ""},
-		{"the command line wins", []string{"-invite", "cli"}, map[string]string{"P2PSHARE_INVITE": "env"}, "cli warn", ""},
+		{"the command line wins", []string{"-invite", "cli"}, map[string]string{"P2PSHARE_INVITE": "env"}, "cli error", ""},
 		{"a bad value names its variable", nil, map[string]string{"P2PSHARE_LOG_LEVEL": "loud"}, "", `P2PSHARE_LOG_LEVEL="loud" (for -log-level): log level "loud": want debug, info, warn or error`},
-		{"other variables are no flags", nil, map[string]string{"P2PSHARE_NOPE": "1", "INVITE": "x"}, " warn", ""},
+		{"other variables are no flags", nil, map[string]string{"P2PSHARE_NOPE": "1", "INVITE": "x"}, " error", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			fs := flag.NewFlagSet("t", flag.ContinueOnError)
