@@ -80,6 +80,7 @@ type class struct {
 	timeout  time.Duration
 	events   chan nodeEvent
 	status   *console.Status // nil unless stderr is a terminal
+	http     string          // where the seeder serves the teacher's page; none if empty
 	stderr   *os.File
 	stops    []func()
 	begins   []func()
@@ -131,7 +132,7 @@ func (c *class) run(ctx context.Context, l launcher, src, outDir string) error {
 	defer cancel()
 
 	_, stop, err := l.start(procs, 0, nodeOptions{role: "seeder", file: src, up: flagx.ByteRate(c.p.SeedUp),
-		budget: c.p.SeedBudget, invites: c.p.Leechers, reportInterval: reportEvery})
+		budget: c.p.SeedBudget, invites: c.p.Leechers, reportInterval: reportEvery, http: c.http})
 	if err != nil {
 		return err
 	}
@@ -254,6 +255,9 @@ func (c *class) apply(e nodeEvent) {
 			c.seedDone, c.seedErr, c.seedCPU = true, e.err, e.cpu
 		case e.r.Event == "serving":
 			c.infohash, c.invite = e.r.Infohash, e.r.Invite
+			if e.r.HTTP != "" {
+				fmt.Fprintf(c.stderr, "classroom: the teacher's page, the class's progress live: http://%s/\n", e.r.HTTP)
+			}
 		case e.r.Event == "progress" || e.r.Event == "stopped":
 			c.seedUp = max(c.seedUp, e.r.Uploaded)
 			c.seedPeer = max(c.seedPeer, e.r.Peers)

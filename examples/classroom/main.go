@@ -6,7 +6,7 @@
 //	go run ./examples/classroom [-scenario s2|s3|s4|quiz] [-n 30] [-size 128MiB]
 //	        [-seed-up 8MiB] [-up 4MiB | -up 20x1MiB,20x6MiB] [-down 8MiB]
 //	        [-shaping app|tc] [-go-ahead=false] [-scale 1] [-timeout 10m] [-settle 0s]
-//	        [-inprocess] [-keep] [-json-out PATH] [-svg PATH]
+//	        [-inprocess] [-keep] [-json-out PATH] [-svg PATH] [-http ADDR]
 //
 // Each node is a process (this binary, re-run with a hidden first argument)
 // unless -inprocess runs them all as goroutines of this one. With -shaping
@@ -23,6 +23,11 @@
 // student, and the CPU time the nodes used; -json-out writes it as JSON and
 // -svg as a chart of peers done over time. It exits non-zero if any leecher
 // failed or fetched content that differs from the source.
+//
+// With -http the seeder serves the teacher's page for the demo class, as
+// the seeder command's -http does: the class's progress live in a browser
+// (http://ADDR/, which it prints on stderr) and as JSON (/status.json),
+// to this machine only, while the class runs.
 package main
 
 import (
@@ -46,7 +51,7 @@ import (
 const usage = `usage: classroom [-scenario s2|s3|s4|quiz] [-n 30] [-size 128MiB] [-seed-up 8MiB]
         [-up 4MiB | -up 20x1MiB,20x6MiB] [-down 8MiB] [-shaping app|tc] [-go-ahead=false]
         [-scale 1] [-timeout 10m] [-settle 0s] [-seed-budget 0] [-inprocess] [-keep]
-        [-json-out PATH] [-svg PATH]
+        [-json-out PATH] [-svg PATH] [-http ADDR]
 scenarios (their values apply where no flag overrides them; rates in bytes/s):
 `
 
@@ -66,6 +71,7 @@ type options struct {
 	seedBudget      float64
 	inprocess, keep bool
 	jsonOut, svgOut string
+	http            string
 }
 
 func main() {
@@ -107,6 +113,7 @@ func (o *options) register(fs *flag.FlagSet) {
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary folder with the source and the outputs")
 	fs.StringVar(&o.jsonOut, "json-out", "", "also write the result as JSON to `path`")
 	fs.StringVar(&o.svgOut, "svg", "", "also draw peers done over time as an SVG chart at `path`")
+	fs.StringVar(&o.http, "http", "", "serve the teacher's page, the class's progress live, on `address` (a loopback host:port; :PORT is 127.0.0.1:PORT) while the class runs")
 }
 
 // run is the whole command; it returns the exit status.
@@ -196,6 +203,7 @@ func demo(ctx context.Context, o options, p params, stderr *os.File) (*result, e
 		return nil, err
 	}
 	c := newClass(p, o.timeout, stderr)
+	c.http = o.http
 	var l launcher = goroutines{events: c.events}
 	if !o.inprocess {
 		exe, err := os.Executable()

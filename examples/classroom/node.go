@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/p2pshare/p2pshare/examples/internal/classweb"
 	"github.com/p2pshare/p2pshare/examples/internal/console"
 	"github.com/p2pshare/p2pshare/examples/internal/flagx"
 	"github.com/p2pshare/p2pshare/p2pshare"
@@ -36,6 +37,9 @@ type report struct {
 	// Peers is how many peers the node has a connection with (done and
 	// stopped), by its p2pshare_peers_connected metric; 0 if it cannot tell.
 	Peers int `json:"peers,omitempty"`
+	// HTTP is where the seeder serves the teacher's page (serving), if
+	// it was asked to.
+	HTTP string `json:"http,omitempty"`
 }
 
 // nodeOptions configure one node; args turns them back into the flags the
@@ -50,6 +54,7 @@ type nodeOptions struct {
 	up, down       flagx.ByteRate
 	budget         float64 // seeder: ShareOptions.UploadBudget
 	reportInterval time.Duration
+	http           string // seeder: serve the teacher's page on this address
 }
 
 func (o *nodeOptions) register(fs *flag.FlagSet) {
@@ -64,12 +69,13 @@ func (o *nodeOptions) register(fs *flag.FlagSet) {
 	fs.Var(&o.down, "down", "download cap in bytes/s")
 	fs.Float64Var(&o.budget, "budget", 0, "seeder: copies of the file to upload before leaving the class to itself")
 	fs.DurationVar(&o.reportInterval, "report", time.Second, "least time between progress reports")
+	fs.StringVar(&o.http, "http", "", "seeder: serve the teacher's page on this address")
 }
 
 func (o *nodeOptions) args() []string {
 	return []string{"-role", o.role, "-file", o.file, "-infohash", o.infohash, "-out", o.out,
 		"-invites", strconv.Itoa(o.invites), "-invite", o.invite, "-listen", o.listen, "-up", o.up.String(), "-down", o.down.String(),
-		"-budget", strconv.FormatFloat(o.budget, 'g', -1, 64), "-report", o.reportInterval.String()}
+		"-budget", strconv.FormatFloat(o.budget, 'g', -1, 64), "-report", o.reportInterval.String(), "-http", o.http}
 }
 
 // nodeMain runs a node as a child process. A leecher fetches once a line
@@ -154,7 +160,16 @@ func seed(ctx context.Context, sw *p2pshare.Swarm, o nodeOptions, emit func(repo
 	if err != nil {
 		return err
 	}
-	emit(report{Event: "serving", Infohash: ih.String(), Invite: inv})
+	served := ""
+	if o.http != "" {
+		srv, err := classweb.Listen(ctx, o.http, classweb.Loopback(classweb.Handler(sw, ih), false))
+		if err != nil {
+			return fmt.Errorf("-http: %w", err)
+		}
+		defer srv.Close()
+		served = srv.Addr().String()
+	}
+	emit(report{Event: "serving", Infohash: ih.String(), Invite: inv, HTTP: served})
 	tick := time.NewTicker(o.reportInterval)
 	defer tick.Stop()
 	var last int64

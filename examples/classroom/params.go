@@ -5,8 +5,10 @@ import (
 	"flag"
 	"fmt"
 	"math"
+	"net"
 	"time"
 
+	"github.com/p2pshare/p2pshare/examples/internal/classweb"
 	"github.com/p2pshare/p2pshare/examples/internal/flagx"
 )
 
@@ -47,6 +49,20 @@ func (o *options) resolve(fs *flag.FlagSet) (params, error) {
 		return params{}, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	case o.scale <= 0:
 		return params{}, fmt.Errorf("-scale %v is not positive", o.scale)
+	case o.http != "" && o.shaping == shapingTC:
+		return params{}, fmt.Errorf("-http %s: under -shaping tc the seeder runs in a network namespace of its own, where this machine's browser does not reach it", o.http)
+	}
+	if o.http != "" {
+		host, port, err := net.SplitHostPort(o.http)
+		if err != nil {
+			return params{}, fmt.Errorf("-http %q: want host:port or :port (%v)", o.http, err)
+		}
+		if host == "" {
+			host = "127.0.0.1"
+		}
+		if o.http = net.JoinHostPort(host, port); !classweb.IsLoopbackAddr(o.http) {
+			return params{}, fmt.Errorf("-http %s is not a loopback address: the class page answers this machine only", o.http)
+		}
 	}
 	if o.scenario != "" {
 		sc, err := scenarioNamed(o.scenario)
