@@ -74,3 +74,38 @@ func crlNumber(t *testing.T, der []byte) int64 {
 	}
 	return rl.Number.Int64()
 }
+
+// TestDirectoryEntryLies: a member's directory entry sealed with a version
+// that is not its certificate's NotBefore, or to live ten years, is refused
+// by the other members, and the entry they hold stays the honest one.
+func TestDirectoryEntryLies(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	boot := testNode(t, nil, nil)
+	a := testNode(t, boot, func(c *Config) { c.Name = "ann" })
+	b := testNode(t, boot, nil)
+	own := a.net.m.Own()
+	key, honest := memberKey(own.Name), uint64(own.NotBefore.Unix())
+	now := time.Now()
+	lies := []struct {
+		name string
+		e    replication.Envelope
+	}{
+		{"sealed for ten years", replication.Envelope{Version: honest, Expiry: now.AddDate(10, 0, 0), Payload: own.DER}},
+		{"sealed with version 2^62", replication.Envelope{Version: 1 << 62, Expiry: now.Add(time.Hour), Payload: own.DER}},
+	}
+	for _, victim := range []*Swarm{boot, b} {
+		for _, lie := range lies {
+			if err := a.dht.StoreAt(ctx, victim.h.ID(), key, lie.e.Seal()); err == nil {
+				t.Errorf("%s: stored at %s", lie.name, victim.ID())
+			}
+		}
+	}
+	limit := time.Now().Add(24*time.Hour + replication.ExpirySkew)
+	for _, s := range []*Swarm{boot, b} {
+		if e, ok := s.dht.Stored(ctx, key); ok && (e.Version != honest || e.Expiry.After(limit)) {
+			t.Errorf("%s holds the entry as version %d until %s; want version %d until %s at most",
+				s.ID(), e.Version, e.Expiry, honest, limit)
+		}
+	}
+}
