@@ -51,6 +51,16 @@ func (b *Bootstrap) Admit(s network.Stream) {
 		_ = writeFrame(s, reply.encode())
 		return
 	}
+	ip := remoteIP(s.Conn())
+	if wait, ok := b.mayTry(ip); !ok {
+		reply := serverMsg{Kind: kindRefusal, Reason: fmt.Sprintf(
+			"address %s made more failed admission attempts than this bootstrap takes from one address (%d, then one every %v); try again in %v",
+			ip, b.cfg.FailBurst, every(b.cfg.FailRate), wait.Round(time.Second))}
+		b.stats.count(false)
+		_ = writeFrame(s, reply.encode())
+		m.cutSoon(p, fmt.Errorf("membership: peer %s: %s", p, reply.Reason))
+		return
+	}
 	// Admission starts here, before the wait in line, so that the member
 	// exchange's deadline does not close the newcomer's connection while
 	// it waits its turn.
@@ -79,6 +89,7 @@ func (b *Bootstrap) Admit(s network.Stream) {
 	}
 	if err != nil {
 		b.log.Info("bad admission request", "peer", p, "err", err)
+		b.failed(ip)
 		_ = s.Reset()
 		return
 	}
@@ -93,7 +104,9 @@ func (b *Bootstrap) Admit(s network.Stream) {
 	reply := serverMsg{Kind: kindGrant}
 	if err != nil {
 		var r refusal
-		if !errors.As(err, &r) {
+		if errors.As(err, &r) {
+			b.failed(ip)
+		} else {
 			b.log.Error("admission failed", "peer", p, "err", err)
 			if errors.Is(err, errIssue) {
 				err = refuse("the bootstrap could not sign a certificate; nothing was recorded or used up, try again later")
@@ -268,4 +281,20 @@ func (b *Bootstrap) allowPeer(p peer.ID) bool {
 		b.limiters[p] = l
 	}
 	return l.AllowN(now, 1)
+}
+
+// mayTry applies the limit of failed attempts per source address.
+func (b *Bootstrap) mayTry(addr string) (time.Duration, bool) {
+	now := b.cfg.Now()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.failures.allow(addr, now)
+}
+
+// failed counts a failed attempt from addr.
+func (b *Bootstrap) failed(addr string) {
+	now := b.cfg.Now()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.failures.fail(addr, now)
 }

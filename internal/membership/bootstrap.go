@@ -49,6 +49,13 @@ type BootstrapConfig struct {
 	PeerBurst int
 	TotalRate rate.Limit
 	QueueWait time.Duration
+	// FailRate and FailBurst limit failed admission attempts (refused, or
+	// malformed) per source address (an IPv4 address, an IPv6 /64); 0
+	// means burst 20, then one a second. An address past them is refused
+	// at once, before the line, so that a flood of bad attempts from one
+	// place neither holds connections nor delays the newcomers of others.
+	FailRate  rate.Limit
+	FailBurst int
 	Log       *slog.Logger
 	Now       func() time.Time // nil means time.Now
 }
@@ -71,6 +78,7 @@ type Bootstrap struct {
 	crl      []byte
 	limiters map[peer.ID]*rate.Limiter
 	queue    *admitQueue
+	failures *failures  // failed attempts per source address
 	stats    admitStats // decisions, for metrics (metrics.go)
 	done     chan struct{}
 	closed   bool
@@ -99,6 +107,12 @@ func OpenBootstrap(cfg BootstrapConfig) (*Bootstrap, error) {
 	if cfg.TotalRate <= 0 {
 		cfg.TotalRate = 500
 	}
+	if cfg.FailRate <= 0 {
+		cfg.FailRate, cfg.FailBurst = 1, 20
+	}
+	if cfg.FailBurst <= 0 {
+		cfg.FailBurst = 1
+	}
 	if cfg.QueueWait <= 0 {
 		cfg.QueueWait = 8 * time.Second
 	}
@@ -114,7 +128,8 @@ func OpenBootstrap(cfg BootstrapConfig) (*Bootstrap, error) {
 	// of a class that arrives together waits its turn.
 	burst := max(int(cfg.TotalRate)/4, 1)
 	b := &Bootstrap{cfg: cfg, ca: ca, reg: reg, log: cfg.Log, limiters: map[peer.ID]*rate.Limiter{},
-		queue: newAdmitQueue(cfg.TotalRate, burst, cfg.QueueWait), done: make(chan struct{})}
+		queue: newAdmitQueue(cfg.TotalRate, burst, cfg.QueueWait), done: make(chan struct{}),
+		failures: newFailures(cfg.FailRate, cfg.FailBurst)}
 	if b.log == nil {
 		b.log = slog.New(slog.DiscardHandler)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"sync"
 	"time"
 
@@ -12,6 +13,9 @@ import (
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/protocol"
+	ma "github.com/multiformats/go-multiaddr"
+	manet "github.com/multiformats/go-multiaddr/net"
+	"golang.org/x/time/rate"
 )
 
 // ProtocolMember is the credential exchange every connection runs first:
@@ -43,11 +47,28 @@ type Config struct {
 	// BlockFor is how long a peer that failed the exchange is refused; 0
 	// means DefaultBlockFor. Revoked peers are refused for good.
 	BlockFor time.Duration
-	OnAdmit  func(peer.ID)        // a peer presented a valid certificate (each connection)
-	OnDrop   func(peer.ID, error) // a peer was disconnected (and blocked, unless a possible newcomer on the bootstrap), and why
-	OnCRL    func(number int64)   // a newer CRL was applied and saved
-	Log      *slog.Logger
-	Now      func() time.Time // nil means time.Now
+	// OutsiderDeadline is how long a connected peer has to start proving
+	// membership (send its certificate, or ask the bootstrap for
+	// admission); one that has not is disconnected, unblocked. 0 means
+	// DefaultOutsiderDeadline.
+	OutsiderDeadline time.Duration
+	// OutsidersPerIP is how many connections peers not yet proven members
+	// may hold from one IP address; 0 means DefaultOutsidersPerIP.
+	OutsidersPerIP int
+	// OutsiderStreams is how many streams a peer not yet proven a member
+	// may have waiting for its certificate; 0 means
+	// DefaultOutsiderStreams.
+	OutsiderStreams int
+	// StreamRate and StreamBurst bound the streams one peer may open to
+	// the handlers Allow screens; 0 means DefaultStreamRate and
+	// DefaultStreamBurst.
+	StreamRate  rate.Limit
+	StreamBurst int
+	OnAdmit     func(peer.ID)        // a peer presented a valid certificate (each connection)
+	OnDrop      func(peer.ID, error) // a peer was disconnected (and blocked, unless a possible newcomer on the bootstrap), and why
+	OnCRL       func(number int64)   // a newer CRL was applied and saved
+	Log         *slog.Logger
+	Now         func() time.Time // nil means time.Now
 }
 
 // Membership decides, on one node, which peers are members: it runs the
@@ -70,6 +91,7 @@ type Membership struct {
 	roster roster
 	block  blocklist
 	crl    crlState
+	budget budget
 
 	persistMu sync.Mutex // orders CRL writes to Dir
 }
@@ -93,6 +115,22 @@ func New(cfg Config) (*Membership, error) {
 	if cfg.BlockFor <= 0 {
 		cfg.BlockFor = DefaultBlockFor
 	}
+	if cfg.OutsiderDeadline <= 0 {
+		cfg.OutsiderDeadline = DefaultOutsiderDeadline
+	}
+	cfg.OutsiderDeadline = min(cfg.OutsiderDeadline, cfg.Deadline)
+	if cfg.OutsidersPerIP <= 0 {
+		cfg.OutsidersPerIP = DefaultOutsidersPerIP
+	}
+	if cfg.OutsiderStreams <= 0 {
+		cfg.OutsiderStreams = DefaultOutsiderStreams
+	}
+	if cfg.StreamRate <= 0 {
+		cfg.StreamRate = DefaultStreamRate
+	}
+	if cfg.StreamBurst <= 0 {
+		cfg.StreamBurst = DefaultStreamBurst
+	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
@@ -107,6 +145,7 @@ func New(cfg Config) (*Membership, error) {
 		waiters: map[peer.ID]chan struct{}{}, admitting: map[peer.ID]int{}}
 	m.block = blocklist{until: map[peer.ID]time.Time{}, revoked: map[peer.ID]string{}}
 	m.crl = crlState{serials: map[string]bool{}}
+	m.budget = newBudget(cfg.OutsidersPerIP, cfg.OutsiderStreams, cfg.StreamRate, cfg.StreamBurst)
 	v, err := NewVerifier(cfg.CA, m.isRevoked)
 	if err != nil {
 		return nil, fmt.Errorf("membership: Config.CA: %w", err)
@@ -148,7 +187,10 @@ func (m *Membership) checkOwn(der []byte) (*MemberCert, error) {
 // connection, present and future. Call it once, right after the host is
 // built.
 func (m *Membership) Attach(h host.Host) {
-	n := &network.NotifyBundle{ConnectedF: func(_ network.Network, c network.Conn) { m.connected(c) }}
+	n := &network.NotifyBundle{
+		ConnectedF:    func(_ network.Network, c network.Conn) { m.connected(c) },
+		DisconnectedF: func(_ network.Network, c network.Conn) { m.disconnected(c) },
+	}
 	m.mu.Lock()
 	m.h, m.notify = h, n
 	m.mu.Unlock()
@@ -197,14 +239,35 @@ func (m *Membership) connected(c network.Conn) {
 		return
 	}
 	m.mu.Lock()
-	refused := m.block.refused(p, m.cfg.Now())
+	now := m.cfg.Now()
+	refused := m.block.refused(p, now)
+	over := false
+	if !refused && !m.isMemberLocked(p, now) {
+		over = !m.budget.connect(p, c.ID(), remoteIP(c))
+	}
 	m.mu.Unlock()
 	if refused { // no gater installed, or a race with one: close at once
 		m.spawn(func() { _ = c.Close() })
 		return
 	}
+	if over {
+		m.log.Info("connection refused: its address holds as many connections of peers not yet members as it may",
+			"peer", p, "addr", c.RemoteMultiaddr(), "limit", m.cfg.OutsidersPerIP)
+		m.spawn(func() { _ = c.Close() })
+		return
+	}
 	m.spawn(func() { m.sendCredential(p) })
 	m.spawn(func() { m.enforce(p) })
+}
+
+// disconnected forgets connection c in the outsiders' budget and wakes
+// whoever waits on its peer.
+func (m *Membership) disconnected(c network.Conn) {
+	p := c.RemotePeer()
+	m.mu.Lock()
+	m.budget.disconnect(p, c.ID())
+	m.signalLocked(p)
+	m.mu.Unlock()
 }
 
 // sendCredential sends this node's certificate and CRL number to p.
@@ -233,6 +296,9 @@ func (m *Membership) sendCredential(p peer.ID) {
 func (m *Membership) handleCredential(s network.Stream) {
 	p := s.Conn().RemotePeer()
 	defer s.Close()
+	m.mu.Lock()
+	m.budget.start(p)
+	m.mu.Unlock()
 	_ = s.SetDeadline(time.Now().Add(m.cfg.Deadline))
 	b, err := readFrame(s, maxCredentialMsg, "credential")
 	if err != nil && !errors.Is(err, ErrMessageTooLarge) {
@@ -284,24 +350,70 @@ func (m *Membership) barRevoked(p peer.ID, der []byte) {
 // enforce drops p unless it is a member within Deadline, and blocks it for
 // BlockFor too, except on the bootstrap, where a peer with no certificate
 // may be a newcomer (a slow one retries). There, an admission in progress
-// holds the deadline until it ends.
+// holds the deadline until it ends. A peer that has not even started to
+// prove itself (sent a certificate, asked for admission) within
+// OutsiderDeadline is dropped then.
 func (m *Membership) enforce(p peer.ID) {
-	ctx, cancel := context.WithTimeout(m.ctx, m.cfg.Deadline)
-	defer cancel()
-	if m.WaitMember(ctx, p) || m.ctx.Err() != nil || !m.waitAdmissions(p) {
+	if m.waitMemberFor(p, m.cfg.OutsiderDeadline) || m.ctx.Err() != nil {
+		return
+	}
+	m.mu.Lock()
+	begun := m.budget.startedOn(p) || m.roster.admitting[p] > 0
+	newcomer := m.admits
+	m.mu.Unlock()
+	if !begun {
+		m.cutOutsider(p, fmt.Errorf("membership: peer %s did not start to prove membership within %v: %w", p, m.cfg.OutsiderDeadline, ErrNoCredential), !newcomer)
+		return
+	}
+	if m.waitMemberFor(p, m.cfg.Deadline-m.cfg.OutsiderDeadline) || m.ctx.Err() != nil || !m.waitAdmissions(p) {
 		return
 	}
 	m.mu.Lock()
 	member := m.isMemberLocked(p, m.cfg.Now())
 	refused := m.block.refused(p, m.cfg.Now())
-	newcomer, h := m.admits, m.h
 	m.mu.Unlock()
 	if member || refused {
+		return
+	}
+	m.cutOutsider(p, fmt.Errorf("membership: peer %s sent no valid member certificate within %v: %w", p, m.cfg.Deadline, ErrNoCredential), !newcomer)
+}
+
+// waitMemberFor is WaitMember for at most d.
+func (m *Membership) waitMemberFor(p peer.ID, d time.Duration) bool {
+	ctx, cancel := context.WithTimeout(m.ctx, d)
+	defer cancel()
+	return m.WaitMember(ctx, p)
+}
+
+// cutOutsider drops p, not a member, if it is still connected (and blocks
+// it if block); a peer gone by itself is only forgotten.
+func (m *Membership) cutOutsider(p peer.ID, why error, block bool) {
+	m.mu.Lock()
+	member := m.isMemberLocked(p, m.cfg.Now())
+	h := m.h
+	m.mu.Unlock()
+	if member {
 		return
 	}
 	if h.Network().Connectedness(p) != network.Connected {
 		m.signal(p) // gone by itself; forget its waiter
 		return
 	}
-	m.drop(p, fmt.Errorf("membership: peer %s sent no valid member certificate within %v: %w", p, m.cfg.Deadline, ErrNoCredential), !newcomer)
+	m.drop(p, why, block)
+}
+
+// remoteIP is the source address c comes from, as the outsiders' and the
+// failed admissions' budgets count it: an IPv4 address, an IPv6 /64 (what
+// one host is given), or the whole remote address if it has no IP.
+func remoteIP(c network.Conn) string { return sourceOf(c.RemoteMultiaddr()) }
+
+func sourceOf(a ma.Multiaddr) string {
+	ip, err := manet.ToIP(a)
+	if err != nil {
+		return a.String()
+	}
+	if ip4 := ip.To4(); ip4 != nil {
+		return ip4.String()
+	}
+	return (&net.IPNet{IP: ip.Mask(net.CIDRMask(64, 128)), Mask: net.CIDRMask(64, 128)}).String()
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/host"
+	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 )
 
@@ -26,7 +28,16 @@ func (m *Membership) isMemberLocked(p peer.ID, now time.Time) bool {
 // (false). A protocol handler whose stream may arrive before the credential
 // exchange has finished uses it instead of IsMember.
 func (m *Membership) WaitMember(ctx context.Context, p peer.ID) bool {
+	return m.waitMember(ctx, p, nil)
+}
+
+// waitMember is WaitMember that also gives up once p has no connection
+// with h, if h is not nil.
+func (m *Membership) waitMember(ctx context.Context, p peer.ID, h host.Host) bool {
 	for {
+		if h != nil && h.Network().Connectedness(p) != network.Connected {
+			return false
+		}
 		m.mu.Lock()
 		now := m.cfg.Now()
 		if m.isMemberLocked(p, now) {
@@ -49,12 +60,43 @@ func (m *Membership) WaitMember(ctx context.Context, p peer.ID) bool {
 	}
 }
 
-// Allow is WaitMember bounded by the exchange deadline: the screen to pass
-// as swarm.NewRegistry's allow function.
+// Allow screens a stream p opened to this node: the screen to pass as
+// swarm.NewRegistry's allow function, and the one GuardHandler applies.
+// It refuses a stream beyond p's pace of opens (StreamRate, StreamBurst;
+// a peer that keeps on is blocked for BlockFor), and one of a peer not yet
+// a member that already has OutsiderStreams waiting; otherwise it is
+// WaitMember bounded by the exchange deadline and by p's connection.
 func (m *Membership) Allow(p peer.ID) bool {
+	m.mu.Lock()
+	now := m.cfg.Now()
+	ok, block := m.budget.open(p, now)
+	if !ok {
+		m.mu.Unlock()
+		if block {
+			m.log.Warn("peer keeps opening streams faster than allowed; blocked", "peer", p,
+				"rate", float64(m.cfg.StreamRate), "burst", m.cfg.StreamBurst, "for", m.cfg.BlockFor)
+			m.Block(p, now.Add(m.cfg.BlockFor))
+		}
+		return false
+	}
+	if m.isMemberLocked(p, now) {
+		m.mu.Unlock()
+		return true
+	}
+	if m.block.refused(p, now) || !m.budget.park(p) {
+		m.mu.Unlock()
+		return false
+	}
+	h := m.h
+	m.mu.Unlock()
+	defer func() {
+		m.mu.Lock()
+		m.budget.unpark(p)
+		m.mu.Unlock()
+	}()
 	ctx, cancel := context.WithTimeout(m.ctx, m.cfg.Deadline)
 	defer cancel()
-	return m.WaitMember(ctx, p)
+	return m.waitMember(ctx, p, h)
 }
 
 // Member returns the certificate p presented, if p is a member.
@@ -148,6 +190,7 @@ func (m *Membership) Introduce(p peer.ID, der []byte) error {
 
 func (m *Membership) admit(p peer.ID, mc *MemberCert) {
 	m.mu.Lock()
+	m.budget.release(p)
 	m.roster.members[p] = mc
 	m.roster.serials[serialHex(mc.Serial)] = p
 	m.signalLocked(p)
@@ -184,6 +227,7 @@ func (m *Membership) drop(p peer.ID, why error, block bool) {
 // issued, or nil if the newcomer was refused.
 func (m *Membership) beginAdmission(p peer.ID) {
 	m.mu.Lock()
+	m.budget.release(p) // a class behind one address may all ask at once
 	m.roster.admitting[p]++
 	m.mu.Unlock()
 }
@@ -196,8 +240,29 @@ func (m *Membership) endAdmission(p peer.ID, mc *MemberCert) {
 	if m.roster.admitting[p]--; m.roster.admitting[p] <= 0 {
 		delete(m.roster.admitting, p)
 	}
+	last := m.roster.admitting[p] == 0
 	m.signalLocked(p)
 	m.mu.Unlock()
+	if mc == nil && last {
+		m.cutSoon(p, fmt.Errorf("membership: peer %s was refused admission (or asked to come back later)", p))
+	}
+}
+
+// cutSoon disconnects p, refused admission, unless it is a member or gone
+// within OutsiderDeadline: time for it to read the reply and hang up, but
+// not to hold the connection.
+func (m *Membership) cutSoon(p peer.ID, why error) {
+	m.spawn(func() {
+		m.mu.Lock()
+		h := m.h
+		m.mu.Unlock()
+		ctx, cancel := context.WithTimeout(m.ctx, m.cfg.OutsiderDeadline)
+		defer cancel()
+		if m.waitMember(ctx, p, h) || m.ctx.Err() != nil {
+			return
+		}
+		m.cutOutsider(p, why, false)
+	})
 }
 
 // waitAdmissions waits until p has no admission in progress; false if the
