@@ -246,12 +246,18 @@ func joinWith(t testing.TB, k crypto.PrivKey, inv Invite, name string, role Role
 // node up.
 func (tn *testNet) member(name string) *node {
 	tn.t.Helper()
+	return tn.memberWith(name, nil)
+}
+
+// memberWith is member with its Config changed by mutate.
+func (tn *testNet) memberWith(name string, mutate func(*Config)) *node {
+	tn.t.Helper()
 	k := newKey(tn.t)
 	c, err := joinWith(tn.t, k, tn.invite(InviteOptions{}), name, RoleStudent)
 	if err != nil {
 		tn.t.Fatalf("join %s: %v", name, err)
 	}
-	return newNode(tn.t, name, k, c, nil)
+	return newNode(tn.t, name, k, c, mutate)
 }
 
 // link connects a to b and waits until each admits the other.
