@@ -31,7 +31,7 @@ const (
 	// blocked for BlockFor. An honest member opens a few streams a second
 	// at most.
 	DefaultStreamRate  rate.Limit = 50
-	DefaultStreamBurst            = 200
+	DefaultStreamBurst int        = 200
 )
 
 // maxTracked bounds the per-peer and per-address state the budget keeps
@@ -167,9 +167,6 @@ func (b *budget) open(p peer.ID, now time.Time) (ok, block bool) {
 	}
 	return false, !l.refused.AllowN(now, 1)
 }
-
-// forget drops what is kept about p's stream pace (it left).
-func (b *budget) forget(p peer.ID) { delete(b.opens, p) }
 
 func (b *budget) uncount(ip string) {
 	if b.ips[ip]--; b.ips[ip] <= 0 {
