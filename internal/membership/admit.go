@@ -52,6 +52,14 @@ func (b *Bootstrap) Admit(s network.Stream) {
 		return
 	}
 	ip := remoteIP(s.Conn())
+	if m.overBudget(p) {
+		b.stats.busy.Add(1)
+		reply := serverMsg{Kind: kindBusy, RetryMs: uint32(minRetryAfter.Milliseconds()), Reason: fmt.Sprintf(
+			"the bootstrap holds as many newcomers from address %s as it takes at once (%d)", ip, m.cfg.OutsidersPerIP)}
+		_ = writeFrame(s, reply.encode())
+		m.cutSoon(p, fmt.Errorf("membership: peer %s: %s", p, reply.Reason))
+		return
+	}
 	if wait, ok := b.mayTry(ip); !ok {
 		reply := serverMsg{Kind: kindRefusal, Reason: fmt.Sprintf(
 			"address %s made more failed admission attempts than this bootstrap takes from one address (%d, then one every %v); try again in %v",

@@ -55,6 +55,7 @@ type budget struct {
 
 type outsider struct {
 	conns   map[string]string // connection ID → IP, counted in ips
+	over    map[string]bool   // connection IDs over their address's budget, not counted
 	waiting int               // streams parked in Allow
 	started bool              // sent its certificate, or asked for admission
 }
@@ -69,17 +70,21 @@ func newBudget(perIP, streams int, r rate.Limit, burst int) budget {
 func (b *budget) outsider(p peer.ID) *outsider {
 	o, ok := b.outsiders[p]
 	if !ok {
-		o = &outsider{conns: map[string]string{}}
+		o = &outsider{conns: map[string]string{}, over: map[string]bool{}}
 		b.outsiders[p] = o
 	}
 	return o
 }
 
 // connect counts connection id from ip of p, not a member; false means ip
-// is over its budget and the connection is to be closed (it is then not
-// counted).
+// is over its budget: the connection is not counted, and is to be closed
+// (or, on the bootstrap, told to come back later if it asks for
+// admission).
 func (b *budget) connect(p peer.ID, id, ip string) bool {
 	if b.ips[ip] >= b.perIP {
+		if len(b.outsiders) < maxTracked {
+			b.outsider(p).over[id] = true
+		}
 		return false
 	}
 	b.ips[ip]++
@@ -97,7 +102,15 @@ func (b *budget) disconnect(p peer.ID, id string) {
 		b.uncount(ip)
 		delete(o.conns, id)
 	}
+	delete(o.over, id)
 	b.forgetIfIdle(p, o)
+}
+
+// overOnly reports whether every connection of p that the budget knows
+// came over its address's budget.
+func (b *budget) overOnly(p peer.ID) bool {
+	o, ok := b.outsiders[p]
+	return ok && len(o.over) > 0 && len(o.conns) == 0
 }
 
 // release stops counting p's connections against their addresses: p is a
@@ -111,6 +124,7 @@ func (b *budget) release(p peer.ID) {
 		b.uncount(ip)
 		delete(o.conns, id)
 	}
+	clear(o.over)
 	b.forgetIfIdle(p, o)
 }
 
@@ -175,7 +189,7 @@ func (b *budget) uncount(ip string) {
 }
 
 func (b *budget) forgetIfIdle(p peer.ID, o *outsider) {
-	if len(o.conns) == 0 && o.waiting <= 0 {
+	if len(o.conns) == 0 && len(o.over) == 0 && o.waiting <= 0 {
 		delete(b.outsiders, p)
 	}
 }

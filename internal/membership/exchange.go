@@ -243,7 +243,10 @@ func (m *Membership) connected(c network.Conn) {
 	refused := m.block.refused(p, now)
 	over := false
 	if !refused && !m.isMemberLocked(p, now) {
-		over = !m.budget.connect(p, c.ID(), remoteIP(c))
+		// On the bootstrap, a newcomer over its address's budget is told
+		// to come back later if it asks for admission (Admit); it may be
+		// one of a class joining at once from behind one NAT address.
+		over = !m.budget.connect(p, c.ID(), remoteIP(c)) && !m.admits
 	}
 	m.mu.Unlock()
 	if refused { // no gater installed, or a race with one: close at once
@@ -258,6 +261,14 @@ func (m *Membership) connected(c network.Conn) {
 	}
 	m.spawn(func() { m.sendCredential(p) })
 	m.spawn(func() { m.enforce(p) })
+}
+
+// overBudget reports whether p came in over its address's budget of
+// outsiders (on the bootstrap, where it is let in to be told so).
+func (m *Membership) overBudget(p peer.ID) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.budget.overOnly(p)
 }
 
 // disconnected forgets connection c in the outsiders' budget and wakes
