@@ -19,7 +19,7 @@ const (
 	// bootstrap for admission leaves this count when it asks, so a class
 	// behind one NAT address joins all at once; members leave it once
 	// their certificate is checked.
-	DefaultOutsidersPerIP = 32
+	DefaultOutsidersPerIP = 128
 	// DefaultOutsiderStreams is how many streams a peer not yet proven a
 	// member may have waiting for its certificate at once; further ones
 	// are reset.
