@@ -7,6 +7,7 @@ import (
 
 	"github.com/p2pshare/p2pshare/internal/manifest"
 	"github.com/p2pshare/p2pshare/internal/membership"
+	"github.com/p2pshare/p2pshare/internal/storage"
 )
 
 // The errors a program can act on. Every error of this package that is a
@@ -46,6 +47,11 @@ var (
 	ErrBadInfohash = errors.New("p2pshare: bad infohash")
 	// ErrClosed: the Swarm was closed.
 	ErrClosed = errors.New("p2pshare: swarm is closed")
+	// ErrMismatch: content on disk that Seed was to serve is not the
+	// share's: a file of another size, or pieces whose hashes differ. The
+	// error says how many pieces matched and which was the first that did
+	// not.
+	ErrMismatch = errors.New("p2pshare: content does not match the share")
 	// ErrNotBootstrap: only the network's bootstrap node does this (make
 	// invites, revoke, see the class).
 	ErrNotBootstrap = errors.New("p2pshare: not the network's bootstrap node")
@@ -106,6 +112,7 @@ var publicKinds = []struct{ internal, public error }{
 	{membership.ErrRevoked, ErrRevoked},
 	{membership.ErrWrongCA, ErrWrongNetwork},
 	{manifest.ErrBadInfohash, ErrBadInfohash},
+	{storage.ErrMismatch, ErrMismatch},
 }
 
 // public turns an error from an internal package into one of this

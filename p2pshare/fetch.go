@@ -82,7 +82,8 @@ type FetchOptions struct {
 	// Out is where the share ends up: the file, for a single-file share, or
 	// the folder, for a folder share. It must not exist yet: Fetch checks
 	// before it looks for the share, and refuses an existing Out with an
-	// error that names it and wraps fs.ErrExist. While the fetch runs the
+	// error that names it and wraps fs.ErrExist (a complete copy already
+	// there is served with Seed, which verifies it). While the fetch runs the
 	// content lives at Out+".p2pshare-part", with its progress in
 	// Out+".p2pshare-state", recorded twice a second (for a share under 4
 	// MiB, only when the fetch stops: fetching it again costs less than the

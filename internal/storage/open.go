@@ -121,10 +121,21 @@ func (s *Storage) checkTree(root string) error {
 		case !e.Dir && !fi.Mode().IsRegular():
 			return fmt.Errorf("storage: %s is not a regular file", p)
 		case !e.Dir && fi.Size() != e.Size:
-			return fmt.Errorf("storage: %s has %d bytes, manifest says %d", p, fi.Size(), e.Size)
+			return &sizeError{path: p, size: fi.Size(), want: e.Size}
 		}
 	}
 	return nil
+}
+
+// sizeError is checkTree's error for a file whose size is not the
+// manifest's.
+type sizeError struct {
+	path       string
+	size, want int64
+}
+
+func (e *sizeError) Error() string {
+	return fmt.Sprintf("storage: %s has %d bytes, manifest says %d", e.path, e.size, e.want)
 }
 
 // openFiles opens every file that holds content under root with flag.
