@@ -22,8 +22,12 @@ func leech(ctx context.Context, o options, stdout io.Writer, stderr *os.File) er
 	if err != nil {
 		return fmt.Errorf("-infohash: %w", err)
 	}
+	exists := false
 	if _, err := os.Lstat(o.out); err == nil {
-		return fmt.Errorf("-out %s already exists (%w): a finished download is not fetched again", o.out, fs.ErrExist)
+		if !o.checkOut {
+			return fmt.Errorf("-out %s already exists (%w): a finished download is not fetched again; -check verifies it and seeds it", o.out, fs.ErrExist)
+		}
+		exists = true
 	} else if !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("checking the output: %w", err)
 	}
@@ -78,7 +82,12 @@ func leech(ctx context.Context, o options, stdout io.Writer, stderr *os.File) er
 	}
 	defer r.end()
 	log.Debug("looking for the share", "infohash", ih, "timeout", o.timeout)
-	d, err := sw.Fetch(ctx, ih, p2pshare.FetchOptions{Out: o.out, LookupTimeout: o.timeout, StallTimeout: o.stall})
+	var d *p2pshare.Download
+	if exists {
+		d, err = r.seed(ctx, sw, ih, o)
+	} else {
+		d, err = sw.Fetch(ctx, ih, p2pshare.FetchOptions{Out: o.out, LookupTimeout: o.timeout, StallTimeout: o.stall})
+	}
 	switch {
 	case ctx.Err() != nil:
 		return fmt.Errorf("%w while looking for the share", console.ErrInterrupted)
@@ -121,8 +130,13 @@ func leech(ctx context.Context, o options, stdout io.Writer, stderr *os.File) er
 				return err
 			}
 			complete = true
-			log.Info("download complete", "path", d.Path())
-			r.done(d)
+			if exists {
+				log.Info("checked, seeding", "path", d.Path())
+				r.checked(d)
+			} else {
+				log.Info("download complete", "path", d.Path())
+				r.done(d)
+			}
 			if o.exitWhenDone {
 				return nil
 			}

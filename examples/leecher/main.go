@@ -1,7 +1,7 @@
 // Command leecher fetches one share from a p2pshare network, serving its
 // pieces to the other members while it downloads, and seeds it afterwards.
 //
-//	leecher -invite STRING|@FILE -infohash ID -out PATH [-name NAME] [-listen MULTIADDR] [-bootstrap MULTIADDR]
+//	leecher -invite STRING|@FILE -infohash ID -out PATH [-check] [-name NAME] [-listen MULTIADDR] [-bootstrap MULTIADDR]
 //	        [-up RATE] [-down RATE] [-json] [-exit-when-done] [-timeout DUR] [-stall-timeout DUR]
 //	        [-data DIR] [-metrics ADDR] [-log-level debug|info|warn|error]
 //
@@ -37,6 +37,15 @@
 // follows when data flows again. Meanwhile it keeps looking for holders.
 // After done the leecher seeds until SIGINT or SIGTERM, or exits at once
 // with -exit-when-done.
+//
+// An existing -out is refused, unless -check: then the leecher verifies
+// every piece of it against the share, on every core, and seeds it (a
+// finished download after a restart seeds again after one read of the
+// file, not another download), saying "checked …" where a fetch says
+// "fetched …" (-json: a "start" and a "done" event with "downloaded": 0).
+// It never writes to -out: a copy of another size, or with pieces that
+// fail verification, is refused, naming how many pieces matched and the
+// first that did not. If -out does not exist, -check fetches as usual.
 //
 // Two limits bound how long it tries. -timeout bounds joining the network
 // and, once joined, the lookup of the share's description, each on its own;
@@ -75,7 +84,7 @@ import (
 	"github.com/p2pshare/p2pshare/examples/internal/flagx"
 )
 
-const usage = `usage: leecher -invite STRING|@FILE -infohash ID -out PATH [-name NAME] [-listen MULTIADDR]
+const usage = `usage: leecher -invite STRING|@FILE -infohash ID -out PATH [-check] [-name NAME] [-listen MULTIADDR]
         [-bootstrap MULTIADDR] [-up RATE] [-down RATE] [-json] [-exit-when-done] [-timeout DUR] [-stall-timeout DUR]
         [-data DIR] [-metrics ADDR] [-log-level LEVEL]`
 
@@ -87,6 +96,7 @@ type options struct {
 	metrics            string
 	up, down           flagx.ByteRate
 	json, exitWhenDone bool
+	checkOut           bool // -check
 	timeout, stall     time.Duration
 	logLevel           *console.LogLevel
 	checked            bool // the flags passed check: errors are the run's
@@ -107,7 +117,8 @@ func run(ctx context.Context, args []string, stdout io.Writer, stderr *os.File) 
 	fs.StringVar(&o.name, "name", "", "member `name` to ask for (a roll number, say); empty is one made from the peer ID")
 	fs.Var(&o.bootstrap, "bootstrap", "further members to reach the network through, a `multiaddr` ending in /p2p/<peer ID>; repeat or comma-separate")
 	fs.StringVar(&o.infohash, "infohash", "", "the share's infohash, as the seeder printed it (required)")
-	fs.StringVar(&o.out, "out", "", "`path` to write the share to; it must not exist yet (required)")
+	fs.StringVar(&o.out, "out", "", "`path` to write the share to; it must not exist yet, unless -check (required)")
+	fs.BoolVar(&o.checkOut, "check", false, "if -out exists, verify every piece of it against the share and seed it (a finished download after a restart), never writing to it; a copy that differs is refused, saying how much matched. If -out does not exist, fetch as usual")
 	fs.StringVar(&o.listen, "listen", "/ip4/0.0.0.0/tcp/0", "`multiaddr` to listen on")
 	fs.Var(&o.up, "up", "upload cap, a `rate` in bytes/s: 1000000, 8M (x1000) or 8MiB (x1024); 0 is none")
 	fs.Var(&o.down, "down", "download cap, a `rate` like -up; 0 is none")
@@ -125,7 +136,7 @@ func run(ctx context.Context, args []string, stdout io.Writer, stderr *os.File) 
 
 // exitCodes is the -h list of the leecher's exit statuses.
 var exitCodes = console.ExitCodes("bad_invite", "invite_expired", "invite_used_up", "name_taken", "refused",
-	"wrong_network", "revoked", "bad_infohash", "not_found", "stalled", "out_exists", "data_in_use", "interrupted")
+	"wrong_network", "revoked", "bad_infohash", "not_found", "stalled", "out_exists", "mismatch", "data_in_use", "interrupted")
 
 // reportError writes err, if any, as a JSON "error" event with -json, and
 // returns it.

@@ -38,6 +38,7 @@ var exits = []Exit{
 	{12, "stalled", p2pshare.ErrStalled, "no piece data for -stall-timeout (run again to resume)"},
 	{13, "out_exists", fs.ErrExist, "-out already exists"},
 	{14, "data_in_use", datadir.ErrInUse, "another run is using the data folder"},
+	{15, "mismatch", p2pshare.ErrMismatch, "-check: -out is not the share (the message says how much matched)"},
 	{130, "interrupted", ErrInterrupted, "interrupted by SIGINT or SIGTERM before done"},
 }
 
