@@ -138,19 +138,27 @@ type rawPair struct {
 
 func newRawPair(b *testing.B) *rawPair {
 	b.Helper()
-	mk := func() host.Host {
+	return newRawPairWith(b, func(k crypto.PrivKey) (host.Host, error) {
+		return ihost.New(ihost.Options{Key: k, ListenAddrs: []ma.Multiaddr{ma.StringCast("/ip4/127.0.0.1/tcp/0")}})
+	})
+}
+
+// newRawPairWith is newRawPair with hosts that mk builds from a fresh key.
+func newRawPairWith(b *testing.B, mk func(crypto.PrivKey) (host.Host, error)) *rawPair {
+	b.Helper()
+	mkHost := func() host.Host {
 		k, _, err := crypto.GenerateEd25519Key(rand.Reader)
 		if err != nil {
 			b.Fatal(err)
 		}
-		h, err := ihost.New(ihost.Options{Key: k, ListenAddrs: []ma.Multiaddr{ma.StringCast("/ip4/127.0.0.1/tcp/0")}})
+		h, err := mk(k)
 		if err != nil {
 			b.Fatal(err)
 		}
 		b.Cleanup(func() { h.Close() })
 		return h
 	}
-	p := &rawPair{send: mk(), recv: mk()}
+	p := &rawPair{send: mkHost(), recv: mkHost()}
 	p.recv.SetStreamHandler(rawProtocol, func(s network.Stream) {
 		if _, err := io.Copy(io.Discard, s); err != nil {
 			s.Reset()

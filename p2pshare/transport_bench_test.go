@@ -1,17 +1,12 @@
 package p2pshare
 
 import (
-	"context"
-	"crypto/rand"
-	"io"
 	"testing"
 	"time"
 
 	"github.com/libp2p/go-libp2p"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
-	"github.com/libp2p/go-libp2p/core/network"
-	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/p2p/muxer/yamux"
 	"github.com/libp2p/go-libp2p/p2p/security/noise"
 	libp2ptls "github.com/libp2p/go-libp2p/p2p/security/tls"
@@ -37,36 +32,10 @@ func BenchmarkTransports(b *testing.B) {
 	}
 	for _, v := range variants {
 		b.Run(v.name, func(b *testing.B) {
-			mk := func() host.Host {
-				k, _, err := crypto.GenerateEd25519Key(rand.Reader)
-				if err != nil {
-					b.Fatal(err)
-				}
+			p := newRawPairWith(b, func(k crypto.PrivKey) (host.Host, error) {
 				o := append([]libp2p.Option{libp2p.Identity(k), libp2p.ListenAddrStrings(v.addr), libp2p.DisableRelay(), libp2p.DisableMetrics()}, v.opts...)
-				h, err := libp2p.New(o...)
-				if err != nil {
-					b.Fatal(err)
-				}
-				b.Cleanup(func() { h.Close() })
-				return h
-			}
-			p := &rawPair{send: mk(), recv: mk()}
-			p.recv.SetStreamHandler(rawProtocol, func(s network.Stream) {
-				if _, err := io.Copy(io.Discard, s); err != nil {
-					s.Reset()
-					return
-				}
-				if _, err := s.Write([]byte{1}); err != nil {
-					s.Reset()
-					return
-				}
-				s.Close()
+				return libp2p.New(o...)
 			})
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			if err := p.send.Connect(ctx, peer.AddrInfo{ID: p.recv.ID(), Addrs: p.recv.Addrs()}); err != nil {
-				b.Fatalf("connecting: %v", err)
-			}
 			var elapsed, cpu time.Duration
 			b.SetBytes(size)
 			b.ResetTimer()
