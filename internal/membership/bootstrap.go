@@ -206,6 +206,7 @@ func (b *Bootstrap) Attach(h host.Host, m *Membership) error {
 	b.mu.Unlock()
 	m.mu.Lock()
 	m.admits = true
+	m.mayConnect = func(addr string) bool { _, ok := b.mayTry(addr); return ok }
 	m.mu.Unlock()
 	bars := map[peer.ID]string{} // peers revoked and not lifted
 	for _, rv := range b.reg.Revoked() {

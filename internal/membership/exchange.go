@@ -87,11 +87,14 @@ type Membership struct {
 	h      host.Host  // set by Attach
 	notify network.Notifiee
 	admits bool // this node serves admission: a peer without a certificate may be a newcomer
-	own    *MemberCert
-	roster roster
-	block  blocklist
-	crl    crlState
-	budget budget
+	// mayConnect, on the bootstrap, says whether a connection from a
+	// source address (sourceOf) is accepted at all (Bootstrap.Attach).
+	mayConnect func(addr string) bool
+	own        *MemberCert
+	roster     roster
+	block      blocklist
+	crl        crlState
+	budget     budget
 
 	persistMu sync.Mutex // orders CRL writes to Dir
 }

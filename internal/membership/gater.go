@@ -94,7 +94,20 @@ var _ connmgr.ConnectionGater = gater{}
 
 func (g gater) InterceptPeerDial(p peer.ID) bool                 { return !g.m.Blocked(p) }
 func (g gater) InterceptAddrDial(p peer.ID, _ ma.Multiaddr) bool { return !g.m.Blocked(p) }
-func (g gater) InterceptAccept(network.ConnMultiaddrs) bool      { return true }
+
+// InterceptAccept refuses, on the bootstrap, a connection from an address
+// that has used up its failed admission attempts (Bootstrap.Attach): a
+// flood of bad attempts from one address, each holding its connection a
+// moment after its refusal, would otherwise fill the node's connection
+// limits before the door turns it away, and an honest student from
+// another address would find no room. Everyone else passes.
+func (g gater) InterceptAccept(cm network.ConnMultiaddrs) bool {
+	g.m.mu.Lock()
+	may := g.m.mayConnect
+	g.m.mu.Unlock()
+	return may == nil || may(sourceOf(cm.RemoteMultiaddr()))
+}
+
 func (g gater) InterceptSecured(_ network.Direction, p peer.ID, _ network.ConnMultiaddrs) bool {
 	return !g.m.Blocked(p)
 }
