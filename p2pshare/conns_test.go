@@ -43,23 +43,7 @@ func TestClassKeepsFewConnections(t *testing.T) {
 		t.Fatal(err)
 	}
 	nodes := startNodes(t, boot, members, func(c *Config) { c.ProvideInterval = 0 })
-	var wg sync.WaitGroup
-	for i, n := range nodes {
-		wg.Go(func() {
-			d, err := n.Fetch(ctx, ih, FetchOptions{Out: filepath.Join(dir, fmt.Sprint("out", i))})
-			if err != nil {
-				t.Errorf("member %d: Fetch: %v", i, err)
-				return
-			}
-			if err := d.Wait(ctx); err != nil {
-				t.Errorf("member %d: %v", i, err)
-			}
-		})
-	}
-	wg.Wait()
-	if t.Failed() {
-		t.FailNow()
-	}
+	fetchAll(t, ctx, nodes, ih, dir)
 	var up int64
 	for _, n := range nodes {
 		p, _ := n.Progress(ih)
@@ -122,23 +106,7 @@ func TestSeedsDropTheirLinks(t *testing.T) {
 		t.Fatal(err)
 	}
 	nodes := startNodes(t, boot, members, nil)
-	var wg sync.WaitGroup
-	for i, n := range nodes {
-		wg.Go(func() {
-			d, err := n.Fetch(ctx, ih, FetchOptions{Out: filepath.Join(dir, fmt.Sprint("out", i))})
-			if err != nil {
-				t.Errorf("member %d: Fetch: %v", i, err)
-				return
-			}
-			if err := d.Wait(ctx); err != nil {
-				t.Errorf("member %d: %v", i, err)
-			}
-		})
-	}
-	wg.Wait()
-	if t.Failed() {
-		t.FailNow()
-	}
+	fetchAll(t, ctx, nodes, ih, dir)
 	all := append([]*Swarm{boot}, nodes...)
 	links := func() []int {
 		out := make([]int, len(all))
@@ -156,5 +124,28 @@ func TestSeedsDropTheirLinks(t *testing.T) {
 				t.Errorf("node %d still protects its connection to %s for a link", i, p.ShortString())
 			}
 		}
+	}
+}
+
+// fetchAll has every node fetch ih into dir at once and waits for all of
+// them; the test ends if any fails.
+func fetchAll(t *testing.T, ctx context.Context, nodes []*Swarm, ih Infohash, dir string) {
+	t.Helper()
+	var wg sync.WaitGroup
+	for i, n := range nodes {
+		wg.Go(func() {
+			d, err := n.Fetch(ctx, ih, FetchOptions{Out: filepath.Join(dir, fmt.Sprint("out", i))})
+			if err != nil {
+				t.Errorf("member %d: Fetch: %v", i, err)
+				return
+			}
+			if err := d.Wait(ctx); err != nil {
+				t.Errorf("member %d: %v", i, err)
+			}
+		})
+	}
+	wg.Wait()
+	if t.Failed() {
+		t.FailNow()
 	}
 }
