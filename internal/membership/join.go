@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"github.com/libp2p/go-libp2p/p2p/net/swarm"
 	"io/fs"
 	"math/rand/v2"
 	"os"
@@ -126,8 +127,8 @@ func Renew(ctx context.Context, h host.Host, ai peer.AddrInfo, cur Credentials) 
 // request builds the request once the challenge has been checked.
 func exchangeAdmission(ctx context.Context, h host.Host, ai peer.AddrInfo, pin [32]byte,
 	request func(nonce [32]byte, bootstrap peer.ID) clientMsg) (Credentials, error) {
-	if err := h.Connect(ctx, ai); err != nil {
-		return Credentials{}, fmt.Errorf("membership: cannot reach the bootstrap %s: %w", ai.ID, err)
+	if err := connectBootstrap(ctx, h, ai); err != nil {
+		return Credentials{}, err
 	}
 	s, err := h.NewStream(ctx, ai.ID, ProtocolAdmit)
 	if err != nil {
@@ -254,4 +255,41 @@ func LoadCredentials(dir string) (Credentials, error) {
 		return c, nil
 	}
 	return c, err
+}
+
+// connectTries is how often a newcomer dials the bootstrap before it gives
+// up; between tries it waits connectWait, doubling.
+const (
+	connectTries = 4
+	connectWait  = 250 * time.Millisecond
+)
+
+// connectBootstrap dials the bootstrap, trying again a few times within
+// ctx: a bootstrap busy with a class joining at once, or with a flood of
+// bad attempts from elsewhere, may let a handshake time out, and one lost
+// handshake should not cost a student its join.
+func connectBootstrap(ctx context.Context, h host.Host, ai peer.AddrInfo) error {
+	wait := connectWait
+	var err error
+	for try := 1; ; try++ {
+		// The swarm refuses a dial for a while after a failed one; the
+		// tries here keep their own pace.
+		if sw, ok := h.Network().(interface{ Backoff() *swarm.DialBackoff }); ok {
+			sw.Backoff().Clear(ai.ID)
+		}
+		if err = h.Connect(ctx, ai); err == nil {
+			return nil
+		}
+		if try == connectTries || ctx.Err() != nil {
+			return fmt.Errorf("membership: cannot reach the bootstrap %s (%d tries): %w", ai.ID, try, err)
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return fmt.Errorf("membership: cannot reach the bootstrap %s (%d tries): %w", ai.ID, try, err)
+		case <-t.C:
+		}
+		wait *= 2
+	}
 }
