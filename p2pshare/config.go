@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/crypto"
+	crypto_pb "github.com/libp2p/go-libp2p/core/crypto/pb"
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
 	"github.com/prometheus/client_golang/prometheus"
@@ -18,6 +20,14 @@ type Config struct {
 	// DataDir keeps the node's identity key, so its peer ID survives a
 	// restart. Empty means a fresh identity each run, kept nowhere.
 	DataDir string
+	// Identity is the node's libp2p identity key, for a program that
+	// already has one: the node's peer ID is then that key's. It must be an
+	// Ed25519 key (messages are sealed to a member's public key, which its
+	// peer ID is). It is kept nowhere: DataDir's own key file is neither
+	// read nor written, and a DataDir that keeps another peer's key is
+	// refused, since its membership belongs to that peer. Nil means the key
+	// in DataDir, made there on the first start.
+	Identity crypto.PrivKey
 	// ListenAddrs are multiaddrs to listen on. Empty means every interface,
 	// a port chosen by the system: /ip4/0.0.0.0/tcp/0.
 	ListenAddrs []string
@@ -80,6 +90,9 @@ type Config struct {
 // Validate checks every field and names the first bad one. It has a value
 // receiver, so Config{...}.Validate() works on a literal too.
 func (c Config) Validate() error {
+	if c.Identity != nil && c.Identity.Type() != crypto_pb.KeyType_Ed25519 {
+		return fmt.Errorf("p2pshare: Config.Identity is a %s key; p2pshare needs an Ed25519 key", c.Identity.Type())
+	}
 	for _, a := range c.ListenAddrs {
 		if _, err := ma.NewMultiaddr(a); err != nil {
 			return fmt.Errorf("p2pshare: Config.ListenAddrs: %q: %v", a, err)

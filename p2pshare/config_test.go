@@ -1,8 +1,11 @@
 package p2pshare
 
 import (
+	crand "crypto/rand"
 	"strings"
 	"testing"
+
+	"github.com/libp2p/go-libp2p/core/crypto"
 )
 
 // TestConfigValidateOnLiteral: Validate works on a Config literal (a value
@@ -18,6 +21,7 @@ func TestConfigValidateOnLiteral(t *testing.T) {
 	}{
 		{"negative upload", Config{UploadLimit: -1}, "Config.UploadLimit"},
 		{"bad listen address", Config{ListenAddrs: []string{"not-a-multiaddr"}}, "Config.ListenAddrs"},
+		{"identity not Ed25519", Config{Identity: rsaKey(t)}, "Config.Identity"},
 		{"negative join timeout", Config{JoinTimeout: -1}, "Config.JoinTimeout"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -27,4 +31,12 @@ func TestConfigValidateOnLiteral(t *testing.T) {
 			}
 		})
 	}
+}
+
+func rsaKey(t *testing.T) crypto.PrivKey {
+	k, _, err := crypto.GenerateRSAKeyPair(2048, crand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
 }

@@ -120,6 +120,9 @@ func openNetwork(ctx context.Context, cfg *Config, key crypto.PrivKey, log *slog
 		if creds, err = membership.LoadCredentials(memDir); err != nil {
 			return nil, fmt.Errorf("p2pshare: Config.DataDir: %w", err)
 		}
+		if c, err := membership.ParseMemberCert(creds.Cert); err == nil && c.Peer != self {
+			return nil, fmt.Errorf("p2pshare: Config.DataDir %s holds the membership of peer %s, and this node is peer %s (Config.Identity): give that peer's key, or another DataDir", dir, c.Peer, self)
+		}
 		if err := sameNetwork(dir, creds.CA, inv); err != nil {
 			return nil, err
 		}

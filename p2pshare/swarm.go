@@ -77,7 +77,7 @@ func New(ctx context.Context, cfg Config) (*Swarm, error) {
 	if log == nil {
 		log = slog.New(logging.SlogHandler()).With("logger", "p2pshare")
 	}
-	key, err := identity(cfg.DataDir)
+	key, err := identity(cfg.DataDir, cfg.Identity)
 	if err != nil {
 		return nil, err
 	}
@@ -193,7 +193,12 @@ const memberKeep = 8
 // through.
 const bootstrapTag = "p2pshare-bootstrap"
 
-func identity(dir string) (crypto.PrivKey, error) {
+// identity is the node's key: own (Config.Identity) if set, else the one
+// kept in dir, else a fresh one.
+func identity(dir string, own crypto.PrivKey) (crypto.PrivKey, error) {
+	if own != nil {
+		return own, ownIdentity(dir, own)
+	}
 	if dir == "" {
 		k, _, err := crypto.GenerateEd25519Key(crand.Reader)
 		return k, err
@@ -203,6 +208,28 @@ func identity(dir string) (crypto.PrivKey, error) {
 		return nil, fmt.Errorf("p2pshare: Config.DataDir: %w", err)
 	}
 	return k, nil
+}
+
+// ownIdentity refuses a DataDir that keeps another key than own: the
+// membership kept beside it is that key's peer's.
+func ownIdentity(dir string, own crypto.PrivKey) error {
+	if dir == "" {
+		return nil
+	}
+	path := filepath.Join(dir, "identity.key")
+	if !exists(path) {
+		return nil
+	}
+	kept, err := ihost.LoadOrCreateKey(path)
+	if err != nil {
+		return fmt.Errorf("p2pshare: Config.DataDir: %w", err)
+	}
+	if !kept.Equals(own) {
+		ownID, _ := peer.IDFromPrivateKey(own)
+		keptID, _ := peer.IDFromPrivateKey(kept)
+		return fmt.Errorf("p2pshare: Config.Identity is peer %s, but Config.DataDir %s keeps the identity of peer %s (%s): its membership is that peer's; give another DataDir", ownID, dir, keptID, path)
+	}
+	return nil
 }
 
 // limiter returns a token bucket of bytesPerSec with a burst of 20 ms of it
