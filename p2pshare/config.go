@@ -85,6 +85,9 @@ type Config struct {
 	// Logger receives the node's logs. Nil means go-log's slog handler, which
 	// GOLOG_LOG_LEVEL controls (errors only by default).
 	Logger *slog.Logger
+
+	// now is the node's clock; nil means time.Now. Tests set it.
+	now func() time.Time
 }
 
 // Validate checks every field and names the first bad one. It has a value

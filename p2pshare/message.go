@@ -33,7 +33,9 @@ var ErrMessageTooLarge = errors.New("p2pshare: message too large")
 // over directly, in Config.DataDir) until the program calls Ack. One taken
 // from Messages and not acknowledged is not delivered again while the node
 // runs, but is again when the node next starts with the same DataDir; one
-// acknowledged is never delivered again.
+// acknowledged is never delivered again. A message whose Sent is more than
+// MessageTTL plus an hour before this node's clock, or more than an hour
+// after it, is refused: a replay of it might no longer be told apart.
 type Message struct {
 	ID       string    // unique per message; a replay carries the same ID and is not delivered again once acknowledged
 	From     PeerID    // the sender's peer ID
@@ -89,6 +91,7 @@ type messenger struct {
 	spool *spool
 	box   *mailbox.Store
 	ttl   time.Duration
+	now   func() time.Time
 
 	mu      sync.Mutex
 	pending map[message.ID]*pending // delivered, not acknowledged
@@ -111,7 +114,11 @@ func (s *Swarm) openMessages() error {
 	if ttl == 0 {
 		ttl = 7 * 24 * time.Hour
 	}
-	seen, err := openSeen(s.cfg.DataDir)
+	now := s.cfg.now
+	if now == nil {
+		now = time.Now
+	}
+	seen, err := openSeen(s.cfg.DataDir, now())
 	if err != nil {
 		return err
 	}
@@ -121,7 +128,7 @@ func (s *Swarm) openMessages() error {
 		return err
 	}
 	m := &messenger{
-		s: s, in: make(chan Message, maxUnacked), seen: seen, spool: sp, box: mailbox.NewStore(), ttl: ttl,
+		s: s, in: make(chan Message, maxUnacked), seen: seen, spool: sp, box: mailbox.NewStore(), ttl: ttl, now: now,
 		pending: map[message.ID]*pending{},
 	}
 	s.msg = m
@@ -207,7 +214,7 @@ func (s *Swarm) Send(ctx context.Context, to string, body []byte) (Receipt, erro
 	if p == s.h.ID() {
 		return Receipt{}, errors.New("p2pshare: a message to oneself")
 	}
-	sealed, id, err := message.Seal(s.key, own.DER, p, body, time.Now())
+	sealed, id, err := message.Seal(s.key, own.DER, p, body, s.msg.now())
 	if err != nil {
 		return Receipt{}, fmt.Errorf("p2pshare: sealing a message to %s: %w", to, err)
 	}
@@ -309,7 +316,7 @@ func (m *messenger) handleDirect(st network.Stream) {
 		return
 	}
 	r := mailbox.Response{OK: true}
-	o, err := m.open(b)
+	o, err := m.openFresh(b)
 	if err != nil {
 		m.refused.Add(1)
 		r = mailbox.Response{Error: err.Error()} // a refusal: not worth parking

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"sort"
 	"sync"
-	"time"
 
 	"github.com/libp2p/go-libp2p/core/peer"
 
@@ -56,11 +55,25 @@ func (m *messenger) open(sealed []byte) (opened, error) {
 	return opened{sealed: sealed, msg: msg, name: mc.Name}, nil
 }
 
+// openFresh is open for a message from the network: one sent longer ago
+// than messages live, or in the future (message.CheckSent), is refused,
+// since a replay of it may no longer be among the IDs seen.
+func (m *messenger) openFresh(sealed []byte) (opened, error) {
+	o, err := m.open(sealed)
+	if err != nil {
+		return o, err
+	}
+	if err := message.CheckSent(o.msg.Sent, m.now(), m.ttl); err != nil {
+		return opened{}, fmt.Errorf("p2pshare: message %s from %s refused: %w", o.msg.ID, o.name, err)
+	}
+	return o, nil
+}
+
 // accept takes a message its sender handed over: it opens it, keeps it
 // until the program acknowledges it, and delivers it unless it was
 // delivered before. A duplicate is accepted but not delivered again.
 func (m *messenger) accept(sealed []byte) error {
-	o, err := m.open(sealed)
+	o, err := m.openFresh(sealed)
 	if err != nil {
 		m.refused.Add(1)
 		return err
@@ -116,7 +129,7 @@ func (m *messenger) deliverAll(items []mailbox.Item, holder peer.ID) []mailbox.I
 	var drop []mailbox.ItemID
 	var ok []opened
 	for _, it := range items {
-		o, err := m.open(it.Sealed)
+		o, err := m.openFresh(it.Sealed)
 		if err != nil {
 			m.refused.Add(1)
 			m.s.log.Warn("a parked message was refused", "err", err)
@@ -149,7 +162,7 @@ func oldestFirst(list []opened) {
 // program had not acknowledged when the node last stopped, oldest first.
 func (m *messenger) redeliverKept() {
 	var ok []opened
-	for name, sealed := range m.spool.load(time.Now(), m.ttl+24*time.Hour) {
+	for name, sealed := range m.spool.load(m.now(), m.ttl+seenMargin) {
 		o, err := m.open(sealed)
 		if err == nil && o.msg.ID.String() != name {
 			err = fmt.Errorf("p2pshare: message %s kept as %s", o.msg.ID, name)
@@ -186,7 +199,7 @@ func (m *messenger) ack(id message.ID) error {
 		}
 		return fmt.Errorf("p2pshare: message %s was not delivered by this node", id)
 	}
-	if _, err := m.seen.add(id, time.Now().Add(m.ttl+24*time.Hour)); err != nil {
+	if _, err := m.seen.add(id, m.now().Add(m.ttl+seenMargin)); err != nil {
 		m.mu.Unlock()
 		return err
 	}

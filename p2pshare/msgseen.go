@@ -22,6 +22,11 @@ const seenFile = "messages-seen"
 
 const seenRecord = 16 + 8
 
+// seenMargin is how long past the message lifetime a delivered message's
+// ID is remembered: at least twice message.Skew, so that a replay is
+// either still among the IDs seen or refused by message.CheckSent.
+const seenMargin = 24 * time.Hour
+
 // seenIDs is the set of delivered message IDs, each kept until its expiry.
 type seenIDs struct {
 	mu   sync.Mutex
@@ -31,8 +36,8 @@ type seenIDs struct {
 }
 
 // openSeen loads the delivered IDs from dir (none if dir is ""), drops the
-// expired ones and rewrites the file without them.
-func openSeen(dir string) (*seenIDs, error) {
+// ones expired at now and rewrites the file without them.
+func openSeen(dir string, now time.Time) (*seenIDs, error) {
 	s := &seenIDs{ids: map[message.ID]time.Time{}}
 	if dir == "" {
 		return s, nil
@@ -42,7 +47,6 @@ func openSeen(dir string) (*seenIDs, error) {
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("p2pshare: reading %s: %w", s.path, err)
 	}
-	now := time.Now()
 	for id, until := range decodeSeen(b) {
 		if now.Before(until) {
 			s.ids[id] = until

@@ -70,6 +70,36 @@ var (
 	ErrBadSignature = errors.New("message: signature does not match the claimed sender")
 )
 
+// Skew is how far a sender's clock may be from its recipient's: a message
+// sent (by its sender's clock) more than Skew after the recipient's now is
+// refused, as is one sent more than its lifetime plus Skew before it.
+const Skew = time.Hour
+
+// ErrStale and ErrFuture: a message's Sent time is outside the window in
+// which its recipient still remembers what it delivered (CheckSent).
+var (
+	ErrStale  = errors.New("message: sent longer ago than messages live")
+	ErrFuture = errors.New("message: sent in the future")
+)
+
+// CheckSent says whether a message sent at sent may be delivered at now,
+// when messages live ttl. A recipient remembers the messages it delivered
+// for ttl plus 2*Skew at least after it delivered them (and delivered them
+// no earlier than sent minus Skew), so within this window a replay is
+// found among them; outside it a replay could not be told from a new
+// message, and is refused instead.
+func CheckSent(sent, now time.Time, ttl time.Duration) error {
+	if sent.After(now.Add(Skew)) {
+		return fmt.Errorf("%w: sent at %s, %s ahead of this node's clock (%s allowed)",
+			ErrFuture, sent.UTC().Format(time.RFC3339), sent.Sub(now).Round(time.Second), Skew)
+	}
+	if oldest := now.Add(-ttl - Skew); sent.Before(oldest) {
+		return fmt.Errorf("%w: sent at %s, %s ago (messages live %s, clocks may differ by %s)",
+			ErrStale, sent.UTC().Format(time.RFC3339), now.Sub(sent).Round(time.Second), ttl, Skew)
+	}
+	return nil
+}
+
 // ID identifies a message; replays carry the same ID.
 type ID [16]byte
 
