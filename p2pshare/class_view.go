@@ -28,15 +28,59 @@ import (
 // no report for 10 s). T* and the one-server time use each member's
 // configured caps (Config.UploadLimit, Config.DownloadLimit), or for a
 // member with none the highest rate it reported; see ClassBound.
+//
+// Its fields, with their JSON names:
+//
+//	Share             string        // "share": the infohash
+//	Name              string        // "name": the share's name
+//	Size              int64         // "size": its content size in bytes
+//	At                time.Time     // "at": when the snapshot was taken
+//	Started           time.Time     // "started": when the first receiver opened the share (zero before)
+//	Elapsed           float64       // "elapsed_seconds": since Started
+//	Receivers         int           // "receivers": members that fetch the share, gone ones too
+//	Done              int           // "done": receivers that hold it all (or did before they left)
+//	Fetching          int           // "fetching"
+//	Stalled           int           // "stalled"
+//	Gone              int           // "gone"
+//	BytesMoved        int64         // "bytes_moved": the piece payload every member reported receiving
+//	SeederUploaded    int64         // "seeder_uploaded": what the seeders sent
+//	SeederUploadRatio float64       // "seeder_upload_over_size": SeederUploaded over Size (1 is the least a class can be served with)
+//	Bound             ClassBound    // embedded: TStar, Term and OneServer are the snapshot's own
+//	Projected         float64       // "projected_seconds": when the last receiver will finish at the rates reported now, never before T*; 0 when unknown
+//	Finished          float64       // "finished_seconds": when it did; 0 until then
+//	Members           []ClassMember // "members"
 type ClassSnapshot = classview.Snapshot
 
-// ClassMember is one member's line in a ClassSnapshot.
+// ClassMember is one member's line in a ClassSnapshot. Its fields, with
+// their JSON names:
+//
+//	ID         string  // "id": the peer ID
+//	Name       string  // "name": the member name
+//	Role       string  // "role": "seeder" or "receiver"
+//	State      string  // "state": "fetching", "done", "seeding", "stalled" or "gone"
+//	Percent    float64 // "percent": of the share held
+//	Bytes      int64   // "bytes": held
+//	Total      int64   // "total": the share's size
+//	Uploaded   int64   // "uploaded"
+//	Downloaded int64   // "downloaded"
+//	UpRate     float64 // "up_rate": bytes per second
+//	DownRate   float64 // "down_rate": bytes per second
+//	Complete   bool    // "complete": set once a receiver came to hold every piece (it stays set if it leaves)
+//	DoneAt     float64 // "done_seconds": when, since the snapshot's Started
+//	Error      string  // "error": why its fetch failed, if it did
+//	Silent     float64 // "silent_seconds": how long ago its last report came
 type ClassMember = classview.MemberState
 
 // ClassBound is T*, the term of it that binds, and the one-server time, in
 // seconds (0 where unknown):
 //
 //	T* = max( F/U_s , F/D_min , N·F / (U_s + Σ U_i) )
+//
+// Its fields, with their JSON names:
+//
+//	TStar     float64 // "tstar_seconds": T*
+//	Term      string  // "tstar_term": the term that binds: "seeder" (F/U_s), "download" (F/D_min) or "swarm" (N·F/(U_s+ΣU_i))
+//	OneServer float64 // "one_server_seconds": the seeders sending every receiver its own copy, max(N·F/U_s, F/D_min)
 type ClassBound = classview.Bound
 
 // Thresholds of the class view.

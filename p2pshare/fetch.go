@@ -22,27 +22,53 @@ import (
 )
 
 // Progress is a snapshot of a fetch or a share: bytes and pieces verified,
-// peers connected, bytes moved each way and the current rates.
+// peers connected, bytes moved each way and the current rates. Its fields:
+//
+//	Bytes       int64   // verified content bytes held
+//	TotalBytes  int64   // content size
+//	Pieces      int     // verified pieces held
+//	TotalPieces int     // pieces in the share
+//	Peers       int     // peers with a link up
+//	Downloaded  int64   // piece payload received, including waste
+//	Uploaded    int64   // piece payload sent
+//	DownRate    float64 // bytes per second over the last interval
+//	UpRate      float64 // bytes per second over the last interval
+//	Waiting     Waiting // what a fetch that has received no piece data for a while waits for; NotWaiting while data flows, and for a seed
+//	Verified    int64   // pieces received and verified, from the first (not those held at the start, nor a duplicate)
+//	Failed      int64   // pieces received that failed verification, each of which banned its sender
+//
+// Verified and Failed are counted by the share's own session, so they are
+// exact whoever watches.
 type Progress = swarm.Progress
 
 // Event is one thing that happened to a fetch: a peer came or went or was
 // banned, a piece verified, a progress snapshot, a change in what a fetch
-// that receives nothing waits for, completion or failure.
+// that receives nothing waits for, completion or failure. Its fields, set
+// as Kind says:
+//
+//	Kind     EventKind
+//	Peer     PeerID   // the peer a link, a piece or a ban is about
+//	Piece    int      // the piece that verified, or failed and banned Peer
+//	Err      error    // why the fetch failed (EventFailed), or how Peer broke the protocol (EventPeerDropped; it is refused for a while)
+//	Progress Progress // a snapshot (EventProgress, EventWaiting)
+//	Waiting  Waiting  // what the fetch now waits for (EventWaiting)
 type Event = swarm.Event
 
-// EventKind says what an Event reports.
+// EventKind says what an Event reports. Its String names the kind as logs
+// and the leecher's JSON do: "progress", "peer-connected", "peer-dropped",
+// "peer-banned", "piece", "complete", "failed", "waiting".
 type EventKind = swarm.EventKind
 
 // The kinds of Event.
 const (
-	EventProgress      = swarm.EventProgress
-	EventPeerConnected = swarm.EventPeerConnected
-	EventPeerDropped   = swarm.EventPeerDropped
-	EventPeerBanned    = swarm.EventPeerBanned
-	EventPiece         = swarm.EventPiece
-	EventComplete      = swarm.EventComplete
-	EventFailed        = swarm.EventFailed
-	EventWaiting       = swarm.EventWaiting
+	EventProgress      = swarm.EventProgress      // a periodic Progress snapshot
+	EventPeerConnected = swarm.EventPeerConnected // a link to Peer came up
+	EventPeerDropped   = swarm.EventPeerDropped   // the link to Peer went down
+	EventPeerBanned    = swarm.EventPeerBanned    // Peer sent Piece and it failed verification
+	EventPiece         = swarm.EventPiece         // Piece arrived from Peer and verified
+	EventComplete      = swarm.EventComplete      // every piece is held and stored
+	EventFailed        = swarm.EventFailed        // the fetch stopped with Err
+	EventWaiting       = swarm.EventWaiting       // what the fetch waits for changed: Waiting (NotWaiting: data flows again)
 )
 
 // Waiting says what a fetch that has received no piece data for a while is
