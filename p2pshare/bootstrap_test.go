@@ -81,7 +81,7 @@ func TestRestartKeepsNetwork(t *testing.T) {
 	defer cancel()
 	bootDir, memberDir := t.TempDir(), t.TempDir()
 	loop := []string{"/ip4/127.0.0.1/tcp/0"}
-	boot, err := New(ctx, Config{DataDir: bootDir, ListenAddrs: loop})
+	boot, err := New(ctx, Config{DataDir: bootDir, ListenAddrs: loop, NewNetwork: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,7 +22,7 @@ func ExampleSwarm_WatchClass() {
 	_ = os.WriteFile(image, make([]byte, 1<<20), 0o644)
 
 	local := []string{"/ip4/127.0.0.1/tcp/0"}
-	teacher, err := p2pshare.New(ctx, p2pshare.Config{ListenAddrs: local, Name: "teacher"})
+	teacher, err := p2pshare.New(ctx, p2pshare.Config{ListenAddrs: local, Name: "teacher", NewNetwork: true})
 	if err != nil {
 		log.Fatal(err)
 	}

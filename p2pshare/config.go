@@ -33,9 +33,16 @@ type Config struct {
 	ListenAddrs []string
 	// Invite, from the network's bootstrap node (Swarm.Invite), admits this
 	// node to a network the first time it starts; its certificate is then
-	// kept in DataDir. With no invite and no certificate, the node starts a
-	// new network and is its bootstrap node.
+	// kept in DataDir, and later starts need no invite. A node with no
+	// invite, no membership in DataDir and no NewNetwork is refused.
 	Invite string
+	// NewNetwork starts a new network, with this node as its bootstrap
+	// (the holder of its CA, which admits members), when DataDir holds no
+	// membership yet. A DataDir that already holds one (a network's CA, or
+	// a member certificate) goes on with it, NewNetwork or not, so one
+	// Config serves every start. It cannot go with Invite or
+	// BootstrapPeers, which join a network that exists.
+	NewNetwork bool
 	// Name is the member name to ask for when joining (a roll number, say);
 	// empty means one made from the peer ID.
 	Name string
@@ -103,6 +110,12 @@ func (c Config) Validate() error {
 	}
 	if _, err := c.bootstrap(); err != nil {
 		return err
+	}
+	switch {
+	case c.NewNetwork && c.Invite != "":
+		return errors.New("p2pshare: Config.NewNetwork and Config.Invite are both set: a node starts a new network or joins one with an invite, not both")
+	case c.NewNetwork && len(c.BootstrapPeers) > 0:
+		return errors.New("p2pshare: Config.NewNetwork and Config.BootstrapPeers are both set: a new network has no members to join through")
 	}
 	switch {
 	case c.UploadLimit < 0:

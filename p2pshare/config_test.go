@@ -22,6 +22,8 @@ func TestConfigValidateOnLiteral(t *testing.T) {
 		{"negative upload", Config{UploadLimit: -1}, "Config.UploadLimit"},
 		{"bad listen address", Config{ListenAddrs: []string{"not-a-multiaddr"}}, "Config.ListenAddrs"},
 		{"identity not Ed25519", Config{Identity: rsaKey(t)}, "Config.Identity"},
+		{"new network with an invite", Config{NewNetwork: true, Invite: "p2pshare://x"}, "Config.NewNetwork and Config.Invite"},
+		{"new network with bootstrap peers", Config{NewNetwork: true, BootstrapPeers: []string{"/ip4/127.0.0.1/tcp/1/p2p/12D3KooWEqaf3QCoFZByNBFzxub1gtMMt94w7ScSQxC1vpjL7xTi"}}, "Config.NewNetwork and Config.BootstrapPeers"},
 		{"negative join timeout", Config{JoinTimeout: -1}, "Config.JoinTimeout"},
 	} {
 		t.Run(c.name, func(t *testing.T) {

@@ -21,7 +21,7 @@ func ExampleSwarm_Send() {
 	defer os.RemoveAll(dir)
 	loopback := []string{"/ip4/127.0.0.1/tcp/0"}
 
-	teacher, err := p2pshare.New(ctx, p2pshare.Config{ListenAddrs: loopback, Name: "teacher", DataDir: dir})
+	teacher, err := p2pshare.New(ctx, p2pshare.Config{ListenAddrs: loopback, Name: "teacher", DataDir: dir, NewNetwork: true})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -25,7 +25,7 @@ func ExampleSwarm_Seed() {
 	_ = os.WriteFile(image, []byte("a very small lab image"), 0o644)
 	loopback := []string{"/ip4/127.0.0.1/tcp/0"}
 
-	teacher, err := p2pshare.New(ctx, p2pshare.Config{ListenAddrs: loopback})
+	teacher, err := p2pshare.New(ctx, p2pshare.Config{ListenAddrs: loopback, NewNetwork: true})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -20,7 +20,7 @@ func ExampleSwarm_Share() {
 	image := filepath.Join(dir, "lab.img")
 	_ = os.WriteFile(image, []byte("a very small lab image"), 0o644)
 
-	teacher, err := p2pshare.New(ctx, p2pshare.Config{ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"}})
+	teacher, err := p2pshare.New(ctx, p2pshare.Config{ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"}, NewNetwork: true})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -44,7 +44,7 @@ func ExampleSwarm_Fetch() {
 	_ = os.WriteFile(image, []byte("a very small lab image"), 0o644)
 	loopback := []string{"/ip4/127.0.0.1/tcp/0"}
 
-	teacher, err := p2pshare.New(ctx, p2pshare.Config{ListenAddrs: loopback})
+	teacher, err := p2pshare.New(ctx, p2pshare.Config{ListenAddrs: loopback, NewNetwork: true})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -58,7 +58,7 @@ func TestConfigIdentity(t *testing.T) {
 	kept := t.TempDir()
 	first := testNode(t, nil, func(c *Config) { c.DataDir = kept })
 	first.Close()
-	_, err = New(ctx, Config{Identity: key, DataDir: kept, ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"}})
+	_, err = New(ctx, Config{Identity: key, DataDir: kept, ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"}, NewNetwork: true})
 	if err == nil || !strings.Contains(err.Error(), first.ID()) || !strings.Contains(err.Error(), "Config.Identity") {
 		t.Fatalf("a DataDir keeping another key: %v, want an error naming Config.Identity and %s", err, first.ID())
 	}

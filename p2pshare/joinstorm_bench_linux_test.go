@@ -66,7 +66,7 @@ func runBootstrapChild() error {
 		defer pprof.StopCPUProfile()
 	}
 	ctx := context.Background()
-	s, err := New(ctx, Config{DataDir: dir, ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"}})
+	s, err := New(ctx, Config{DataDir: dir, ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"}, NewNetwork: true})
 	if err != nil {
 		return err
 	}

@@ -140,8 +140,10 @@ func openNetwork(ctx context.Context, cfg *Config, key crypto.PrivKey, log *slog
 		n.joinVia = []peer.AddrInfo{inv.Bootstrap}
 		n.admitted = true
 		saveContacts(filepath.Join(memDir, contactsName), inv.Bootstrap)
-	default:
+	case len(cfg.BootstrapPeers) > 0:
 		return nil, errors.New("p2pshare: Config.BootstrapPeers is set but this node is no member yet: set Config.Invite (from the network's bootstrap) to join")
+	default:
+		return nil, fmt.Errorf("p2pshare: no network to start or join: Config.Invite is empty and Config.DataDir %q holds no membership; set Config.Invite to join a network, or Config.NewNetwork to start one", cfg.DataDir)
 	}
 	n.memDir, n.caDER = memDir, creds.CA
 	if n.crl, err = newCRLValidator(creds.CA); err != nil {
@@ -276,15 +278,16 @@ func (n *memberNet) close() {
 }
 
 // startsAsBootstrap reports whether cfg makes the node its network's
-// bootstrap: its DataDir holds the network's CA, or it has no invite, no
-// bootstrap peers and no member certificate to join with.
+// bootstrap: its DataDir holds the network's CA, or it asks for a new
+// network and holds no member certificate. (Validate has made sure that
+// NewNetwork comes with no invite and no bootstrap peers.)
 func startsAsBootstrap(cfg *Config) bool {
 	dir := cfg.DataDir
 	if dir == "" {
-		return cfg.Invite == "" && len(cfg.BootstrapPeers) == 0
+		return cfg.NewNetwork
 	}
 	return exists(filepath.Join(dir, networkDirName, "ca.key")) ||
-		(cfg.Invite == "" && len(cfg.BootstrapPeers) == 0 && !exists(filepath.Join(dir, memberDirName, "member.crt")))
+		(cfg.NewNetwork && !exists(filepath.Join(dir, memberDirName, "member.crt")))
 }
 
 func exists(p string) bool {

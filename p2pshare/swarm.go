@@ -5,9 +5,11 @@
 // it downloads, and seeding after it finishes. Members find each other and
 // the shares' metadata through a private Kademlia DHT: there is no tracker.
 //
-// The first node of a network (started with no bootstrap peers) is its
-// bootstrap node; every other node names it, or any member, in
-// Config.BootstrapPeers.
+// The first node of a network (started with Config.NewNetwork) is its
+// bootstrap node: it holds the network's CA and invites the others
+// (Swarm.Invite). Every other node joins with an invite (Config.Invite)
+// the first time, and from then on with the membership it keeps in
+// Config.DataDir.
 package p2pshare
 
 import (
@@ -64,8 +66,10 @@ type Swarm struct {
 	dir   *directory // the bootstrap's member directory; nil on a member
 }
 
-// New starts a node and, if Config.BootstrapPeers is set, joins the network
-// through them; it fails if none of them can be reached. Its errors that a
+// New starts a node: the bootstrap of a new network (Config.NewNetwork),
+// or a member that joins its network through the invite's bootstrap, the
+// contacts kept in DataDir and Config.BootstrapPeers; it fails if none of
+// them can be reached. Its errors that a
 // program can act on wrap ErrBadInvite, ErrInviteExpired, ErrWrongNetwork,
 // ErrRevoked, or ErrRefused (a *RefusedError with the bootstrap's reason,
 // which may wrap ErrInviteUsedUp, ErrNameTaken or ErrInviteExpired too).

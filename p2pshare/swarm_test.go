@@ -26,6 +26,9 @@ func testNode(t testing.TB, boot *Swarm, mod func(*Config)) *Swarm {
 	if mod != nil {
 		mod(&cfg)
 	}
+	// With no bootstrap to join, the node starts a network of its own,
+	// unless mod gave it a way into one.
+	cfg.NewNetwork = boot == nil && cfg.Invite == "" && len(cfg.BootstrapPeers) == 0
 	s, err := New(context.Background(), cfg)
 	if err != nil {
 		t.Fatalf("New: %v", err)

@@ -124,6 +124,7 @@ func runNode(ctx context.Context, o nodeOptions, begin <-chan struct{}, emit fun
 		ListenAddrs: []string{listen},
 		// The seeder starts a network of its own; the leechers join it.
 		Invite:        o.invite,
+		NewNetwork:    o.role == "seeder" && o.invite == "",
 		UploadLimit:   int64(o.up),
 		DownloadLimit: int64(o.down),
 	}

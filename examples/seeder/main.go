@@ -168,11 +168,14 @@ func seed(ctx context.Context, o options, stdout io.Writer, stderr *os.File) err
 	log := o.logLevel.Logger(stderr, "seeder")
 	log.Debug("starting the node", "data", dir, "listen", o.listen, "bootstrap", o.bootstrap)
 	sw, err := p2pshare.New(ctx, p2pshare.Config{
-		Logger:         log,
-		DataDir:        dir,
-		ListenAddrs:    []string{o.listen},
-		Metrics:        metricsweb.Libp2p(o.metrics != ""),
-		Invite:         o.invite,
+		Logger:      log,
+		DataDir:     dir,
+		ListenAddrs: []string{o.listen},
+		Metrics:     metricsweb.Libp2p(o.metrics != ""),
+		Invite:      o.invite,
+		// With no -invite and no -bootstrap the seeder starts a network
+		// (or, from a -data folder that holds one, goes on with it).
+		NewNetwork:     o.invite == "" && len(o.bootstrap) == 0,
 		Name:           o.name,
 		BootstrapPeers: o.bootstrap,
 		UploadLimit:    int64(o.up),
