@@ -4,7 +4,11 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	"io"
 	"log"
+	"os"
+	"path/filepath"
+	"time"
 
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -48,4 +52,55 @@ func ExampleConfig_newNetwork() {
 	// Output:
 	// p2pshare: no network to start or join: Config.Invite is empty and Config.DataDir "" holds no membership; set Config.Invite to join a network, or Config.NewNetwork to start one
 	// bootstrap: true
+}
+
+// A student's program reads one file of a folder share straight from the
+// download, without waiting for the rest: Files says where each file
+// begins, and the reader seeks there.
+func ExampleDownload_Reader() {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	dir, _ := os.MkdirTemp("", "p2pshare-example")
+	defer os.RemoveAll(dir)
+	lab := filepath.Join(dir, "lab")
+	_ = os.MkdirAll(filepath.Join(lab, "data"), 0o755)
+	_ = os.WriteFile(filepath.Join(lab, "README"), []byte("run ./data/quiz.txt"), 0o644)
+	_ = os.WriteFile(filepath.Join(lab, "data", "quiz.txt"), []byte("Q1: what is a DHT?"), 0o644)
+	loopback := []string{"/ip4/127.0.0.1/tcp/0"}
+
+	teacher, err := p2pshare.New(ctx, p2pshare.Config{ListenAddrs: loopback, NewNetwork: true})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer teacher.Close()
+	ih, err := teacher.Share(ctx, lab, p2pshare.ShareOptions{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	invite, _ := teacher.Invite(p2pshare.InviteOptions{})
+	student, err := p2pshare.New(ctx, p2pshare.Config{ListenAddrs: loopback, Invite: invite})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer student.Close()
+	dl, err := student.Fetch(ctx, ih, p2pshare.FetchOptions{Out: filepath.Join(dir, "copy")})
+	if err != nil {
+		log.Fatal(err)
+	}
+	r := dl.Reader(ctx)
+	defer r.Close()
+	for _, f := range dl.Files() {
+		if f.Path != "data/quiz.txt" {
+			continue
+		}
+		b := make([]byte, f.Size)
+		if _, err := r.Seek(f.Offset, io.SeekStart); err != nil {
+			log.Fatal(err)
+		}
+		if _, err := io.ReadFull(r, b); err != nil { // waits for the file's pieces
+			log.Fatal(err)
+		}
+		fmt.Printf("%s (%d bytes at %d): %s\n", f.Path, f.Size, f.Offset, b)
+	}
+	// Output: data/quiz.txt (18 bytes at 19): Q1: what is a DHT?
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"slices"
@@ -437,10 +436,6 @@ func (d *Download) Progress() Progress { return d.se.Progress() }
 // reliable way to learn the outcome. The channel closes when the download
 // stops.
 func (d *Download) Events() <-chan Event { return d.se.Subscribe() }
-
-// Reader reads the share's content in order (the files of a folder share
-// one after another), blocking until the next bytes are verified.
-func (d *Download) Reader(ctx context.Context) io.Reader { return d.se.NewReader(ctx) }
 
 // Wait blocks until the download completes (nil), fails, or ctx ends.
 func (d *Download) Wait(ctx context.Context) error {

@@ -215,6 +215,10 @@ func (s *Session) Infohash() cid.Cid { return s.cfg.Infohash }
 // Manifest is the session's share description.
 func (s *Session) Manifest() *manifest.Manifest { return s.m }
 
+// Have reports whether piece i is held, verified; out-of-range pieces are
+// not.
+func (s *Session) Have(i int) bool { return s.st.Have(i) }
+
 // Encoded is the manifest's canonical bytes.
 func (s *Session) Encoded() []byte { return s.cfg.Encoded }
 
