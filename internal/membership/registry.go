@@ -240,6 +240,9 @@ func serialHex(s *big.Int) string { return s.Text(16) }
 // it includes (JournalSeq says so, should the journal outlive a crash
 // here); the caller holds r.mu.
 func (r *Registry) save() error {
+	if r.path == "" {
+		return nil // NewMemoryRegistry
+	}
 	b, err := json.MarshalIndent(r.st, "", "  ")
 	if err != nil {
 		return fmt.Errorf("membership: encoding registry: %w", err)

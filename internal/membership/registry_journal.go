@@ -133,6 +133,9 @@ func (st *registryState) replay(entries []journalEntry) error {
 // journal line, or, once the journal is long, a new registry.json. The
 // caller holds r.mu and has already changed r.st; on error it undoes that.
 func (r *Registry) record(m *MemberRecord, tokenID string) error {
+	if r.path == "" {
+		return nil // NewMemoryRegistry
+	}
 	if r.journaled >= compactAfter {
 		return r.save()
 	}

@@ -1,0 +1,199 @@
+package coord
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"sort"
+	"sync"
+
+	"github.com/hashicorp/raft"
+	"github.com/libp2p/go-libp2p/core/peer"
+
+	"github.com/p2pshare/p2pshare/internal/membership"
+)
+
+// fsm is the group's state machine: the registry and the coordinators.
+// Raft applies committed entries to it one at a time, in log order, on
+// every coordinator; what it decides depends only on the entries, so every
+// coordinator decides the same.
+type fsm struct {
+	reg *membership.Registry
+
+	mu     sync.Mutex
+	coords map[peer.ID]Coordinator
+	// applied is called after each entry is applied (nil: nothing), with
+	// what it was and its outcome: the node's own reaction (a new CRL
+	// after a revocation) hangs off it.
+	applied func(Applied)
+}
+
+// Applied is one committed entry as a coordinator applied it.
+type Applied struct {
+	Index       uint64
+	Change      *membership.Change // a registry change, or nil
+	Coordinator *Coordinator       // an appointment or dismissal, or nil
+	Dismissed   bool
+	Result      membership.ChangeResult
+	Err         error // the registry's refusal, or a malformed entry
+}
+
+// result is what Apply returns to raft, and the proposer gets back.
+type result struct {
+	res membership.ChangeResult
+	err error
+}
+
+func newFSM(reg *membership.Registry) *fsm {
+	return &fsm{reg: reg, coords: map[peer.ID]Coordinator{}}
+}
+
+// Apply applies one committed entry.
+func (f *fsm) Apply(l *raft.Log) any {
+	if l.Type != raft.LogCommand {
+		return result{}
+	}
+	a := Applied{Index: l.Index}
+	c, err := decodeCommand(l.Data)
+	switch {
+	case err != nil:
+		// Written by a newer or broken coordinator: every replica skips it
+		// alike.
+		a.Err = err
+	case c.Op == opChange:
+		a.Change = c.Change
+		a.Result, a.Err = f.reg.Apply(*c.Change)
+	case c.Op == opAppoint:
+		a.Coordinator = c.Coordinator
+		f.mu.Lock()
+		f.coords[c.Coordinator.Peer] = *c.Coordinator
+		f.mu.Unlock()
+	case c.Op == opDismiss:
+		a.Coordinator, a.Dismissed = c.Coordinator, true
+		f.mu.Lock()
+		delete(f.coords, c.Coordinator.Peer)
+		f.mu.Unlock()
+	}
+	f.mu.Lock()
+	hook := f.applied
+	f.mu.Unlock()
+	if hook != nil {
+		hook(a)
+	}
+	return result{res: a.Result, err: a.Err}
+}
+
+// coordinators lists the appointed coordinators, by name.
+func (f *fsm) coordinators() []Coordinator {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := make([]Coordinator, 0, len(f.coords))
+	for _, c := range f.coords {
+		out = append(out, c)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Name != out[j].Name {
+			return out[i].Name < out[j].Name
+		}
+		return out[i].Peer < out[j].Peer
+	})
+	return out
+}
+
+func (f *fsm) isCoordinator(p peer.ID) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	_, ok := f.coords[p]
+	return ok
+}
+
+// snapshotFormat is the version of a snapshot's encoding.
+const snapshotFormat = 1
+
+// maxSnapshot bounds a snapshot: the registry's own limit and room for the
+// coordinators.
+const maxSnapshot = 65 << 20
+
+// snapshotState is a snapshot's encoding.
+type snapshotState struct {
+	Format       int             `json:"format"`
+	Registry     json.RawMessage `json:"registry"`
+	Coordinators []Coordinator   `json:"coordinators"`
+}
+
+// Snapshot captures the state now; raft writes it out later, while
+// entries go on being applied.
+func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
+	reg, err := f.reg.MarshalState()
+	if err != nil {
+		return nil, err
+	}
+	b, err := json.Marshal(snapshotState{Format: snapshotFormat, Registry: reg, Coordinators: f.coordinators()})
+	if err != nil {
+		return nil, fmt.Errorf("coord: encoding a snapshot: %w", err)
+	}
+	return snapshot(b), nil
+}
+
+// Restore replaces the state with a snapshot's.
+func (f *fsm) Restore(rc io.ReadCloser) error {
+	defer rc.Close()
+	b, err := io.ReadAll(io.LimitReader(rc, maxSnapshot+1))
+	if err != nil {
+		return fmt.Errorf("coord: reading a snapshot: %w", err)
+	}
+	st, err := decodeSnapshot(b)
+	if err != nil {
+		return err
+	}
+	if err := f.reg.RestoreState(st.Registry); err != nil {
+		return fmt.Errorf("coord: snapshot: %w", err)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.coords = map[peer.ID]Coordinator{}
+	for _, c := range st.Coordinators {
+		f.coords[c.Peer] = c
+	}
+	return nil
+}
+
+// decodeSnapshot parses a snapshot and checks its shape (the registry's is
+// checked by RestoreState). It decodes bytes from disk and the network
+// (a leader sends a lagging coordinator its snapshot) and is fuzzed.
+func decodeSnapshot(b []byte) (snapshotState, error) {
+	var st snapshotState
+	if len(b) > maxSnapshot {
+		return st, fmt.Errorf("coord: snapshot of %d bytes (limit %d): %w", len(b), maxSnapshot, ErrMalformed)
+	}
+	dj := json.NewDecoder(bytes.NewReader(b))
+	dj.DisallowUnknownFields()
+	if err := dj.Decode(&st); err != nil {
+		return snapshotState{}, fmt.Errorf("coord: snapshot: %v: %w", err, ErrMalformed)
+	}
+	if st.Format != snapshotFormat {
+		return snapshotState{}, fmt.Errorf("coord: snapshot format %d, this program reads %d: %w", st.Format, snapshotFormat, ErrMalformed)
+	}
+	if len(st.Registry) == 0 {
+		return snapshotState{}, fmt.Errorf("coord: snapshot without a registry: %w", ErrMalformed)
+	}
+	for _, c := range st.Coordinators {
+		if c.Peer.Validate() != nil || len(c.Name) > 64 {
+			return snapshotState{}, fmt.Errorf("coord: snapshot names coordinator %.60q (%.70q): %w", c.Name, c.Peer, ErrMalformed)
+		}
+	}
+	return st, nil
+}
+
+type snapshot []byte
+
+func (s snapshot) Persist(sink raft.SnapshotSink) error {
+	if _, err := sink.Write(s); err != nil {
+		_ = sink.Cancel()
+		return fmt.Errorf("coord: writing a snapshot: %w", err)
+	}
+	return sink.Close()
+}
+
+func (snapshot) Release() {}
