@@ -2,8 +2,13 @@ package p2pshare
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io"
+	"strings"
 
+	"github.com/p2pshare/p2pshare/internal/manifest"
+	"github.com/p2pshare/p2pshare/internal/storage"
 	"github.com/p2pshare/p2pshare/internal/swarm"
 )
 
@@ -74,3 +79,42 @@ var ErrReaderClosed = swarm.ErrReaderClosed
 // concurrent use, except that Close may be called while a Read blocks.
 // Each call returns a new reader at offset 0.
 func (d *Download) Reader(ctx context.Context) io.ReadSeekCloser { return d.se.NewReader(ctx) }
+
+// openFetchStore opens where a fetch keeps the share: memory, for
+// opts.InMemory (then mem is the store too), else opts.Out.
+func openFetchStore(m *manifest.Manifest, opts FetchOptions) (st swarm.Store, mem *storage.Memory, err error) {
+	if !opts.InMemory {
+		disk, err := storage.OpenFetch(m, opts.Out)
+		if err != nil {
+			return nil, nil, public("Fetch", err)
+		}
+		return disk, nil, nil
+	}
+	limit := opts.MemoryLimit
+	if limit == 0 {
+		limit = DefaultMemoryLimit
+	}
+	mem, err = storage.OpenMemory(m, limit)
+	if errors.Is(err, storage.ErrTooLarge) {
+		return nil, nil, fmt.Errorf("%w: %q is %d bytes, over FetchOptions.MemoryLimit of %d: fetch it to disk (FetchOptions.Out)", ErrTooLargeForMemory, m.Name, m.TotalSize(), limit)
+	}
+	if err != nil {
+		return nil, nil, public("Fetch", err)
+	}
+	return mem, mem, nil
+}
+
+// Bytes returns the content of a share fetched InMemory, once the download
+// is complete (after Wait returns nil): the node's own copy, which it goes
+// on seeding from until Close, so it must not be modified. For a fetch to
+// disk, or one not complete, it returns an error that says which.
+func (d *Download) Bytes() ([]byte, error) {
+	if d.mem == nil {
+		return nil, fmt.Errorf("p2pshare: Download.Bytes: %s was fetched to disk, at %s (FetchOptions.InMemory keeps a share in memory)", d.se.Infohash(), d.out)
+	}
+	b, err := d.mem.Bytes()
+	if err != nil {
+		return nil, fmt.Errorf("p2pshare: Download.Bytes: %s is not complete: %v", d.se.Infohash(), strings.TrimPrefix(err.Error(), "storage: "))
+	}
+	return b, nil
+}

@@ -104,3 +104,44 @@ func ExampleDownload_Reader() {
 	}
 	// Output: data/quiz.txt (18 bytes at 19): Q1: what is a DHT?
 }
+
+// A quiz never touches the student's disk: the student's program fetches
+// it into memory and reads it from there.
+func ExampleFetchOptions_inMemory() {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	dir, _ := os.MkdirTemp("", "p2pshare-example")
+	defer os.RemoveAll(dir)
+	quiz := filepath.Join(dir, "quiz.json")
+	_ = os.WriteFile(quiz, []byte(`{"q1":"what is a DHT?"}`), 0o644)
+	loopback := []string{"/ip4/127.0.0.1/tcp/0"}
+
+	teacher, err := p2pshare.New(ctx, p2pshare.Config{ListenAddrs: loopback, NewNetwork: true})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer teacher.Close()
+	ih, err := teacher.Share(ctx, quiz, p2pshare.ShareOptions{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	invite, _ := teacher.Invite(p2pshare.InviteOptions{})
+	student, err := p2pshare.New(ctx, p2pshare.Config{ListenAddrs: loopback, Invite: invite})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer student.Close()
+	dl, err := student.Fetch(ctx, ih, p2pshare.FetchOptions{InMemory: true})
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := dl.Wait(ctx); err != nil {
+		log.Fatal(err)
+	}
+	b, err := dl.Bytes()
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("%s: %s\n", dl.Name(), b)
+	// Output: quiz.json: {"q1":"what is a DHT?"}
+}

@@ -127,7 +127,27 @@ type FetchOptions struct {
 	// the fetch waits, and keeps looking for holders, until it completes
 	// or ctx ends. It must not be negative.
 	StallTimeout time.Duration
+	// InMemory keeps the share's content in memory instead of at Out,
+	// which must then be empty: none of it touches the disk (a quiz, say).
+	// Download.Bytes returns it once complete, Reader as it arrives, and
+	// the node seeds it from memory until the Download is closed. A share
+	// over MemoryLimit is refused once its manifest is found, before any
+	// of it is fetched, with an error that gives both sizes and wraps
+	// ErrTooLargeForMemory. An in-memory fetch does not resume: what it
+	// held is gone once it stops.
+	InMemory bool
+	// MemoryLimit bounds the size of a share fetched InMemory. 0 means
+	// 64 MiB; it must not be negative.
+	MemoryLimit int64
 }
+
+// DefaultMemoryLimit is the largest share a fetch keeps InMemory when
+// FetchOptions.MemoryLimit is 0.
+const DefaultMemoryLimit = 64 << 20
+
+// ErrTooLargeForMemory is wrapped by Fetch's error for a share fetched
+// InMemory that is larger than FetchOptions.MemoryLimit.
+var ErrTooLargeForMemory = errors.New("p2pshare: share too large to fetch in memory")
 
 // ErrStalled is wrapped by the error of a download that received no piece
 // data for its FetchOptions.StallTimeout. The error's text says what the
@@ -154,11 +174,15 @@ func (s *Swarm) Fetch(ctx context.Context, infohash Infohash, opts FetchOptions)
 	if _, err := manifest.ParseInfohash(infohash.String()); err != nil {
 		return nil, public("Fetch", err)
 	}
-	if opts.Out == "" {
-		return nil, errors.New("p2pshare: FetchOptions.Out is empty")
-	}
-	if opts.StallTimeout < 0 {
+	switch {
+	case opts.InMemory && opts.Out != "":
+		return nil, fmt.Errorf("p2pshare: FetchOptions.Out %q and InMemory are both set: a fetch goes to disk or to memory", opts.Out)
+	case opts.Out == "" && !opts.InMemory:
+		return nil, errors.New("p2pshare: FetchOptions.Out is empty (set it, or InMemory)")
+	case opts.StallTimeout < 0:
 		return nil, fmt.Errorf("p2pshare: FetchOptions.StallTimeout %v is negative", opts.StallTimeout)
+	case opts.MemoryLimit < 0:
+		return nil, fmt.Errorf("p2pshare: FetchOptions.MemoryLimit %d is negative", opts.MemoryLimit)
 	}
 	s.mu.Lock()
 	closed := s.closed
@@ -168,10 +192,12 @@ func (s *Swarm) Fetch(ctx context.Context, infohash Infohash, opts FetchOptions)
 	}
 	// The destination is checked before the lookup, which can take as long
 	// as LookupTimeout: a fetch that cannot write says so at once.
-	if _, err := os.Lstat(opts.Out); err == nil {
-		return nil, fmt.Errorf("p2pshare: FetchOptions.Out %s: %w", opts.Out, fs.ErrExist)
-	} else if !errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("p2pshare: FetchOptions.Out: checking %s: %w", opts.Out, err)
+	if !opts.InMemory {
+		if _, err := os.Lstat(opts.Out); err == nil {
+			return nil, fmt.Errorf("p2pshare: FetchOptions.Out %s: %w", opts.Out, fs.ErrExist)
+		} else if !errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("p2pshare: FetchOptions.Out: checking %s: %w", opts.Out, err)
+		}
 	}
 	lctx, lcancel := ctx, context.CancelFunc(func() {})
 	if opts.LookupTimeout > 0 {
@@ -185,16 +211,16 @@ func (s *Swarm) Fetch(ctx context.Context, infohash Infohash, opts FetchOptions)
 		}
 		return nil, err
 	}
-	st, err := storage.OpenFetch(m, opts.Out)
+	st, mem, err := openFetchStore(m, opts)
 	if err != nil {
-		return nil, public("Fetch", err)
+		return nil, err
 	}
 	se, err := s.start(swarm.Config{Manifest: m, Encoded: enc, Infohash: infohash, Storage: st, StallTimeout: opts.StallTimeout})
 	if err != nil {
 		st.Close()
 		return nil, err
 	}
-	d := &Download{s: s, se: se, out: opts.Out}
+	d := &Download{s: s, se: se, out: opts.Out, mem: mem}
 	go d.watch(ctx)
 	var first time.Duration
 	if from != "" {
@@ -393,6 +419,7 @@ type Download struct {
 	s   *Swarm
 	se  *swarm.Session
 	out string
+	mem *storage.Memory // the content of an InMemory fetch; nil on disk
 	err error
 	mu  sync.Mutex
 }
@@ -424,7 +451,8 @@ func (d *Download) Name() string { return d.se.Manifest().Name }
 // Size is the share's content size in bytes.
 func (d *Download) Size() int64 { return d.se.Manifest().TotalSize() }
 
-// Path is where the share ends up, FetchOptions.Out.
+// Path is where the share ends up, FetchOptions.Out; "" for a fetch
+// InMemory.
 func (d *Download) Path() string { return d.out }
 
 // Progress is a snapshot of the download now.
@@ -464,5 +492,6 @@ func (d *Download) Wait(ctx context.Context) error {
 }
 
 // Close stops the download, or stops seeding it once complete. A partial
-// download stays on disk, resumable.
+// download stays on disk, resumable; one fetched InMemory is dropped
+// (Bytes still returns a complete one).
 func (d *Download) Close() error { return d.se.Close() }

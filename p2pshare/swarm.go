@@ -267,7 +267,7 @@ func (s *Swarm) Addrs() []string {
 }
 
 // Close stops every share and fetch and shuts the node down. Partial
-// downloads stay on disk, resumable.
+// downloads stay on disk, resumable (those fetched InMemory are gone).
 func (s *Swarm) Close() error {
 	s.mu.Lock()
 	if s.closed {

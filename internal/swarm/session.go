@@ -26,13 +26,33 @@ import (
 	"github.com/p2pshare/p2pshare/internal/wire"
 )
 
+// Store holds a session's content: on disk (storage.Storage) or in memory
+// (storage.Memory). WritePiece gets verified pieces; Sync records what is
+// held, where that can outlive the session; Complete puts a finished fetch
+// in place; Close ends it. Reads and writes of different pieces may run at
+// once.
+type Store interface {
+	Have(i int) bool
+	ReadPiece(i int, buf []byte) ([]byte, error)
+	ReadAt(p []byte, off int64) (int, error)
+	WritePiece(i int, data []byte) error
+	Sync() error
+	Complete() error
+	Close() error
+}
+
+var (
+	_ Store = (*storage.Storage)(nil)
+	_ Store = (*storage.Memory)(nil)
+)
+
 // Config is what a Session needs. Every field but Up, Down, Log and
 // InFlightBytes is required.
 type Config struct {
 	Manifest *manifest.Manifest
 	Encoded  []byte  // the manifest's canonical bytes, served to peers
 	Infohash cid.Cid // names the share
-	Storage  *storage.Storage
+	Storage  Store
 	Self     peer.ID
 	Up, Down *rate.Limiter // the node's caps on piece payload; nil: none
 	// UpTurn (NewUpTurn), shared by every session under the same Up, is
@@ -86,7 +106,7 @@ type Config struct {
 type Session struct {
 	cfg    Config
 	m      *manifest.Manifest
-	st     *storage.Storage
+	st     Store
 	limits wire.Limits
 	ctx    context.Context
 	cancel context.CancelFunc
