@@ -99,7 +99,10 @@ const (
 var errNotBootstrap = errorOf(ErrNotBootstrap, nil, "only the network's bootstrap node sees the class")
 
 // Class returns a snapshot of the class on a share: every member that
-// reported it. Only the bootstrap node sees the class.
+// reported it. Only the bootstrap node sees the class, and only on the
+// shares it holds itself (shared or fetched): their name and size are its
+// own manifest's, whatever members report, and a share it closed leaves
+// the view ten minutes later.
 func (s *Swarm) Class(infohash Infohash) (ClassSnapshot, error) {
 	v := s.class.view
 	if v == nil {
@@ -142,6 +145,7 @@ type classAggregator struct {
 	counts  chan chan map[string]map[string]int // members per share and state, for metrics
 	done    chan struct{}                       // closed when run returns
 	seq     atomic.Uint64                       // numbers the status streams
+	heeded  atomic.Uint64                       // members' reports taken into the view
 }
 
 // classEvent is a member's report, or the end of one of its status streams.
@@ -245,12 +249,13 @@ func (a *classAggregator) run() {
 			case e.report != nil:
 				latest[e.from] = max(latest[e.from], e.stream)
 				v.Observe(e.at, classview.Member{ID: e.from.String(), Name: e.name}, *e.report)
+				a.heeded.Add(1)
 			case latest[e.from] == e.stream:
 				v.Disconnected(e.from.String())
 			}
 		case q := <-a.asks:
 			now := time.Now()
-			v.Observe(now, self, a.c.ownReport())
+			observeSelf(v, now, self, a.c.ownReport())
 			q.reply <- v.Snapshot(now, q.share)
 		case q := <-a.counts:
 			now := time.Now()
@@ -283,7 +288,7 @@ func (a *classAggregator) run() {
 			delete(watchers, w)
 			close(w.c)
 		case now := <-t.C:
-			v.Observe(now, self, a.c.ownReport())
+			observeSelf(v, now, self, a.c.ownReport())
 			for w := range watchers {
 				snap := v.Snapshot(now, w.share)
 				select { // the newest replaces one not yet read
@@ -294,4 +299,18 @@ func (a *classAggregator) run() {
 			}
 		}
 	}
+}
+
+// observeSelf takes the bootstrap's own report r into v: the shares it
+// holds, with the name and size of its own manifests (the only shares the
+// view tracks), and its own line on each. Shares it stopped holding are
+// forgotten some minutes on.
+func observeSelf(v *classview.View, now time.Time, self classview.Member, r classview.Report) {
+	for _, sr := range r.Shares {
+		if !sr.Stopped {
+			v.Hold(now, sr.Share, sr.Name, sr.Total, now.Add(-time.Duration(sr.AgeMillis)*time.Millisecond))
+		}
+	}
+	v.Expire(now)
+	v.Observe(now, self, r)
 }

@@ -33,9 +33,12 @@ type Config struct {
 	// MaxMembers bounds the members tracked per share; reports from more
 	// are ignored. 0 means 4096.
 	MaxMembers int
-	// MaxShares bounds the shares tracked; reports of more are ignored.
+	// MaxShares bounds the shares tracked (Hold); more are ignored.
 	// 0 means 1024.
 	MaxShares int
+	// ForgetAfter is how long a share stays in the view once it is no
+	// longer held (Hold), with its members' records. 0 means 10 minutes.
+	ForgetAfter time.Duration
 }
 
 // maxAge bounds how far back a report's AgeMillis may date a class's start.
@@ -55,8 +58,10 @@ type View struct {
 }
 
 type share struct {
-	name    string
-	size    int64
+	name    string    // from the bootstrap's own manifest (Hold)
+	size    int64     // likewise
+	since   time.Time // when the bootstrap opened it: the class starts no earlier
+	held    time.Time // when Hold last named it
 	start   time.Time // when the first receiver opened it
 	entries map[string]*entry
 }
@@ -90,27 +95,50 @@ func New(cfg Config) *View {
 	if cfg.MaxShares <= 0 {
 		cfg.MaxShares = 1024
 	}
+	if cfg.ForgetAfter <= 0 {
+		cfg.ForgetAfter = 10 * time.Minute
+	}
 	return &View{cfg: cfg, shares: map[string]*share{}}
 }
 
+// Hold says that the bootstrap holds share id at now, with this name and
+// size from its own manifest, and has since opened. Only the shares held are tracked, and their
+// name and size are these, whatever members report: a member can neither
+// retitle nor resize the class, nor fill the view with shares nobody holds.
+func (v *View) Hold(now time.Time, id, name string, size int64, opened time.Time) {
+	sh := v.shares[id]
+	if sh == nil {
+		if len(v.shares) >= v.cfg.MaxShares {
+			return
+		}
+		sh = &share{entries: map[string]*entry{}, since: opened}
+		v.shares[id] = sh
+	}
+	sh.name, sh.size, sh.held = name, size, now
+}
+
+// Expire forgets the shares not held (Hold) for Config.ForgetAfter before
+// now, with their members' records.
+func (v *View) Expire(now time.Time) {
+	for id, sh := range v.shares {
+		if now.Sub(sh.held) > v.cfg.ForgetAfter {
+			delete(v.shares, id)
+		}
+	}
+}
+
 // Observe takes a report m sent at now. A share m reported before but not
-// now was closed by m: it counts as gone.
+// now was closed by m: it counts as gone. Shares not held (Hold) are
+// ignored; a member's bytes and total are taken against the held size.
 func (v *View) Observe(now time.Time, m Member, r Report) {
 	seen := map[string]bool{}
 	for _, sr := range r.Shares {
 		seen[sr.Share] = true
 		sh := v.shares[sr.Share]
 		if sh == nil {
-			if len(v.shares) >= v.cfg.MaxShares {
-				continue
-			}
-			sh = &share{entries: map[string]*entry{}}
-			v.shares[sr.Share] = sh
+			continue
 		}
-		if sr.Name != "" {
-			sh.name = sr.Name
-		}
-		sh.size = max(sh.size, sr.Total)
+		sr.Total, sr.Bytes = sh.size, min(sr.Bytes, sh.size)
 		e := sh.entries[m.ID]
 		if e == nil {
 			if len(sh.entries) >= v.cfg.MaxMembers {
@@ -120,8 +148,12 @@ func (v *View) Observe(now time.Time, m Member, r Report) {
 			sh.entries[m.ID] = e
 		}
 		if !sr.Origin {
-			// The class starts when its first receiver opened the share.
-			opened := now.Add(-time.Duration(min(sr.AgeMillis, maxAge.Milliseconds())) * time.Millisecond)
+			// The class starts when its first receiver opened the share,
+			// and not before the bootstrap held it.
+			opened := now.Add(-time.Duration(min(max(sr.AgeMillis, 0), maxAge.Milliseconds())) * time.Millisecond)
+			if opened.Before(sh.since) {
+				opened = sh.since
+			}
 			if sh.start.IsZero() || opened.Before(sh.start) {
 				sh.start = opened
 			}

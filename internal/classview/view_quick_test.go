@@ -17,6 +17,8 @@ func TestViewInvariants(t *testing.T) {
 			v := New(Config{StallAfter: 3 * time.Second, GoneAfter: 2 * time.Second, MaxMembers: 6})
 			now := time.Unix(1000, 0)
 			const total = 1000
+			v.Hold(now, "a", "a", total, now)
+			v.Hold(now, "b", "b", total, now)
 			held := map[string]int64{}
 			for step := range 400 {
 				now = now.Add(time.Duration(rng.IntN(1500)) * time.Millisecond)

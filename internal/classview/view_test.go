@@ -1,6 +1,7 @@
 package classview
 
 import (
+	"fmt"
 	"math"
 	"testing"
 	"time"
@@ -16,7 +17,9 @@ type class struct {
 }
 
 func newClass(t *testing.T) *class {
-	return &class{t: t, v: New(Config{StallAfter: 10 * time.Second, GoneAfter: 5 * time.Second}), now: time.Unix(1_000_000, 0)}
+	c := &class{t: t, v: New(Config{StallAfter: 10 * time.Second, GoneAfter: 5 * time.Second}), now: time.Unix(1_000_000, 0)}
+	c.v.Hold(c.now, ih, "lab4", 1000, c.now)
+	return c
 }
 
 func (c *class) after(d time.Duration) { c.now = c.now.Add(d) }
@@ -67,6 +70,7 @@ func TestViewScript(t *testing.T) {
 	c.report("ana", 0, 0)
 	c.report("ben", 0, 0)
 	c.report("cy", 0, 0)
+	c.v.Hold(c.now, "other", "other", 1, c.now.Add(-time.Hour))
 	c.v.Observe(c.now, Member{ID: "id-dan", Name: "dan"}, Report{Shares: []ShareReport{{Share: "other", Total: 1, AgeMillis: 1500}}})
 	if s := c.v.Snapshot(c.now, "other"); !s.Started.Equal(c.now.Add(-1500 * time.Millisecond)) {
 		t.Errorf("started %v, want 1.5 s before dan's first report (%v)", s.Started, c.now)
@@ -172,6 +176,8 @@ func TestViewAllDone(t *testing.T) {
 func TestViewMaxMembers(t *testing.T) {
 	v := New(Config{MaxMembers: 2, MaxShares: 1})
 	now := time.Unix(0, 0)
+	v.Hold(now, ih, "x", 1, now)
+	v.Hold(now, "another", "y", 1, now) // past MaxShares
 	for _, n := range []string{"a", "b", "c"} {
 		v.Observe(now, Member{ID: n, Name: n}, Report{Shares: []ShareReport{{Share: ih, Total: 1}}})
 	}
@@ -181,5 +187,53 @@ func TestViewMaxMembers(t *testing.T) {
 	v.Observe(now, Member{ID: "a", Name: "a"}, Report{Shares: []ShareReport{{Share: ih, Total: 1}, {Share: "another", Total: 1}}})
 	if got := v.Shares(); len(got) != 1 || got[0] != ih {
 		t.Errorf("Shares() = %v", got)
+	}
+}
+
+// TestViewForgedReports: a member reports the share held under another
+// name and size, dates its start a day back, and reports shares nobody
+// holds: the view keeps the held name, size and start, and no other share.
+func TestViewForgedReports(t *testing.T) {
+	c := newClass(t)
+	opened := c.now
+	c.after(time.Minute)
+	c.report("ana", 100, 10)
+	forged := []ShareReport{{Share: ih, Name: "DEFACED", Total: 1 << 40, Bytes: 1 << 40, AgeMillis: maxAge.Milliseconds()}}
+	for i := range MaxShares - 1 {
+		forged = append(forged, ShareReport{Share: fmt.Sprint("fake-", i), Name: "DEFACED", Total: 1})
+	}
+	c.v.Observe(c.now, Member{ID: "id-mallory", Name: "mallory"}, Report{Shares: forged})
+	s := c.v.Snapshot(c.now, ih)
+	if s.Name != "lab4" || s.Size != 1000 || !s.Started.Equal(opened) {
+		t.Errorf("snapshot %+v: want lab4 of 1000 bytes, started when the bootstrap opened it (%v)", s, opened)
+	}
+	for _, m := range s.Members {
+		if m.Name == "mallory" && (m.Total != 1000 || m.Bytes != 1000) {
+			t.Errorf("mallory's line %+v: bytes and total past the share's size", m)
+		}
+	}
+	if got := c.v.Shares(); len(got) != 1 || got[0] != ih {
+		t.Errorf("Shares() = %v, want the held one alone", got)
+	}
+}
+
+// TestViewForgetsSharesNoLongerHeld: a share the bootstrap stopped holding
+// is dropped ForgetAfter later, with its members; one still held stays.
+func TestViewForgetsSharesNoLongerHeld(t *testing.T) {
+	v := New(Config{ForgetAfter: time.Minute})
+	now := time.Unix(0, 0)
+	v.Hold(now, "old", "a", 1, now)
+	v.Hold(now, "kept", "b", 1, now)
+	v.Observe(now, Member{ID: "m", Name: "m"}, Report{Shares: []ShareReport{{Share: "old", Total: 1}, {Share: "kept", Total: 1}}})
+	for range 2 {
+		now = now.Add(40 * time.Second)
+		v.Hold(now, "kept", "b", 1, time.Unix(0, 0))
+		v.Expire(now)
+	}
+	if got := v.Shares(); len(got) != 1 || got[0] != "kept" {
+		t.Fatalf("Shares() = %v, want kept alone", got)
+	}
+	if s := v.Snapshot(now, "old"); len(s.Members) != 0 {
+		t.Errorf("a forgotten share still has members: %+v", s)
 	}
 }
