@@ -57,6 +57,10 @@ type CA struct {
 	cert *x509.Certificate
 	key  ed25519.PrivateKey
 	fp   [32]byte
+	// issuer is a coordinator's own certificate (coordcert.go), under
+	// which a coordinator's CA issues with the coordinator's key; nil: the
+	// root issues with its own.
+	issuer *x509.Certificate
 }
 
 // LoadOrCreateCA loads the CA kept in dir, or, if dir holds none, creates

@@ -100,7 +100,12 @@ func (c *CA) Issue(r IssueRequest) (*MemberCert, error) {
 		BasicConstraintsValid: true,
 		URIs:                  []*url.URL{sanURI(c.NetworkID(), r.Peer)},
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, c.cert, pub, c.key)
+	parent := c.cert
+	if c.issuer != nil { // a coordinator's: it carries the coordinator's certificate
+		parent = c.issuer
+		tmpl.ExtraExtensions = []pkix.Extension{{Id: oidIssuedBy, Value: c.issuer.Raw}}
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, pub, c.key)
 	if err != nil {
 		return nil, fmt.Errorf("membership: issuing certificate for %s: %w", r.Name, err)
 	}
@@ -217,7 +222,11 @@ func (v *Verifier) Verify(certDER []byte, remote peer.ID, now time.Time) (*Membe
 	if m.NetworkID != v.netID {
 		return nil, fmt.Errorf("membership: certificate of %q is for network %.16s…, not %.16s…: %w", m.Name, m.NetworkID, v.netID, ErrWrongCA)
 	}
-	if err := m.x509.CheckSignatureFrom(v.ca); err != nil {
+	issuer, err := v.issuerOf(m, now)
+	if err != nil {
+		return nil, err
+	}
+	if err := m.x509.CheckSignatureFrom(issuer); err != nil {
 		return nil, fmt.Errorf("membership: certificate of %q is not signed by network %.16s…: %v: %w", m.Name, v.netID, err, ErrWrongCA)
 	}
 	if now.After(m.NotAfter) {
@@ -228,9 +237,12 @@ func (v *Verifier) Verify(certDER []byte, remote peer.ID, now time.Time) (*Membe
 	}
 	// The full path check as well (key usages, constraints, the CA's own
 	// validity), now that the clear failures have been named.
-	if _, err := m.x509.Verify(x509.VerifyOptions{
-		Roots: v.pool, CurrentTime: now, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny},
-	}); err != nil {
+	opts := x509.VerifyOptions{Roots: v.pool, CurrentTime: now, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}
+	if issuer != v.ca {
+		opts.Intermediates = x509.NewCertPool()
+		opts.Intermediates.AddCert(issuer)
+	}
+	if _, err := m.x509.Verify(opts); err != nil {
 		return nil, fmt.Errorf("membership: certificate of %q does not chain to network %.16s…: %v: %w", m.Name, v.netID, err, ErrWrongCA)
 	}
 	rk, err := peerKey(remote)
