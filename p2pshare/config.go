@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/crypto"
@@ -50,12 +51,25 @@ type Config struct {
 	// multiaddrs ending in /p2p/<peer ID>; the invite's bootstrap address is
 	// always used.
 	BootstrapPeers []string
-	// AllowNames, on a bootstrap node, are the only names that may join;
-	// nil means any name.
+	// AllowNames, on a bootstrap node, are the only names that shared
+	// invites may admit (a class's roll numbers, say); a name off the list
+	// is refused, and told so. The bootstrap keeps the list with its
+	// registry: a non-nil AllowNames replaces the kept list, nil keeps it
+	// (none on a new network: any name may join). Swarm.AllowName adds to
+	// it while the node runs. Invites bound to a name
+	// (InviteOptions.Name) admit that name, listed or not.
 	AllowNames []string
+	// MaxPerAddress, on a bootstrap node, caps how many members one source
+	// address (an IPv4 address, an IPv6 /64) may have admitted with shared
+	// invites; the next is refused. 0 means no cap, the default, because a
+	// whole class behind one NAT, or a demo on 127.0.0.1, is one address.
+	MaxPerAddress int
 	// Approve, on a bootstrap node, is asked about every join that passed
 	// every other check (a teacher says yes or no); the string is the reason
-	// a refused newcomer sees. Nil means every valid invite is enough.
+	// a refused newcomer sees. Meanwhile the newcomer is told that it waits
+	// for approval. ctx ends when the newcomer gives up (its JoinTimeout),
+	// after 2 minutes, or when the node closes; the join is refused then.
+	// Nil means every valid invite is enough.
 	Approve func(ctx context.Context, r JoinRequest) (bool, string)
 	// UploadLimit and DownloadLimit cap piece payload in bytes per second,
 	// across all shares and peers of the node. 0 means no cap.
@@ -134,6 +148,13 @@ func (c Config) Validate() error {
 		return fmt.Errorf("p2pshare: Config.Republish %v is negative", c.Republish)
 	case c.MessageTTL < 0:
 		return fmt.Errorf("p2pshare: Config.MessageTTL %v is negative", c.MessageTTL)
+	case c.MaxPerAddress < 0:
+		return fmt.Errorf("p2pshare: Config.MaxPerAddress %d is negative", c.MaxPerAddress)
+	}
+	for i, n := range c.AllowNames {
+		if err := CheckName(n); err != nil {
+			return fmt.Errorf("p2pshare: Config.AllowNames[%d]: %s", i, strings.TrimPrefix(err.Error(), "p2pshare: "))
+		}
 	}
 	return nil
 }

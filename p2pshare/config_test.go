@@ -25,6 +25,8 @@ func TestConfigValidateOnLiteral(t *testing.T) {
 		{"new network with an invite", Config{NewNetwork: true, Invite: "p2pshare://x"}, "Config.NewNetwork and Config.Invite"},
 		{"new network with bootstrap peers", Config{NewNetwork: true, BootstrapPeers: []string{"/ip4/127.0.0.1/tcp/1/p2p/12D3KooWEqaf3QCoFZByNBFzxub1gtMMt94w7ScSQxC1vpjL7xTi"}}, "Config.NewNetwork and Config.BootstrapPeers"},
 		{"negative join timeout", Config{JoinTimeout: -1}, "Config.JoinTimeout"},
+		{"negative cap per address", Config{MaxPerAddress: -1}, "Config.MaxPerAddress"},
+		{"look-alike allowed name", Config{AllowNames: []string{"s1234", "ſ1234"}}, "Config.AllowNames[1]: name \"ſ1234\": character 1"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			err := c.cfg.Validate()

@@ -2,6 +2,7 @@ package p2pshare_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log"
 	"os"
@@ -74,4 +75,69 @@ func ExampleSwarm_Fetch() {
 	b, _ := os.ReadFile(dl.Path())
 	fmt.Printf("%s: %q\n", dl.Name(), b)
 	// Output: lab.img: "a very small lab image"
+}
+
+// A teacher approves each newcomer by hand. Config.Approve holds every
+// join that passed the invite's checks until it answers; the newcomer is
+// told meanwhile that it waits. Here the requests go to a channel, where a
+// console or a web page would show them as pending and take the teacher's
+// answer.
+func ExampleConfig_approve() {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	loopback := []string{"/ip4/127.0.0.1/tcp/0"}
+
+	type pending struct {
+		req    p2pshare.JoinRequest
+		answer chan bool
+	}
+	requests := make(chan pending)
+	teacher, err := p2pshare.New(ctx, p2pshare.Config{ListenAddrs: loopback,
+		Approve: func(ctx context.Context, r p2pshare.JoinRequest) (bool, string) {
+			p := pending{r, make(chan bool, 1)}
+			select {
+			case requests <- p:
+			case <-ctx.Done(): // the newcomer gave up, or time ran out
+				return false, "nobody decided"
+			}
+			select {
+			case ok := <-p.answer:
+				return ok, "the teacher does not know " + r.Name
+			case <-ctx.Done():
+				return false, "nobody decided"
+			}
+		}})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer teacher.Close()
+	go func() { // the teacher's console
+		for p := range requests {
+			fmt.Printf("%s asks to join\n", p.req.Name)
+			p.answer <- p.req.Name == "s1234"
+		}
+	}()
+
+	invite, err := teacher.Invite(p2pshare.InviteOptions{Uses: 30, TTL: time.Hour})
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, name := range []string{"s1234", "intruder"} {
+		student, err := p2pshare.New(ctx, p2pshare.Config{ListenAddrs: loopback, Invite: invite, Name: name})
+		var refused *p2pshare.RefusedError
+		switch {
+		case errors.As(err, &refused):
+			fmt.Println("refused:", refused.Reason)
+		case err != nil:
+			log.Fatal(err)
+		default:
+			fmt.Println(name, "joined")
+			student.Close()
+		}
+	}
+	// Output:
+	// s1234 asks to join
+	// s1234 joined
+	// intruder asks to join
+	// refused: not approved: the teacher does not know intruder
 }

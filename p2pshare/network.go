@@ -30,12 +30,19 @@ type JoinRequest struct {
 	Peer PeerID
 	Name string
 	Role string // teacher, student or seeder
+	// Addr is the source address it comes from: an IPv4 address, or an
+	// IPv6 /64.
+	Addr string
 }
 
 // InviteOptions shape an invite.
 type InviteOptions struct {
 	Uses int           // how many members may join with it; 0 means 1
 	TTL  time.Duration // how long it is valid; 0 means 24 hours
+	// Name, if set, binds the invite to one student (a per-student
+	// invite): it admits that name only, once (Uses must be 0 or 1), and
+	// while it may still admit, a shared invite cannot take the name.
+	Name string
 }
 
 // memberNet is the node's membership: its certificate and roster, and on the
@@ -101,7 +108,7 @@ func openNetwork(ctx context.Context, cfg *Config, key crypto.PrivKey, log *slog
 	switch {
 	case startsAsBootstrap(cfg):
 		n.boot, err = membership.OpenBootstrap(membership.BootstrapConfig{
-			Dir: netDir, AllowNames: cfg.AllowNames, Approve: approver(cfg.Approve), Log: log,
+			Dir: netDir, AllowNames: cfg.AllowNames, MaxPerAddress: cfg.MaxPerAddress, Approve: approver(cfg.Approve), Log: log,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("p2pshare: opening the network's CA: %w", err)
@@ -131,7 +138,7 @@ func openNetwork(ctx context.Context, cfg *Config, key crypto.PrivKey, log *slog
 		}
 		n.joinVia = loadContacts(filepath.Join(memDir, contactsName))
 	case inv != nil:
-		if creds, err = join(ctx, cfg, h, *inv, name); err != nil {
+		if creds, err = join(ctx, cfg, log, h, *inv, name); err != nil {
 			return nil, err
 		}
 		if err := membership.SaveCredentials(memDir, creds); err != nil {
@@ -186,14 +193,16 @@ func openNetwork(ctx context.Context, cfg *Config, key crypto.PrivKey, log *slog
 
 // join runs admission on the node's host, before it is a member (its
 // gater lets it dial out and nothing in).
-func join(ctx context.Context, cfg *Config, h host.Host, inv membership.Invite, name string) (membership.Credentials, error) {
+func join(ctx context.Context, cfg *Config, log *slog.Logger, h host.Host, inv membership.Invite, name string) (membership.Credentials, error) {
 	t := cfg.JoinTimeout
 	if t == 0 {
 		t = defaultJoinTimeout
 	}
 	jctx, cancel := context.WithTimeout(ctx, t)
 	defer cancel()
-	creds, err := membership.Join(jctx, h, inv, membership.JoinRequest{Name: name})
+	creds, err := membership.Join(jctx, h, inv, membership.JoinRequest{Name: name, Waiting: func(why string) {
+		log.Info("the bootstrap holds the join for the teacher's approval", "bootstrap", why)
+	}})
 	if err != nil {
 		return membership.Credentials{}, public("joining the network", err)
 	}
@@ -249,7 +258,7 @@ func approver(f func(context.Context, JoinRequest) (bool, string)) func(context.
 		return nil
 	}
 	return func(ctx context.Context, r membership.Request) (bool, string) {
-		return f(ctx, JoinRequest{Peer: r.Peer, Name: r.Name, Role: string(r.Role)})
+		return f(ctx, JoinRequest{Peer: r.Peer, Name: r.Name, Role: string(r.Role), Addr: r.Addr})
 	}
 }
 
@@ -331,9 +340,9 @@ func (s *Swarm) Invite(o InviteOptions) (string, error) {
 	if s.net.boot == nil {
 		return "", errorOf(ErrNotBootstrap, nil, "only the network's bootstrap node makes invites")
 	}
-	inv, err := s.net.boot.NewInvite(membership.InviteOptions{Uses: o.Uses, TTL: o.TTL})
+	inv, err := s.net.boot.NewInvite(membership.InviteOptions{Uses: o.Uses, TTL: o.TTL, Name: o.Name})
 	if err != nil {
-		return "", fmt.Errorf("p2pshare: %w", err)
+		return "", public("", err)
 	}
 	return inv.String(), nil
 }

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
@@ -104,7 +105,7 @@ func (b *Bootstrap) Admit(s network.Stream) {
 	var mc *MemberCert
 	switch req.Kind {
 	case kindJoin:
-		mc, err = b.join(p, h.ID(), nonce, &req)
+		mc, err = b.join(s, p, h.ID(), ip, nonce, &req)
 	case kindRenew:
 		mc, err = b.renew(p, &req)
 	}
@@ -147,7 +148,7 @@ func (b *Bootstrap) Admit(s network.Stream) {
 // and then records the token use and the member durably: a use is recorded
 // only for a certificate signed, and a certificate leaves only once its use
 // is recorded.
-func (b *Bootstrap) join(p, self peer.ID, nonce [32]byte, req *clientMsg) (*MemberCert, error) {
+func (b *Bootstrap) join(s network.Stream, p, self peer.ID, ip string, nonce [32]byte, req *clientMsg) (*MemberCert, error) {
 	if _, err := peerKey(p); err != nil {
 		return nil, refuse("peer %s has no Ed25519 key; p2pshare members need one", p)
 	}
@@ -163,21 +164,12 @@ func (b *Bootstrap) join(p, self peer.ID, nonce [32]byte, req *clientMsg) (*Memb
 	if err := checkNewName(req.Name); err != nil {
 		return nil, refuse("%s", strings.TrimPrefix(err.Error(), "membership: "))
 	}
-	j := joinRecord{Peer: p, Name: req.Name, Role: req.Role, Token: tokID}
+	j := joinRecord{Peer: p, Name: req.Name, Role: req.Role, Token: tokID, Addr: ip}
 	if err := b.reg.precheck(j, b.cfg.Now()); err != nil {
 		return nil, err
 	}
-	if b.allow != nil && !b.allow[nameKey(req.Name)] {
-		return nil, refuse("name %q is not on this network's list of names", req.Name)
-	}
 	if b.cfg.Approve != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), b.cfg.ApproveTimeout)
-		ok, why := b.cfg.Approve(ctx, Request{Peer: p, Name: req.Name, Role: req.Role, TokenID: tokID})
-		cancel()
-		if !ok {
-			if why = strings.TrimSpace(why); why == "" {
-				why = "no reason given"
-			}
+		if ok, why := b.approve(s, Request{Peer: p, Name: req.Name, Role: req.Role, TokenID: tokID, Addr: ip}); !ok {
 			return nil, refuse("not approved: %s", why)
 		}
 	}
@@ -194,6 +186,66 @@ func (b *Bootstrap) join(p, self peer.ID, nonce [32]byte, req *clientMsg) (*Memb
 		return nil, err // a refusal, or a disk failure that Admit reports vaguely
 	}
 	return mc, nil
+}
+
+// waitingEvery is how often a newcomer waiting for approval is told again
+// that it waits: a write that fails means it hung up, and its request is
+// withdrawn.
+const waitingEvery = 5 * time.Second
+
+// approve asks cfg.Approve about r, telling the newcomer on s that it
+// waits, until the callback answers, ApproveTimeout passes, the newcomer
+// hangs up or the bootstrap closes. It returns the decision and, for a
+// refusal, its reason.
+func (b *Bootstrap) approve(s network.Stream, r Request) (bool, string) {
+	limit := b.cfg.ApproveTimeout
+	ctx, cancel := context.WithTimeout(context.Background(), limit)
+	defer cancel()
+	wait := serverMsg{Kind: kindWaiting, Reason: fmt.Sprintf("waiting for the teacher to approve %q (up to %v)", r.Name, limit)}
+	_ = s.SetDeadline(time.Now().Add(limit + streamTimeout))
+	if err := writeFrame(s, wait.encode()); err != nil {
+		return false, "the newcomer hung up"
+	}
+	var gone atomic.Bool
+	stop, stopped := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(stopped)
+		t := time.NewTicker(waitingEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-b.done:
+				cancel()
+				return
+			case <-t.C:
+				if writeFrame(s, wait.encode()) != nil {
+					gone.Store(true)
+					cancel()
+					return
+				}
+			}
+		}
+	}()
+	ok, why := b.cfg.Approve(ctx, r)
+	close(stop)
+	<-stopped
+	if ok {
+		return !gone.Load(), "the newcomer hung up"
+	}
+	switch why = strings.TrimSpace(why); {
+	case why != "":
+	case gone.Load():
+		why = "the newcomer hung up"
+	case errors.Is(ctx.Err(), context.DeadlineExceeded):
+		why = fmt.Sprintf("the teacher did not decide within %v", limit)
+	case ctx.Err() != nil:
+		why = "the bootstrap closed"
+	default:
+		why = "no reason given"
+	}
+	return false, why
 }
 
 // errIssue marks a certificate the CA failed to sign: nothing was

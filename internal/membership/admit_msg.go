@@ -12,12 +12,14 @@ import (
 // Message kinds on /p2pshare/admit/1.0.0. The bootstrap speaks first (a
 // challenge, a busy reply if too many newcomers are ahead, or a refusal if
 // it will not talk), the newcomer answers with a join or renew request, the
-// bootstrap ends with a grant or a refusal.
+// bootstrap ends with a grant or a refusal. While a teacher decides on a
+// join, the bootstrap says every few seconds that the newcomer waits.
 const (
 	kindChallenge byte = 'C'
 	kindBusy      byte = 'B'
 	kindRefusal   byte = 'R'
 	kindGrant     byte = 'G'
+	kindWaiting   byte = 'W'
 	kindJoin      byte = 'J'
 	kindRenew     byte = 'N'
 )
@@ -39,7 +41,7 @@ type serverMsg struct {
 	CA    []byte // the network root certificate, DER
 	Nonce [32]byte
 	Sig   [64]byte // CA signature over transcript("sig", …)
-	// refusal and busy
+	// refusal, busy and waiting
 	Reason string
 	// busy: when to ask again, in milliseconds
 	RetryMs uint32
@@ -71,7 +73,7 @@ func (m *serverMsg) encode() []byte {
 		e.bytes16(m.CA)
 		e.raw(m.Nonce[:])
 		e.raw(m.Sig[:])
-	case kindRefusal:
+	case kindRefusal, kindWaiting:
 		e.bytes16([]byte(m.Reason))
 	case kindBusy:
 		e.u32(int(m.RetryMs))
@@ -94,7 +96,7 @@ func decodeServerMsg(b []byte) (serverMsg, error) {
 		m.CA = d.bytes16("CA certificate", maxCertDER)
 		copy(m.Nonce[:], d.take(32, "nonce"))
 		copy(m.Sig[:], d.take(64, "signature"))
-	case kindRefusal:
+	case kindRefusal, kindWaiting:
 		m.Reason = d.reason()
 	case kindBusy:
 		m.RetryMs = uint32(d.u32("retry-after"))

@@ -23,17 +23,28 @@ type Request struct {
 	Role    Role
 	TokenID string // hex; "" for a renewal
 	Renewal bool
+	Addr    string // the source address it comes from (an IPv4 address, an IPv6 /64)
 }
 
 // BootstrapConfig configures the network's admission node. Zero values have
 // the meaning each field's comment gives.
 type BootstrapConfig struct {
 	Dir string // holds ca.key, ca.crt, registry.json, member.crt, crl.der; required
-	// AllowNames, if not nil, are the only names that may join (compared
-	// case-insensitively), e.g. a class's roll numbers.
+	// AllowNames, if not nil, are the only names that shared invites may
+	// admit (compared by nameKey), e.g. a class's roll numbers. The list is
+	// kept in the registry: it replaces the one kept there, and nil keeps
+	// that one (Registry.SetAllowNames(nil) lifts it). Per-student invites
+	// (InviteOptions.Name) admit their name whether listed or not.
 	AllowNames []string
+	// MaxPerAddress caps the members one source address (an IPv4 address,
+	// an IPv6 /64) may have admitted with shared invites; 0 means no cap.
+	// A class behind one NAT, or a demo on 127.0.0.1, is one address.
+	MaxPerAddress int
 	// Approve, if set, is asked about every join that passed every other
 	// check (a teacher says yes or no); the string is the refusal reason.
+	// The newcomer is told it waits for approval. ctx ends when
+	// ApproveTimeout passes, the newcomer hangs up, or the bootstrap
+	// closes; the join is then refused.
 	Approve func(ctx context.Context, r Request) (bool, string)
 	// ApproveTimeout bounds Approve; 0 means 2 minutes.
 	ApproveTimeout time.Duration
@@ -64,11 +75,10 @@ type BootstrapConfig struct {
 // policy, and the /p2pshare/admit/1.0.0 handler. It is safe for concurrent
 // use.
 type Bootstrap struct {
-	cfg   BootstrapConfig
-	ca    *CA
-	reg   *Registry
-	allow map[string]bool // nameKey; nil: everyone
-	log   *slog.Logger
+	cfg BootstrapConfig
+	ca  *CA
+	reg *Registry
+	log *slog.Logger
 
 	crlMu sync.Mutex // orders revocations and lifts, and the CRLs they sign
 
@@ -134,14 +144,14 @@ func OpenBootstrap(cfg BootstrapConfig) (*Bootstrap, error) {
 		b.log = slog.New(slog.DiscardHandler)
 	}
 	if cfg.AllowNames != nil {
-		b.allow = map[string]bool{}
-		for _, n := range cfg.AllowNames {
-			if err := checkNewName(n); err != nil {
-				return nil, fmt.Errorf("membership: BootstrapConfig.AllowNames: %w", err)
-			}
-			b.allow[nameKey(n)] = true
+		if err := reg.SetAllowNames(cfg.AllowNames); err != nil {
+			return nil, fmt.Errorf("membership: BootstrapConfig.AllowNames: %w", err)
 		}
 	}
+	if cfg.MaxPerAddress < 0 {
+		return nil, fmt.Errorf("membership: BootstrapConfig.MaxPerAddress %d is negative", cfg.MaxPerAddress)
+	}
+	reg.setMaxPerAddr(cfg.MaxPerAddress)
 	for _, c := range reg.NameConflicts() {
 		b.log.Warn("registry: two members share a name", "conflict", c)
 	}
@@ -245,6 +255,10 @@ type InviteOptions struct {
 	TTL   time.Duration  // how long it stays valid; 0 means 24 hours
 	Role  Role           // the role it admits; "" means student
 	Addrs []ma.Multiaddr // bootstrap addresses to put in it; nil means the host's (up to 16)
+	// Name, if set, binds the invite to one student: it admits that name
+	// only, once (Uses must be 0 or 1), and while it may still admit, no
+	// shared invite takes the name.
+	Name string
 }
 
 // NewInvite records a new join token durably and returns its invite. The
@@ -268,6 +282,17 @@ func (b *Bootstrap) NewInvite(o InviteOptions) (Invite, error) {
 	if err := validRole(o.Role); err != nil {
 		return Invite{}, err
 	}
+	if o.Name != "" {
+		if o.Uses != 1 {
+			return Invite{}, fmt.Errorf("membership: an invite bound to name %q admits one member, not %d", o.Name, o.Uses)
+		}
+		if err := checkNewName(o.Name); err != nil {
+			return Invite{}, err
+		}
+		if err := b.reg.nameInUse(o.Name); err != nil {
+			return Invite{}, err
+		}
+	}
 	if o.Addrs == nil {
 		o.Addrs = h.Addrs()
 	}
@@ -283,7 +308,7 @@ func (b *Bootstrap) NewInvite(o InviteOptions) (Invite, error) {
 	}
 	now := b.cfg.Now()
 	exp := now.Add(o.TTL).Truncate(time.Second)
-	t := TokenRecord{ID: hex.EncodeToString(id[:]), Secret: secret[:], Role: o.Role, Uses: o.Uses, UsesLeft: o.Uses, Expires: exp, Created: now}
+	t := TokenRecord{ID: hex.EncodeToString(id[:]), Secret: secret[:], Role: o.Role, Uses: o.Uses, UsesLeft: o.Uses, Expires: exp, Created: now, Name: o.Name}
 	if err := b.reg.AddToken(t); err != nil {
 		return Invite{}, err
 	}

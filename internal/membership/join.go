@@ -36,6 +36,9 @@ type Credentials struct {
 type JoinRequest struct {
 	Name string
 	Role Role // "" means student; it must be the role the invite's token admits
+	// Waiting, if set, is told once, with the bootstrap's words, that the
+	// join waits for the teacher's approval.
+	Waiting func(reason string)
 }
 
 // Join asks the bootstrap named in inv to admit h's peer. It first checks
@@ -57,7 +60,7 @@ func Join(ctx context.Context, h host.Host, inv Invite, req JoinRequest) (Creden
 	}
 	msg := clientMsg{Kind: kindJoin, TokenID: inv.TokenID, Name: req.Name, Role: req.Role}
 	return inTurn(ctx, hangUp(h, inv.Bootstrap.ID), func() (Credentials, error) {
-		return exchangeAdmission(ctx, h, inv.Bootstrap, inv.CAFingerprint, func(nonce [32]byte, bootstrap peer.ID) clientMsg {
+		return exchangeAdmission(ctx, h, inv.Bootstrap, inv.CAFingerprint, req.Waiting, func(nonce [32]byte, bootstrap peer.ID) clientMsg {
 			msg.Proof = joinProof(inv.Secret[:], nonce, bootstrap, h.ID(), &msg)
 			return msg
 		})
@@ -117,7 +120,7 @@ func Renew(ctx context.Context, h host.Host, ai peer.AddrInfo, cur Credentials) 
 		return Credentials{}, err
 	}
 	return inTurn(ctx, func() {}, func() (Credentials, error) {
-		return exchangeAdmission(ctx, h, ai, Fingerprint(ca), func([32]byte, peer.ID) clientMsg {
+		return exchangeAdmission(ctx, h, ai, Fingerprint(ca), nil, func([32]byte, peer.ID) clientMsg {
 			return clientMsg{Kind: kindRenew, Cert: cur.Cert}
 		})
 	})
@@ -125,7 +128,7 @@ func Renew(ctx context.Context, h host.Host, ai peer.AddrInfo, cur Credentials) 
 
 // exchangeAdmission runs the newcomer's side of the admission protocol.
 // request builds the request once the challenge has been checked.
-func exchangeAdmission(ctx context.Context, h host.Host, ai peer.AddrInfo, pin [32]byte,
+func exchangeAdmission(ctx context.Context, h host.Host, ai peer.AddrInfo, pin [32]byte, waiting func(string),
 	request func(nonce [32]byte, bootstrap peer.ID) clientMsg) (Credentials, error) {
 	if err := connectBootstrap(ctx, h, ai); err != nil {
 		return Credentials{}, err
@@ -135,6 +138,10 @@ func exchangeAdmission(ctx context.Context, h host.Host, ai peer.AddrInfo, pin [
 		return Credentials{}, fmt.Errorf("membership: bootstrap %s dropped the connection or serves no admission (is this peer blocked or revoked?): %w", ai.ID, err)
 	}
 	defer s.Close()
+	// A join given up (ctx cancelled) resets the stream, so that a read
+	// waiting for the teacher's approval ends, and the bootstrap hears
+	// that the newcomer is gone.
+	defer context.AfterFunc(ctx, func() { _ = s.Reset() })()
 	if d, ok := ctx.Deadline(); ok {
 		_ = s.SetDeadline(d)
 	} else {
@@ -156,7 +163,19 @@ func exchangeAdmission(ctx context.Context, h host.Host, ai peer.AddrInfo, pin [
 	}
 	_ = s.CloseWrite()
 	reply, err := readServer(s)
+	waited := ""
+	for err == nil && reply.Kind == kindWaiting {
+		if waited == "" && waiting != nil {
+			waiting(reply.Reason)
+		}
+		waited = reply.Reason
+		reply, err = readServer(s)
+	}
 	if err != nil {
+		var refused *RefusalError
+		if waited != "" && !errors.As(err, &refused) {
+			return Credentials{}, fmt.Errorf("membership: the bootstrap said %q, and then: %w", waited, err)
+		}
 		return Credentials{}, err
 	}
 	if reply.Kind != kindGrant {

@@ -317,3 +317,7 @@ func validName(n string) error {
 	}
 	return nil
 }
+
+// CheckNewName is checkNewName for the packages that give names out: the
+// rules a name must pass to be given to a newcomer.
+func CheckNewName(n string) error { return checkNewName(n) }

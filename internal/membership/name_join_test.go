@@ -50,7 +50,7 @@ func rawJoin(t testing.TB, k crypto.PrivKey, inv Invite, name string) (Credentia
 	ctx, cancel := context.WithTimeout(context.Background(), waitBound)
 	defer cancel()
 	msg := clientMsg{Kind: kindJoin, TokenID: inv.TokenID, Name: name, Role: RoleStudent}
-	return exchangeAdmission(ctx, h, inv.Bootstrap, inv.CAFingerprint, func(nonce [32]byte, bootstrap peer.ID) clientMsg {
+	return exchangeAdmission(ctx, h, inv.Bootstrap, inv.CAFingerprint, nil, func(nonce [32]byte, bootstrap peer.ID) clientMsg {
 		msg.Proof = joinProof(inv.Secret[:], nonce, bootstrap, h.ID(), &msg)
 		return msg
 	})

@@ -12,7 +12,7 @@ var (
 	// not known to the bootstrap; a new invite is needed.
 	ErrUsedUp = errors.New("invite used up")
 	// ErrNameTaken: the name asked for is held by another peer, or
-	// reserved by a revocation.
+	// reserved by a revocation or by a per-student invite.
 	ErrNameTaken = errors.New("name taken")
 )
 
@@ -46,6 +46,7 @@ var refusalKinds = []struct {
 	{regexp.MustCompile(`^the invite with token \S+ was cancelled`), ErrUsedUp},
 	{regexp.MustCompile(`^name ".*" is already held by peer `), ErrNameTaken},
 	{regexp.MustCompile(`^name ".*" was revoked `), ErrNameTaken},
+	{regexp.MustCompile(`^name ".*" is reserved for the student's own invite`), ErrNameTaken},
 	{regexp.MustCompile(`^name ".*": character \d+, `), ErrBadName},
 }
 

@@ -59,6 +59,15 @@ func TestRefusalKinds(t *testing.T) {
 			_, err := rawJoin(t, newKey(t), tn.invite(InviteOptions{}), "s1\u200b")
 			return err
 		}, ErrBadName, `character 3, '\u200b' (U+200B), is invisible`},
+		{"name bound to an invite", func() error {
+			tn.invite(InviteOptions{Name: "s8"})
+			_, err := joinWith(t, newKey(t), tn.invite(InviteOptions{}), "s8", RoleStudent)
+			return err
+		}, ErrNameTaken, `name "s8" is reserved for the student's own invite`},
+		{"invite for another name", func() error {
+			_, err := joinWith(t, newKey(t), tn.invite(InviteOptions{Name: "s9"}), "s10", RoleStudent)
+			return err
+		}, nil, `is for "s9" only, not "s10"`},
 		{"wrong role", func() error {
 			_, err := joinWith(t, newKey(t), tn.invite(InviteOptions{}), "s4", RoleTeacher)
 			return err

@@ -10,6 +10,7 @@ import (
 	"math/big"
 	"os"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -31,6 +32,10 @@ type MemberRecord struct {
 	NotAfter time.Time `json:"not_after"`
 	Token    string    `json:"token,omitempty"` // the token that admitted it; "" for the bootstrap itself
 	Joined   time.Time `json:"joined"`
+	// From is the source address it was admitted from (an IPv4 address,
+	// an IPv6 /64; "" in registries of earlier versions), for the cap per
+	// address (namePolicy).
+	From string `json:"from,omitempty"`
 }
 
 // TokenRecord is a join token as the bootstrap keeps it. The secret stays
@@ -46,6 +51,9 @@ type TokenRecord struct {
 	// Cancelled is when the teacher cancelled it (zero: never): it admits
 	// nobody from then on.
 	Cancelled time.Time `json:"cancelled,omitzero"`
+	// Name, if set, is the one name the token admits (a per-student
+	// invite); while it has a use left, no other token may take the name.
+	Name string `json:"name,omitempty"`
 }
 
 // RevokedRecord is a member removed from the network. Until the teacher
@@ -71,9 +79,17 @@ type registryState struct {
 	Tokens    map[string]*TokenRecord  `json:"tokens"`
 	Revoked   []RevokedRecord          `json:"revoked"`
 	CRLNumber int64                    `json:"crl_number"` // of the newest CRL issued
+	// Allow, if set, holds the only names shared invites may admit
+	// (namePolicy); absent, any name may join.
+	Allow *allowList `json:"allow,omitempty"`
 	// JournalSeq is the last journal entry this state includes
 	// (registry_journal.go).
 	JournalSeq int64 `json:"journal_seq,omitempty"`
+}
+
+// allowList is the persisted allow-list.
+type allowList struct {
+	Names []string `json:"names"`
 }
 
 // Registry is the bootstrap's durable state: members, the names they hold,
@@ -86,10 +102,13 @@ type Registry struct {
 	path      string
 	mu        sync.Mutex
 	st        *registryState
-	names     map[string]peer.ID // nameKey → the member holding it
-	reserved  map[string]int     // nameKey → index in st.Revoked of a revocation not lifted
-	conflicts []string           // names that share a key, found when loading (reindex)
-	journaled int                // entries in the journal
+	names     map[string]peer.ID  // nameKey → the member holding it
+	reserved  map[string]int      // nameKey → index in st.Revoked of a revocation not lifted
+	conflicts []string            // names that share a key, found when loading (reindex)
+	journaled int                 // entries in the journal
+	bound     map[string][]string // nameKey → IDs of the tokens bound to that name
+	perAddr   map[string]int      // source address → members admitted from it with shared invites
+	policy    namePolicy          // Allow from st.Allow; MaxPerAddr from the bootstrap's configuration
 }
 
 // OpenRegistry loads the registry at path, or starts an empty one there if
@@ -150,6 +169,24 @@ func (r *Registry) reindex() {
 			r.reserved[nameKey(rv.Name)] = i
 		}
 	}
+	r.bound, r.perAddr = map[string][]string{}, map[string]int{}
+	for id, t := range r.st.Tokens {
+		if t.Name != "" {
+			r.bound[nameKey(t.Name)] = append(r.bound[nameKey(t.Name)], id)
+		}
+	}
+	for _, m := range ms {
+		if t := r.st.Tokens[m.Token]; m.From != "" && t != nil && t.Name == "" {
+			r.perAddr[m.From]++
+		}
+	}
+	r.policy.Allow = nil
+	if r.st.Allow != nil {
+		r.policy.Allow = make(map[string]bool, len(r.st.Allow.Names))
+		for _, n := range r.st.Allow.Names {
+			r.policy.Allow[nameKey(n)] = true
+		}
+	}
 }
 
 // NameConflicts lists the members found, when the registry was loaded, to
@@ -199,7 +236,7 @@ func (st *registryState) check() error {
 		if m == nil || m.Peer.String() != k || m.Peer.Validate() != nil {
 			return fmt.Errorf("membership: registry: member entry %.60q is empty or names another peer: %w", k, ErrMalformed)
 		}
-		if err := errors.Join(validName(m.Name), validRole(m.Role), validSerials(m.Serials)); err != nil {
+		if err := errors.Join(validName(m.Name), validRole(m.Role), validSerials(m.Serials), validFrom(m.From)); err != nil {
 			return fmt.Errorf("membership: registry: member %s: %w", k, err)
 		}
 	}
@@ -209,6 +246,18 @@ func (st *registryState) check() error {
 		}
 		if t.UsesLeft < 0 || t.UsesLeft > t.Uses || validRole(t.Role) != nil {
 			return fmt.Errorf("membership: registry: token %s has %d of %d uses left, role %q: %w", id, t.UsesLeft, t.Uses, t.Role, ErrMalformed)
+		}
+		if t.Name != "" {
+			if err := validName(t.Name); err != nil {
+				return fmt.Errorf("membership: registry: token %s: %w", id, err)
+			}
+		}
+	}
+	if st.Allow != nil {
+		for i, n := range st.Allow.Names {
+			if err := validName(n); err != nil {
+				return fmt.Errorf("membership: registry: allowed name %d: %w", i+1, err)
+			}
 		}
 	}
 	for _, rv := range st.Revoked {
@@ -228,6 +277,14 @@ func validSerials(ss []string) error {
 		if _, ok := new(big.Int).SetString(s, 16); !ok || len(s) > 40 {
 			return fmt.Errorf("membership: serial %.48q is not hex: %w", s, ErrMalformed)
 		}
+	}
+	return nil
+}
+
+// validFrom checks a member's source address for shape: short, printable.
+func validFrom(a string) error {
+	if len(a) > 64 || strings.IndexFunc(a, func(r rune) bool { return r <= ' ' || r > '~' }) >= 0 {
+		return fmt.Errorf("membership: source address %.70q: %w", a, ErrMalformed)
 	}
 	return nil
 }
@@ -269,6 +326,9 @@ func (r *Registry) AddToken(t TokenRecord) error {
 	if err := r.save(); err != nil {
 		delete(r.st.Tokens, t.ID)
 		return err
+	}
+	if t.Name != "" {
+		r.bound[nameKey(t.Name)] = append(r.bound[nameKey(t.Name)], t.ID)
 	}
 	return nil
 }

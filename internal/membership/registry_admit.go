@@ -20,6 +20,7 @@ type joinRecord struct {
 	Name  string
 	Role  Role
 	Token string // hex token ID
+	Addr  string // source address (remoteIP); "" if unknown
 }
 
 // checkJoin decides whether j may join, against the registry state at now.
@@ -61,7 +62,19 @@ func (r *Registry) checkJoin(j joinRecord, now time.Time) error {
 	if j.Role != t.Role {
 		return refuse("token %s admits a %s, not a %s", j.Token, t.Role, j.Role)
 	}
-	return nil
+	return r.policy.check(nameFacts{Name: j.Name, Token: j.Token, TokenName: t.Name,
+		NameBound: r.nameBound(key, now), Addr: j.Addr, FromAddr: r.perAddr[j.Addr]})
+}
+
+// nameBound reports whether a per-student invite that may still admit is
+// bound to the name with key k; the caller holds r.mu.
+func (r *Registry) nameBound(k string, now time.Time) bool {
+	for _, id := range r.bound[k] {
+		if t := r.st.Tokens[id]; t != nil && t.Cancelled.IsZero() && t.UsesLeft > 0 && now.Before(t.Expires) {
+			return true
+		}
+	}
+	return false
 }
 
 func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }
@@ -103,13 +116,20 @@ func (r *Registry) admit(j joinRecord, serial *big.Int, notAfter, now time.Time)
 	t := r.st.Tokens[j.Token]
 	t.UsesLeft--
 	m := &MemberRecord{Peer: j.Peer, Name: j.Name, Role: j.Role, Serials: []string{serialHex(serial)},
-		NotAfter: notAfter, Token: j.Token, Joined: now}
+		NotAfter: notAfter, Token: j.Token, Joined: now, From: j.Addr}
 	r.st.Members[key] = m
 	r.names[nameKey(j.Name)] = j.Peer
+	shared := t.Name == "" && j.Addr != ""
+	if shared {
+		r.perAddr[j.Addr]++
+	}
 	if err := r.record(m, j.Token); err != nil {
 		t.UsesLeft++
 		delete(r.st.Members, key)
 		delete(r.names, nameKey(j.Name))
+		if shared {
+			r.perAddr[j.Addr]--
+		}
 		return err
 	}
 	return nil

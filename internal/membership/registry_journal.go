@@ -93,7 +93,7 @@ func decodeJournalLine(line []byte) (journalEntry, error) {
 	if e.Seq <= 0 || m == nil || m.Peer.Validate() != nil {
 		return e, fmt.Errorf("entry %d has no valid member: %w", e.Seq, ErrMalformed)
 	}
-	if err := errors.Join(validName(m.Name), validRole(m.Role), validSerials(m.Serials)); err != nil {
+	if err := errors.Join(validName(m.Name), validRole(m.Role), validSerials(m.Serials), validFrom(m.From)); err != nil {
 		return e, fmt.Errorf("entry %d: %w", e.Seq, err)
 	}
 	if t := e.Token; t != nil && (len(t.ID) != 32 || !isHex(t.ID) || t.UsesLeft < 0) {
