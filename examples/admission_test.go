@@ -20,10 +20,11 @@ type console struct {
 	lines chan string // the seeder's stderr, line by line
 }
 
-// startConsole starts a bootstrap seeder of file with its stdin open.
-func startConsole(t *testing.T, bin, file string) *console {
+// startConsole starts a bootstrap seeder of file with its stdin open,
+// with further flags args.
+func startConsole(t *testing.T, bin, file string, args ...string) *console {
 	t.Helper()
-	cmd := exec.Command(bin, "-file", file, "-listen", "/ip4/127.0.0.1/tcp/0")
+	cmd := exec.Command(bin, append([]string{"-file", file, "-listen", "/ip4/127.0.0.1/tcp/0"}, args...)...)
 	stdin, _ := cmd.StdinPipe()
 	stdout, _ := cmd.StdoutPipe()
 	stderr, _ := cmd.StderrPipe()
@@ -31,7 +32,7 @@ func startConsole(t *testing.T, bin, file string) *console {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { stdin.Close(); cmd.Process.Kill(); cmd.Wait() })
-	c := &console{t: t, stdin: stdin, lines: make(chan string, 64)}
+	c := &console{t: t, stdin: stdin, lines: make(chan string, 256)}
 	out := bufio.NewScanner(stdout)
 	if !out.Scan() || json.Unmarshal(out.Bytes(), &c.s) != nil {
 		t.Fatalf("seeder printed no JSON line")
@@ -45,23 +46,30 @@ func startConsole(t *testing.T, bin, file string) *console {
 	return c
 }
 
-// do types cmd and waits for the seeder's line that says want.
-func (c *console) do(cmd, want string) {
+// do types cmd and waits for the seeder's line that says want, which it
+// returns.
+func (c *console) do(cmd, want string) string {
 	c.t.Helper()
 	if _, err := io.WriteString(c.stdin, cmd+"\n"); err != nil {
 		c.t.Fatal(err)
 	}
+	return c.expect(want)
+}
+
+// expect waits for the seeder's line that says want, and returns it.
+func (c *console) expect(want string) string {
+	c.t.Helper()
 	timeout := time.After(deadline)
 	var seen []string
 	for {
 		select {
 		case l := <-c.lines:
 			if strings.Contains(l, want) {
-				return
+				return l
 			}
 			seen = append(seen, l)
 		case <-timeout:
-			c.t.Fatalf("%q: the seeder did not say %q within %v; it said:\n%s", cmd, want, deadline, strings.Join(seen, "\n"))
+			c.t.Fatalf("the seeder did not say %q within %v; it said:\n%s", want, deadline, strings.Join(seen, "\n"))
 		}
 	}
 }

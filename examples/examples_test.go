@@ -88,6 +88,8 @@ type seeder struct {
 	Infohash string   `json:"infohash"`
 	Addrs    []string `json:"addrs"`
 	Invite   string   `json:"invite"`
+	// Admission is the bootstrap's mode of admission, in one line.
+	Admission string `json:"admission"`
 }
 
 // startSeeder starts a seeder of file on loopback and reads its JSON line.

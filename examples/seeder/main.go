@@ -2,14 +2,34 @@
 // serves it until interrupted.
 //
 //	seeder -file PATH [-listen MULTIADDR] [-invite STRING|@FILE] [-invite-uses N]
-//	       [-invite-ttl DURATION] [-up RATE] [-budget COPIES] [-data DIR]
+//	       [-invite-ttl DURATION] [-allow-names FILE] [-approve] [-max-per-address N]
+//	       [-up RATE] [-budget COPIES] [-data DIR]
 //	       [-http ADDR [-http-remote]] [-metrics ADDR] [-log-level debug|info|warn|error]
 //
 // With no -invite the seeder is the first node of a new network, its
 // bootstrap: it holds the network's CA and admits the members who bring its
 // invite. Once it serves, it prints one JSON line on stdout:
 //
-//	{"infohash":"bafk…","addrs":["/ip4/127.0.0.1/tcp/4001/p2p/12D3…",…],"invite":"p2pshare://…"}
+//	{"infohash":"bafk…","addrs":["/ip4/127.0.0.1/tcp/4001/p2p/12D3…",…],"invite":"p2pshare://…","admission":"open invite: …"}
+//
+// "admission" says in one line how the bootstrap admits newcomers (on a
+// terminal it is shown on stderr too). By default it is an open invite:
+// whoever holds the class invite joins, under any name no member holds, so
+// one student holding it can join many times under classmates' roll
+// numbers. Four options bind names, alone or together:
+//
+//   - -allow-names FILE: the class invite admits only the names in FILE, one
+//     a line (# starts a comment); the bootstrap keeps the list, and
+//     "allow NAME" adds to it and to FILE.
+//   - per-student invites: "invite NAME" prints an invite that admits NAME
+//     only, once; while it is outstanding the class invite cannot take
+//     NAME. -invite-uses 0 prints no class invite at all.
+//   - -approve: each join waits, up to the newcomer's time limit (two
+//     minutes at most), for "approve NAME" or "deny NAME"; the newcomer is
+//     told it waits.
+//   - -max-per-address N: the class invite admits at most N members from
+//     one address. Off by default: a class behind one NAT, or a demo on
+//     127.0.0.1, is one address.
 //
 // With -http the bootstrap serves the teacher's page: the class's progress
 // live in a browser (http://ADDR/), and the same as JSON (/status.json).
@@ -27,7 +47,12 @@
 //	                                      cancel-invite also cancels the invite that admitted it
 //	lift NAME|PEER-ID                     lift a revocation: the name and peer may join again
 //	invite [USES [TTL]]                   print a new invite
+//	invite NAME [TTL]                     print an invite for one student: NAME only, once
 //	invite cancel INVITE|TOKEN-ID         cancel an invite: nobody joins with it any more
+//	allow NAME                            add NAME to the -allow-names list (and its file)
+//	pending                               list the joins waiting for approval (-approve)
+//	approve NAME|all                      admit the waiting join of NAME, or all of them
+//	deny NAME [REASON]                    refuse the waiting join of NAME, telling it REASON
 //
 // The node keeps its identity — as the bootstrap, the network's CA and
 // members too — in a data folder, so that running the same command again
@@ -50,7 +75,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -62,8 +86,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
@@ -75,7 +97,7 @@ import (
 	"github.com/p2pshare/p2pshare/p2pshare"
 )
 
-const usage = "usage: seeder -file PATH [-listen MULTIADDR] [-invite STRING|@FILE] [-invite-uses N] [-invite-ttl DURATION] [-up RATE] [-budget COPIES] [-data DIR] [-http ADDR [-http-remote]] [-metrics ADDR] [-log-level LEVEL]"
+const usage = "usage: seeder -file PATH [-listen MULTIADDR] [-invite STRING|@FILE] [-invite-uses N] [-invite-ttl DURATION] [-allow-names FILE] [-approve] [-max-per-address N] [-up RATE] [-budget COPIES] [-data DIR] [-http ADDR [-http-remote]] [-metrics ADDR] [-log-level LEVEL]"
 
 type options struct {
 	file, listen, data string
@@ -88,6 +110,10 @@ type options struct {
 	http, metrics      string
 	httpRemote         bool
 	logLevel           *console.LogLevel
+	allowFile          string
+	allowNames         []string // read from allowFile; nil without it
+	approve            bool
+	maxPerAddr         int
 }
 
 func main() {
@@ -104,7 +130,10 @@ func run(ctx context.Context, args []string, stdout io.Writer, stderr *os.File) 
 	fs.StringVar(&o.file, "file", "", "the `file` or folder to share (required)")
 	fs.StringVar(&o.listen, "listen", "/ip4/0.0.0.0/tcp/0", "`multiaddr` to listen on")
 	fs.StringVar(&o.invite, "invite", "", "an invite to join an existing network as one more seeder (`STRING`, or @FILE to read it); none starts a new network, with this node as its bootstrap")
-	fs.IntVar(&o.inviteUses, "invite-uses", 100, "as bootstrap: how many members may join with the printed invite")
+	fs.IntVar(&o.inviteUses, "invite-uses", 100, "as bootstrap: how many members may join with the printed class invite; 0 prints none (per-student invites only: \"invite NAME\" on stdin)")
+	fs.StringVar(&o.allowFile, "allow-names", "", "as bootstrap: a `file` of the only names the class invite admits, one a line (# comments); kept with the network")
+	fs.BoolVar(&o.approve, "approve", false, "as bootstrap: each join waits for the teacher's \"approve NAME\" or \"deny NAME\" on stdin")
+	fs.IntVar(&o.maxPerAddr, "max-per-address", 0, "as bootstrap: admit at most `N` members from one address with the class invite (0: no cap; a class behind one NAT is one address)")
 	fs.DurationVar(&o.inviteTTL, "invite-ttl", 24*time.Hour, "as bootstrap: how long the printed invite stays valid")
 	fs.StringVar(&o.name, "name", "", "member `name` this node goes by: asked for when joining with -invite, or the bootstrap's own (the class page shows it)")
 	fs.Var(&o.bootstrap, "bootstrap", "further members to reach the network through, a `multiaddr` ending in /p2p/<peer ID>; repeat or comma-separate")
@@ -127,8 +156,10 @@ func (o *options) check(fs *flag.FlagSet) error {
 		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	case o.file == "":
 		return errors.New("-file is required")
-	case o.inviteUses < 1:
-		return fmt.Errorf("-invite-uses %d: want at least 1", o.inviteUses)
+	case o.inviteUses < 0:
+		return fmt.Errorf("-invite-uses %d: want 0 (no class invite) or more", o.inviteUses)
+	case o.maxPerAddr < 0:
+		return fmt.Errorf("-max-per-address %d: want 0 (no cap) or more", o.maxPerAddr)
 	case o.inviteTTL <= 0:
 		return fmt.Errorf("-invite-ttl %v: want a positive duration", o.inviteTTL)
 	case o.httpRemote && o.http == "":
@@ -148,6 +179,14 @@ func (o *options) check(fs *flag.FlagSet) error {
 		return fmt.Errorf("-invite: %w", err)
 	}
 	o.invite = inv
+	if o.invite != "" && (o.allowFile != "" || o.approve || o.maxPerAddr > 0) {
+		return errors.New("-allow-names, -approve and -max-per-address are for the bootstrap, and -invite joins an existing network")
+	}
+	if o.allowFile != "" {
+		if o.allowNames, err = readAllowNames(o.allowFile); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -167,6 +206,12 @@ func seed(ctx context.Context, o options, stdout io.Writer, stderr *os.File) err
 	defer unlock()
 	log := o.logLevel.Logger(stderr, "seeder")
 	log.Debug("starting the node", "data", dir, "listen", o.listen, "bootstrap", o.bootstrap)
+	var pending *approvals
+	var approve func(context.Context, p2pshare.JoinRequest) (bool, string)
+	if o.approve {
+		pending = &approvals{out: stderr}
+		approve = pending.Approve
+	}
 	sw, err := p2pshare.New(ctx, p2pshare.Config{
 		Logger:      log,
 		DataDir:     dir,
@@ -179,6 +224,9 @@ func seed(ctx context.Context, o options, stdout io.Writer, stderr *os.File) err
 		Name:           o.name,
 		BootstrapPeers: o.bootstrap,
 		UploadLimit:    int64(o.up),
+		AllowNames:     o.allowNames,
+		Approve:        approve,
+		MaxPerAddress:  o.maxPerAddr,
 	})
 	if err != nil {
 		return err
@@ -212,11 +260,18 @@ func seed(ctx context.Context, o options, stdout io.Writer, stderr *os.File) err
 		return err
 	}
 	log.Info("sharing", "file", o.file, "infohash", ih)
-	var invite string
+	var invite, mode string
 	if sw.IsBootstrap() {
-		if invite, err = sw.Invite(p2pshare.InviteOptions{Uses: o.inviteUses, TTL: o.inviteTTL}); err != nil {
-			return err
+		if o.inviteUses > 0 {
+			if invite, err = sw.Invite(p2pshare.InviteOptions{Uses: o.inviteUses, TTL: o.inviteTTL}); err != nil {
+				return err
+			}
 		}
+		a := admission{sharedInvite: o.inviteUses > 0, allowList: -1, approve: o.approve, maxPerAddr: o.maxPerAddr}
+		if names, ok := sw.AllowNames(); ok {
+			a.allowList = len(names)
+		}
+		mode = a.String()
 	}
 	if o.http != "" {
 		if !sw.IsBootstrap() {
@@ -233,12 +288,13 @@ func seed(ctx context.Context, o options, stdout io.Writer, stderr *os.File) err
 		}
 	}
 	line, err := json.Marshal(struct {
-		Infohash string   `json:"infohash"`
-		Addrs    []string `json:"addrs"`
-		Invite   string   `json:"invite,omitempty"`
-		HTTP     string   `json:"http,omitempty"`
-		Metrics  string   `json:"metrics,omitempty"`
-	}{ih.String(), sw.Addrs(), invite, served.http, served.metrics})
+		Infohash  string   `json:"infohash"`
+		Addrs     []string `json:"addrs"`
+		Invite    string   `json:"invite,omitempty"`
+		Admission string   `json:"admission,omitempty"`
+		HTTP      string   `json:"http,omitempty"`
+		Metrics   string   `json:"metrics,omitempty"`
+	}{ih.String(), sw.Addrs(), invite, mode, served.http, served.metrics})
 	if err != nil {
 		return err
 	}
@@ -246,13 +302,16 @@ func seed(ctx context.Context, o options, stdout io.Writer, stderr *os.File) err
 		return fmt.Errorf("writing the infohash: %w", err)
 	}
 	if status != nil {
+		if mode != "" {
+			fmt.Fprintf(stderr, "seeder: %s\n", mode)
+		}
 		if served.http != "" {
 			fmt.Fprintf(stderr, "the class's progress: http://%s/\n", served.http)
 		}
 		fmt.Fprintln(stderr, "seeding; interrupt (Ctrl-C) to stop")
 	}
 	if sw.IsBootstrap() {
-		go commands(ctx, sw, os.Stdin, stderr)
+		go commands(ctx, &teacher{sw: sw, allowFile: o.allowFile, pending: pending}, os.Stdin, stderr)
 	}
 	watchUploads(ctx, sw, ih, filepath.Base(o.file), status, log)
 	if err := sw.Close(); err != nil {
@@ -339,63 +398,6 @@ func hashProgress(status *console.Status, start time.Time) func(done, total int6
 		status.Draw(fmt.Sprintf("hashing %s %5.1f%% %s / %s  %s",
 			console.Bar(done, total, console.BarWidth(status.Columns(), 40)), pct,
 			flagx.FormatBytes(done), flagx.FormatBytes(total), console.Duration(now.Sub(start))))
-	}
-}
-
-// commands reads the bootstrap's console: one command a line on stdin (see
-// the package comment).
-func commands(ctx context.Context, sw *p2pshare.Swarm, in io.Reader, out io.Writer) {
-	sc := bufio.NewScanner(in)
-	for sc.Scan() && ctx.Err() == nil {
-		f := strings.Fields(sc.Text())
-		if len(f) == 0 {
-			continue
-		}
-		switch {
-		case f[0] == "revoke" && (len(f) == 2 || len(f) == 3 && f[2] == "cancel-invite"):
-			o := p2pshare.RevokeOptions{CancelInvite: len(f) == 3}
-			if err := sw.RevokeWith(f[1], o); err != nil {
-				fmt.Fprintf(out, "seeder: revoke %s: %s\n", f[1], console.Line(err))
-				continue
-			}
-			also := ""
-			if o.CancelInvite {
-				also = "; the invite that admitted it is cancelled"
-			}
-			fmt.Fprintf(out, "seeder: revoked %s; its name and peer stay refused until \"lift %s\"%s\n", f[1], f[1], also)
-		case f[0] == "lift" && len(f) == 2:
-			if err := sw.Lift(f[1]); err != nil {
-				fmt.Fprintf(out, "seeder: lift %s: %s\n", f[1], console.Line(err))
-				continue
-			}
-			fmt.Fprintf(out, "seeder: lifted the revocation of %s; it may join again with an invite\n", f[1])
-		case f[0] == "invite" && len(f) == 3 && f[1] == "cancel":
-			if err := sw.CancelInvite(f[2]); err != nil {
-				fmt.Fprintf(out, "seeder: invite cancel: %s\n", console.Line(err))
-				continue
-			}
-			fmt.Fprintln(out, "seeder: invite cancelled; nobody joins with it any more")
-		case f[0] == "invite" && len(f) <= 3:
-			o := p2pshare.InviteOptions{Uses: 1, TTL: 24 * time.Hour}
-			var err error
-			if len(f) > 1 {
-				o.Uses, err = strconv.Atoi(f[1])
-			}
-			if err == nil && len(f) > 2 {
-				o.TTL, err = time.ParseDuration(f[2])
-			}
-			var inv string
-			if err == nil {
-				inv, err = sw.Invite(o)
-			}
-			if err != nil {
-				fmt.Fprintf(out, "seeder: invite: %s\n", console.Line(err))
-				continue
-			}
-			fmt.Fprintln(out, inv)
-		default:
-			fmt.Fprintf(out, "seeder: unknown command %q (try: revoke NAME [cancel-invite], lift NAME, invite [USES [TTL]], invite cancel INVITE)\n", sc.Text())
-		}
 	}
 }
 
