@@ -92,7 +92,7 @@ func ExampleConfig_approve() {
 		answer chan bool
 	}
 	requests := make(chan pending)
-	teacher, err := p2pshare.New(ctx, p2pshare.Config{ListenAddrs: loopback,
+	teacher, err := p2pshare.New(ctx, p2pshare.Config{ListenAddrs: loopback, NewNetwork: true,
 		Approve: func(ctx context.Context, r p2pshare.JoinRequest) (bool, string) {
 			p := pending{r, make(chan bool, 1)}
 			select {

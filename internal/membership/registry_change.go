@@ -24,7 +24,7 @@ type ChangeOp string
 // The registry changes a Change can carry.
 const (
 	OpAddToken    ChangeOp = "token"  // Token: a new join token
-	OpAdmit       ChangeOp = "admit"  // Peer, Name, Role, TokenID, Serial, NotAfter: a join
+	OpAdmit       ChangeOp = "admit"  // Peer, Name, Role, TokenID, Serial, NotAfter, Addr: a join
 	OpEnroll      ChangeOp = "enroll" // Peer, Name, Role, Serial, NotAfter: a member without a token (a coordinator itself)
 	OpRenew       ChangeOp = "renew"  // Peer, Serial, NotAfter: a renewed certificate
 	OpRevoke      ChangeOp = "revoke" // Who, CancelToken
@@ -49,6 +49,7 @@ type Change struct {
 	NotAfter    time.Time    `json:"not_after,omitzero"`
 	Who         string       `json:"who,omitempty"` // a name or a peer ID
 	CancelToken bool         `json:"cancel_token,omitempty"`
+	Addr        string       `json:"addr,omitempty"` // admit: the newcomer's source address, for the cap per address
 }
 
 // ChangeResult is what applying a Change yields.
@@ -171,6 +172,9 @@ func (c Change) check() error {
 		if c.Op == OpAdmit && (len(c.TokenID) != 32 || !isHex(c.TokenID)) {
 			return bad("token ID", c.TokenID)
 		}
+		if validFrom(c.Addr) != nil {
+			return bad("source address", c.Addr)
+		}
 		return nil
 	case OpRenew:
 		return errors.Join(needPeer(), needSerial())
@@ -213,7 +217,7 @@ func (r *Registry) Apply(c Change) (ChangeResult, error) {
 		t.Secret = nil
 		return ChangeResult{Token: t}, nil
 	case OpAdmit:
-		j := joinRecord{Peer: c.Peer, Name: c.Name, Role: c.Role, Token: c.TokenID}
+		j := joinRecord{Peer: c.Peer, Name: c.Name, Role: c.Role, Token: c.TokenID, Addr: c.Addr}
 		if err := r.admit(j, serial, c.NotAfter, c.At); err != nil {
 			return ChangeResult{}, err
 		}
