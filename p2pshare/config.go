@@ -71,6 +71,12 @@ type Config struct {
 	// after 2 minutes, or when the node closes; the join is refused then.
 	// Nil means every valid invite is enough.
 	Approve func(ctx context.Context, r JoinRequest) (bool, string)
+	// OnApprovalWait, on a newcomer, is called once if the bootstrap holds
+	// its join for the teacher's approval, with the bootstrap's words
+	// (`waiting for the teacher to approve "s1234" (up to 2m0s)`), so a
+	// program can tell its user why joining takes a while. Nil means the
+	// wait is only logged.
+	OnApprovalWait func(reason string)
 	// UploadLimit and DownloadLimit cap piece payload in bytes per second,
 	// across all shares and peers of the node. 0 means no cap.
 	UploadLimit, DownloadLimit int64

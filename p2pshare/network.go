@@ -202,6 +202,9 @@ func join(ctx context.Context, cfg *Config, log *slog.Logger, h host.Host, inv m
 	defer cancel()
 	creds, err := membership.Join(jctx, h, inv, membership.JoinRequest{Name: name, Waiting: func(why string) {
 		log.Info("the bootstrap holds the join for the teacher's approval", "bootstrap", why)
+		if cfg.OnApprovalWait != nil {
+			cfg.OnApprovalWait(why)
+		}
 	}})
 	if err != nil {
 		return membership.Credentials{}, public("joining the network", err)

@@ -55,6 +55,7 @@ func leech(ctx context.Context, o options, stdout io.Writer, stderr *os.File) er
 		JoinTimeout:    o.timeout,
 		UploadLimit:    int64(o.up),
 		DownloadLimit:  int64(o.down),
+		OnApprovalWait: func(why string) { fmt.Fprintf(stderr, "leecher: the network's bootstrap is %s\n", why) },
 	})
 	switch {
 	case ctx.Err() != nil:

@@ -49,7 +49,10 @@
 //
 // Two limits bound how long it tries. -timeout bounds joining the network
 // and, once joined, the lookup of the share's description, each on its own;
-// it does not bound the download. -stall-timeout bounds how long the
+// it does not bound the download. A bootstrap that has the teacher approve
+// each newcomer holds the join meanwhile; the leecher says so on stderr
+// ("leecher: the network's bootstrap is waiting for the teacher to
+// approve …"), and the wait counts against -timeout. -stall-timeout bounds how long the
 // download may receive no piece data at all: slow data is not a stall, as
 // every piece that arrives restarts the clock; 0 waits for ever. Nothing
 // bounds the download as a whole. An interrupted or stalled download stays
