@@ -51,7 +51,8 @@ func mint(t *testing.T, invite, name string) error {
 // TestAllowListStopsMinting: against -allow-names listing s1001…s1030, one
 // holder of the class invite joins as s1001…s1060: the names on the list
 // go in, every name past it is refused, and told it is not on the list.
-// "allow NAME" adds a name, to the running network and to the file.
+// "allow NAME" adds a name, to the running network and to the file;
+// "allow reload" reads the edited file again.
 func TestAllowListStopsMinting(t *testing.T) {
 	bin := build(t, "seeder")
 	dir := t.TempDir()
@@ -78,9 +79,15 @@ func TestAllowListStopsMinting(t *testing.T) {
 	if err := mint(t, c.s.Invite, "s1031"); err != nil {
 		t.Fatalf("s1031 once allowed: %v", err)
 	}
-	if b, _ := os.ReadFile(names); !strings.HasSuffix(string(b), "s1030\ns1031\n") {
+	b, _ := os.ReadFile(names)
+	if !strings.HasSuffix(string(b), "s1030\ns1031\n") {
 		t.Errorf("allow s1031 left the file ending %q", b[max(0, len(b)-20):])
 	}
+	// The teacher takes s1030 off the file and reloads it.
+	if err := os.WriteFile(names, []byte(strings.Replace(string(b), "s1030\n", "", 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c.do("allow reload", "seeder: allow reload: 30 names from")
 
 	var admitted, refused []string
 	for i := 1001; i <= 1060; i++ {
@@ -103,8 +110,9 @@ func TestAllowListStopsMinting(t *testing.T) {
 			t.Fatalf("%s: %v", name, err)
 		}
 	}
-	if len(admitted) != 30 || admitted[0] != "s1001" || admitted[29] != "s1030" || len(refused) != 29 || refused[0] != "s1032" {
-		t.Errorf("admitted %v, refused %v: want s1001…s1030 in and s1032…s1060 out", admitted, refused)
+	if len(admitted) != 29 || admitted[0] != "s1001" || admitted[28] != "s1029" ||
+		len(refused) != 30 || refused[0] != "s1030" || refused[1] != "s1032" {
+		t.Errorf("admitted %v, refused %v: want s1001…s1029 in, s1030 and s1032…s1060 out", admitted, refused)
 	}
 }
 

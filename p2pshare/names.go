@@ -28,6 +28,21 @@ func (s *Swarm) AllowName(name string) error {
 	return nil
 }
 
+// SetAllowNames replaces the bootstrap's allow-list with names (an
+// edited list, reloaded), kept with its registry; nil lifts the list, so
+// that any name may join. Members already admitted stay members. Every
+// name must pass CheckName; the error names the first that does not, by
+// its position. Only the bootstrap node keeps the list.
+func (s *Swarm) SetAllowNames(names []string) error {
+	if s.net.boot == nil {
+		return errorOf(ErrNotBootstrap, nil, "only the network's bootstrap node keeps the list of names")
+	}
+	if err := s.net.boot.Registry().SetAllowNames(names); err != nil {
+		return public("", err)
+	}
+	return nil
+}
+
 // AllowNames returns the bootstrap's allow-list, sorted, and whether one is
 // in force (false: any name may join). A member that is not the bootstrap
 // has none.

@@ -20,7 +20,7 @@ type teacher struct {
 	pending   *approvals // nil without -approve
 }
 
-const help = "revoke NAME [cancel-invite], lift NAME, invite [USES [TTL]], invite NAME [TTL], invite cancel INVITE, allow NAME, pending, approve NAME|all, deny NAME [REASON]"
+const help = "revoke NAME [cancel-invite], lift NAME, invite [USES [TTL]], invite NAME [TTL], invite cancel INVITE, allow NAME, allow reload, pending, approve NAME|all, deny NAME [REASON]"
 
 // commands reads the bootstrap's console: one command a line on stdin (see
 // the package comment).
@@ -104,6 +104,20 @@ func inviteArgs(args []string) (p2pshare.InviteOptions, error) {
 // approval; it reports whether f was one.
 func (t *teacher) names(f []string, out io.Writer) bool {
 	switch {
+	case f[0] == "allow" && len(f) == 2 && f[1] == "reload":
+		if t.allowFile == "" {
+			fmt.Fprintln(out, "seeder: allow reload: there is no -allow-names file to read")
+			return true
+		}
+		names, err := readAllowNames(t.allowFile)
+		if err == nil {
+			err = t.sw.SetAllowNames(names)
+		}
+		if err != nil {
+			fmt.Fprintf(out, "seeder: allow reload: %s; the list in force is unchanged\n", console.Line(err))
+			return true
+		}
+		fmt.Fprintf(out, "seeder: allow reload: %d names from %s are the list now\n", len(names), t.allowFile)
 	case f[0] == "allow" && len(f) == 2:
 		if err := t.sw.AllowName(f[1]); err != nil {
 			fmt.Fprintf(out, "seeder: allow %s: %s\n", f[1], console.Line(err))

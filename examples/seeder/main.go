@@ -19,8 +19,10 @@
 // numbers. Four options bind names, alone or together:
 //
 //   - -allow-names FILE: the class invite admits only the names in FILE, one
-//     a line (# starts a comment); the bootstrap keeps the list, and
-//     "allow NAME" adds to it and to FILE.
+//     a line (# starts a comment); the bootstrap keeps the list, "allow
+//     NAME" adds to it and to FILE, and "allow reload" reads FILE again
+//     (to take names off, edit FILE and reload). A seeder started again
+//     without -allow-names keeps the list it had.
 //   - per-student invites: "invite NAME" prints an invite that admits NAME
 //     only, once; while it is outstanding the class invite cannot take
 //     NAME. -invite-uses 0 prints no class invite at all.
@@ -50,6 +52,7 @@
 //	invite NAME [TTL]                     print an invite for one student: NAME only, once
 //	invite cancel INVITE|TOKEN-ID         cancel an invite: nobody joins with it any more
 //	allow NAME                            add NAME to the -allow-names list (and its file)
+//	allow reload                          read the -allow-names file again: it is the list now
 //	pending                               list the joins waiting for approval (-approve)
 //	approve NAME|all                      admit the waiting join of NAME, or all of them
 //	deny NAME [REASON]                    refuse the waiting join of NAME, telling it REASON
