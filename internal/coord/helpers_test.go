@@ -27,8 +27,8 @@ import (
 const waitBound = 20 * time.Second
 
 // testTiming is Raft's clocks for tests: the defaults, as a class gets
-// them.
-var testTiming = Timing{}
+// them, but a proposal that finds no leader gives up sooner.
+var testTiming = Timing{Apply: 4 * time.Second}
 
 // cutter is a connection gater that refuses the peers a test cuts off: a
 // partition between two sets of real hosts.

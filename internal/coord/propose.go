@@ -96,9 +96,9 @@ func (g *Group) proposeInto(ctx context.Context, cmd command, res *membership.Ch
 		} else {
 			err = errNoLeader
 		}
-		// An appointment or dismissal is the same done twice, so one whose
-		// outcome is uncertain is simply made again.
-		again := cmd.Op != opChange && errors.Is(err, ErrUncertain)
+		// A change that is the same done twice is simply made again when
+		// its outcome is uncertain: until a leader commits it, or none can.
+		again := idempotent(cmd) && errors.Is(err, ErrUncertain)
 		if !again && !errors.Is(err, errNoLeader) && !errors.Is(err, raft.ErrNotLeader) && !errors.Is(err, errUnreached) {
 			if err == nil && res != nil {
 				*res = r
@@ -117,6 +117,21 @@ func (g *Group) proposeInto(ctx context.Context, cmd command, res *membership.Ch
 		case <-t.C:
 		}
 	}
+}
+
+// idempotent reports whether cmd applied twice is cmd applied once: an
+// appointment, a dismissal, and a join, renewal or enrolment, which the
+// registry takes as the repeat of one that succeeded (it adds the new
+// certificate's serial, and uses no token again).
+func idempotent(cmd command) bool {
+	if cmd.Op != opChange {
+		return true
+	}
+	switch cmd.Change.Op {
+	case membership.OpAdmit, membership.OpRenew, membership.OpEnroll:
+		return true
+	}
+	return false
 }
 
 var (

@@ -85,8 +85,7 @@ func (b *Bootstrap) Admit(s network.Stream) {
 		_ = s.Reset()
 		return
 	}
-	ch := serverMsg{Kind: kindChallenge, CA: b.ca.CertDER(), Nonce: nonce}
-	copy(ch.Sig[:], b.ca.sign(transcript("sig", nonce, h.ID(), p)))
+	ch := b.challenge(nonce, h.ID(), p)
 	if err := writeFrame(s, ch.encode()); err != nil {
 		_ = s.Reset()
 		return
@@ -182,7 +181,7 @@ func (b *Bootstrap) join(s network.Stream, p, self peer.ID, ip string, nonce [32
 	// cannot sign spends no use, and one that is signed leaves only once
 	// its use is durable. A join that loses a race for the last use has
 	// cost a signature, which is cheap, and nothing else.
-	if err := b.reg.admit(j, mc.Serial, now.Add(b.cfg.CertTTL), now); err != nil {
+	if err := b.w.admit(j, mc.Serial, now.Add(b.cfg.CertTTL), now); err != nil {
 		return nil, err // a refusal, or a disk failure that Admit reports vaguely
 	}
 	return mc, nil
@@ -284,7 +283,7 @@ func (b *Bootstrap) renew(p peer.ID, req *clientMsg) (*MemberCert, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, err := b.reg.renew(p, mc.Serial, now.Add(b.cfg.CertTTL)); err != nil {
+	if _, err := b.w.renew(p, mc.Serial, now.Add(b.cfg.CertTTL)); err != nil {
 		return nil, err
 	}
 	return mc, nil

@@ -16,12 +16,15 @@ import (
 // join, the bootstrap says every few seconds that the newcomer waits.
 const (
 	kindChallenge byte = 'C'
-	kindBusy      byte = 'B'
-	kindRefusal   byte = 'R'
-	kindGrant     byte = 'G'
-	kindWaiting   byte = 'W'
-	kindJoin      byte = 'J'
-	kindRenew     byte = 'N'
+	// kindCoordChallenge is a coordinator's challenge: a challenge that
+	// also carries the coordinator's certificate, whose key signs.
+	kindCoordChallenge byte = 'D'
+	kindBusy           byte = 'B'
+	kindRefusal        byte = 'R'
+	kindGrant          byte = 'G'
+	kindWaiting        byte = 'W'
+	kindJoin           byte = 'J'
+	kindRenew          byte = 'N'
 )
 
 // Size limits of admission messages, in bytes.
@@ -30,7 +33,7 @@ const (
 	maxRetryMs   = 10 * 60 * 1000 // a busy reply asks for at most 10 minutes' patience
 	maxRoleLen   = 16
 	maxCRL       = 1 << 20
-	maxServerMsg = 1 + 4 + maxCertDER + 4 + maxCRL + 2 + maxCertDER
+	maxServerMsg = 1 + 4 + maxCertDER + 4 + maxCRL + 2 + maxCertDER + 2 + maxCertDER
 	maxClientMsg = 1 + 2 + maxCertDER + 16 + 1 + maxNameLen + 1 + maxRoleLen + 32
 )
 
@@ -41,6 +44,9 @@ type serverMsg struct {
 	CA    []byte // the network root certificate, DER
 	Nonce [32]byte
 	Sig   [64]byte // CA signature over transcript("sig", …)
+	// Coord is a coordinator's certificate (kindCoordChallenge): its key,
+	// not the root's, made Sig.
+	Coord []byte
 	// refusal, busy and waiting
 	Reason string
 	// busy: when to ask again, in milliseconds
@@ -69,10 +75,13 @@ type clientMsg struct {
 func (m *serverMsg) encode() []byte {
 	e := enc{b: []byte{m.Kind}}
 	switch m.Kind {
-	case kindChallenge:
+	case kindChallenge, kindCoordChallenge:
 		e.bytes16(m.CA)
 		e.raw(m.Nonce[:])
 		e.raw(m.Sig[:])
+		if m.Kind == kindCoordChallenge {
+			e.bytes16(m.Coord)
+		}
 	case kindRefusal, kindWaiting:
 		e.bytes16([]byte(m.Reason))
 	case kindBusy:
@@ -92,10 +101,13 @@ func decodeServerMsg(b []byte) (serverMsg, error) {
 	d := dec{what: "admission reply", b: b}
 	m := serverMsg{Kind: d.u8("kind")}
 	switch m.Kind {
-	case kindChallenge:
+	case kindChallenge, kindCoordChallenge:
 		m.CA = d.bytes16("CA certificate", maxCertDER)
 		copy(m.Nonce[:], d.take(32, "nonce"))
 		copy(m.Sig[:], d.take(64, "signature"))
+		if m.Kind == kindCoordChallenge {
+			m.Coord = d.bytes16("coordinator certificate", maxCertDER)
+		}
 	case kindRefusal, kindWaiting:
 		m.Reason = d.reason()
 	case kindBusy:

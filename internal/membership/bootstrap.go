@@ -69,6 +69,12 @@ type BootstrapConfig struct {
 	FailBurst int
 	Log       *slog.Logger
 	Now       func() time.Time // nil means time.Now
+	// CA, if set, is the CA that admits instead of the root kept in Dir: a
+	// coordinator's (NewCoordinatorCA).
+	CA *CA
+	// Ledger, if set, is where registry changes are committed instead of
+	// the registry file in Dir: a coordinator group (bootstrap_ledger.go).
+	Ledger Ledger
 }
 
 // Bootstrap is the network's admission node: its CA, its registry, its
@@ -78,6 +84,7 @@ type Bootstrap struct {
 	cfg BootstrapConfig
 	ca  *CA
 	reg *Registry
+	w   registryWriter // reg, or cfg.Ledger
 	log *slog.Logger
 
 	crlMu sync.Mutex // orders revocations and lifts, and the CRLs they sign
@@ -126,18 +133,14 @@ func OpenBootstrap(cfg BootstrapConfig) (*Bootstrap, error) {
 	if cfg.QueueWait <= 0 {
 		cfg.QueueWait = 8 * time.Second
 	}
-	ca, err := LoadOrCreateCA(cfg.Dir, cfg.Now())
-	if err != nil {
-		return nil, err
-	}
-	reg, err := OpenRegistry(filepath.Join(cfg.Dir, registryFile))
+	ca, reg, w, err := openCAAndRegistry(cfg)
 	if err != nil {
 		return nil, err
 	}
 	// A burst of a quarter second's admissions starts at once; the rest
 	// of a class that arrives together waits its turn.
 	burst := max(int(cfg.TotalRate)/4, 1)
-	b := &Bootstrap{cfg: cfg, ca: ca, reg: reg, log: cfg.Log, limiters: map[peer.ID]*rate.Limiter{},
+	b := &Bootstrap{cfg: cfg, ca: ca, reg: reg, w: w, log: cfg.Log, limiters: map[peer.ID]*rate.Limiter{},
 		queue: newAdmitQueue(cfg.TotalRate, burst, cfg.QueueWait), done: make(chan struct{}),
 		failures: newFailures(cfg.FailRate, cfg.FailBurst)}
 	if b.log == nil {
@@ -193,7 +196,7 @@ func (b *Bootstrap) SelfCert(self peer.ID, name string, role Role) ([]byte, erro
 	if err != nil {
 		return nil, err
 	}
-	if err := b.reg.enroll(self, name, role, mc.Serial, now.Add(b.cfg.CertTTL), now); err != nil {
+	if err := b.w.enroll(self, name, role, mc.Serial, now.Add(b.cfg.CertTTL), now); err != nil {
 		return nil, err
 	}
 	if err := writePEM(path, "CERTIFICATE", mc.DER); err != nil {
@@ -309,7 +312,7 @@ func (b *Bootstrap) NewInvite(o InviteOptions) (Invite, error) {
 	now := b.cfg.Now()
 	exp := now.Add(o.TTL).Truncate(time.Second)
 	t := TokenRecord{ID: hex.EncodeToString(id[:]), Secret: secret[:], Role: o.Role, Uses: o.Uses, UsesLeft: o.Uses, Expires: exp, Created: now, Name: o.Name}
-	if err := b.reg.AddToken(t); err != nil {
+	if err := b.w.AddToken(t); err != nil {
 		return Invite{}, err
 	}
 	return Invite{Bootstrap: peer.AddrInfo{ID: h.ID(), Addrs: o.Addrs}, CAFingerprint: b.ca.Fingerprint(),

@@ -28,7 +28,7 @@ func (b *Bootstrap) RevokeWith(who string, o RevokeOptions) error {
 	b.crlMu.Lock()
 	defer b.crlMu.Unlock()
 	now := b.cfg.Now()
-	rv, n, err := b.reg.revoke(who, o.CancelInvite, now)
+	rv, n, err := b.w.revoke(who, o.CancelInvite, now)
 	if err != nil {
 		return err
 	}
@@ -43,7 +43,7 @@ func (b *Bootstrap) RevokeWith(who string, o RevokeOptions) error {
 func (b *Bootstrap) Lift(who string) error {
 	b.crlMu.Lock()
 	defer b.crlMu.Unlock()
-	rvs, n, err := b.reg.lift(who, b.cfg.Now())
+	rvs, n, err := b.w.lift(who, b.cfg.Now())
 	if err != nil {
 		return err
 	}
@@ -69,7 +69,7 @@ func (b *Bootstrap) CancelInvite(tokenID string) error {
 	if len(id) != 32 || !isHex(id) {
 		return fmt.Errorf("membership: token ID %q is not 32 hex digits", tokenID)
 	}
-	t, err := b.reg.cancelToken(id, b.cfg.Now())
+	t, err := b.w.cancelToken(id, b.cfg.Now())
 	if err != nil {
 		return err
 	}

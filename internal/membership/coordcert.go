@@ -235,3 +235,36 @@ func (v *Verifier) issuerOf(m *MemberCert, now time.Time) (*x509.Certificate, er
 	}
 	return cc.x509, nil
 }
+
+// crlSigner is the certificate that must have signed CRL l: the root, or
+// the coordinator's certificate the CRL carries, once that is checked
+// against the root at the time the CRL was made.
+func crlSigner(l *x509.RevocationList, root *x509.Certificate) (*x509.Certificate, error) {
+	var der []byte
+	for _, e := range l.Extensions {
+		if e.Id.Equal(oidIssuedBy) {
+			der = e.Value
+		}
+	}
+	if der == nil {
+		return root, nil
+	}
+	cc, err := ParseCoordinatorCert(der)
+	if err != nil {
+		return nil, fmt.Errorf("membership: CRL %v names a coordinator: %w", l.Number, err)
+	}
+	if err := checkCoordinator(cc, root, l.ThisUpdate); err != nil {
+		return nil, fmt.Errorf("membership: CRL %v: %w", l.Number, err)
+	}
+	return cc.x509, nil
+}
+
+// CheckCRL decodes a CRL and checks that the network whose root is
+// rootDER signed it, by its root or by a coordinator the root appointed.
+func CheckCRL(der, rootDER []byte) (*x509.RevocationList, error) {
+	root, err := ParseCACert(rootDER)
+	if err != nil {
+		return nil, err
+	}
+	return parseCRL(der, root)
+}

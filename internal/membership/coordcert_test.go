@@ -1,6 +1,7 @@
 package membership
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/x509"
@@ -180,4 +181,57 @@ func FuzzParseCoordinatorCert(f *testing.F) {
 			t.Fatalf("re-parsing an accepted coordinator certificate: %v", err)
 		}
 	})
+}
+
+// TestCoordinatorChallenge: a newcomer accepts a coordinator's challenge
+// only if the coordinator's certificate is the pinned root's, for the peer
+// it is talking to, and its key signed this session.
+func TestCoordinatorChallenge(t *testing.T) {
+	now := time.Now()
+	root, err := LoadOrCreateCA(t.TempDir(), now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := LoadOrCreateCA(t.TempDir(), now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, cc, _ := coordinatorCA(t, root, "ta", now, time.Hour)
+	otherCA, _, _ := coordinatorCA(t, root, "tb", now, time.Hour)
+	foreign, _, _ := coordinatorCA(t, other, "tc", now, time.Hour)
+	newcomer := randomPeer(t)
+	var nonce [32]byte
+	challenge := func(by *CA, self peer.ID) serverMsg {
+		b := &Bootstrap{ca: by}
+		return b.challenge(nonce, self, newcomer)
+	}
+	good := challenge(ca, cc.Peer)
+	if good.Kind != kindCoordChallenge {
+		t.Fatalf("a coordinator's challenge is of kind %q", good.Kind)
+	}
+	// The wire form carries the coordinator's certificate.
+	if back, err := decodeServerMsg(good.encode()); err != nil || !bytes.Equal(back.Coord, cc.DER) {
+		t.Fatalf("a coordinator's challenge does not survive its encoding: %v", err)
+	}
+	wrongSig := good
+	wrongSig.Sig[0] ^= 1
+	cases := []struct {
+		what string
+		m    serverMsg
+		from peer.ID
+		pin  [32]byte
+		want error
+	}{
+		{"from the coordinator", good, cc.Peer, root.Fingerprint(), nil},
+		{"from another peer showing its certificate", good, randomPeer(t), root.Fingerprint(), ErrPeerMismatch},
+		{"signed by another coordinator's key", challenge(otherCA, cc.Peer), cc.Peer, root.Fingerprint(), ErrPeerMismatch},
+		{"with a bad signature", wrongSig, cc.Peer, root.Fingerprint(), ErrBadChallenge},
+		{"of another network", challenge(foreign, cc.Peer), cc.Peer, root.Fingerprint(), ErrWrongCA},
+	}
+	for _, tc := range cases {
+		_, err := checkChallenge(tc.m, tc.pin, tc.from, newcomer)
+		if (tc.want == nil) != (err == nil) || (tc.want != nil && !errors.Is(err, tc.want)) {
+			t.Errorf("a challenge %s: got %v, want %v", tc.what, err, tc.want)
+		}
+	}
 }

@@ -223,7 +223,7 @@ func readServer(s network.Stream) (serverMsg, error) {
 // checkChallenge accepts the bootstrap only if it proved the CA that the
 // invite pins, for this session: nothing secret has been sent before this.
 func checkChallenge(m serverMsg, pin [32]byte, bootstrap, self peer.ID) (*x509.Certificate, error) {
-	if m.Kind != kindChallenge {
+	if m.Kind != kindChallenge && m.Kind != kindCoordChallenge {
 		return nil, fmt.Errorf("membership: bootstrap sent message %q where a challenge was due: %w", m.Kind, ErrMalformed)
 	}
 	ca, err := ParseCACert(m.CA)
@@ -233,7 +233,13 @@ func checkChallenge(m serverMsg, pin [32]byte, bootstrap, self peer.ID) (*x509.C
 	if fp := Fingerprint(ca); fp != pin {
 		return nil, fmt.Errorf("membership: bootstrap %s proved CA %x…, but the invite pins %x…: %w", bootstrap, fp[:8], pin[:8], ErrWrongCA)
 	}
-	if !ed25519.Verify(ca.PublicKey.(ed25519.PublicKey), transcript("sig", m.Nonce, bootstrap, self), m.Sig[:]) {
+	key := ca.PublicKey.(ed25519.PublicKey)
+	if m.Kind == kindCoordChallenge {
+		if key, err = checkCoordChallenge(m, ca, bootstrap); err != nil {
+			return nil, err
+		}
+	}
+	if !ed25519.Verify(key, transcript("sig", m.Nonce, bootstrap, self), m.Sig[:]) {
 		return nil, fmt.Errorf("membership: bootstrap %s did not sign this session with the pinned CA: %w", bootstrap, ErrBadChallenge)
 	}
 	return ca, nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -71,12 +72,16 @@ func (c *CA) CreateCRL(number int64, revoked []RevokedRecord, now time.Time) ([]
 			entries = append(entries, e)
 		}
 	}
-	der, err := x509.CreateRevocationList(rand.Reader, &x509.RevocationList{
+	tmpl, issuer := &x509.RevocationList{
 		Number:                    big.NewInt(number),
 		ThisUpdate:                now,
 		NextUpdate:                now.Add(caLifetime),
 		RevokedCertificateEntries: entries,
-	}, c.cert, c.key)
+	}, c.cert
+	if c.issuer != nil { // a coordinator's: it carries the coordinator's certificate
+		issuer, tmpl.ExtraExtensions = c.issuer, []pkix.Extension{{Id: oidIssuedBy, Value: c.issuer.Raw}}
+	}
+	der, err := x509.CreateRevocationList(rand.Reader, tmpl, issuer, c.key)
 	if err != nil {
 		return nil, fmt.Errorf("membership: signing CRL %d: %w", number, err)
 	}
@@ -93,7 +98,11 @@ func parseCRL(der []byte, ca *x509.Certificate) (*x509.RevocationList, error) {
 	if err != nil {
 		return nil, fmt.Errorf("membership: CRL: %v: %w", err, ErrMalformed)
 	}
-	if err := l.CheckSignatureFrom(ca); err != nil {
+	signer, err := crlSigner(l, ca)
+	if err != nil {
+		return nil, err
+	}
+	if err := l.CheckSignatureFrom(signer); err != nil {
 		return nil, fmt.Errorf("membership: CRL %v is not signed by this network's CA: %v: %w", l.Number, err, ErrWrongCA)
 	}
 	if l.Number == nil || l.Number.Sign() <= 0 || !l.Number.IsInt64() {
