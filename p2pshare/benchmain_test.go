@@ -74,7 +74,7 @@ func runLeecherChild() error {
 	defer cancel()
 	t0 := time.Now()
 	s, err := New(ctx, Config{
-		ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"},
+		ListenAddrs: loopback(),
 		Invite:      os.Getenv(envChildBoot),
 	})
 	if err != nil {

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/libp2p/go-libp2p/core/peer"
+
 	"github.com/p2pshare/p2pshare/internal/membership"
 )
 
@@ -67,7 +69,7 @@ func TestBootstrapDownClassCarriesOn(t *testing.T) {
 		}
 	}
 
-	_, err = New(ctx, Config{ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"}, Invite: invite, JoinTimeout: 2 * time.Second})
+	_, err = New(ctx, Config{ListenAddrs: loopback(), Invite: invite, JoinTimeout: 2 * time.Second})
 	if err == nil || !strings.Contains(err.Error(), "joining the network") {
 		t.Fatalf("joining while the bootstrap is down: %v, want a clear refusal", err)
 	}
@@ -80,7 +82,7 @@ func TestRestartKeepsNetwork(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	bootDir, memberDir := t.TempDir(), t.TempDir()
-	loop := []string{"/ip4/127.0.0.1/tcp/0"}
+	loop := loopback()
 	boot, err := New(ctx, Config{DataDir: bootDir, ListenAddrs: loop, NewNetwork: true})
 	if err != nil {
 		t.Fatal(err)
@@ -112,7 +114,7 @@ func TestRestartKeepsNetwork(t *testing.T) {
 	}
 	// The member rejoins from its DataDir, through the address it kept
 	// (the bootstrap listens on a new port, so give it as well).
-	member, err = New(ctx, Config{DataDir: memberDir, ListenAddrs: loop, BootstrapPeers: boot.Addrs()})
+	member, err = New(ctx, Config{DataDir: memberDir, ListenAddrs: loop, BootstrapPeers: []peer.AddrInfo{boot.AddrInfo()}})
 	if err != nil {
 		t.Fatalf("member restart: %v", err)
 	}
@@ -173,7 +175,7 @@ func TestCRLInDHT(t *testing.T) {
 func TestRenewalBeforeExpiry(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	loop := []string{"/ip4/127.0.0.1/tcp/0"}
+	loop := loopback()
 	boot := testNode(t, nil, nil)
 	memberDir := t.TempDir()
 	inv, err := boot.Invite(InviteOptions{})
@@ -200,7 +202,7 @@ func TestRenewalBeforeExpiry(t *testing.T) {
 	if err := membership.SaveCredentials(dir, creds); err != nil {
 		t.Fatal(err)
 	}
-	m, err = New(ctx, Config{DataDir: memberDir, ListenAddrs: loop, BootstrapPeers: boot.Addrs()})
+	m, err = New(ctx, Config{DataDir: memberDir, ListenAddrs: loop, BootstrapPeers: []peer.AddrInfo{boot.AddrInfo()}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -19,7 +19,7 @@ func startNodes(t *testing.T, boot *Swarm, n int, mod func(*Config)) []*Swarm {
 	cfgs := make([]Config, n)
 	spare := make([]string, n) // a second invite each, should a join time out
 	for i := range cfgs {
-		cfgs[i] = Config{ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"}, ProvideInterval: 2 * time.Second, Invite: mustInvite(t, boot)}
+		cfgs[i] = Config{ListenAddrs: loopback(), ProvideInterval: 2 * time.Second, Invite: mustInvite(t, boot)}
 		spare[i] = mustInvite(t, boot)
 		if mod != nil {
 			mod(&cfgs[i])
@@ -79,7 +79,7 @@ type churnClass struct {
 func (c *churnClass) watchBlocks(n *Swarm) {
 	n.reg.SetBlock(func(p PeerID, until time.Time) {
 		c.mu.Lock()
-		c.blocks = append(c.blocks, n.ID()+" blocked "+p.String())
+		c.blocks = append(c.blocks, n.ID().String()+" blocked "+p.String())
 		c.mu.Unlock()
 		n.net.m.Block(p, until)
 	})
@@ -98,7 +98,7 @@ func (c *churnClass) join(ctx context.Context, t *testing.T, nodes ...*Swarm) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			downloads[k], errs[k] = n.Fetch(ctx, c.ih, FetchOptions{Out: filepath.Join(c.dir, n.ID())})
+			downloads[k], errs[k] = n.Fetch(ctx, c.ih, FetchOptions{Out: filepath.Join(c.dir, n.ID().String())})
 		}()
 	}
 	wg.Wait()
@@ -227,7 +227,7 @@ func TestChurn(t *testing.T) {
 			var err error
 			for _, inv := range invs {
 				var n *Swarm
-				n, err = New(context.Background(), Config{ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"}, ProvideInterval: 2 * time.Second, Invite: inv, DownloadLimit: 1 << 20})
+				n, err = New(context.Background(), Config{ListenAddrs: loopback(), ProvideInterval: 2 * time.Second, Invite: inv, DownloadLimit: 1 << 20})
 				if err == nil {
 					joined <- n
 					return

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/multiformats/go-multiaddr"
+
 	"github.com/p2pshare/p2pshare/p2pshare"
 )
 
@@ -21,7 +23,7 @@ func ExampleSwarm_WatchClass() {
 	image := filepath.Join(dir, "lab.img")
 	_ = os.WriteFile(image, make([]byte, 1<<20), 0o644)
 
-	local := []string{"/ip4/127.0.0.1/tcp/0"}
+	local := []multiaddr.Multiaddr{multiaddr.StringCast("/ip4/127.0.0.1/tcp/0")}
 	teacher, err := p2pshare.New(ctx, p2pshare.Config{ListenAddrs: local, Name: "teacher", NewNetwork: true})
 	if err != nil {
 		log.Fatal(err)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"time"
 
@@ -29,9 +30,9 @@ type Config struct {
 	// refused, since its membership belongs to that peer. Nil means the key
 	// in DataDir, made there on the first start.
 	Identity crypto.PrivKey
-	// ListenAddrs are multiaddrs to listen on. Empty means every interface,
-	// a port chosen by the system: /ip4/0.0.0.0/tcp/0.
-	ListenAddrs []string
+	// ListenAddrs are the multiaddrs to listen on. Empty means every
+	// interface, a port chosen by the system: /ip4/0.0.0.0/tcp/0.
+	ListenAddrs []ma.Multiaddr
 	// Invite, from the network's bootstrap node (Swarm.Invite), admits this
 	// node to a network the first time it starts; its certificate is then
 	// kept in DataDir, and later starts need no invite. A node with no
@@ -47,10 +48,11 @@ type Config struct {
 	// Name is the member name to ask for when joining (a roll number, say);
 	// empty means one made from the peer ID.
 	Name string
-	// BootstrapPeers are further members to reach the network through, as
-	// multiaddrs ending in /p2p/<peer ID>; the invite's bootstrap address is
-	// always used.
-	BootstrapPeers []string
+	// BootstrapPeers are further members to reach the network through
+	// (Swarm.AddrInfo of each); the invite's bootstrap, and the contacts
+	// a member keeps in DataDir, are always used. Each needs a peer ID and
+	// at least one address; two entries of one peer are merged.
+	BootstrapPeers []peer.AddrInfo
 	// AllowNames, on a bootstrap node, are the only names that shared
 	// invites may admit (a class's roll numbers, say); a name off the list
 	// is refused, and told so. The bootstrap keeps the list with its
@@ -123,9 +125,9 @@ func (c Config) Validate() error {
 	if c.Identity != nil && c.Identity.Type() != crypto_pb.KeyType_Ed25519 {
 		return fmt.Errorf("p2pshare: Config.Identity is a %s key; p2pshare needs an Ed25519 key", c.Identity.Type())
 	}
-	for _, a := range c.ListenAddrs {
-		if _, err := ma.NewMultiaddr(a); err != nil {
-			return fmt.Errorf("p2pshare: Config.ListenAddrs: %q: %v", a, err)
+	for i, a := range c.ListenAddrs {
+		if len(a) == 0 {
+			return fmt.Errorf("p2pshare: Config.ListenAddrs[%d] is empty", i)
 		}
 	}
 	if _, err := c.bootstrap(); err != nil {
@@ -166,33 +168,36 @@ func (c Config) Validate() error {
 }
 
 func (c *Config) listenAddrs() []ma.Multiaddr {
-	addrs := c.ListenAddrs
-	if len(addrs) == 0 {
-		addrs = []string{"/ip4/0.0.0.0/tcp/0"}
+	if len(c.ListenAddrs) == 0 {
+		return []ma.Multiaddr{ma.StringCast("/ip4/0.0.0.0/tcp/0")}
 	}
-	out := make([]ma.Multiaddr, 0, len(addrs))
-	for _, a := range addrs {
-		out = append(out, ma.StringCast(a))
-	}
-	return out
+	return c.ListenAddrs
 }
 
-// bootstrap parses BootstrapPeers, merging addresses of one peer.
+// bootstrap checks BootstrapPeers and merges the addresses of one peer.
 func (c *Config) bootstrap() ([]peer.AddrInfo, error) {
-	var addrs []ma.Multiaddr
-	for _, s := range c.BootstrapPeers {
-		a, err := ma.NewMultiaddr(s)
-		if err != nil {
-			return nil, fmt.Errorf("p2pshare: Config.BootstrapPeers: %q: %v", s, err)
+	var out []peer.AddrInfo
+	at := map[peer.ID]int{}
+	for i, ai := range c.BootstrapPeers {
+		switch {
+		case ai.ID == "":
+			return nil, fmt.Errorf("p2pshare: Config.BootstrapPeers[%d] %v has no peer ID", i, ai.Addrs)
+		case ai.ID.Validate() != nil:
+			return nil, fmt.Errorf("p2pshare: Config.BootstrapPeers[%d]: peer ID %q: %v", i, string(ai.ID), ai.ID.Validate())
+		case len(ai.Addrs) == 0:
+			return nil, fmt.Errorf("p2pshare: Config.BootstrapPeers[%d] (peer %s) has no address", i, ai.ID)
 		}
-		addrs = append(addrs, a)
-	}
-	infos, err := peer.AddrInfosFromP2pAddrs(addrs...)
-	if err != nil {
-		if errors.Is(err, peer.ErrInvalidAddr) {
-			return nil, fmt.Errorf("p2pshare: Config.BootstrapPeers: every address must end in /p2p/<peer ID>: %v", err)
+		for _, a := range ai.Addrs {
+			if len(a) == 0 {
+				return nil, fmt.Errorf("p2pshare: Config.BootstrapPeers[%d] (peer %s) has an empty address", i, ai.ID)
+			}
 		}
-		return nil, fmt.Errorf("p2pshare: Config.BootstrapPeers: %v", err)
+		if k, ok := at[ai.ID]; ok {
+			out[k].Addrs = append(out[k].Addrs, ai.Addrs...)
+			continue
+		}
+		at[ai.ID] = len(out)
+		out = append(out, peer.AddrInfo{ID: ai.ID, Addrs: slices.Clone(ai.Addrs)})
 	}
-	return infos, nil
+	return out, nil
 }

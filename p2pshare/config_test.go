@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/libp2p/go-libp2p/core/crypto"
+	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
 )
 
 // TestConfigValidateOnLiteral: Validate works on a Config literal (a value
@@ -20,10 +22,12 @@ func TestConfigValidateOnLiteral(t *testing.T) {
 		want string
 	}{
 		{"negative upload", Config{UploadLimit: -1}, "Config.UploadLimit"},
-		{"bad listen address", Config{ListenAddrs: []string{"not-a-multiaddr"}}, "Config.ListenAddrs"},
+		{"empty listen address", Config{ListenAddrs: []ma.Multiaddr{nil}}, "Config.ListenAddrs[0] is empty"},
+		{"bootstrap peer with no ID", Config{BootstrapPeers: []peer.AddrInfo{{Addrs: loopback()}}}, "Config.BootstrapPeers[0] [/ip4/127.0.0.1/tcp/0] has no peer ID"},
+		{"bootstrap peer with no address", Config{BootstrapPeers: []peer.AddrInfo{{ID: testPeer}}}, "Config.BootstrapPeers[0] (peer " + testPeer.String() + ") has no address"},
 		{"identity not Ed25519", Config{Identity: rsaKey(t)}, "Config.Identity"},
 		{"new network with an invite", Config{NewNetwork: true, Invite: "p2pshare://x"}, "Config.NewNetwork and Config.Invite"},
-		{"new network with bootstrap peers", Config{NewNetwork: true, BootstrapPeers: []string{"/ip4/127.0.0.1/tcp/1/p2p/12D3KooWEqaf3QCoFZByNBFzxub1gtMMt94w7ScSQxC1vpjL7xTi"}}, "Config.NewNetwork and Config.BootstrapPeers"},
+		{"new network with bootstrap peers", Config{NewNetwork: true, BootstrapPeers: []peer.AddrInfo{{ID: testPeer, Addrs: loopback()}}}, "Config.NewNetwork and Config.BootstrapPeers"},
 		{"negative join timeout", Config{JoinTimeout: -1}, "Config.JoinTimeout"},
 		{"negative cap per address", Config{MaxPerAddress: -1}, "Config.MaxPerAddress"},
 		{"look-alike allowed name", Config{AllowNames: []string{"s1234", "ſ1234"}}, "Config.AllowNames[1]: name \"ſ1234\": character 1"},
@@ -44,3 +48,6 @@ func rsaKey(t *testing.T) crypto.PrivKey {
 	}
 	return k
 }
+
+// testPeer is a valid peer ID of no node.
+const testPeer = peer.ID("\x00\x24\x08\x01\x12\x20" + "0123456789abcdef0123456789abcdef")

@@ -51,7 +51,7 @@ func TestErrorsToActOn(t *testing.T) {
 		return inv
 	}
 	join := func(cfg Config) error {
-		cfg.ListenAddrs = []string{"/ip4/127.0.0.1/tcp/0"}
+		cfg.ListenAddrs = loopback()
 		s, err := New(ctx, cfg)
 		if err == nil {
 			s.Close()
@@ -149,7 +149,7 @@ func revokedMember(t *testing.T) string {
 	ctx := context.Background()
 	boot := testNode(t, nil, nil)
 	dir := t.TempDir()
-	m, err := New(ctx, Config{DataDir: dir, ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"}, Invite: mustInvite(t, boot), Name: "mallory"})
+	m, err := New(ctx, Config{DataDir: dir, ListenAddrs: loopback(), Invite: mustInvite(t, boot), Name: "mallory"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/multiformats/go-multiaddr"
 
 	"github.com/p2pshare/p2pshare/p2pshare"
 )
@@ -24,13 +25,13 @@ func ExampleConfig_identity() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	node, err := p2pshare.New(ctx, p2pshare.Config{Identity: key, ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"}, NewNetwork: true})
+	node, err := p2pshare.New(ctx, p2pshare.Config{Identity: key, ListenAddrs: []multiaddr.Multiaddr{multiaddr.StringCast("/ip4/127.0.0.1/tcp/0")}, NewNetwork: true})
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer node.Close()
 	id, _ := peer.IDFromPrivateKey(key)
-	fmt.Println(node.ID() == id.String())
+	fmt.Println(node.ID() == id)
 	// Output: true
 }
 
@@ -39,7 +40,7 @@ func ExampleConfig_identity() {
 // network of its own.
 func ExampleConfig_newNetwork() {
 	ctx := context.Background()
-	loopback := []string{"/ip4/127.0.0.1/tcp/0"}
+	loopback := []multiaddr.Multiaddr{multiaddr.StringCast("/ip4/127.0.0.1/tcp/0")}
 	if _, err := p2pshare.New(ctx, p2pshare.Config{ListenAddrs: loopback}); err != nil {
 		fmt.Println(err)
 	}
@@ -66,7 +67,7 @@ func ExampleDownload_Reader() {
 	_ = os.MkdirAll(filepath.Join(lab, "data"), 0o755)
 	_ = os.WriteFile(filepath.Join(lab, "README"), []byte("run ./data/quiz.txt"), 0o644)
 	_ = os.WriteFile(filepath.Join(lab, "data", "quiz.txt"), []byte("Q1: what is a DHT?"), 0o644)
-	loopback := []string{"/ip4/127.0.0.1/tcp/0"}
+	loopback := []multiaddr.Multiaddr{multiaddr.StringCast("/ip4/127.0.0.1/tcp/0")}
 
 	teacher, err := p2pshare.New(ctx, p2pshare.Config{ListenAddrs: loopback, NewNetwork: true})
 	if err != nil {
@@ -114,7 +115,7 @@ func ExampleFetchOptions_inMemory() {
 	defer os.RemoveAll(dir)
 	quiz := filepath.Join(dir, "quiz.json")
 	_ = os.WriteFile(quiz, []byte(`{"q1":"what is a DHT?"}`), 0o644)
-	loopback := []string{"/ip4/127.0.0.1/tcp/0"}
+	loopback := []multiaddr.Multiaddr{multiaddr.StringCast("/ip4/127.0.0.1/tcp/0")}
 
 	teacher, err := p2pshare.New(ctx, p2pshare.Config{ListenAddrs: loopback, NewNetwork: true})
 	if err != nil {
@@ -144,4 +145,40 @@ func ExampleFetchOptions_inMemory() {
 	}
 	fmt.Printf("%s: %s\n", dl.Name(), b)
 	// Output: quiz.json: {"q1":"what is a DHT?"}
+}
+
+// A node speaks libp2p's types: its peer ID, and the peer.AddrInfo that
+// another node names it by in Config.BootstrapPeers.
+func ExampleSwarm_AddrInfo() {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	dir, _ := os.MkdirTemp("", "p2pshare-example")
+	defer os.RemoveAll(dir)
+	loopback := []multiaddr.Multiaddr{multiaddr.StringCast("/ip4/127.0.0.1/tcp/0")}
+
+	teacher, err := p2pshare.New(ctx, p2pshare.Config{ListenAddrs: loopback, NewNetwork: true})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer teacher.Close()
+	invite, _ := teacher.Invite(p2pshare.InviteOptions{})
+	student, err := p2pshare.New(ctx, p2pshare.Config{DataDir: dir, ListenAddrs: loopback, Invite: invite})
+	if err != nil {
+		log.Fatal(err)
+	}
+	id := student.ID()
+	student.Close()
+
+	// The student starts again from its DataDir, no invite needed, and
+	// reaches the network through the teacher's node.
+	student, err = p2pshare.New(ctx, p2pshare.Config{
+		DataDir: dir, ListenAddrs: loopback,
+		BootstrapPeers: []peer.AddrInfo{teacher.AddrInfo()},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer student.Close()
+	fmt.Println("same peer:", student.ID() == id)
+	// Output: same peer: true
 }

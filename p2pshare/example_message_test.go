@@ -7,6 +7,8 @@ import (
 	"os"
 	"time"
 
+	"github.com/multiformats/go-multiaddr"
+
 	"github.com/p2pshare/p2pshare/p2pshare"
 )
 
@@ -19,7 +21,7 @@ func ExampleSwarm_Send() {
 	defer cancel()
 	dir, _ := os.MkdirTemp("", "p2pshare-example")
 	defer os.RemoveAll(dir)
-	loopback := []string{"/ip4/127.0.0.1/tcp/0"}
+	loopback := []multiaddr.Multiaddr{multiaddr.StringCast("/ip4/127.0.0.1/tcp/0")}
 
 	teacher, err := p2pshare.New(ctx, p2pshare.Config{ListenAddrs: loopback, Name: "teacher", DataDir: dir, NewNetwork: true})
 	if err != nil {

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/multiformats/go-multiaddr"
+
 	"github.com/p2pshare/p2pshare/p2pshare"
 )
 
@@ -23,7 +25,7 @@ func ExampleSwarm_Seed() {
 	defer os.RemoveAll(dir)
 	image := filepath.Join(dir, "lab.img")
 	_ = os.WriteFile(image, []byte("a very small lab image"), 0o644)
-	loopback := []string{"/ip4/127.0.0.1/tcp/0"}
+	loopback := []multiaddr.Multiaddr{multiaddr.StringCast("/ip4/127.0.0.1/tcp/0")}
 
 	teacher, err := p2pshare.New(ctx, p2pshare.Config{ListenAddrs: loopback, NewNetwork: true})
 	if err != nil {

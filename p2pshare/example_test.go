@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/multiformats/go-multiaddr"
+
 	"github.com/p2pshare/p2pshare/p2pshare"
 )
 
@@ -21,7 +23,7 @@ func ExampleSwarm_Share() {
 	image := filepath.Join(dir, "lab.img")
 	_ = os.WriteFile(image, []byte("a very small lab image"), 0o644)
 
-	teacher, err := p2pshare.New(ctx, p2pshare.Config{ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"}, NewNetwork: true})
+	teacher, err := p2pshare.New(ctx, p2pshare.Config{ListenAddrs: []multiaddr.Multiaddr{multiaddr.StringCast("/ip4/127.0.0.1/tcp/0")}, NewNetwork: true})
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -43,7 +45,7 @@ func ExampleSwarm_Fetch() {
 	defer os.RemoveAll(dir)
 	image := filepath.Join(dir, "lab.img")
 	_ = os.WriteFile(image, []byte("a very small lab image"), 0o644)
-	loopback := []string{"/ip4/127.0.0.1/tcp/0"}
+	loopback := []multiaddr.Multiaddr{multiaddr.StringCast("/ip4/127.0.0.1/tcp/0")}
 
 	teacher, err := p2pshare.New(ctx, p2pshare.Config{ListenAddrs: loopback, NewNetwork: true})
 	if err != nil {
@@ -85,7 +87,7 @@ func ExampleSwarm_Fetch() {
 func ExampleConfig_approve() {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	loopback := []string{"/ip4/127.0.0.1/tcp/0"}
+	loopback := []multiaddr.Multiaddr{multiaddr.StringCast("/ip4/127.0.0.1/tcp/0")}
 
 	type pending struct {
 		req    p2pshare.JoinRequest

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/p2pshare/p2pshare/internal/manifest"
 	"github.com/p2pshare/p2pshare/internal/wire"
@@ -164,7 +166,7 @@ func TestCorruptPeerIsBanned(t *testing.T) {
 	}
 	select {
 	case p := <-banned:
-		if p != bad.ID() {
+		if p != bad.ID().String() {
 			t.Fatalf("banned %s, want the corrupt peer %s", p, bad.ID())
 		}
 	default:
@@ -290,8 +292,8 @@ func TestBadInput(t *testing.T) {
 		}
 	}
 	cfgs := map[string]Config{
-		"ListenAddrs":    {ListenAddrs: []string{"nonsense"}},
-		"BootstrapPeers": {BootstrapPeers: []string{"/ip4/127.0.0.1/tcp/1"}},
+		"ListenAddrs":    {ListenAddrs: []ma.Multiaddr{nil}},
+		"BootstrapPeers": {BootstrapPeers: []peer.AddrInfo{{Addrs: loopback()}}},
 		"UploadLimit":    {UploadLimit: -1},
 	}
 	for field, c := range cfgs {

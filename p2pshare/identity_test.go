@@ -29,7 +29,7 @@ func TestConfigIdentity(t *testing.T) {
 	want, _ := peer.IDFromPrivateKey(key)
 	dir := t.TempDir()
 	m := testNode(t, boot, func(c *Config) { c.Identity = key; c.DataDir = dir })
-	if m.ID() != want.String() {
+	if m.ID() != want {
 		t.Fatalf("ID %s, want the key's peer %s", m.ID(), want)
 	}
 	if !waitMember(ctx, boot, want) {
@@ -41,8 +41,12 @@ func TestConfigIdentity(t *testing.T) {
 	m.Close()
 
 	// The same key and DataDir: the same member, no invite needed.
-	again := testNode(t, nil, func(c *Config) { c.Identity = key; c.DataDir = dir; c.BootstrapPeers = boot.Addrs() })
-	if again.ID() != want.String() || again.IsBootstrap() {
+	again := testNode(t, nil, func(c *Config) {
+		c.Identity = key
+		c.DataDir = dir
+		c.BootstrapPeers = []peer.AddrInfo{boot.AddrInfo()}
+	})
+	if again.ID() != want || again.IsBootstrap() {
 		t.Fatalf("restarted: ID %s bootstrap %v, want member %s", again.ID(), again.IsBootstrap(), want)
 	}
 	again.Close()
@@ -50,7 +54,7 @@ func TestConfigIdentity(t *testing.T) {
 	other, _, _ := crypto.GenerateEd25519Key(crand.Reader)
 	otherID, _ := peer.IDFromPrivateKey(other)
 	// A DataDir whose membership is another peer's.
-	_, err = New(ctx, Config{Identity: other, DataDir: dir, ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"}, BootstrapPeers: boot.Addrs()})
+	_, err = New(ctx, Config{Identity: other, DataDir: dir, ListenAddrs: loopback(), BootstrapPeers: []peer.AddrInfo{boot.AddrInfo()}})
 	if err == nil || !strings.Contains(err.Error(), otherID.String()) || !strings.Contains(err.Error(), want.String()) {
 		t.Fatalf("another key on a member's DataDir: %v, want an error naming %s and %s", err, otherID, want)
 	}
@@ -58,8 +62,8 @@ func TestConfigIdentity(t *testing.T) {
 	kept := t.TempDir()
 	first := testNode(t, nil, func(c *Config) { c.DataDir = kept })
 	first.Close()
-	_, err = New(ctx, Config{Identity: key, DataDir: kept, ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"}, NewNetwork: true})
-	if err == nil || !strings.Contains(err.Error(), first.ID()) || !strings.Contains(err.Error(), "Config.Identity") {
+	_, err = New(ctx, Config{Identity: key, DataDir: kept, ListenAddrs: loopback(), NewNetwork: true})
+	if err == nil || !strings.Contains(err.Error(), first.ID().String()) || !strings.Contains(err.Error(), "Config.Identity") {
 		t.Fatalf("a DataDir keeping another key: %v, want an error naming Config.Identity and %s", err, first.ID())
 	}
 }

@@ -66,7 +66,7 @@ func runBootstrapChild() error {
 		defer pprof.StopCPUProfile()
 	}
 	ctx := context.Background()
-	s, err := New(ctx, Config{DataDir: dir, ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"}, NewNetwork: true})
+	s, err := New(ctx, Config{DataDir: dir, ListenAddrs: loopback(), NewNetwork: true})
 	if err != nil {
 		return err
 	}
@@ -219,7 +219,7 @@ func joinStorm(b *testing.B, n int) stormResult {
 			return err
 		}
 		s, err := New(ctx, Config{DataDir: filepath.Join(dirs, fmt.Sprint(i)), Invite: first.Invite,
-			Name: fmt.Sprintf("s%04d", i), ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"}, JoinTimeout: 2 * time.Minute})
+			Name: fmt.Sprintf("s%04d", i), ListenAddrs: loopback(), JoinTimeout: 2 * time.Minute})
 		if err == nil {
 			mu.Lock()
 			nodes = append(nodes, s)

@@ -24,7 +24,7 @@ func take(t *testing.T, ctx context.Context, s *Swarm) Message {
 // restart starts the member kept in dir again, through boot.
 func restart(t *testing.T, ctx context.Context, boot *Swarm, dir string) *Swarm {
 	t.Helper()
-	s, err := New(ctx, Config{DataDir: dir, ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"}, BootstrapPeers: boot.Addrs(), Replicas: 3, Republish: 500 * time.Millisecond})
+	s, err := New(ctx, Config{DataDir: dir, ListenAddrs: loopback(), BootstrapPeers: []peer.AddrInfo{boot.AddrInfo()}, Replicas: 3, Republish: 500 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,16 +49,16 @@ func TestMessageKeptUntilAcknowledged(t *testing.T) {
 	bob := testNode(t, boot, func(c *Config) { msgConfig("bob")(c); c.DataDir = dir })
 	alice := testNode(t, boot, msgConfig("alice"))
 	class = append(class, alice)
-	bobID, _ := peer.Decode(bob.ID())
+	bobID := bob.ID()
 
-	if r, err := alice.Send(ctx, bob.ID(), []byte("handed over")); err != nil || !r.Direct {
+	if r, err := alice.Send(ctx, bob.ID().String(), []byte("handed over")); err != nil || !r.Direct {
 		t.Fatalf("sending to Bob online: %+v, %v", r, err)
 	}
 	if m := take(t, ctx, bob); string(m.Body) != "handed over" {
 		t.Fatalf("got %q", m.Body)
 	}
 	bob.Close()
-	if r, err := alice.Send(ctx, bob.ID(), []byte("parked")); err != nil || r.Direct || r.Parked == 0 {
+	if r, err := alice.Send(ctx, bob.ID().String(), []byte("parked")); err != nil || r.Direct || r.Parked == 0 {
 		t.Fatalf("sending to Bob offline: %+v, %v", r, err)
 	}
 
@@ -101,7 +101,7 @@ func TestAckOnce(t *testing.T) {
 	defer cancel()
 	_, c := msgClass(t, "alice", "bob")
 	alice, bob := c[0], c[1]
-	if _, err := alice.Send(ctx, bob.ID(), []byte("hi")); err != nil {
+	if _, err := alice.Send(ctx, bob.ID().String(), []byte("hi")); err != nil {
 		t.Fatal(err)
 	}
 	m := receive(t, ctx, bob)

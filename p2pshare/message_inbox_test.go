@@ -75,7 +75,7 @@ func TestInboxOwnerOnly(t *testing.T) {
 		resp := ask(mallory, a.req)
 		if resp.OK || len(resp.IDs) > 0 || len(resp.Items) > 0 {
 			t.Errorf("Mallory %s: answered %+v", a.name, resp)
-		} else if !strings.Contains(resp.Error, "only the inbox's owner") || !strings.Contains(resp.Error, mallory.ID()) {
+		} else if !strings.Contains(resp.Error, "only the inbox's owner") || !strings.Contains(resp.Error, mallory.ID().String()) {
 			t.Errorf("Mallory %s: refused with %q, want a refusal that names her", a.name, resp.Error)
 		}
 	}

@@ -200,7 +200,7 @@ func TestParkingQuotaIsTheSenders(t *testing.T) {
 	}
 	// As herself, up to her own quota.
 	own := signedItems(t, mallory, bob, "spam", mailbox.MaxPerSender+1, 100)
-	if resp := put(mallory, owner, bobCert, own); resp.OK || !strings.Contains(resp.Error, mallory.ID()) || !strings.Contains(resp.Error, mailbox.ErrQuota.Error()) {
+	if resp := put(mallory, owner, bobCert, own); resp.OK || !strings.Contains(resp.Error, mallory.ID().String()) || !strings.Contains(resp.Error, mailbox.ErrQuota.Error()) {
 		t.Fatalf("Mallory over her own quota: %+v", resp)
 	}
 	if resp := put(alice, owner, bobCert, signedItems(t, alice, bob, "from-alice", 1, 100)); !resp.OK {

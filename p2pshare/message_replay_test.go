@@ -50,7 +50,7 @@ func TestParkedReplayAfterSeenExpired(t *testing.T) {
 
 	// Past the lifetime and the margin the seen record is kept for.
 	clock.advance(ttl + seenMargin + time.Minute)
-	bob2, err := New(ctx, Config{DataDir: dir, ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"}, BootstrapPeers: boot.Addrs(), Replicas: 3, MessageTTL: ttl, now: clock.now})
+	bob2, err := New(ctx, Config{DataDir: dir, ListenAddrs: loopback(), BootstrapPeers: []peer.AddrInfo{boot.AddrInfo()}, Replicas: 3, MessageTTL: ttl, now: clock.now})
 	if err != nil {
 		t.Fatal(err)
 	}

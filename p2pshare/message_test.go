@@ -72,7 +72,7 @@ func receive(t *testing.T, ctx context.Context, s *Swarm) Message {
 // message and expects the marker first.
 func noMessage(t *testing.T, ctx context.Context, from, s *Swarm) {
 	t.Helper()
-	if _, err := from.Send(ctx, s.ID(), []byte("marker")); err != nil {
+	if _, err := from.Send(ctx, s.ID().String(), []byte("marker")); err != nil {
 		t.Fatal(err)
 	}
 	if m := receive(t, ctx, s); string(m.Body) != "marker" {
@@ -90,15 +90,15 @@ func TestMessageDirect(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !r.Direct || r.To.String() != bob.ID() {
+	if !r.Direct || r.To != bob.ID() {
 		t.Fatalf("receipt %+v", r)
 	}
 	m := receive(t, ctx, bob)
-	if !bytes.Equal(m.Body, body) || m.FromName != "alice" || m.From.String() != alice.ID() || m.ID != r.ID {
+	if !bytes.Equal(m.Body, body) || m.FromName != "alice" || m.From != alice.ID() || m.ID != r.ID {
 		t.Fatalf("got %+v", m)
 	}
 	// By peer ID too, and the limits say what is wrong.
-	if _, err := bob.Send(ctx, alice.ID(), []byte("ok")); err != nil {
+	if _, err := bob.Send(ctx, alice.ID().String(), []byte("ok")); err != nil {
 		t.Fatal(err)
 	}
 	if m := receive(t, ctx, alice); m.FromName != "bob" {
@@ -158,7 +158,7 @@ func TestMessageOffline(t *testing.T) {
 	}
 	bobDir := t.TempDir()
 	bob := testNode(t, boot, func(c *Config) { msgConfig("bob")(c); c.DataDir = bobDir })
-	bobID, _ := peer.Decode(bob.ID())
+	bobID := bob.ID()
 	alice := testNode(t, boot, msgConfig("alice"))
 	// Alice knows Bob's name from the member directory in the DHT.
 	waitUntil(t, 20*time.Second, "bob's directory entry", func() bool {
@@ -216,7 +216,7 @@ func TestMessageOffline(t *testing.T) {
 	})
 	all = live
 
-	bob2, err := New(ctx, Config{DataDir: bobDir, ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"}, BootstrapPeers: boot.Addrs(), Replicas: 3, Republish: 500 * time.Millisecond})
+	bob2, err := New(ctx, Config{DataDir: bobDir, ListenAddrs: loopback(), BootstrapPeers: []peer.AddrInfo{boot.AddrInfo()}, Replicas: 3, Republish: 500 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -239,7 +239,7 @@ func TestMessageOffline(t *testing.T) {
 	}
 	noMessage(t, ctx, boot, bob2)
 	bob2.Close()
-	bob3, err := New(ctx, Config{DataDir: bobDir, ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"}, BootstrapPeers: boot.Addrs()})
+	bob3, err := New(ctx, Config{DataDir: bobDir, ListenAddrs: loopback(), BootstrapPeers: []peer.AddrInfo{boot.AddrInfo()}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -262,7 +262,7 @@ func TestMessageFromNonMembers(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitUntil(t, 10*time.Second, "bob drops mallory", func() bool { return !bob.IsMember(mallory.h.ID()) })
-	if _, err := mallory.Send(ctx, bob.ID(), []byte("after")); err == nil {
+	if _, err := mallory.Send(ctx, bob.ID().String(), []byte("after")); err == nil {
 		t.Fatal("a revoked member sent a message")
 	}
 	if err := bob.msg.accept(early); err == nil {
@@ -273,7 +273,7 @@ func TestMessageFromNonMembers(t *testing.T) {
 	if err := bob.msg.accept(forged); err == nil {
 		t.Fatal("a message from another network's member was accepted")
 	}
-	if _, err := other.Send(ctx, bob.ID(), []byte("hi")); err == nil {
+	if _, err := other.Send(ctx, bob.ID().String(), []byte("hi")); err == nil {
 		t.Fatal("an outsider sent a message")
 	}
 	noMessage(t, ctx, boot, bob)

@@ -15,7 +15,7 @@ import (
 func TestNewNetworkIsExplicit(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	loop := []string{"/ip4/127.0.0.1/tcp/0"}
+	loop := loopback()
 	for name, cfg := range map[string]Config{
 		"no DataDir":    {ListenAddrs: loop},
 		"empty DataDir": {ListenAddrs: loop, DataDir: t.TempDir()},

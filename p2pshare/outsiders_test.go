@@ -68,7 +68,7 @@ func TestBadAdmissionFloodDoesNotShutOutAStudent(t *testing.T) {
 	waitUntil(t, time.Minute, "the first 200 bad attempts", func() bool { return attempts.Load() >= 200 })
 
 	student := testNode(t, nil, func(c *Config) {
-		c.ListenAddrs = []string{"/ip4/127.0.0.3/tcp/0"}
+		c.ListenAddrs = []ma.Multiaddr{ma.StringCast("/ip4/127.0.0.3/tcp/0")}
 		c.Invite = real
 	})
 	stopFlood()

@@ -82,7 +82,7 @@ func TestPartition(t *testing.T) {
 	// Side B's earlier fetch: member k holds the pieces i with i%8 == k.
 	outs := map[*Swarm]string{}
 	for k, b := range sideB {
-		out := filepath.Join(dir, "b", b.ID())
+		out := filepath.Join(dir, "b", b.ID().String())
 		outs[b] = out
 		if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
 			t.Fatal(err)
@@ -109,7 +109,7 @@ func TestPartition(t *testing.T) {
 	t.Logf("cut: %d nodes on side A (the seeder among them), %d on side B", len(sideA), len(sideB))
 	var downA, downB []*Download
 	for _, a := range sideA[1:] {
-		d, err := a.Fetch(ctx, ih, FetchOptions{Out: filepath.Join(dir, "a", a.ID())})
+		d, err := a.Fetch(ctx, ih, FetchOptions{Out: filepath.Join(dir, "a", a.ID().String())})
 		if err != nil {
 			t.Fatalf("side A: Fetch: %v", err)
 		}

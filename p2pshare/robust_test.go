@@ -43,7 +43,7 @@ func startClass(ctx context.Context, t *testing.T, boot *Swarm, ih Infohash, dir
 	c := &class{want: want, pieceSize: robustPiece, events: make(chan memberEvent, 1024)}
 	for i := range n {
 		m := testNode(t, boot, nil)
-		d, err := m.Fetch(ctx, ih, FetchOptions{Out: filepath.Join(dir, m.ID())})
+		d, err := m.Fetch(ctx, ih, FetchOptions{Out: filepath.Join(dir, m.ID().String())})
 		if err != nil {
 			t.Fatalf("member %d: Fetch: %v", i, err)
 		}

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/libp2p/go-libp2p/core/peer"
 )
 
 // TestSeedServesAFinishedDownloadAfterRestart: a member fetches a share and
@@ -43,7 +45,7 @@ func TestSeedServesAFinishedDownloadAfterRestart(t *testing.T) {
 	}
 
 	// The restart: the same DataDir, no invite, and the file on disk.
-	again := testNode(t, nil, func(c *Config) { c.DataDir = memberDir; c.BootstrapPeers = boot.Addrs() })
+	again := testNode(t, nil, func(c *Config) { c.DataDir = memberDir; c.BootstrapPeers = []peer.AddrInfo{boot.AddrInfo()} })
 	var hashed int64
 	seeded, err := again.Seed(ctx, out, ih, SeedOptions{Progress: func(done, _ int64) { hashed = done }})
 	if err != nil {

@@ -29,6 +29,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
+	ma "github.com/multiformats/go-multiaddr"
 	"golang.org/x/time/rate"
 
 	"github.com/p2pshare/p2pshare/internal/discovery"
@@ -249,21 +250,24 @@ func limiter(bytesPerSec int64) *rate.Limiter {
 }
 
 // ID is the node's peer ID.
-func (s *Swarm) ID() string { return s.h.ID().String() }
+func (s *Swarm) ID() PeerID { return s.h.ID() }
 
-// Addrs are the node's addresses, each ending in /p2p/<peer ID>: what other
-// nodes put in Config.BootstrapPeers to join through this one.
-func (s *Swarm) Addrs() []string {
-	info := peer.AddrInfo{ID: s.h.ID(), Addrs: s.h.Addrs()}
+// AddrInfo is the node's peer ID and the addresses it listens on: what
+// another node puts in Config.BootstrapPeers to reach the network through
+// this one.
+func (s *Swarm) AddrInfo() peer.AddrInfo {
+	return peer.AddrInfo{ID: s.h.ID(), Addrs: s.h.Addrs()}
+}
+
+// Addrs are the node's addresses, each ending in /p2p/<peer ID>: the form
+// a user copies (peer.AddrInfosFromP2pAddrs reads them back).
+func (s *Swarm) Addrs() []ma.Multiaddr {
+	info := s.AddrInfo()
 	full, err := peer.AddrInfoToP2pAddrs(&info)
 	if err != nil {
 		return nil
 	}
-	out := make([]string, 0, len(full))
-	for _, a := range full {
-		out = append(out, a.String())
-	}
-	return out
+	return full
 }
 
 // Close stops every share and fetch and shuts the node down. Partial

@@ -9,13 +9,15 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	ma "github.com/multiformats/go-multiaddr"
 )
 
 // testNode starts a node on loopback. With boot (a network's bootstrap
 // node) it joins that network with a fresh invite; without, it starts one.
 func testNode(t testing.TB, boot *Swarm, mod func(*Config)) *Swarm {
 	t.Helper()
-	cfg := Config{ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"}, ProvideInterval: 2 * time.Second}
+	cfg := Config{ListenAddrs: loopback(), ProvideInterval: 2 * time.Second}
 	if boot != nil {
 		inv, err := boot.Invite(InviteOptions{})
 		if err != nil {
@@ -71,7 +73,7 @@ func TestClassFetchesFromEachOther(t *testing.T) {
 	for i, n := range nodes {
 		i, n := i, n
 		go func() {
-			d, err := n.Fetch(ctx, ih, FetchOptions{Out: filepath.Join(dir, "out", n.ID())})
+			d, err := n.Fetch(ctx, ih, FetchOptions{Out: filepath.Join(dir, "out", n.ID().String())})
 			if err != nil {
 				t.Errorf("leecher %d: Fetch: %v", i, err)
 				done <- i
@@ -142,3 +144,6 @@ func TestFetchUnknownInfohash(t *testing.T) {
 		t.Fatalf("Fetch of an unknown share: %v, want ErrNotFound and the deadline", err)
 	}
 }
+
+// loopback is a node's listen address in tests: 127.0.0.1, any port.
+func loopback() []ma.Multiaddr { return []ma.Multiaddr{ma.StringCast("/ip4/127.0.0.1/tcp/0")} }

@@ -13,11 +13,14 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
+	ma "github.com/multiformats/go-multiaddr"
+
 	"github.com/p2pshare/p2pshare/examples/internal/classweb"
 	"github.com/p2pshare/p2pshare/examples/internal/console"
 	"github.com/p2pshare/p2pshare/examples/internal/flagx"
 	"github.com/p2pshare/p2pshare/p2pshare"
-	"github.com/prometheus/client_golang/prometheus"
 )
 
 // nodeCommand is the hidden first argument that makes the classroom binary
@@ -120,8 +123,12 @@ func runNode(ctx context.Context, o nodeOptions, begin <-chan struct{}, emit fun
 	if listen == "" {
 		listen = "/ip4/127.0.0.1/tcp/0"
 	}
+	addr, err := ma.NewMultiaddr(listen)
+	if err != nil {
+		return fmt.Errorf("-listen %q: %v", listen, err)
+	}
 	cfg := p2pshare.Config{
-		ListenAddrs: []string{listen},
+		ListenAddrs: []ma.Multiaddr{addr},
 		// The seeder starts a network of its own; the leechers join it.
 		Invite:        o.invite,
 		NewNetwork:    o.role == "seeder" && o.invite == "",

@@ -9,6 +9,8 @@ import (
 	"os"
 	"time"
 
+	ma "github.com/multiformats/go-multiaddr"
+
 	"github.com/p2pshare/p2pshare/examples/internal/console"
 	"github.com/p2pshare/p2pshare/examples/internal/datadir"
 	"github.com/p2pshare/p2pshare/examples/internal/metricsweb"
@@ -47,7 +49,7 @@ func leech(ctx context.Context, o options, stdout io.Writer, stderr *os.File) er
 	sw, err := p2pshare.New(ctx, p2pshare.Config{
 		Logger:         log,
 		DataDir:        dir,
-		ListenAddrs:    []string{o.listen},
+		ListenAddrs:    []ma.Multiaddr{o.listen.Addr},
 		Metrics:        metricsweb.Libp2p(o.metrics != ""),
 		Invite:         o.invite,
 		Name:           o.name,

@@ -82,6 +82,8 @@ import (
 	"syscall"
 	"time"
 
+	ma "github.com/multiformats/go-multiaddr"
+
 	"github.com/p2pshare/p2pshare/examples/internal/console"
 	"github.com/p2pshare/p2pshare/examples/internal/datadir"
 	"github.com/p2pshare/p2pshare/examples/internal/flagx"
@@ -93,9 +95,10 @@ const usage = `usage: leecher -invite STRING|@FILE -infohash ID -out PATH [-chec
 
 type options struct {
 	invite, name       string
-	bootstrap          flagx.Strings
+	bootstrap          flagx.Peers
 	infohash, out      string
-	listen, data       string
+	listen             flagx.Multiaddr
+	data               string
 	metrics            string
 	up, down           flagx.ByteRate
 	json, exitWhenDone bool
@@ -122,7 +125,8 @@ func run(ctx context.Context, args []string, stdout io.Writer, stderr *os.File) 
 	fs.StringVar(&o.infohash, "infohash", "", "the share's infohash, as the seeder printed it (required)")
 	fs.StringVar(&o.out, "out", "", "`path` to write the share to; it must not exist yet, unless -check (required)")
 	fs.BoolVar(&o.checkOut, "check", false, "if -out exists, verify every piece of it against the share and seed it (a finished download after a restart), never writing to it; a copy that differs is refused, saying how much matched. If -out does not exist, fetch as usual")
-	fs.StringVar(&o.listen, "listen", "/ip4/0.0.0.0/tcp/0", "`multiaddr` to listen on")
+	o.listen.Addr = ma.StringCast("/ip4/0.0.0.0/tcp/0")
+	fs.Var(&o.listen, "listen", "`multiaddr` to listen on")
 	fs.Var(&o.up, "up", "upload cap, a `rate` in bytes/s: 1000000, 8M (x1000) or 8MiB (x1024); 0 is none")
 	fs.Var(&o.down, "down", "download cap, a `rate` like -up; 0 is none")
 	fs.BoolVar(&o.json, "json", false, "write JSON-lines events on stdout")

@@ -8,6 +8,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	ma "github.com/multiformats/go-multiaddr"
+
 	"github.com/p2pshare/p2pshare/examples/internal/console"
 	"github.com/p2pshare/p2pshare/examples/internal/flagx"
 	"github.com/p2pshare/p2pshare/p2pshare"
@@ -28,24 +30,24 @@ type reporter struct {
 
 	lastJSON time.Time
 	lastSent p2pshare.Progress
-	metrics  string   // the -metrics server's address, if any
-	peer     string   // this node's peer ID
-	addrs    []string // and its listen multiaddrs
+	metrics  string          // the -metrics server's address, if any
+	peer     p2pshare.PeerID // this node's peer ID
+	addrs    []ma.Multiaddr  // and its listen multiaddrs
 }
 
 // The -json events, one per line.
 type (
 	startEvent struct {
-		Event         string   `json:"event"`
-		Infohash      string   `json:"infohash"`
-		Name          string   `json:"name"`
-		Total         int64    `json:"total"`
-		Pieces        int      `json:"pieces"`
-		Path          string   `json:"path"`
-		LookupSeconds float64  `json:"lookup_seconds"`
-		Peer          string   `json:"peer"`              // this node's peer ID
-		Addrs         []string `json:"addrs"`             // its listen multiaddrs, with /p2p/<peer>
-		Metrics       string   `json:"metrics,omitempty"` // where -metrics serves
+		Event         string          `json:"event"`
+		Infohash      string          `json:"infohash"`
+		Name          string          `json:"name"`
+		Total         int64           `json:"total"`
+		Pieces        int             `json:"pieces"`
+		Path          string          `json:"path"`
+		LookupSeconds float64         `json:"lookup_seconds"`
+		Peer          p2pshare.PeerID `json:"peer"`              // this node's peer ID
+		Addrs         []ma.Multiaddr  `json:"addrs"`             // its listen multiaddrs, with /p2p/<peer>
+		Metrics       string          `json:"metrics,omitempty"` // where -metrics serves
 	}
 	progressEvent struct {
 		Event    string  `json:"event"`

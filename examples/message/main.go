@@ -47,6 +47,8 @@ import (
 	"syscall"
 	"time"
 
+	ma "github.com/multiformats/go-multiaddr"
+
 	"github.com/p2pshare/p2pshare/examples/internal/console"
 	"github.com/p2pshare/p2pshare/examples/internal/datadir"
 	"github.com/p2pshare/p2pshare/examples/internal/flagx"
@@ -57,13 +59,14 @@ const usage = `usage: message -invite STRING|@FILE [-data DIR] [-name NAME] [-li
        message [-data DIR] [-log-level LEVEL] read [-wait DUR] [-count N]`
 
 type options struct {
-	invite, name, data, listen string
-	bootstrap                  flagx.Strings
-	wait                       time.Duration
-	count                      int
-	cmd                        string
-	args                       []string
-	logLevel                   *console.LogLevel
+	invite, name, data string
+	listen             flagx.Multiaddr
+	bootstrap          flagx.Peers
+	wait               time.Duration
+	count              int
+	cmd                string
+	args               []string
+	logLevel           *console.LogLevel
 }
 
 func main() {
@@ -79,7 +82,8 @@ func run(ctx context.Context, args []string, stdout io.Writer, stderr *os.File) 
 	fs.StringVar(&o.invite, "invite", "", "the invite the network's bootstrap printed (`STRING`, or @FILE); needed on the first run only")
 	fs.StringVar(&o.name, "name", "", "member `name` to ask for on joining; empty is one made from the peer ID")
 	fs.StringVar(&o.data, "data", "", "`folder` keeping this member's identity and membership (default: one per network in "+datadir.Where("message")+")")
-	fs.StringVar(&o.listen, "listen", "/ip4/0.0.0.0/tcp/0", "`multiaddr` to listen on")
+	o.listen.Addr = ma.StringCast("/ip4/0.0.0.0/tcp/0")
+	fs.Var(&o.listen, "listen", "`multiaddr` to listen on")
 	fs.Var(&o.bootstrap, "bootstrap", "further members to reach the network through, a `multiaddr` ending in /p2p/<peer ID>")
 	fs.DurationVar(&o.wait, "wait", 30*time.Second, "read: how long to wait for messages")
 	fs.IntVar(&o.count, "count", 1, "read: stop after this many messages; 0 reads none (a run that just joins), and what waits stays for a later read")
@@ -133,7 +137,7 @@ func (o *options) do(ctx context.Context, stdout, stderr io.Writer) error {
 	}
 	defer unlock()
 	s, err := p2pshare.New(ctx, p2pshare.Config{
-		DataDir: dir, ListenAddrs: []string{o.listen}, Invite: o.invite, Name: o.name, BootstrapPeers: o.bootstrap,
+		DataDir: dir, ListenAddrs: []ma.Multiaddr{o.listen.Addr}, Invite: o.invite, Name: o.name, BootstrapPeers: o.bootstrap,
 		Logger: o.logLevel.Logger(stderr, "message"),
 	})
 	if err != nil {

@@ -92,6 +92,8 @@ import (
 	"syscall"
 	"time"
 
+	ma "github.com/multiformats/go-multiaddr"
+
 	"github.com/p2pshare/p2pshare/examples/internal/classweb"
 	"github.com/p2pshare/p2pshare/examples/internal/console"
 	"github.com/p2pshare/p2pshare/examples/internal/datadir"
@@ -103,20 +105,21 @@ import (
 const usage = "usage: seeder -file PATH [-listen MULTIADDR] [-invite STRING|@FILE] [-invite-uses N] [-invite-ttl DURATION] [-allow-names FILE] [-approve] [-max-per-address N] [-up RATE] [-budget COPIES] [-data DIR] [-http ADDR [-http-remote]] [-metrics ADDR] [-log-level LEVEL]"
 
 type options struct {
-	file, listen, data string
-	invite, name       string
-	inviteUses         int
-	inviteTTL          time.Duration
-	bootstrap          flagx.Strings
-	up                 flagx.ByteRate
-	budget             float64
-	http, metrics      string
-	httpRemote         bool
-	logLevel           *console.LogLevel
-	allowFile          string
-	allowNames         []string // read from allowFile; nil without it
-	approve            bool
-	maxPerAddr         int
+	file, data    string
+	listen        flagx.Multiaddr
+	invite, name  string
+	inviteUses    int
+	inviteTTL     time.Duration
+	bootstrap     flagx.Peers
+	up            flagx.ByteRate
+	budget        float64
+	http, metrics string
+	httpRemote    bool
+	logLevel      *console.LogLevel
+	allowFile     string
+	allowNames    []string // read from allowFile; nil without it
+	approve       bool
+	maxPerAddr    int
 }
 
 func main() {
@@ -131,7 +134,8 @@ func run(ctx context.Context, args []string, stdout io.Writer, stderr *os.File) 
 	fs := flag.NewFlagSet("seeder", flag.ContinueOnError)
 	var o options
 	fs.StringVar(&o.file, "file", "", "the `file` or folder to share (required)")
-	fs.StringVar(&o.listen, "listen", "/ip4/0.0.0.0/tcp/0", "`multiaddr` to listen on")
+	o.listen.Addr = ma.StringCast("/ip4/0.0.0.0/tcp/0")
+	fs.Var(&o.listen, "listen", "`multiaddr` to listen on")
 	fs.StringVar(&o.invite, "invite", "", "an invite to join an existing network as one more seeder (`STRING`, or @FILE to read it); none starts a new network, with this node as its bootstrap")
 	fs.IntVar(&o.inviteUses, "invite-uses", 100, "as bootstrap: how many members may join with the printed class invite; 0 prints none (per-student invites only: \"invite NAME\" on stdin)")
 	fs.StringVar(&o.allowFile, "allow-names", "", "as bootstrap: a `file` of the only names the class invite admits, one a line (# comments); kept with the network")
@@ -218,7 +222,7 @@ func seed(ctx context.Context, o options, stdout io.Writer, stderr *os.File) err
 	sw, err := p2pshare.New(ctx, p2pshare.Config{
 		Logger:      log,
 		DataDir:     dir,
-		ListenAddrs: []string{o.listen},
+		ListenAddrs: []ma.Multiaddr{o.listen.Addr},
 		Metrics:     metricsweb.Libp2p(o.metrics != ""),
 		Invite:      o.invite,
 		// With no -invite and no -bootstrap the seeder starts a network
@@ -291,12 +295,12 @@ func seed(ctx context.Context, o options, stdout io.Writer, stderr *os.File) err
 		}
 	}
 	line, err := json.Marshal(struct {
-		Infohash  string   `json:"infohash"`
-		Addrs     []string `json:"addrs"`
-		Invite    string   `json:"invite,omitempty"`
-		Admission string   `json:"admission,omitempty"`
-		HTTP      string   `json:"http,omitempty"`
-		Metrics   string   `json:"metrics,omitempty"`
+		Infohash  string         `json:"infohash"`
+		Addrs     []ma.Multiaddr `json:"addrs"`
+		Invite    string         `json:"invite,omitempty"`
+		Admission string         `json:"admission,omitempty"`
+		HTTP      string         `json:"http,omitempty"`
+		Metrics   string         `json:"metrics,omitempty"`
 	}{ih.String(), sw.Addrs(), invite, mode, served.http, served.metrics})
 	if err != nil {
 		return err
