@@ -10,6 +10,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/peerstore"
 	"github.com/libp2p/go-msgio/pbio"
+	ihost "github.com/p2pshare/p2pshare/internal/host"
 )
 
 // seedTable asks the bootstrap peers this node is connected to for the
@@ -56,7 +57,7 @@ const seedTimeout = 3 * time.Second
 type streamSender struct{ d *DHT }
 
 func (s streamSender) SendRequest(ctx context.Context, p peer.ID, req *pb.Message) (*pb.Message, error) {
-	st, err := s.d.h.NewStream(ctx, p, dhtProtocol)
+	st, err := ihost.OpenStream(ctx, s.d.h, p, dhtProtocol)
 	if err != nil {
 		return nil, err
 	}

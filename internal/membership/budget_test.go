@@ -237,3 +237,34 @@ func TestFailuresPerAddress(t *testing.T) {
 }
 
 func equalAny(a, b any) bool { return fmt.Sprint(a) == fmt.Sprint(b) }
+
+// TestLateMemberNotBlocked is a member whose certificate reaches a
+// classmate after the outsiders' deadline (a full upload queue ahead of
+// it, a busy machine): the classmate cuts that connection, but must not
+// shut the member out, or every later dial of the member would be refused
+// after a wasted handshake for BlockFor.
+func TestLateMemberNotBlocked(t *testing.T) {
+	tn := newTestNet(t, nil)
+	victim := tn.memberWith("victim", func(c *Config) { c.OutsiderDeadline = 200 * time.Millisecond })
+	k := newKey(t)
+	creds, err := joinWith(t, k, tn.invite(InviteOptions{}), "late", RoleStudent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The member's first connection sends no certificate at all: a host
+	// with its key but no exchange attached.
+	silent := plainHost(t, k)
+	connect(t, silent, victim)
+	victim.ev.until(t, "the victim to cut the silent connection", func() bool {
+		return victim.ev.dropped(silent.ID()) != nil && !victim.connected(silent.ID())
+	})
+	if err := victim.ev.dropped(silent.ID()); !errors.Is(err, ErrNoCredential) {
+		t.Fatalf("dropped with %v, want %v", err, ErrNoCredential)
+	}
+	_ = silent.Close()
+	if victim.m.Blocked(silent.ID()) {
+		t.Fatal("the victim blocked a peer whose certificate was only late")
+	}
+	late := newNode(t, "late", k, creds, nil)
+	link(t, late, victim)
+}

@@ -16,6 +16,8 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 	manet "github.com/multiformats/go-multiaddr/net"
 	"golang.org/x/time/rate"
+
+	ihost "github.com/p2pshare/p2pshare/internal/host"
 )
 
 // ProtocolMember is the credential exchange every connection runs first:
@@ -292,7 +294,10 @@ func (m *Membership) sendCredential(p peer.ID) {
 	m.mu.Unlock()
 	ctx, cancel := context.WithTimeout(m.ctx, streamTimeout)
 	defer cancel()
-	s, err := h.NewStream(network.WithNoDial(ctx, "membership"), p, ProtocolMember)
+	// Not h.NewStream, which waits for identify first: the peer's
+	// OutsiderDeadline runs from the connection's start, and a round trip
+	// through a full upload queue can take most of it.
+	s, err := ihost.OpenStream(ctx, h, p, ProtocolMember)
 	if err != nil {
 		m.log.Debug("cannot send credential", "peer", p, "err", err)
 		return
@@ -366,17 +371,24 @@ func (m *Membership) barRevoked(p peer.ID, der []byte) {
 // may be a newcomer (a slow one retries). There, an admission in progress
 // holds the deadline until it ends. A peer that has not even started to
 // prove itself (sent a certificate, asked for admission) within
-// OutsiderDeadline is dropped then.
+// OutsiderDeadline is dropped then, never blocked: a member's certificate
+// can be that late behind a full upload queue (a laptop uploading at
+// 1 MiB/s queues more than a second of data ahead of it) or on a busy
+// machine, and a member blocked for that would be shut out of its class
+// for BlockFor while every dial it made cost both ends a handshake.
 func (m *Membership) enforce(p peer.ID) {
 	if m.waitMemberFor(p, m.cfg.OutsiderDeadline) || m.ctx.Err() != nil {
 		return
 	}
 	m.mu.Lock()
 	begun := m.budget.startedOn(p) || m.roster.admitting[p] > 0
-	newcomer := m.admits
+	newcomer, h := m.admits, m.h
 	m.mu.Unlock()
+	if !begun && h != nil {
+		begun = openedStream(h, p)
+	}
 	if !begun {
-		m.cutOutsider(p, fmt.Errorf("membership: peer %s did not start to prove membership within %v: %w", p, m.cfg.OutsiderDeadline, ErrNoCredential), !newcomer)
+		m.cutOutsider(p, fmt.Errorf("membership: peer %s did not start to prove membership within %v: %w", p, m.cfg.OutsiderDeadline, ErrNoCredential), false)
 		return
 	}
 	if m.waitMemberFor(p, m.cfg.Deadline-m.cfg.OutsiderDeadline) || m.ctx.Err() != nil || !m.waitAdmissions(p) {
@@ -390,6 +402,24 @@ func (m *Membership) enforce(p peer.ID) {
 		return
 	}
 	m.cutOutsider(p, fmt.Errorf("membership: peer %s sent no valid member certificate within %v: %w", p, m.cfg.Deadline, ErrNoCredential), !newcomer)
+}
+
+// openedStream reports whether p has a stream open to this node that is,
+// or may yet be, its certificate or admission request: one for either
+// protocol, or one whose protocol this node has not read yet (a loaded
+// machine takes a while from a stream's arrival to its handler).
+func openedStream(h host.Host, p peer.ID) bool {
+	for _, c := range h.Network().ConnsToPeer(p) {
+		for _, s := range c.GetStreams() {
+			switch s.Protocol() {
+			case "", ProtocolMember, ProtocolAdmit:
+				if s.Stat().Direction == network.DirInbound {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }
 
 // waitMemberFor is WaitMember for at most d.

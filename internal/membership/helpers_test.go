@@ -116,6 +116,9 @@ func (e *events) dropped(p peer.ID) error {
 	return e.drops[p]
 }
 
+// reset forgets p's drop, to wait for the next one.
+func (e *events) reset(p peer.ID) { e.mu.Lock(); delete(e.drops, p); e.mu.Unlock() }
+
 func (e *events) crlNumber() int64 { e.mu.Lock(); defer e.mu.Unlock(); return e.crl }
 
 // node is one member: key, Membership, gated host, events.

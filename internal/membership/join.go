@@ -16,6 +16,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
+	ihost "github.com/p2pshare/p2pshare/internal/host"
 )
 
 const memberCertFile = "member.crt"
@@ -78,22 +79,46 @@ func (e *busyError) Error() string {
 	return fmt.Sprintf("membership: the bootstrap is busy (%s) and asks to come back in %v", e.reason, e.after)
 }
 
+// lostError is an admission stream that failed before the bootstrap's
+// challenge arrived: nothing was asked, so inTurn tries again a few times.
+// A loaded bootstrap may close a newcomer's connection that it has not
+// got to serve in time.
+type lostError struct{ err error }
+
+func (e *lostError) Error() string {
+	return fmt.Sprintf("membership: the bootstrap closed the admission stream before it answered: %v", e.err)
+}
+func (e *lostError) Unwrap() error { return e.err }
+
+// lostTries is how many times inTurn asks again after a lostError.
+const lostTries = 3
+
 // inTurn runs an admission exchange, and again each time the bootstrap
 // answers that its line is full, after the wait it asks for plus a random
 // part of it, so a class sent away together does not come back together.
+// After a lostError it asks again up to lostTries times, 250 ms later and
+// doubling, with the same jitter.
 // Meanwhile it hangs up: the bootstrap closes a connection that shows no
 // certificate and has no admission under way for long, which could cut the
 // next try off half way. It gives up only when ctx would end before the
 // next try.
 func inTurn(ctx context.Context, hangUp func(), exchange func() (Credentials, error)) (Credentials, error) {
+	lost := 0
 	for tries := 1; ; tries++ {
 		c, err := exchange()
 		var busy *busyError
-		if !errors.As(err, &busy) {
+		var wait time.Duration
+		switch {
+		case errors.As(err, &busy):
+			wait = busy.after
+		case errors.As(err, new(*lostError)) && lost < lostTries:
+			wait = 250 * time.Millisecond << lost
+			lost++
+		default:
 			return c, err
 		}
 		hangUp()
-		wait := busy.after + rand.N(busy.after+1)
+		wait += rand.N(wait + 1)
 		if d, ok := ctx.Deadline(); ok && time.Until(d) < wait {
 			return Credentials{}, fmt.Errorf("%w; asked %d times, and the join's time limit ends before the next turn", err, tries)
 		}
@@ -133,7 +158,7 @@ func exchangeAdmission(ctx context.Context, h host.Host, ai peer.AddrInfo, pin [
 	if err := connectBootstrap(ctx, h, ai); err != nil {
 		return Credentials{}, err
 	}
-	s, err := h.NewStream(ctx, ai.ID, ProtocolAdmit)
+	s, err := ihost.OpenStream(ctx, h, ai.ID, ProtocolAdmit)
 	if err != nil {
 		return Credentials{}, fmt.Errorf("membership: bootstrap %s dropped the connection or serves no admission (is this peer blocked or revoked?): %w", ai.ID, err)
 	}
@@ -149,7 +174,11 @@ func exchangeAdmission(ctx context.Context, h host.Host, ai peer.AddrInfo, pin [
 	}
 	first, err := readServer(s)
 	if err != nil {
-		return Credentials{}, err
+		if errors.As(err, new(*RefusalError)) || errors.As(err, new(*busyError)) || errors.Is(err, ErrMalformed) {
+			return Credentials{}, err
+		}
+		// Nothing was asked yet, so asking again spends nothing.
+		return Credentials{}, &lostError{err: err}
 	}
 	bootstrap := s.Conn().RemotePeer() // authenticated by the secure channel
 	ca, err := checkChallenge(first, pin, bootstrap, h.ID())

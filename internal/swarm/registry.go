@@ -14,6 +14,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	"golang.org/x/time/rate"
 
+	ihost "github.com/p2pshare/p2pshare/internal/host"
 	"github.com/p2pshare/p2pshare/internal/manifest"
 	"github.com/p2pshare/p2pshare/internal/wire"
 )
@@ -154,7 +155,7 @@ func (r *Registry) handleManifest(st network.Stream) {
 func (r *Registry) FetchManifest(ctx context.Context, p peer.ID, c cid.Cid) (*manifest.Manifest, []byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, handshakeTimeout)
 	defer cancel()
-	st, err := r.h.NewStream(ctx, p, wire.ManifestProtocol)
+	st, err := ihost.OpenStream(ctx, r.h, p, wire.ManifestProtocol)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -235,7 +236,7 @@ func (r *Registry) Connect(ctx context.Context, s *Session, p peer.ID) error {
 	}
 	ctx, cancel := context.WithTimeout(ctx, handshakeTimeout)
 	defer cancel()
-	st, err := r.h.NewStream(ctx, p, wire.Protocol)
+	st, err := ihost.OpenStream(ctx, r.h, p, wire.Protocol)
 	if err != nil {
 		return err
 	}
