@@ -11,6 +11,7 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/crypto"
 	crypto_pb "github.com/libp2p/go-libp2p/core/crypto/pb"
+	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
 	"github.com/prometheus/client_golang/prometheus"
@@ -30,6 +31,24 @@ type Config struct {
 	// refused, since its membership belongs to that peer. Nil means the key
 	// in DataDir, made there on the first start.
 	Identity crypto.PrivKey
+	// Host, if set, is the libp2p host the node runs on, for a program
+	// that already runs one; nil means a host of the node's own. p2pshare
+	// adds its protocols (/p2pshare/…) to the host, and Close removes them
+	// and leaves the host running. The host must have been built with
+	// HostGater as its connection gater (see Gater: without it revoked
+	// peers could not be refused at the handshake), and must keep its
+	// Ed25519 private key in its peerstore: its peer ID is the node's
+	// (Identity, if set too, must be that key). ListenAddrs, QUIC,
+	// MaxPeers and Metrics, which shape the host p2pshare builds, must be
+	// unset. The host's resource limits and connection manager are its
+	// own: libp2p's defaults suit a member, but a bootstrap that a whole
+	// class joins at once needs limits sized for it (p2pshare's own host
+	// allows twice MaxPeers connections, with no cap per IP address below
+	// that). One Swarm runs on a host at a time.
+	Host host.Host
+	// HostGater is the gater Host was built with (NewGater); it is
+	// required with Host, and nothing without it.
+	HostGater *Gater
 	// ListenAddrs are the multiaddrs to listen on. Empty means every
 	// interface, a port chosen by the system: /ip4/0.0.0.0/tcp/0.
 	ListenAddrs []ma.Multiaddr
@@ -124,6 +143,9 @@ type Config struct {
 func (c Config) Validate() error {
 	if c.Identity != nil && c.Identity.Type() != crypto_pb.KeyType_Ed25519 {
 		return fmt.Errorf("p2pshare: Config.Identity is a %s key; p2pshare needs an Ed25519 key", c.Identity.Type())
+	}
+	if err := c.checkHost(); err != nil {
+		return err
 	}
 	for i, a := range c.ListenAddrs {
 		if len(a) == 0 {

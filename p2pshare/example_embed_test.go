@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/libp2p/go-libp2p"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/multiformats/go-multiaddr"
@@ -181,4 +182,30 @@ func ExampleSwarm_AddrInfo() {
 	defer student.Close()
 	fmt.Println("same peer:", student.ID() == id)
 	// Output: same peer: true
+}
+
+// A campus tool that already runs a libp2p host runs its node on it. The
+// host is built with p2pshare's gater, so that the network's revoked
+// members are refused at the handshake; closing the node leaves the host
+// to the tool.
+func ExampleConfig_host() {
+	ctx := context.Background()
+	gater := p2pshare.NewGater()
+	key, _, _ := crypto.GenerateEd25519Key(rand.Reader)
+	h, err := libp2p.New(libp2p.Identity(key), libp2p.ListenAddrStrings("/ip4/127.0.0.1/tcp/0"), libp2p.ConnectionGater(gater))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer h.Close()
+
+	node, err := p2pshare.New(ctx, p2pshare.Config{Host: h, HostGater: gater, NewNetwork: true})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("the node is the host's peer:", node.ID() == h.ID())
+	node.Close()
+	fmt.Println("the host still listens:", len(h.Addrs()) > 0)
+	// Output:
+	// the node is the host's peer: true
+	// the host still listens: true
 }

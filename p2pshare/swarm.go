@@ -82,7 +82,7 @@ func New(ctx context.Context, cfg Config) (*Swarm, error) {
 	if log == nil {
 		log = slog.New(logging.SlogHandler()).With("logger", "p2pshare")
 	}
-	key, err := identity(cfg.DataDir, cfg.Identity)
+	key, err := nodeKey(&cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -91,14 +91,13 @@ func New(ctx context.Context, cfg Config) (*Swarm, error) {
 	if startsAsBootstrap(&cfg) {
 		keep = 0 // the bootstrap serves the class: it keeps all it can carry
 	}
-	gate := &pendingGater{}
-	h, err := ihost.New(ihost.Options{Key: key, ListenAddrs: cfg.listenAddrs(), MaxPeers: cfg.MaxPeers, Keep: keep, QUIC: cfg.QUIC, Gater: gate, Metrics: cfg.Metrics})
+	h, gate, err := openHost(&cfg, key, keep)
 	if err != nil {
-		return nil, fmt.Errorf("p2pshare: %w", err)
+		return nil, err
 	}
 	nw, err := openNetwork(ctx, &cfg, key, log, h)
 	if err != nil {
-		h.Close()
+		closeHost(&cfg, h, nil)
 		return nil, err
 	}
 	gate.set(nw.m.Gater())
@@ -110,7 +109,7 @@ func New(ctx context.Context, cfg Config) (*Swarm, error) {
 		h.ConnManager().Protect(ai.ID, bootstrapTag)
 	}
 	fail := func(err error) (*Swarm, error) {
-		h.Close()
+		closeHost(&cfg, h, boot)
 		nw.close()
 		return nil, err
 	}
@@ -270,7 +269,8 @@ func (s *Swarm) Addrs() []ma.Multiaddr {
 	return full
 }
 
-// Close stops every share and fetch and shuts the node down. Partial
+// Close stops every share and fetch and shuts the node down, and its host
+// too unless it came in Config.Host (then it only leaves it). Partial
 // downloads stay on disk, resumable (those fetched InMemory are gone).
 func (s *Swarm) Close() error {
 	s.mu.Lock()
@@ -295,7 +295,7 @@ func (s *Swarm) Close() error {
 	}
 	s.reg.Close()
 	err := s.dht.Close()
-	if herr := s.h.Close(); err == nil {
+	if herr := closeHost(&s.cfg, s.h, s.bootPeers); err == nil {
 		err = herr
 	}
 	s.net.close()
