@@ -138,6 +138,14 @@ type Config struct {
 	now func() time.Time
 }
 
+// clock is the node's clock.
+func (c *Config) clock() time.Time {
+	if c.now == nil {
+		return time.Now()
+	}
+	return c.now()
+}
+
 // Validate checks every field and names the first bad one. It has a value
 // receiver, so Config{...}.Validate() works on a literal too.
 func (c Config) Validate() error {

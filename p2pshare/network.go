@@ -98,7 +98,7 @@ func openNetwork(ctx context.Context, cfg *Config, key crypto.PrivKey, log *slog
 	netDir, memDir := filepath.Join(dir, networkDirName), filepath.Join(dir, memberDirName)
 	var inv *membership.Invite
 	if cfg.Invite != "" {
-		i, err := parseInvite(cfg.Invite, time.Now())
+		i, err := parseInvite(cfg.Invite, cfg.clock())
 		if err != nil {
 			return nil, err
 		}
@@ -108,7 +108,7 @@ func openNetwork(ctx context.Context, cfg *Config, key crypto.PrivKey, log *slog
 	switch {
 	case startsAsBootstrap(cfg):
 		n.boot, err = membership.OpenBootstrap(membership.BootstrapConfig{
-			Dir: netDir, AllowNames: cfg.AllowNames, MaxPerAddress: cfg.MaxPerAddress, Approve: approver(cfg.Approve), Log: log,
+			Dir: netDir, AllowNames: cfg.AllowNames, MaxPerAddress: cfg.MaxPerAddress, Approve: approver(cfg.Approve), Log: log, Now: cfg.now,
 		})
 		if err != nil {
 			return nil, fmt.Errorf("p2pshare: opening the network's CA: %w", err)
@@ -136,6 +136,11 @@ func openNetwork(ctx context.Context, cfg *Config, key crypto.PrivKey, log *slog
 		if err := ownRevoked(creds); err != nil {
 			return nil, err
 		}
+		if own := expiredOwn(creds, cfg.clock()); own != nil {
+			if creds, n.admitted, err = renewExpired(ctx, cfg, log, h, memDir, creds, own, inv); err != nil {
+				return nil, err
+			}
+		}
 		n.joinVia = loadContacts(filepath.Join(memDir, contactsName))
 	case inv != nil:
 		if creds, err = join(ctx, cfg, log, h, *inv, name); err != nil {
@@ -159,7 +164,7 @@ func openNetwork(ctx context.Context, cfg *Config, key crypto.PrivKey, log *slog
 	}
 	n.networkID = n.crl.networkID
 	n.m, err = membership.New(membership.Config{
-		CA: creds.CA, Cert: creds.Cert, Self: self, Dir: memDir, Log: log,
+		CA: creds.CA, Cert: creds.Cert, Self: self, Dir: memDir, Log: log, Now: cfg.now,
 		OnAdmit: func(p peer.ID) {
 			if d := n.dht.Load(); d != nil {
 				d.TryAdd(p)
@@ -200,7 +205,7 @@ func join(ctx context.Context, cfg *Config, log *slog.Logger, h host.Host, inv m
 	}
 	jctx, cancel := context.WithTimeout(ctx, t)
 	defer cancel()
-	creds, err := membership.Join(jctx, h, inv, membership.JoinRequest{Name: name, Waiting: func(why string) {
+	creds, err := membership.Join(jctx, h, inv, membership.JoinRequest{Name: name, Now: cfg.now, Waiting: func(why string) {
 		log.Info("the bootstrap holds the join for the teacher's approval", "bootstrap", why)
 		if cfg.OnApprovalWait != nil {
 			cfg.OnApprovalWait(why)
@@ -387,13 +392,13 @@ const renewBefore = 10 * 24 * time.Hour
 // is logged, not fatal: the old certificate serves until it expires.
 func (s *Swarm) renewIfDue(ctx context.Context) {
 	own := s.net.m.Own()
-	if s.net.boot != nil || own == nil || time.Until(own.NotAfter) > renewBefore {
+	if s.net.boot != nil || own == nil || own.NotAfter.Sub(s.cfg.clock()) > renewBefore {
 		return
 	}
 	cur := membership.Credentials{CA: s.net.caDER, Cert: own.DER, CRL: s.net.m.CRL()}
 	for _, ai := range s.bootPeers {
 		rctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-		next, err := membership.Renew(rctx, s.h, ai, cur)
+		next, err := membership.Renew(rctx, s.h, ai, cur, s.cfg.clock())
 		cancel()
 		if err != nil {
 			s.log.Warn("renewing the member certificate", "bootstrap", ai.ID, "err", err)

@@ -266,18 +266,19 @@ func (b *Bootstrap) issue(r IssueRequest) (*MemberCert, error) {
 }
 
 // renew issues a fresh certificate to a member that proves itself with its
-// current, unexpired and unrevoked one.
+// current, unrevoked one: unexpired, or expired less than RenewGrace ago
+// (a laptop closed for the summer), under the name it had.
 func (b *Bootstrap) renew(p peer.ID, req *clientMsg) (*MemberCert, error) {
 	b.mu.Lock()
 	m := b.m
 	b.mu.Unlock()
 	now := b.cfg.Now()
-	if _, err := m.verify.Verify(req.Cert, p, now); err != nil {
+	if err := checkRenewal(m.verify, req.Cert, p, now); err != nil {
 		return nil, refuse("renewal refused: %v", err)
 	}
 	rec, ok := b.reg.Member(p)
 	if !ok {
-		return nil, refuse("peer %s is not a member of this network", p)
+		return nil, refuse("peer %s is not a member of this network (revoked, or never admitted)", p)
 	}
 	mc, err := b.issue(IssueRequest{Peer: p, Name: rec.Name, Role: rec.Role, Now: now, TTL: b.cfg.CertTTL})
 	if err != nil {
@@ -287,6 +288,25 @@ func (b *Bootstrap) renew(p peer.ID, req *clientMsg) (*MemberCert, error) {
 		return nil, err
 	}
 	return mc, nil
+}
+
+// checkRenewal checks the certificate a member renews with at now: valid,
+// or expired less than RenewGrace ago and valid when it expired.
+func checkRenewal(v *Verifier, der []byte, p peer.ID, now time.Time) error {
+	_, err := v.Verify(der, p, now)
+	if !errors.Is(err, ErrExpired) {
+		return err
+	}
+	mc, perr := ParseMemberCert(der)
+	if perr != nil || now.Before(mc.NotAfter) {
+		return err // not yet valid: not an expiry
+	}
+	if lapsed := now.Sub(mc.NotAfter); lapsed > RenewGrace {
+		return fmt.Errorf("the certificate expired at %s, %s ago, more than the %s grace for renewal: join again with an invite: %w",
+			stamp(mc.NotAfter), lapsed.Round(time.Hour), RenewGrace, ErrExpired)
+	}
+	_, err = v.Verify(der, p, mc.NotAfter)
+	return err
 }
 
 // waitTurn holds the newcomer in the admission line until its turn, or

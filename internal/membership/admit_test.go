@@ -235,7 +235,7 @@ func TestRenew(t *testing.T) {
 	cur := Credentials{CA: tn.boot.CA().CertDER(), Cert: a.m.Own().DER}
 	ctx, cancel := context.WithTimeout(context.Background(), waitBound)
 	defer cancel()
-	next, err := Renew(ctx, a.h, info(tn.bn.h), cur)
+	next, err := Renew(ctx, a.h, info(tn.bn.h), cur, time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -248,7 +248,7 @@ func TestRenew(t *testing.T) {
 	}
 	// An outsider cannot renew: it has no certificate of its own.
 	out := plainHost(t, newKey(t))
-	_, err = Renew(ctx, out, info(tn.bn.h), cur)
+	_, err = Renew(ctx, out, info(tn.bn.h), cur, time.Now())
 	wantRefused(t, err, "certificate is for another peer")
 }
 

@@ -30,6 +30,17 @@ const (
 // configured otherwise; members renew before it ends.
 const DefaultCertTTL = 30 * 24 * time.Hour
 
+// RenewGrace is how long after its certificate expired a member may
+// still renew it (a laptop closed for the summer): under the name it had,
+// with no invite. Past it, the member joins again with an invite. A
+// revoked member is never renewed.
+const RenewGrace = 120 * 24 * time.Hour
+
+// ClockSkew is how far apart the clocks of the bootstrap and its members
+// may be: a certificate's NotBefore is back-dated by it, and a verifier
+// takes one whose NotBefore is up to ClockSkew ahead of its own clock.
+const ClockSkew = time.Hour
+
 // maxNameLen is the longest member name, in bytes.
 const maxNameLen = 64
 
@@ -62,7 +73,7 @@ type IssueRequest struct {
 	Peer peer.ID // must be an Ed25519 peer ID
 	Name string
 	Role Role
-	Now  time.Time     // NotBefore is a minute earlier, for clock skew
+	Now  time.Time     // NotBefore is ClockSkew earlier
 	TTL  time.Duration // 0 means DefaultCertTTL
 	// Serial, if set, is the serial to use (the bootstrap records it
 	// durably before signing); nil means a fresh random 128-bit one.
@@ -93,7 +104,7 @@ func (c *CA) Issue(r IssueRequest) (*MemberCert, error) {
 	tmpl := &x509.Certificate{
 		SerialNumber:          serial,
 		Subject:               pkix.Name{CommonName: r.Name, OrganizationalUnit: []string{string(r.Role)}},
-		NotBefore:             r.Now.Add(-time.Minute),
+		NotBefore:             r.Now.Add(-ClockSkew),
 		NotAfter:              r.Now.Add(r.TTL),
 		KeyUsage:              x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth, x509.ExtKeyUsageServerAuth},
@@ -232,8 +243,12 @@ func (v *Verifier) Verify(certDER []byte, remote peer.ID, now time.Time) (*Membe
 	if now.After(m.NotAfter) {
 		return nil, fmt.Errorf("membership: certificate of %q (peer %s) expired at %s: %w", m.Name, m.Peer, m.NotAfter.UTC().Format(time.RFC3339), ErrExpired)
 	}
+	if now.Add(ClockSkew).Before(m.NotBefore) {
+		return nil, fmt.Errorf("membership: certificate of %q (peer %s) is not valid before %s, %s after this node's clock (%s allowed for clock skew): %w",
+			m.Name, m.Peer, m.NotBefore.UTC().Format(time.RFC3339), m.NotBefore.Sub(now).Round(time.Second), ClockSkew, ErrExpired)
+	}
 	if now.Before(m.NotBefore) {
-		return nil, fmt.Errorf("membership: certificate of %q (peer %s) is not valid before %s: %w", m.Name, m.Peer, m.NotBefore.UTC().Format(time.RFC3339), ErrExpired)
+		now = m.NotBefore // within the skew: the path check below at its start
 	}
 	// The full path check as well (key usages, constraints, the CA's own
 	// validity), now that the clear failures have been named.

@@ -40,6 +40,9 @@ type JoinRequest struct {
 	// Waiting, if set, is told once, with the bootstrap's words, that the
 	// join waits for the teacher's approval.
 	Waiting func(reason string)
+	// Now is the newcomer's clock, which the certificate it gets is
+	// checked by; nil means time.Now.
+	Now func() time.Time
 }
 
 // Join asks the bootstrap named in inv to admit h's peer. It first checks
@@ -56,12 +59,16 @@ func Join(ctx context.Context, h host.Host, inv Invite, req JoinRequest) (Creden
 	if err := errors.Join(checkNewName(req.Name), validRole(req.Role)); err != nil {
 		return Credentials{}, err
 	}
-	if !time.Now().Before(inv.Expires) {
+	now := req.Now
+	if now == nil {
+		now = time.Now
+	}
+	if !now().Before(inv.Expires) {
 		return Credentials{}, fmt.Errorf("membership: invite expired at %s: %w", inv.Expires.UTC().Format(time.RFC3339), ErrExpired)
 	}
 	msg := clientMsg{Kind: kindJoin, TokenID: inv.TokenID, Name: req.Name, Role: req.Role}
 	return inTurn(ctx, hangUp(h, inv.Bootstrap.ID), func() (Credentials, error) {
-		return exchangeAdmission(ctx, h, inv.Bootstrap, inv.CAFingerprint, req.Waiting, func(nonce [32]byte, bootstrap peer.ID) clientMsg {
+		return exchangeAdmissionAt(ctx, h, inv.Bootstrap, inv.CAFingerprint, now(), req.Waiting, func(nonce [32]byte, bootstrap peer.ID) clientMsg {
 			msg.Proof = joinProof(inv.Secret[:], nonce, bootstrap, h.ID(), &msg)
 			return msg
 		})
@@ -136,16 +143,16 @@ func inTurn(ctx context.Context, hangUp func(), exchange func() (Credentials, er
 func hangUp(h host.Host, b peer.ID) func() { return func() { _ = h.Network().ClosePeer(b) } }
 
 // Renew asks the bootstrap at ai for a fresh certificate, proving
-// membership with the current one in cur (which must not have expired).
-// Install the result with Membership.SetCert and keep it with
-// SaveCredentials.
-func Renew(ctx context.Context, h host.Host, ai peer.AddrInfo, cur Credentials) (Credentials, error) {
+// membership with the current one in cur (unexpired, or expired less than
+// RenewGrace ago), at now by this node's clock. Install the result with
+// Membership.SetCert and keep it with SaveCredentials.
+func Renew(ctx context.Context, h host.Host, ai peer.AddrInfo, cur Credentials, now time.Time) (Credentials, error) {
 	ca, err := ParseCACert(cur.CA)
 	if err != nil {
 		return Credentials{}, err
 	}
 	return inTurn(ctx, func() {}, func() (Credentials, error) {
-		return exchangeAdmission(ctx, h, ai, Fingerprint(ca), nil, func([32]byte, peer.ID) clientMsg {
+		return exchangeAdmissionAt(ctx, h, ai, Fingerprint(ca), now, nil, func([32]byte, peer.ID) clientMsg {
 			return clientMsg{Kind: kindRenew, Cert: cur.Cert}
 		})
 	})
@@ -154,6 +161,12 @@ func Renew(ctx context.Context, h host.Host, ai peer.AddrInfo, cur Credentials) 
 // exchangeAdmission runs the newcomer's side of the admission protocol.
 // request builds the request once the challenge has been checked.
 func exchangeAdmission(ctx context.Context, h host.Host, ai peer.AddrInfo, pin [32]byte, waiting func(string),
+	request func(nonce [32]byte, bootstrap peer.ID) clientMsg) (Credentials, error) {
+	return exchangeAdmissionAt(ctx, h, ai, pin, time.Now(), waiting, request)
+}
+
+// exchangeAdmissionAt is exchangeAdmission at now by the newcomer's clock.
+func exchangeAdmissionAt(ctx context.Context, h host.Host, ai peer.AddrInfo, pin [32]byte, now time.Time, waiting func(string),
 	request func(nonce [32]byte, bootstrap peer.ID) clientMsg) (Credentials, error) {
 	if err := connectBootstrap(ctx, h, ai); err != nil {
 		return Credentials{}, err
@@ -214,7 +227,7 @@ func exchangeAdmission(ctx context.Context, h host.Host, ai peer.AddrInfo, pin [
 	if err != nil {
 		return Credentials{}, err
 	}
-	if _, err := v.Verify(reply.Cert, h.ID(), time.Now()); err != nil {
+	if _, err := v.Verify(reply.Cert, h.ID(), now); err != nil {
 		return Credentials{}, fmt.Errorf("membership: the bootstrap issued an unusable certificate: %w", err)
 	}
 	if len(reply.CRL) > 0 {
@@ -223,7 +236,7 @@ func exchangeAdmission(ctx context.Context, h host.Host, ai peer.AddrInfo, pin [
 		}
 	}
 	if len(reply.Self) > 0 {
-		if _, err := v.Verify(reply.Self, bootstrap, time.Now()); err != nil {
+		if _, err := v.Verify(reply.Self, bootstrap, now); err != nil {
 			return Credentials{}, fmt.Errorf("membership: the bootstrap's own certificate is unusable: %w", err)
 		}
 	}

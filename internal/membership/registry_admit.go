@@ -42,9 +42,13 @@ func (r *Registry) checkJoin(j joinRecord, now time.Time) error {
 		if nameKey(m.Name) == key && m.Token == j.Token && m.Role == j.Role {
 			return errRetry
 		}
-		return refuse("peer %s is already a member, as %q", j.Peer, m.Name)
-	}
-	if q, ok := r.names[key]; ok {
+		if !lapsed(m, now) {
+			return refuse("peer %s is already a member, as %q", j.Peer, m.Name)
+		}
+		if nameKey(m.Name) != key {
+			return refuse("peer %s was a member as %q (its certificate lapsed at %s): it may join again as %q only", j.Peer, m.Name, stamp(m.NotAfter), m.Name)
+		}
+	} else if q, ok := r.names[key]; ok {
 		if held := r.st.Members[q.String()].Name; held != j.Name {
 			return refuse("name %q is already held by peer %s (as %q, which reads the same)", j.Name, q, held)
 		}
@@ -76,6 +80,10 @@ func (r *Registry) nameBound(k string, now time.Time) bool {
 	}
 	return false
 }
+
+// lapsed reports whether m's certificate expired more than RenewGrace
+// before now: it can no longer renew, and joins again with an invite.
+func lapsed(m *MemberRecord, now time.Time) bool { return now.Sub(m.NotAfter) > RenewGrace }
 
 func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }
 
@@ -117,6 +125,7 @@ func (r *Registry) admit(j joinRecord, serial *big.Int, notAfter, now time.Time)
 	t.UsesLeft--
 	m := &MemberRecord{Peer: j.Peer, Name: j.Name, Role: j.Role, Serials: []string{serialHex(serial)},
 		NotAfter: notAfter, Token: j.Token, Joined: now, From: j.Addr}
+	prev, rejoin := r.st.Members[key] // lapsed, rejoining under its name
 	r.st.Members[key] = m
 	r.names[nameKey(j.Name)] = j.Peer
 	shared := t.Name == "" && j.Addr != ""
@@ -125,8 +134,12 @@ func (r *Registry) admit(j joinRecord, serial *big.Int, notAfter, now time.Time)
 	}
 	if err := r.record(m, j.Token); err != nil {
 		t.UsesLeft++
-		delete(r.st.Members, key)
-		delete(r.names, nameKey(j.Name))
+		if rejoin {
+			r.st.Members[key] = prev
+		} else {
+			delete(r.st.Members, key)
+			delete(r.names, nameKey(j.Name))
+		}
 		if shared {
 			r.perAddr[j.Addr]--
 		}
