@@ -16,6 +16,7 @@ import (
 //	p2pshare_share_peers{share}              peers trading the share
 //	p2pshare_share_info{share,name}          1, naming the share
 //	p2pshare_peers_connected                 peers with a connection to the node
+//	p2pshare_connections_opened_total{direction}  connections opened (outbound) and accepted (inbound)
 //	p2pshare_admissions_total{result}        joins and renewals accepted or refused (bootstrap)
 //	p2pshare_class_members{share,state}      members per state, as the class view sees them (bootstrap)
 //	p2pshare_directory_listed_total          member directory entries stored for the members met (bootstrap)
@@ -29,7 +30,7 @@ func (s *Swarm) Metrics() prometheus.Collector { return nodeMetrics{s} }
 // its own; a new family (the DHT's keys held and republished, messages
 // delivered) is one more line here.
 func (s *Swarm) metricSources() []prometheus.Collector {
-	return []prometheus.Collector{shareMetrics{s}, peerMetrics{s}, admissionMetrics{s}, classMetrics{s}, dhtMetrics{s}, messageMetrics{s}}
+	return []prometheus.Collector{shareMetrics{s}, peerMetrics{s}, openedMetrics{s}, admissionMetrics{s}, classMetrics{s}, dhtMetrics{s}, messageMetrics{s}}
 }
 
 // nodeMetrics fans out to every source.

@@ -148,3 +148,32 @@ func TestPieceMetricsCountBans(t *testing.T) {
 		}
 	}
 }
+
+// TestConnectionsOpenedCount: a member's join opens its connection to the
+// bootstrap, and each reconnection after a cut is counted again, on both
+// ends, by direction.
+func TestConnectionsOpenedCount(t *testing.T) {
+	boot := testNode(t, nil, nil)
+	member := testNode(t, boot, nil)
+	bootURL, memberURL := serveMetrics(t, boot), serveMetrics(t, member)
+	const out, in = `p2pshare_connections_opened_total{direction="outbound"}`, `p2pshare_connections_opened_total{direction="inbound"}`
+	out0, in0 := scrapeSample(t, memberURL, out), scrapeSample(t, bootURL, in)
+	if out0 < 1 || in0 < 1 {
+		t.Fatalf("after the join: member opened %g, bootstrap accepted %g; want at least 1 each", out0, in0)
+	}
+	for range 3 {
+		_ = member.h.Network().ClosePeer(boot.h.ID())
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err := member.h.Connect(ctx, boot.h.Peerstore().PeerInfo(boot.h.ID()))
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := scrapeSample(t, memberURL, out); got < out0+3 {
+		t.Errorf("member opened %g connections, want at least %g (3 redials)", got, out0+3)
+	}
+	waitUntil(t, 10*time.Second, "the bootstrap to count the 3 redials", func() bool {
+		return boot.opened.in.Load() >= int64(in0)+3
+	})
+}

@@ -65,6 +65,9 @@ type Swarm struct {
 	key   crypto.PrivKey // the node's identity, which its messages are signed and sealed with
 	msg   *messenger
 	dir   *directory // the bootstrap's member directory; nil on a member
+	// opened counts connections as they open (connsopened.go); it
+	// watches the host from before the node's first connection.
+	opened *connsOpened
 }
 
 // New starts a node: the bootstrap of a new network (Config.NewNetwork),
@@ -95,8 +98,11 @@ func New(ctx context.Context, cfg Config) (*Swarm, error) {
 	if err != nil {
 		return nil, err
 	}
+	opened := &connsOpened{}
+	opened.watch(h.Network())
 	nw, err := openNetwork(ctx, &cfg, key, log, h)
 	if err != nil {
+		opened.stop()
 		closeHost(&cfg, h, nil)
 		return nil, err
 	}
@@ -109,6 +115,7 @@ func New(ctx context.Context, cfg Config) (*Swarm, error) {
 		h.ConnManager().Protect(ai.ID, bootstrapTag)
 	}
 	fail := func(err error) (*Swarm, error) {
+		opened.stop()
 		closeHost(&cfg, h, boot)
 		nw.close()
 		return nil, err
@@ -143,6 +150,7 @@ func New(ctx context.Context, cfg Config) (*Swarm, error) {
 		dials:     make(chan struct{}, 16),
 		bootPeers: boot,
 		key:       key,
+		opened:    opened,
 	}
 	// A peer that keeps wasting piece streams is blocked at the connection.
 	s.reg.SetBlock(nw.m.Block)
@@ -294,6 +302,7 @@ func (s *Swarm) Close() error {
 		_ = se.Close()
 	}
 	s.reg.Close()
+	s.opened.stop()
 	err := s.dht.Close()
 	if herr := closeHost(&s.cfg, s.h, s.bootPeers); err == nil {
 		err = herr

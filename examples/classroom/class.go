@@ -35,6 +35,7 @@ type leecher struct {
 	uploaded   int64
 	peersDone  int     // connections when it was done
 	peersStop  int     // connections when it was asked to stop
+	opened     int     // connections it opened and accepted, by the last report
 	cpu        float64 // CPU seconds its process used; 0 in-process
 	exited     bool
 	err        error
@@ -290,9 +291,11 @@ func (c *class) apply(e nodeEvent) {
 	case e.r.Event == "done":
 		p.done, p.doneAt, p.seconds, p.at[phaseDone] = true, now.Sub(c.start), e.r.Seconds, now
 		p.bytes, p.downloaded, p.uploaded, p.peersDone = e.r.Bytes, e.r.Downloaded, e.r.Uploaded, e.r.Peers
+		p.opened = max(p.opened, e.r.Opened)
 		c.makespan = max(c.makespan, p.doneAt)
 	case e.r.Event == "stopped":
 		p.downloaded, p.uploaded, p.peersStop = e.r.Downloaded, e.r.Uploaded, e.r.Peers
+		p.opened = max(p.opened, e.r.Opened)
 	}
 }
 

@@ -40,6 +40,10 @@ type report struct {
 	// Peers is how many peers the node has a connection with (done and
 	// stopped), by its p2pshare_peers_connected metric; 0 if it cannot tell.
 	Peers int `json:"peers,omitempty"`
+	// Opened is how many connections the node opened and accepted since
+	// it started (done and stopped): a class that cuts and redials shows
+	// here.
+	Opened int `json:"opened,omitempty"`
 	// HTTP is where the seeder serves the teacher's page (serving), if
 	// it was asked to.
 	HTTP string `json:"http,omitempty"`
@@ -190,7 +194,8 @@ func seed(ctx context.Context, sw *p2pshare.Swarm, o nodeOptions, emit func(repo
 			}
 		case <-ctx.Done():
 			p, _ := sw.Progress(ih)
-			emit(report{Event: "stopped", Uploaded: p.Uploaded, Peers: connections(sw)})
+			held, opened := connections(sw)
+			emit(report{Event: "stopped", Uploaded: p.Uploaded, Peers: held, Opened: opened})
 			return nil
 		}
 	}
@@ -234,32 +239,42 @@ func leech(ctx context.Context, sw *p2pshare.Swarm, o nodeOptions, emit func(rep
 				return err
 			}
 			p := d.Progress()
+			held, opened := connections(sw)
 			emit(report{Event: "done", Bytes: p.Bytes, Seconds: time.Since(start).Seconds(),
-				Downloaded: p.Downloaded, Uploaded: p.Uploaded, Peers: connections(sw)})
+				Downloaded: p.Downloaded, Uploaded: p.Uploaded, Peers: held, Opened: opened})
 			// Seed until the classroom ends, then say how much went out.
 			<-ctx.Done()
 			p = d.Progress()
-			emit(report{Event: "stopped", Bytes: p.Bytes, Downloaded: p.Downloaded, Uploaded: p.Uploaded, Peers: connections(sw)})
+			held, opened = connections(sw)
+			emit(report{Event: "stopped", Bytes: p.Bytes, Downloaded: p.Downloaded, Uploaded: p.Uploaded, Peers: held, Opened: opened})
 			return nil
 		}
 	}
 }
 
-// connections is how many peers sw has a connection with, read from its
-// metrics as an operator's dashboard would; 0 if they do not say.
-func connections(sw *p2pshare.Swarm) int {
+// connections is how many peers sw has a connection with, and how many
+// connections it has opened and accepted since it started, read from its
+// metrics as an operator's dashboard would; 0 where they do not say.
+func connections(sw *p2pshare.Swarm) (held, opened int) {
 	reg := prometheus.NewRegistry()
 	if err := reg.Register(sw.Metrics()); err != nil {
-		return 0
+		return 0, 0
 	}
 	families, err := reg.Gather()
 	if err != nil {
-		return 0
+		return 0, 0
 	}
 	for _, f := range families {
-		if f.GetName() == "p2pshare_peers_connected" && len(f.GetMetric()) == 1 {
-			return int(f.GetMetric()[0].GetGauge().GetValue())
+		switch f.GetName() {
+		case "p2pshare_peers_connected":
+			if len(f.GetMetric()) == 1 {
+				held = int(f.GetMetric()[0].GetGauge().GetValue())
+			}
+		case "p2pshare_connections_opened_total":
+			for _, m := range f.GetMetric() {
+				opened += int(m.GetCounter().GetValue())
+			}
 		}
 	}
-	return 0
+	return held, opened
 }

@@ -42,6 +42,11 @@ type connStats struct {
 	StopMedian float64 `json:"stop_median"` // when asked to stop, the whole class done
 	StopMax    int     `json:"stop_max"`
 	Seeder     int     `json:"seeder"` // the seeder's, when asked to stop
+	// OpenedMedian and OpenedMax are the connections each leecher opened
+	// and accepted in all, by its last report: far above the connections
+	// held, the class is cutting and redialling.
+	OpenedMedian float64 `json:"opened_median"`
+	OpenedMax    int     `json:"opened_max"`
 }
 
 // cpuStats are the CPU seconds a student cost, and a GiB delivered.
@@ -125,8 +130,11 @@ func (c *class) joinedAll() time.Duration {
 }
 
 func (c *class) connStats() connStats {
-	var done, stop []float64
+	var done, stop, opened []float64
 	for _, l := range c.leechers {
+		if l.opened > 0 {
+			opened = append(opened, float64(l.opened))
+		}
 		if l.peersDone > 0 {
 			done = append(done, float64(l.peersDone))
 		}
@@ -140,6 +148,8 @@ func (c *class) connStats() connStats {
 	s.DoneMax = int(most)
 	s.StopMedian, most = medianMax(stop)
 	s.StopMax = int(most)
+	s.OpenedMedian, most = medianMax(opened)
+	s.OpenedMax = int(most)
 	s.Seeder = c.seedPeer
 	return s
 }
@@ -193,6 +203,9 @@ func (r *result) printConns(b *strings.Builder) {
 	}
 	fmt.Fprintf(b, "connections:    per leecher median %g max %d when done, %g max %d at the end; the seeder %d\n",
 		c.DoneMedian, c.DoneMax, c.StopMedian, c.StopMax, c.Seeder)
+	if c.OpenedMax > 0 {
+		fmt.Fprintf(b, "                opened and accepted per leecher in all: median %g max %d\n", c.OpenedMedian, c.OpenedMax)
+	}
 }
 
 // printCPU writes the CPU a student and a GiB cost.
