@@ -76,9 +76,9 @@ type Config struct {
 	// invites may admit (a class's roll numbers, say); a name off the list
 	// is refused, and told so. The bootstrap keeps the list with its
 	// registry: a non-nil AllowNames replaces the kept list, nil keeps it
-	// (none on a new network: any name may join). Swarm.AllowName adds to
-	// it while the node runs. Invites bound to a name
-	// (InviteOptions.Name) admit that name, listed or not.
+	// (none on a new network: any name may join). Swarm.AllowName and
+	// Swarm.SetAllowNames change it while the node runs. Invites bound to a
+	// name (InviteOptions.Name) admit that name, listed or not.
 	AllowNames []string
 	// MaxPerAddress, on a bootstrap node, caps how many members one source
 	// address (an IPv4 address, an IPv6 /64) may have admitted with shared
