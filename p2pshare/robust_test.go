@@ -163,15 +163,33 @@ func TestSeedLeavesEarlyAndReturns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := startClass(ctx, t, boot, ih, filepath.Join(dir, "out"), 5, want)
-	for {
-		c.next(ctx, t)
-		if p, _ := seeder.Progress(ih); p.Uploaded >= robustSize/5 {
-			t.Logf("the seeder leaves having uploaded %.2f x the file", float64(p.Uploaded)/robustSize)
-			break
+	// The seeder leaves once it has sent a fifth of the file, watched on
+	// its own from before the class starts: joining the class takes
+	// seconds on a loaded machine, and the first members fetch meanwhile.
+	left := make(chan int64, 1)
+	go func() {
+		tick := time.NewTicker(2 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			if p, _ := seeder.Progress(ih); p.Uploaded >= robustSize/5 {
+				seeder.Close()
+				left <- p.Uploaded
+				return
+			}
+			select {
+			case <-tick.C:
+			case <-ctx.Done():
+				left <- -1
+				return
+			}
 		}
+	}()
+	c := startClass(ctx, t, boot, ih, filepath.Join(dir, "out"), 5, want)
+	sent := <-left
+	if sent < 0 {
+		t.Fatal("the seeder did not send a fifth of the file in time")
 	}
-	seeder.Close()
+	t.Logf("the seeder left having uploaded %.2f x the file", float64(sent)/robustSize)
 
 	// The class stalls: wait until four progress rounds of every member (two
 	// seconds of the sessions' own clock) pass with no member gaining a byte.
