@@ -18,6 +18,7 @@ type console struct {
 	s     seeder
 	stdin io.WriteCloser
 	lines chan string // the seeder's stderr, line by line
+	cmd   *exec.Cmd
 }
 
 // startConsole starts a bootstrap seeder of file with its stdin open,
@@ -32,7 +33,7 @@ func startConsole(t *testing.T, bin, file string, args ...string) *console {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { stdin.Close(); cmd.Process.Kill(); cmd.Wait() })
-	c := &console{t: t, stdin: stdin, lines: make(chan string, 256)}
+	c := &console{t: t, stdin: stdin, lines: make(chan string, 256), cmd: cmd}
 	out := bufio.NewScanner(stdout)
 	if !out.Scan() || json.Unmarshal(out.Bytes(), &c.s) != nil {
 		t.Fatalf("seeder printed no JSON line")

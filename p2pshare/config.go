@@ -98,6 +98,19 @@ type Config struct {
 	// program can tell its user why joining takes a while. Nil means the
 	// wait is only logged.
 	OnApprovalWait func(reason string)
+	// Coordinators, on a bootstrap node, keeps the network's registry in a
+	// coordinator group (coordinator.go) from its start, and names the
+	// members it appoints co-coordinators when they ask (Coordinator);
+	// Swarm.Appoint adds names later. Nil runs no group: the registry is
+	// the bootstrap's file alone. A node started once with a group keeps
+	// it.
+	Coordinators []string
+	// Coordinator, on a member, asks its bootstrap to appoint it a
+	// co-coordinator, and waits (up to JoinTimeout) until it is: it then
+	// admits newcomers, signs certificates and revocations, and keeps the
+	// registry with the other coordinators, so joins go on while a
+	// majority of them is up.
+	Coordinator bool
 	// UploadLimit and DownloadLimit cap piece payload in bytes per second,
 	// across all shares and peers of the node. 0 means no cap.
 	UploadLimit, DownloadLimit int64
@@ -166,6 +179,10 @@ func (c Config) Validate() error {
 	switch {
 	case c.NewNetwork && c.Invite != "":
 		return errors.New("p2pshare: Config.NewNetwork and Config.Invite are both set: a node starts a new network or joins one with an invite, not both")
+	case c.Coordinator && c.NewNetwork:
+		return errors.New("p2pshare: Config.Coordinator and Config.NewNetwork are both set: a new network's bootstrap is its first coordinator already (Config.Coordinators starts its group)")
+	case c.Coordinators != nil && c.Invite != "":
+		return errors.New("p2pshare: Config.Coordinators and Config.Invite are both set: the bootstrap appoints coordinators, and a member asks to be one (Config.Coordinator)")
 	case c.NewNetwork && len(c.BootstrapPeers) > 0:
 		return errors.New("p2pshare: Config.NewNetwork and Config.BootstrapPeers are both set: a new network has no members to join through")
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
 
+	"github.com/p2pshare/p2pshare/internal/coord"
 	"github.com/p2pshare/p2pshare/internal/discovery"
 	"github.com/p2pshare/p2pshare/internal/membership"
 )
@@ -60,6 +61,8 @@ type memberNet struct {
 	onCRL     atomic.Pointer[func()]
 	onAdmit   atomic.Pointer[func(peer.ID)] // the bootstrap's directory (directory.go)
 	memDir    string                        // the member's credentials
+	group     *coord.Group                  // the coordinator group this node is in, or nil (coordinator.go)
+	appoint   *appointer                    // on a bootstrap with a group: who may become a coordinator
 	caDER     []byte
 }
 
@@ -107,10 +110,18 @@ func openNetwork(ctx context.Context, cfg *Config, key crypto.PrivKey, log *slog
 	var creds membership.Credentials
 	switch {
 	case startsAsBootstrap(cfg):
+		ledger, err := openGroup(cfg, h, netDir, name, n)
+		if err != nil {
+			return nil, err
+		}
 		n.boot, err = membership.OpenBootstrap(membership.BootstrapConfig{
 			Dir: netDir, AllowNames: cfg.AllowNames, MaxPerAddress: cfg.MaxPerAddress, Approve: approver(cfg.Approve), Log: log, Now: cfg.now,
+			Ledger: ledger,
 		})
 		if err != nil {
+			if n.group != nil {
+				_ = n.group.Close()
+			}
 			return nil, fmt.Errorf("p2pshare: opening the network's CA: %w", err)
 		}
 		cert, err := n.boot.SelfCert(self, name, membership.RoleTeacher)
@@ -143,15 +154,16 @@ func openNetwork(ctx context.Context, cfg *Config, key crypto.PrivKey, log *slog
 		}
 		n.joinVia = loadContacts(filepath.Join(memDir, contactsName))
 	case inv != nil:
-		if creds, err = join(ctx, cfg, log, h, *inv, name); err != nil {
+		var via peer.AddrInfo // the invite's bootstrap, or a coordinator
+		if creds, via, err = joinAny(ctx, cfg, log, h, *inv, name); err != nil {
 			return nil, err
 		}
 		if err := membership.SaveCredentials(memDir, creds); err != nil {
 			return nil, fmt.Errorf("p2pshare: saving the member certificate: %w", err)
 		}
-		n.joinVia = []peer.AddrInfo{inv.Bootstrap}
+		n.joinVia = []peer.AddrInfo{via}
 		n.admitted = true
-		saveContacts(filepath.Join(memDir, contactsName), inv.Bootstrap)
+		saveContacts(filepath.Join(memDir, contactsName), via)
 	case len(cfg.BootstrapPeers) > 0:
 		return nil, errors.New("p2pshare: Config.BootstrapPeers is set but this node is no member yet: set Config.Invite (from the network's bootstrap) to join")
 	default:
@@ -279,6 +291,9 @@ func (n *memberNet) attach(h host.Host) error {
 			return fmt.Errorf("p2pshare: %w", err)
 		}
 	}
+	if n.appoint != nil {
+		h.SetStreamHandler(protocolAppoint, n.m.GuardHandler(n.serveAppoint(h)))
+	}
 	return nil
 }
 
@@ -288,6 +303,9 @@ func (n *memberNet) close() {
 	}
 	if n.boot != nil {
 		n.boot.Close()
+	}
+	if n.group != nil {
+		_ = n.group.Close()
 	}
 	if n.tmp != "" {
 		_ = os.RemoveAll(n.tmp)

@@ -186,6 +186,12 @@ func New(ctx context.Context, cfg Config) (*Swarm, error) {
 		s.fetchCRL(ctx)
 	}
 	s.publishCRL()
+	if cfg.Coordinator && nw.boot == nil {
+		if err := s.becomeCoordinator(ctx); err != nil {
+			s.Close()
+			return nil, err
+		}
+	}
 	s.startDirectory()
 	s.startMessages()
 	s.class = startClassStatus(s)

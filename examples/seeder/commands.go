@@ -20,7 +20,7 @@ type teacher struct {
 	pending   *approvals // nil without -approve
 }
 
-const help = "revoke NAME [cancel-invite], lift NAME, invite [USES [TTL]], invite NAME [TTL], invite cancel INVITE, allow NAME, allow reload, pending, approve NAME|all, deny NAME [REASON]"
+const help = "revoke NAME [cancel-invite], lift NAME, invite [USES [TTL]], invite NAME [TTL], invite cancel INVITE, allow NAME, allow reload, pending, approve NAME|all, deny NAME [REASON], appoint NAME"
 
 // commands reads the bootstrap's console: one command a line on stdin (see
 // the package comment).
@@ -53,6 +53,12 @@ func (t *teacher) members(f []string, out io.Writer) bool {
 			also = "; the invite that admitted it is cancelled"
 		}
 		fmt.Fprintf(out, "seeder: revoked %s; its name and peer stay refused until \"lift %s\"%s\n", f[1], f[1], also)
+	case f[0] == "appoint" && len(f) == 2:
+		if err := sw.Appoint(f[1]); err != nil {
+			fmt.Fprintf(out, "seeder: appoint %s: %s\n", f[1], console.Line(err))
+			return true
+		}
+		fmt.Fprintf(out, "seeder: %s becomes a coordinator when it asks (seeder -invite … -coordinator)\n", f[1])
 	case f[0] == "lift" && len(f) == 2:
 		if err := sw.Lift(f[1]); err != nil {
 			fmt.Fprintf(out, "seeder: lift %s: %s\n", f[1], console.Line(err))

@@ -3,6 +3,7 @@
 //
 //	seeder -file PATH [-listen MULTIADDR] [-invite STRING|@FILE] [-invite-uses N]
 //	       [-invite-ttl DURATION] [-allow-names FILE] [-approve] [-max-per-address N]
+//	       [-coordinators NAMES | -coordinator]
 //	       [-up RATE] [-budget COPIES] [-data DIR]
 //	       [-http ADDR [-http-remote]] [-metrics ADDR] [-log-level debug|info|warn|error]
 //
@@ -33,6 +34,18 @@
 //     one address. Off by default: a class behind one NAT, or a demo on
 //     127.0.0.1, is one address.
 //
+// Co-coordinators keep admitting when the bootstrap is down. A bootstrap
+// started with -coordinators NAMES keeps its registry in a coordinator
+// group (Raft among the coordinators) and appoints the members of those
+// names when they ask; "appoint NAME" on stdin names one more. A seeder
+// started with -invite INV -name NAME -coordinator joins, asks, and once
+// appointed admits newcomers with the network's invites, signs
+// certificates and revocations, and reads the bootstrap's commands on
+// stdin too. Joins go on while a majority of the coordinators is up; a
+// newcomer whose invite names a bootstrap that is down reaches a
+// coordinator given with -bootstrap. A group of two rides out no more
+// failures than one: use three or five.
+//
 // With -http the bootstrap serves the teacher's page: the class's progress
 // live in a browser (http://ADDR/), and the same as JSON (/status.json).
 // The page answers this machine only, and ADDR must be a loopback address
@@ -56,6 +69,7 @@
 //	pending                               list the joins waiting for approval (-approve)
 //	approve NAME|all                      admit the waiting join of NAME, or all of them
 //	deny NAME [REASON]                    refuse the waiting join of NAME, telling it REASON
+//	appoint NAME                          let member NAME become a coordinator when it asks (-coordinators)
 //
 // The node keeps its identity — as the bootstrap, the network's CA and
 // members too — in a data folder, so that running the same command again
@@ -102,7 +116,7 @@ import (
 	"github.com/p2pshare/p2pshare/p2pshare"
 )
 
-const usage = "usage: seeder -file PATH [-listen MULTIADDR] [-invite STRING|@FILE] [-invite-uses N] [-invite-ttl DURATION] [-allow-names FILE] [-approve] [-max-per-address N] [-up RATE] [-budget COPIES] [-data DIR] [-http ADDR [-http-remote]] [-metrics ADDR] [-log-level LEVEL]"
+const usage = "usage: seeder -file PATH [-listen MULTIADDR] [-invite STRING|@FILE] [-invite-uses N] [-invite-ttl DURATION] [-allow-names FILE] [-approve] [-max-per-address N] [-coordinators NAMES | -coordinator] [-up RATE] [-budget COPIES] [-data DIR] [-http ADDR [-http-remote]] [-metrics ADDR] [-log-level LEVEL]"
 
 type options struct {
 	file, data    string
@@ -120,6 +134,8 @@ type options struct {
 	allowNames    []string // read from allowFile; nil without it
 	approve       bool
 	maxPerAddr    int
+	coordinators  flagx.Strings // as bootstrap: the names it appoints coordinators
+	coordinator   bool          // as member: ask to be appointed one
 }
 
 func main() {
@@ -141,6 +157,8 @@ func run(ctx context.Context, args []string, stdout io.Writer, stderr *os.File) 
 	fs.StringVar(&o.allowFile, "allow-names", "", "as bootstrap: a `file` of the only names the class invite admits, one a line (# comments); kept with the network")
 	fs.BoolVar(&o.approve, "approve", false, "as bootstrap: each join waits for the teacher's \"approve NAME\" or \"deny NAME\" on stdin")
 	fs.IntVar(&o.maxPerAddr, "max-per-address", 0, "as bootstrap: admit at most `N` members from one address with the class invite (0: no cap; a class behind one NAT is one address)")
+	fs.Var(&o.coordinators, "coordinators", "as bootstrap: keep the registry in a coordinator group, and appoint the members of these `names` (comma-separated; \"appoint NAME\" on stdin adds one) when they ask with -coordinator")
+	fs.BoolVar(&o.coordinator, "coordinator", false, "with -invite: ask the bootstrap to appoint this seeder a co-coordinator, which admits newcomers and keeps the registry with the others")
 	fs.DurationVar(&o.inviteTTL, "invite-ttl", 24*time.Hour, "as bootstrap: how long the printed invite stays valid")
 	fs.StringVar(&o.name, "name", "", "member `name` this node goes by: asked for when joining with -invite, or the bootstrap's own (the class page shows it)")
 	fs.Var(&o.bootstrap, "bootstrap", "further members to reach the network through, a `multiaddr` ending in /p2p/<peer ID>; repeat or comma-separate")
@@ -186,6 +204,9 @@ func (o *options) check(fs *flag.FlagSet) error {
 		return fmt.Errorf("-invite: %w", err)
 	}
 	o.invite = inv
+	if o.invite != "" && len(o.coordinators) > 0 {
+		return errors.New("-coordinators is for the bootstrap, and -invite joins an existing network (-coordinator asks to be one of them)")
+	}
 	if o.invite != "" && (o.allowFile != "" || o.approve || o.maxPerAddr > 0) {
 		return errors.New("-allow-names, -approve and -max-per-address are for the bootstrap, and -invite joins an existing network")
 	}
@@ -234,6 +255,8 @@ func seed(ctx context.Context, o options, stdout io.Writer, stderr *os.File) err
 		AllowNames:     o.allowNames,
 		Approve:        approve,
 		MaxPerAddress:  o.maxPerAddr,
+		Coordinators:   coordinatorNames(o.coordinators),
+		Coordinator:    o.coordinator,
 	})
 	if err != nil {
 		return err
@@ -423,4 +446,13 @@ func httpAddr(addr string, remote bool) (string, error) {
 		return "", fmt.Errorf("-http %s is not a loopback address: add -http-remote to show the class page to other machines", addr)
 	}
 	return net.JoinHostPort(host, port), nil
+}
+
+// coordinatorNames is -coordinators for Config.Coordinators: nil (no
+// group) unless given.
+func coordinatorNames(s flagx.Strings) []string {
+	if len(s) == 0 {
+		return nil
+	}
+	return []string(s)
 }

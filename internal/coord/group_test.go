@@ -131,7 +131,9 @@ func TestGroupSurvivesLeaderLoss(t *testing.T) {
 		}
 	}
 	old.stop(t)
+	stopped := time.Now()
 	nl := leaderOf(t, rest...)
+	t.Logf("a new leader %v after the old one's host closed", time.Since(stopped).Round(10*time.Millisecond))
 	if nl == old {
 		t.Fatal("the stopped node still leads")
 	}

@@ -1,0 +1,83 @@
+package examples_test
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestCoordinatorsAdmitAfterBootstrapKilled is the class whose bootstrap
+// dies, with real processes: the bootstrap A (seeder -coordinators) and
+// two co-coordinators B and C (seeder -invite … -coordinator); s1 joins
+// through A; A is killed (SIGKILL); with A's original invite, s2 is
+// admitted through B and fetches the share; a second s2 and a new s1 are
+// refused (B knows what A admitted); "revoke s1" at B reaches C.
+func TestCoordinatorsAdmitAfterBootstrapKilled(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("no SIGKILL to send")
+	}
+	bin := build(t, "seeder", "leecher")
+	dir := t.TempDir()
+	src, want := randomFile(t, dir, 256<<10)
+	a := startConsole(t, bin["seeder"], src, "-coordinators", "ta-b,ta-c", "-data", filepath.Join(dir, "a"), "-log-level", "warn")
+	var cos []*console
+	for _, name := range []string{"ta-b", "ta-c"} {
+		co := startConsole(t, bin["seeder"], src, "-invite", a.s.Invite, "-name", name, "-coordinator",
+			"-data", filepath.Join(dir, name), "-log-level", "warn")
+		cos = append(cos, co)
+	}
+	b := cos[0]
+	if r := a.join(bin["leecher"], a.s.Invite, "s1", filepath.Join(dir, "s1")); r.code != 0 {
+		t.Fatalf("s1 through A: exit %d\n%s", r.code, r.stderr)
+	}
+
+	if err := a.cmd.Process.Kill(); err != nil { // SIGKILL
+		t.Fatal(err)
+	}
+	_ = a.cmd.Wait()
+	killed := time.Now()
+
+	// A's invite names A alone: -bootstrap names B, the coordinator the
+	// teacher told the class about.
+	viaB := []string{"-bootstrap", loopbackAddr(t, b.s.Addrs)}
+	leech := func(name, data string, more ...string) result {
+		args := append([]string{"-invite", a.s.Invite, "-name", name, "-data", data, "-infohash", a.s.Infohash,
+			"-out", filepath.Join(data, "copy"), "-listen", "/ip4/127.0.0.1/tcp/0", "-exit-when-done"}, more...)
+		return run(t, bin["leecher"], args...)
+	}
+	s2 := filepath.Join(dir, "s2")
+	r := leech("s2", s2, viaB...)
+	if r.code != 0 {
+		t.Fatalf("s2 through B, A killed: exit %d\n%s", r.code, r.stderr)
+	}
+	t.Logf("s2 admitted through B and done %v after A's SIGKILL", time.Since(killed).Round(10*time.Millisecond))
+	if got, err := os.ReadFile(filepath.Join(s2, "copy")); err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("s2's copy differs from the share (%v)", err)
+	}
+	for _, tc := range []struct{ name, says string }{
+		{"s2", `name "s2" is already held by peer`},
+		{"s1", `name "s1" is already held by peer`},
+	} {
+		r := leech(tc.name, filepath.Join(dir, tc.name+"-again"), viaB...)
+		if r.code == 0 || !strings.Contains(r.stderr, tc.says) {
+			t.Errorf("a second %s through B: exit %d, want a refusal saying %s\n%s", tc.name, r.code, tc.says, r.stderr)
+		}
+	}
+
+	b.do("revoke s1", "seeder: revoked s1")
+	// The CRL B signed reaches C, a member as any other, which keeps it.
+	crl := filepath.Join(dir, "ta-c", "member", "crl.der")
+	for end := time.Now().Add(deadline); ; {
+		if fi, err := os.Stat(crl); err == nil && fi.Size() > 0 {
+			break
+		}
+		if time.Now().After(end) {
+			t.Fatalf("C holds no CRL %v after the revocation at B", deadline)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
