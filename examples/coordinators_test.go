@@ -30,10 +30,14 @@ func TestCoordinatorsAdmitAfterBootstrapKilled(t *testing.T) {
 			"-data", filepath.Join(dir, name), "-log-level", "warn")
 		cos = append(cos, co)
 	}
+	t0 := time.Now()
 	b := cos[0]
+	b.expect("seeder: the coordinator group has 2 coordinators") // A and B, before C
+	t.Logf("A, B and C up, B and C appointed")
 	if r := a.join(bin["leecher"], a.s.Invite, "s1", filepath.Join(dir, "s1")); r.code != 0 {
 		t.Fatalf("s1 through A: exit %d\n%s", r.code, r.stderr)
 	}
+	t.Logf("s1 joined through A and fetched in %v", time.Since(t0).Round(10*time.Millisecond))
 
 	if err := a.cmd.Process.Kill(); err != nil { // SIGKILL
 		t.Fatal(err)
@@ -68,6 +72,7 @@ func TestCoordinatorsAdmitAfterBootstrapKilled(t *testing.T) {
 		}
 	}
 
+	t.Logf("the second s2 and s1 refused")
 	b.do("revoke s1", "seeder: revoked s1")
 	// The CRL B signed reaches C, a member as any other, which keeps it.
 	crl := filepath.Join(dir, "ta-c", "member", "crl.der")

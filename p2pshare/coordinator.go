@@ -297,6 +297,11 @@ func (s *Swarm) becomeCoordinator(ctx context.Context) error {
 			return fmt.Errorf("p2pshare: keeping the coordinator certificate: %w", err)
 		}
 	}
+	// The appointment is committed; wait until this node's own log has
+	// it too, so that what it reports of the group includes itself.
+	for end := time.Now().Add(10 * time.Second); !isCoordinator(g, s.h.ID()) && time.Now().Before(end); {
+		time.Sleep(20 * time.Millisecond)
+	}
 	ca, err := membership.NewCoordinatorCA(s.net.caDER, cert, s.key, time.Now())
 	if err != nil {
 		return fmt.Errorf("p2pshare: the coordinator certificate: %w", err)
@@ -372,4 +377,13 @@ func joinAny(ctx context.Context, cfg *Config, log *slog.Logger, h host.Host, in
 		errs = append(errs, err)
 	}
 	return membership.Credentials{}, peer.AddrInfo{}, errors.Join(errs...)
+}
+
+func isCoordinator(g *coord.Group, p peer.ID) bool {
+	for _, c := range g.Coordinators() {
+		if c.Peer == p {
+			return true
+		}
+	}
+	return false
 }

@@ -263,6 +263,9 @@ func seed(ctx context.Context, o options, stdout io.Writer, stderr *os.File) err
 	}
 	defer sw.Close()
 	log.Info("node started", "peer", sw.ID(), "addrs", sw.Addrs(), "bootstrap", sw.IsBootstrap())
+	if n := len(sw.Coordinators()); o.coordinator && n%2 == 0 {
+		fmt.Fprintf(stderr, "seeder: the coordinator group has %d coordinators: it needs %d of them up to admit, so it rides out no more failures than %d would; appoint one more\n", n, n/2+1, n-1)
+	}
 	var served struct{ http, metrics string }
 	if o.metrics != "" {
 		srv, err := metricsweb.Serve(ctx, o.metrics, sw)
