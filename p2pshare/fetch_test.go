@@ -120,8 +120,8 @@ func TestFolderRoundTrip(t *testing.T) {
 	}
 }
 
-// TestCorruptPeerIsBanned runs a member whose copy went bad after it was
-// shared: it serves pieces that fail verification. The fetcher must ban it
+// TestCorruptPeerIsBanned runs a member whose copy went bad and that
+// serves it anyway: its pieces fail verification. The fetcher must ban it
 // and still end with the right bytes from the honest seeder. The honest
 // seeder is slow enough (4 s for the share) that the fetcher, which reaches
 // it first, also looks for providers and meets the corrupt one.
@@ -136,13 +136,8 @@ func TestCorruptPeerIsBanned(t *testing.T) {
 		t.Fatal(err)
 	}
 	bad := testNode(t, good, nil)
-	badCopy := filepath.Join(dir, "bad", "image.bin")
-	writeTree(t, filepath.Dir(badCopy), map[string][]byte{"image.bin": want})
-	if ih2, err := bad.Share(ctx, badCopy, ShareOptions{PieceSize: 64 << 10}); err != nil || ih2 != ih {
-		t.Fatalf("bad Share: %v %v", ih2, err)
-	}
-	if err := os.WriteFile(badCopy, rnd(len(want)), 0o644); err != nil {
-		t.Fatal(err)
+	if ih2 := shareCorrupt(t, ctx, bad, src, 64<<10); ih2 != ih {
+		t.Fatalf("the corrupt share is %v, want %v", ih2, ih)
 	}
 	leech := testNode(t, good, nil)
 	d, err := leech.Fetch(ctx, ih, FetchOptions{Out: filepath.Join(dir, "out.bin")})

@@ -7,7 +7,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -98,7 +97,7 @@ func TestPieceMetricsFastFetch(t *testing.T) {
 }
 
 // TestPieceMetricsCountBans has a fetcher link at once to a member whose
-// copy went bad after it shared it, besides an honest seeder: the corrupt
+// copy went bad and that serves it anyway, besides an honest seeder: the corrupt
 // member's first piece fails verification and it is banned. /metrics then
 // counts that one failed piece and all 64 verified ones.
 func TestPieceMetricsCountBans(t *testing.T) {
@@ -106,19 +105,14 @@ func TestPieceMetricsCountBans(t *testing.T) {
 	defer cancel()
 	dir := t.TempDir()
 	good := testNode(t, nil, func(c *Config) { c.UploadLimit = 1 << 20 })
-	src, want := randomFile(t, dir, 64*64<<10)
+	src, _ := randomFile(t, dir, 64*64<<10)
 	ih, err := good.Share(ctx, src, ShareOptions{PieceSize: 64 << 10})
 	if err != nil {
 		t.Fatal(err)
 	}
 	bad := testNode(t, good, nil)
-	badCopy := filepath.Join(dir, "bad", "image.bin")
-	writeTree(t, filepath.Dir(badCopy), map[string][]byte{"image.bin": want})
-	if ih2, err := bad.Share(ctx, badCopy, ShareOptions{PieceSize: 64 << 10}); err != nil || ih2 != ih {
-		t.Fatalf("bad Share: %v %v", ih2, err)
-	}
-	if err := os.WriteFile(badCopy, rnd(len(want)), 0o644); err != nil {
-		t.Fatal(err)
+	if ih2 := shareCorrupt(t, ctx, bad, src, 64<<10); ih2 != ih {
+		t.Fatalf("the corrupt share is %v, want %v", ih2, ih)
 	}
 	leech := testNode(t, good, nil)
 	url := serveMetrics(t, leech)

@@ -3,7 +3,6 @@ package p2pshare
 import (
 	"context"
 	"errors"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -11,9 +10,8 @@ import (
 )
 
 // TestFetchStallEndsWithANamedError runs fetches whose only holder stops
-// being one: a seeder whose file was changed under it (it serves pieces
-// that fail verification, and is banned), and a seeder that leaves
-// part-way. Each fetch must say what it waits for (EventWaiting,
+// being one: a seeder whose copy is corrupt (it serves pieces that fail
+// verification, and is banned), and a seeder that leaves part-way. Each fetch must say what it waits for (EventWaiting,
 // Progress.Waiting) and, with nothing arriving for its StallTimeout, end
 // with an error that wraps ErrStalled and names why.
 func TestFetchStallEndsWithANamedError(t *testing.T) {
@@ -22,15 +20,15 @@ func TestFetchStallEndsWithANamedError(t *testing.T) {
 		// holder starts the share's only holder in the network whose
 		// bootstrap is boot.
 		holder func(t *testing.T, boot *Swarm) *Swarm
-		// corrupt changes the holder's file under it before the fetch,
-		// so every piece it serves fails verification; leave closes the
+		// corrupt has the holder serve other bytes than the share's, so
+		// every piece it serves fails verification; leave closes the
 		// holder once the fetch holds a piece.
 		corrupt, leave bool
 		want           Waiting
 		wantInErr      string
 	}{
 		{
-			name:      "seeder's file changed under it",
+			name:      "seeder serves a corrupt copy",
 			holder:    func(t *testing.T, boot *Swarm) *Swarm { return boot },
 			corrupt:   true,
 			want:      WaitingHoldersBanned,
@@ -53,15 +51,13 @@ func TestFetchStallEndsWithANamedError(t *testing.T) {
 			dir := t.TempDir()
 			boot := testNode(t, nil, nil)
 			holder := tt.holder(t, boot)
-			src, want := randomFile(t, dir, 1<<20)
-			ih, err := holder.Share(ctx, src, ShareOptions{PieceSize: 16 << 10})
-			if err != nil {
-				t.Fatal(err)
-			}
+			src, _ := randomFile(t, dir, 1<<20)
+			var ih Infohash
+			var err error
 			if tt.corrupt {
-				if err := os.WriteFile(src, rnd(len(want)), 0o644); err != nil {
-					t.Fatal(err)
-				}
+				ih = shareCorrupt(t, ctx, holder, src, 16<<10)
+			} else if ih, err = holder.Share(ctx, src, ShareOptions{PieceSize: 16 << 10}); err != nil {
+				t.Fatal(err)
 			}
 			leech := testNode(t, boot, nil)
 			d, err := leech.Fetch(ctx, ih, FetchOptions{Out: filepath.Join(dir, "out.bin"), StallTimeout: 3 * time.Second})

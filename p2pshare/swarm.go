@@ -16,6 +16,7 @@ import (
 	"context"
 	crand "crypto/rand"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -35,6 +36,7 @@ import (
 	"github.com/p2pshare/p2pshare/internal/discovery"
 	ihost "github.com/p2pshare/p2pshare/internal/host"
 	"github.com/p2pshare/p2pshare/internal/manifest"
+	"github.com/p2pshare/p2pshare/internal/storage"
 	"github.com/p2pshare/p2pshare/internal/swarm"
 )
 
@@ -371,6 +373,11 @@ func (s *Swarm) start(cfg swarm.Config) (*swarm.Session, error) {
 		case <-se.Done():
 		}
 		<-se.Done()
+		if err := se.Err(); errors.Is(err, storage.ErrChanged) {
+			// Serving on would have every member reject (and ban) this
+			// node; the program's user must hear why it stopped.
+			s.log.Error("stopped serving a share: its file changed on disk", "infohash", cfg.Infohash, "err", err)
+		}
 		s.dht.StopProviding(cfg.Infohash)
 		s.dht.UnpublishManifest(cfg.Infohash)
 		s.mu.Lock()

@@ -346,7 +346,7 @@ func seed(ctx context.Context, o options, stdout io.Writer, stderr *os.File) err
 	if sw.IsBootstrap() {
 		go commands(ctx, &teacher{sw: sw, allowFile: o.allowFile, pending: pending}, os.Stdin, stderr)
 	}
-	watchUploads(ctx, sw, ih, filepath.Base(o.file), status, log)
+	watchUploads(ctx, sw, ih, filepath.Base(o.file), status, log, stderr)
 	if err := sw.Close(); err != nil {
 		return fmt.Errorf("closing the node: %w", err)
 	}
@@ -356,33 +356,41 @@ func seed(ctx context.Context, o options, stdout io.Writer, stderr *os.File) err
 // watchUploads shows what the seeder sends while it serves, until ctx
 // ends: on a terminal, a line redrawn every second; otherwise an info log
 // line each minute in which it sent something.
-func watchUploads(ctx context.Context, sw *p2pshare.Swarm, ih p2pshare.Infohash, name string, status *console.Status, log *slog.Logger) {
-	every := time.Minute
-	if status != nil {
-		every = time.Second
-	}
-	t := time.NewTicker(every)
+func watchUploads(ctx context.Context, sw *p2pshare.Swarm, ih p2pshare.Infohash, name string, status *console.Status, log *slog.Logger, stderr io.Writer) {
+	t := time.NewTicker(time.Second)
 	defer t.Stop()
 	var last int64
+	var logged time.Time
+	stopped := false
 	for {
+		var now time.Time
 		select {
 		case <-ctx.Done():
 			if status != nil {
 				status.End("")
 			}
 			return
-		case <-t.C:
+		case now = <-t.C:
 		}
 		p, ok := sw.Progress(ih)
 		if !ok {
+			if !stopped {
+				// The share failed (its file changed on disk: the node
+				// logged why); the network stays up for the class.
+				stopped = true
+				if status != nil {
+					status.End("")
+				}
+				fmt.Fprintf(stderr, "seeder: stopped serving %s (see the error above); the network stays up: interrupt (Ctrl-C) to stop\n", name)
+			}
 			continue
 		}
 		if status != nil {
 			status.Draw(uploadLine(name, p))
-		} else if p.Uploaded != last {
+		} else if p.Uploaded != last && now.Sub(logged) >= time.Minute {
 			log.Info("uploading", "share", name, "sent", p.Uploaded, "peers", p.Peers, "rate", int64(p.UpRate))
+			last, logged = p.Uploaded, now
 		}
-		last = p.Uploaded
 	}
 }
 

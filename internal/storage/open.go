@@ -81,7 +81,8 @@ func (s *Storage) closeFiles() error {
 // OpenSeed serves content that already exists complete at root: the file
 // itself for a single-file share, the folder for a folder share. It checks
 // that every entry exists with the kind and size the manifest says, and opens
-// the files read-only. All pieces are held; their hashes are not re-checked.
+// the files read-only. All pieces are held; their hashes are not re-checked
+// unless a file changes on disk after it was shared (ReadPiece).
 func OpenSeed(m *manifest.Manifest, root string) (*Storage, error) {
 	if err := checkManifest(m); err != nil {
 		return nil, err
@@ -91,6 +92,10 @@ func OpenSeed(m *manifest.Manifest, root string) (*Storage, error) {
 		return nil, err
 	}
 	if err := s.openFiles(root, os.O_RDONLY); err != nil {
+		return nil, err
+	}
+	if err := s.stampFiles(); err != nil {
+		s.closeFiles()
 		return nil, err
 	}
 	for i := range m.Pieces {

@@ -63,6 +63,9 @@ type Storage struct {
 	have  []byte // MSB-first bitfield
 	count int    // pieces held
 	dirty []bool // parallel to files: written since the last Sync
+	// stamps, of a seed, are its files as they were when shared (parallel
+	// to files); nil for a fetch.
+	stamps []stamp
 }
 
 // VerifyPiece reports whether data is piece i of m: it has the piece's length
@@ -120,7 +123,9 @@ func (s *Storage) checkPiece(i int) error {
 }
 
 // ReadPiece reads held piece i into buf, reusing buf when its capacity is
-// large enough, and returns the piece's bytes. It refuses pieces not held.
+// large enough, and returns the piece's bytes. It refuses pieces not held,
+// and, for a seed whose file changed on disk since it was shared, a piece
+// that no longer matches the manifest (ErrChanged).
 func (s *Storage) ReadPiece(i int, buf []byte) ([]byte, error) {
 	if err := s.checkPiece(i); err != nil {
 		return nil, err
@@ -140,6 +145,11 @@ func (s *Storage) ReadPiece(i int, buf []byte) ([]byte, error) {
 	}
 	if err := s.readContent(buf, int64(i)*s.m.PieceSize); err != nil {
 		return nil, err
+	}
+	if s.stamps != nil {
+		if err := s.checkServed(i, buf); err != nil {
+			return nil, err
+		}
 	}
 	return buf, nil
 }
