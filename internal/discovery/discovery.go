@@ -87,7 +87,13 @@ type Options struct {
 	RefreshInterval time.Duration
 	// Limits bound the records this node keeps for others (records.go).
 	Limits Limits
-	Log    *slog.Logger
+	// Store holds the value records; nil means memory. Records it holds
+	// from an earlier run are checked again, as a new store would be
+	// (expiry, then the namespace's validator), before New returns: those
+	// that fail are deleted, the rest are served and count against
+	// Limits.Store. Provider records, which live minutes, stay in memory.
+	Store ds.Batching
+	Log   *slog.Logger
 }
 
 func (o *Options) defaults() {
@@ -137,11 +143,20 @@ type DHT struct {
 // New starts the DHT on h. It does not contact anyone; Join does.
 func New(h host.Host, opts Options) (*DHT, error) {
 	opts.defaults()
-	store := replication.NewBounded(dssync.MutexWrap(ds.NewMapDatastore()), opts.Limits.Store)
+	inner := opts.Store
+	if inner == nil {
+		inner = dssync.MutexWrap(ds.NewMapDatastore())
+	}
+	store := replication.NewBounded(inner, opts.Limits.Store)
 	puts := newPutQuota(opts)
 	validators := map[string]record.Validator{manifestNS: manifestValidator{}}
 	for ns, v := range opts.Validators {
 		validators[ns] = v
+	}
+	if opts.Store != nil {
+		if err := reload(store, validators, opts); err != nil {
+			return nil, err
+		}
 	}
 	o := []dht.Option{
 		dht.ProtocolPrefix(ProtocolPrefix),

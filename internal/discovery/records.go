@@ -2,13 +2,17 @@ package discovery
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	ds "github.com/ipfs/go-datastore"
 	pb "github.com/libp2p/go-libp2p-kad-dht/pb"
+	record "github.com/libp2p/go-libp2p-record"
 	recpb "github.com/libp2p/go-libp2p-record/pb"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
@@ -40,6 +44,40 @@ func (d *DHT) Stored(ctx context.Context, key string) (replication.Envelope, boo
 	}
 	e, err := replication.Open(rec.GetValue())
 	return e, err == nil
+}
+
+// ErrStoreRead is New's error when Options.Store cannot be read.
+var ErrStoreRead = errors.New("discovery: reading the DHT records kept from the last run")
+
+// reload counts the records store holds from an earlier run and deletes
+// those that would not be stored now: undecodable, filed under another
+// key, of no namespace this node knows, expired, or refused by their
+// namespace's validator (a revoked member's directory entry, say).
+func reload(store *replication.Bounded, validators map[string]record.Validator, opts Options) error {
+	check := func(k ds.Key, b []byte) error {
+		rec := new(recpb.Record)
+		if err := proto.Unmarshal(b, rec); err != nil {
+			return err
+		}
+		key := string(rec.GetKey())
+		if replication.DatastoreKey(key) != k {
+			return fmt.Errorf("discovery: record of key %q filed under %s", key, k)
+		}
+		ns, _, _ := strings.Cut(strings.TrimPrefix(key, "/"), "/")
+		v, ok := validators[ns]
+		if !ok {
+			return fmt.Errorf("discovery: record of unknown namespace %q", ns)
+		}
+		return replication.Validator{Inner: v, Now: time.Now, MaxTTL: opts.RecordTTL}.Validate(key, rec.GetValue())
+	}
+	kept, dropped, err := store.Load(context.Background(), check)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrStoreRead, err)
+	}
+	if kept+dropped > 0 {
+		opts.Log.Debug("records kept from the last run", "kept", kept, "dropped", dropped)
+	}
+	return nil
 }
 
 // Limits bound the value records a node keeps for others. A member that

@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	ds "github.com/ipfs/go-datastore"
+	dsq "github.com/ipfs/go-datastore/query"
 )
 
 // ErrStoreFull refuses a record that would take the record store past its
@@ -50,9 +51,50 @@ type Bounded struct {
 	bytes int64
 }
 
-// NewBounded bounds inner, which must be empty.
+// NewBounded bounds inner. Entries inner holds already (a persistent
+// store, from the node's last run) are not counted until Load.
 func NewBounded(inner ds.Batching, b Bound) *Bounded {
 	return &Bounded{Batching: inner, bound: b, sizes: map[ds.Key]int{}}
+}
+
+// Load counts the entries inner holds that keep accepts and deletes those
+// it refuses (expired, no longer valid, undecodable), and reports how
+// many of each. Entries past the bound are kept and counted: the store
+// then refuses new ones until enough go. Call it before the store is in
+// use.
+func (b *Bounded) Load(ctx context.Context, keep func(key ds.Key, value []byte) error) (kept, dropped int, err error) {
+	res, err := b.Batching.Query(ctx, dsq.Query{})
+	if err != nil {
+		return 0, 0, fmt.Errorf("replication: reading the record store: %w", err)
+	}
+	var gone []ds.Key
+	b.mu.Lock()
+	for e := range res.Next() {
+		if e.Error != nil {
+			b.mu.Unlock()
+			res.Close()
+			return kept, dropped, fmt.Errorf("replication: reading the record store: %w", e.Error)
+		}
+		k := ds.NewKey(e.Key)
+		if keep(k, e.Value) != nil {
+			gone = append(gone, k)
+			continue
+		}
+		if _, ok := b.sizes[k]; !ok {
+			kept++
+		}
+		b.bytes += int64(len(e.Value) - b.sizes[k])
+		b.sizes[k] = len(e.Value)
+	}
+	b.mu.Unlock()
+	res.Close()
+	for _, k := range gone {
+		if err := b.Delete(ctx, k); err != nil {
+			return kept, dropped, fmt.Errorf("replication: dropping record %s: %w", k, err)
+		}
+		dropped++
+	}
+	return kept, dropped, nil
 }
 
 // Put stores value under key if the bound allows it.

@@ -83,3 +83,39 @@ func TestBounded(t *testing.T) {
 		t.Fatal("/b still held after its delete")
 	}
 }
+
+// TestBoundedLoad: a store reopened on what a bounded store left counts
+// what keep accepts against the bound, and deletes the rest.
+func TestBoundedLoad(t *testing.T) {
+	ctx := context.Background()
+	inner := ds.NewMapDatastore()
+	first := NewBounded(inner, Bound{Records: 3, Bytes: 10})
+	for k, size := range map[string]int{"/a": 4, "/b": 3, "/expired": 2} {
+		if err := first.Put(ctx, ds.NewKey(k), make([]byte, size)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b := NewBounded(inner, Bound{Records: 3, Bytes: 10})
+	kept, dropped, err := b.Load(ctx, func(k ds.Key, _ []byte) error {
+		if k.String() == "/expired" {
+			return ErrExpired
+		}
+		return nil
+	})
+	if err != nil || kept != 2 || dropped != 1 {
+		t.Fatalf("Load = %d kept, %d dropped, %v; want 2, 1", kept, dropped, err)
+	}
+	if n, bytes := b.Held(); n != 2 || bytes != 7 {
+		t.Fatalf("held %d records, %d bytes; want 2, 7", n, bytes)
+	}
+	if ok, _ := inner.Has(ctx, ds.NewKey("/expired")); ok {
+		t.Fatal("the refused record is still in the store")
+	}
+	// What it reloaded counts against the bound.
+	if err := b.Put(ctx, ds.NewKey("/c"), make([]byte, 4)); !errors.Is(err, ErrStoreFull) {
+		t.Fatalf("a put past the bytes reloaded: %v", err)
+	}
+	if err := b.Put(ctx, ds.NewKey("/c"), make([]byte, 3)); err != nil {
+		t.Fatal(err)
+	}
+}
