@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	ds "github.com/ipfs/go-datastore"
 	"github.com/libp2p/go-libp2p/core/peer"
 )
 
@@ -67,9 +68,11 @@ type Store struct {
 	inboxes map[peer.ID]*inbox
 	gone    map[ItemID]time.Time // deleted by their recipient: refused until expiry
 	bytes   int
+	d       ds.Batching // keeps all of it across restarts; nil for none (persist.go)
 }
 
-// NewStore returns an empty store.
+// NewStore returns an empty store that keeps nothing across restarts
+// (OpenStore does).
 func NewStore() *Store {
 	return &Store{inboxes: map[peer.ID]*inbox{}, gone: map[ItemID]time.Time{}}
 }
@@ -115,6 +118,9 @@ func (s *Store) Put(owner peer.ID, it Item, now time.Time) (bool, error) {
 	if s.bytes+it.size() > MaxBytes {
 		return false, fmt.Errorf("%w: holder full (%d bytes)", ErrQuota, s.bytes)
 	}
+	if err := s.keep(owner, id, it); err != nil {
+		return false, err
+	}
 	if box == nil {
 		box = map[ItemID]Item{}
 		s.inboxes[owner] = &inbox{items: box}
@@ -132,6 +138,7 @@ func (s *Store) KeepCert(owner peer.ID, cert []byte) {
 	defer s.mu.Unlock()
 	if box := s.inboxes[owner]; box != nil && box.cert == nil && len(cert) > 0 {
 		box.cert = cert
+		s.keepCert(owner, cert)
 	}
 }
 
@@ -228,18 +235,25 @@ func (s *Store) Delete(owner peer.ID, ids []ItemID) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	box := s.items(owner)
+	f := s.forget()
 	for _, id := range ids {
 		exp := time.Now().Add(7 * 24 * time.Hour)
 		if it, ok := box[id]; ok {
 			exp = it.Expiry
 			s.bytes -= it.size()
 			delete(box, id)
+			f.item(owner, id)
 		}
 		s.gone[id] = exp
+		f.refuse(id, exp)
 	}
 	if len(box) == 0 {
+		if s.inboxes[owner] != nil {
+			f.cert(owner)
+		}
 		delete(s.inboxes, owner)
 	}
+	f.commit()
 }
 
 // Drop forgets owner's inbox without refusing its items later: what a
@@ -247,10 +261,16 @@ func (s *Store) Delete(owner peer.ID, ids []ItemID) {
 func (s *Store) Drop(owner peer.ID) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, it := range s.items(owner) {
+	f := s.forget()
+	for id, it := range s.items(owner) {
 		s.bytes -= it.size()
+		f.item(owner, id)
+	}
+	if s.inboxes[owner] != nil {
+		f.cert(owner)
 	}
 	delete(s.inboxes, owner)
+	f.commit()
 }
 
 // Expire drops every item and refusal past its expiry at now, and reports
@@ -259,23 +279,28 @@ func (s *Store) Expire(now time.Time) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	n := 0
+	f := s.forget()
 	for o, box := range s.inboxes {
 		for id, it := range box.items {
 			if !now.Before(it.Expiry) {
 				s.bytes -= it.size()
 				delete(box.items, id)
+				f.item(o, id)
 				n++
 			}
 		}
 		if len(box.items) == 0 {
 			delete(s.inboxes, o)
+			f.cert(o)
 		}
 	}
 	for id, exp := range s.gone {
 		if !now.Before(exp) {
 			delete(s.gone, id)
+			f.goneID(id)
 		}
 	}
+	f.commit()
 	return n
 }
 
