@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	ds "github.com/ipfs/go-datastore"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	crypto_pb "github.com/libp2p/go-libp2p/core/crypto/pb"
 	"github.com/libp2p/go-libp2p/core/host"
@@ -143,6 +144,13 @@ type Config struct {
 	// handshakes, the resource manager); p2pshare's are Swarm.Metrics.
 	// Nil keeps none.
 	Metrics prometheus.Registerer
+	// Datastore keeps the node's DHT records and the messages it holds
+	// for offline members, under the keys /p2pshare/dht and
+	// /p2pshare/mailbox, so a node that restarts serves them still (each
+	// checked again first: expiry, signatures, revocations). The node
+	// does not close it. Nil means a datastore of the node's own in
+	// DataDir/datastore, or in memory when DataDir is empty.
+	Datastore ds.Batching
 	// Logger receives the node's logs. Nil means go-log's slog handler, which
 	// GOLOG_LOG_LEVEL controls (errors only by default).
 	Logger *slog.Logger

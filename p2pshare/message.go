@@ -128,9 +128,18 @@ func (s *Swarm) openMessages() error {
 		return err
 	}
 	m := &messenger{
-		s: s, in: make(chan Message, maxUnacked), seen: seen, spool: sp, box: mailbox.NewStore(), ttl: ttl, now: now,
+		s: s, in: make(chan Message, maxUnacked), seen: seen, spool: sp, ttl: ttl, now: now,
 		pending: map[message.ID]*pending{},
 	}
+	box, kept, err := mailbox.OpenStore(context.Background(), s.store.mailbox, now(), m.checkKept(now()))
+	if err != nil {
+		seen.close()
+		return fmt.Errorf("p2pshare: the messages kept for offline members in %s: %w", s.store.where, err)
+	}
+	if kept.Items+kept.Dropped > 0 {
+		s.log.Debug("messages kept for offline members from the last run", "kept", kept.Items, "dropped", kept.Dropped)
+	}
+	m.box = box
 	s.msg = m
 	g := s.net.m.Guard(s.h)
 	g.SetStreamHandler(msgProto, m.handleDirect)

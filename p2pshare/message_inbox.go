@@ -292,23 +292,10 @@ func (m *messenger) putChecked(req mailbox.Request, now time.Time) error {
 	var errs []error
 	held := 0
 	for _, it := range req.Items {
-		if err := mailbox.Verify(owner, it); err != nil {
+		it, err := m.checkItem(owner, it, now, senders)
+		if err != nil {
 			errs = append(errs, err)
 			continue
-		}
-		k := string(it.Sender) + string(it.Cert)
-		cerr, ok := senders[k]
-		if !ok {
-			_, cerr = mem.VerifyCert(it.Cert, it.Sender)
-			senders[k] = cerr
-		}
-		if cerr != nil {
-			errs = append(errs, fmt.Errorf("p2pshare: a message parked by %s, not a member: %w", it.Sender, cerr))
-			continue
-		}
-		// Nobody parks for longer than this node keeps messages.
-		if limit := now.Add(m.ttl); it.Expiry.After(limit) {
-			it.Expiry = limit
 		}
 		ok, err := m.box.Put(owner, it, now)
 		if err != nil {
@@ -328,6 +315,51 @@ func (m *messenger) putChecked(req mailbox.Request, now time.Time) error {
 		return errs[0]
 	default:
 		return fmt.Errorf("%w (and %d more refused)", errs[0], len(errs)-1)
+	}
+}
+
+// checkItem checks that it, parked for owner, is signed by a member, its
+// Sender, and cuts its expiry to this node's MessageTTL from now. senders
+// caches the checks of senders' certificates.
+func (m *messenger) checkItem(owner peer.ID, it mailbox.Item, now time.Time, senders map[string]error) (mailbox.Item, error) {
+	if err := mailbox.Verify(owner, it); err != nil {
+		return it, err
+	}
+	k := string(it.Sender) + string(it.Cert)
+	cerr, ok := senders[k]
+	if !ok {
+		_, cerr = m.s.net.m.VerifyCert(it.Cert, it.Sender)
+		senders[k] = cerr
+	}
+	if cerr != nil {
+		return it, fmt.Errorf("p2pshare: a message parked by %s, not a member: %w", it.Sender, cerr)
+	}
+	// Nobody parks for longer than this node keeps messages.
+	if limit := now.Add(m.ttl); it.Expiry.After(limit) {
+		it.Expiry = limit
+	}
+	return it, nil
+}
+
+// checkKept is mailbox.OpenStore's check of a message this node kept
+// from its last run: as putChecked checks one parked now, save that an
+// owner whose certificate was not kept (it was a member when the message
+// was parked) is not asked to be one again.
+func (m *messenger) checkKept(now time.Time) mailbox.Check {
+	senders := map[string]error{}
+	owners := map[peer.ID]error{}
+	return func(owner peer.ID, cert []byte, it mailbox.Item) (mailbox.Item, error) {
+		if len(cert) > 0 && owner != m.s.h.ID() {
+			err, ok := owners[owner]
+			if !ok {
+				_, err = m.s.net.m.VerifyCert(cert, owner)
+				owners[owner] = err
+			}
+			if err != nil {
+				return it, err
+			}
+		}
+		return m.checkItem(owner, it, now, senders)
 	}
 }
 

@@ -70,6 +70,7 @@ type Swarm struct {
 	// opened counts connections as they open (connsopened.go); it
 	// watches the host from before the node's first connection.
 	opened *connsOpened
+	store  *nodeStore // DHT records and parked messages (datastore.go)
 }
 
 // New starts a node: the bootstrap of a new network (Config.NewNetwork),
@@ -91,6 +92,10 @@ func New(ctx context.Context, cfg Config) (*Swarm, error) {
 	if err != nil {
 		return nil, err
 	}
+	store, err := openStore(&cfg)
+	if err != nil {
+		return nil, err
+	}
 	boot, _ := cfg.bootstrap()
 	keep := memberKeep
 	if startsAsBootstrap(&cfg) {
@@ -98,6 +103,7 @@ func New(ctx context.Context, cfg Config) (*Swarm, error) {
 	}
 	h, gate, err := openHost(&cfg, key, keep)
 	if err != nil {
+		_ = store.shut()
 		return nil, err
 	}
 	opened := &connsOpened{}
@@ -106,6 +112,7 @@ func New(ctx context.Context, cfg Config) (*Swarm, error) {
 	if err != nil {
 		opened.stop()
 		closeHost(&cfg, h, nil)
+		_ = store.shut()
 		return nil, err
 	}
 	gate.set(nw.m.Gater())
@@ -120,6 +127,7 @@ func New(ctx context.Context, cfg Config) (*Swarm, error) {
 		opened.stop()
 		closeHost(&cfg, h, boot)
 		nw.close()
+		_ = store.shut()
 		return nil, err
 	}
 	if err := nw.attach(h); err != nil {
@@ -128,8 +136,11 @@ func New(ctx context.Context, cfg Config) (*Swarm, error) {
 	d, err := discovery.New(nw.m.Guard(h), discovery.Options{
 		Bootstrap: boot, ProvideInterval: cfg.ProvideInterval, Log: log, Filter: nw.m.IsMember,
 		Validators: map[string]record.Validator{crlNS: nw.crl, memberNS: memberValidator{nw.m}},
-		Replicas:   cfg.Replicas, Republish: cfg.Republish,
+		Replicas:   cfg.Replicas, Republish: cfg.Republish, Store: store.dht,
 	})
+	if errors.Is(err, discovery.ErrStoreRead) {
+		return fail(fmt.Errorf("p2pshare: %s: %w", store.where, err))
+	}
 	if err != nil {
 		return fail(fmt.Errorf("p2pshare: %w", err))
 	}
@@ -142,7 +153,7 @@ func New(ctx context.Context, cfg Config) (*Swarm, error) {
 	}
 	sctx, cancel := context.WithCancel(context.Background())
 	s := &Swarm{
-		cfg: cfg, log: log, h: h, dht: d, net: nw,
+		cfg: cfg, log: log, h: h, dht: d, net: nw, store: store,
 		reg:    swarm.NewRegistry(h, log, nw.m.Allow),
 		up:     limiter(cfg.UploadLimit),
 		upTurn: swarm.NewUpTurn(),
@@ -316,6 +327,9 @@ func (s *Swarm) Close() error {
 		err = herr
 	}
 	s.net.close()
+	if serr := s.store.shut(); err == nil {
+		err = serr
+	}
 	return err
 }
 
