@@ -268,3 +268,31 @@ func TestLateMemberNotBlocked(t *testing.T) {
 	late := newNode(t, "late", k, creds, nil)
 	link(t, late, victim)
 }
+
+// TestDialledMemberHasTheWholeDeadline: a member that this node dialled
+// answers with its certificate later than the outsiders' deadline (its
+// clock starts a round trip after the dialler's; through full upload
+// queues that is seconds). It is admitted, not cut.
+func TestDialledMemberHasTheWholeDeadline(t *testing.T) {
+	tn := newTestNet(t, nil)
+	const outsider = 200 * time.Millisecond
+	dialler := tn.memberWith("dialler", func(c *Config) { c.OutsiderDeadline, c.Deadline = outsider, time.Minute })
+	k := newKey(t)
+	creds, err := joinWith(t, k, tn.invite(InviteOptions{}), "late", RoleStudent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	late, present := presenter(t, k, dialler, creds.Cert)
+	ctx, cancel := context.WithTimeout(context.Background(), waitBound)
+	defer cancel()
+	if err := dialler.h.Connect(ctx, info(late)); err != nil {
+		t.Fatal(err)
+	}
+	// The scenario, not a synchronisation: the certificate is this late.
+	time.Sleep(3 * outsider)
+	if err := dialler.ev.dropped(late.ID()); err != nil {
+		t.Fatalf("the dialler cut a member it dialled before its certificate came: %v", err)
+	}
+	present()
+	dialler.ev.until(t, "the dialler to admit the late member", func() bool { return dialler.m.IsMember(late.ID()) })
+}
