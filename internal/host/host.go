@@ -13,6 +13,8 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"runtime"
+	"syscall"
 	"time"
 
 	"github.com/libp2p/go-libp2p"
@@ -248,12 +250,50 @@ func LoadOrCreateKey(path string) (crypto.PrivKey, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("host: %w", err)
 	}
+	// Synced before and after the rename: a power cut must leave either
+	// no key (a fresh one next start, before anyone knew this one) or
+	// this one, never an empty file in its place.
 	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		return nil, fmt.Errorf("host: saving identity key: %w", err)
+	if err := writeSynced(tmp, b); err != nil {
+		return nil, fmt.Errorf("host: saving identity key %s: %w", tmp, err)
 	}
 	if err := os.Rename(tmp, path); err != nil {
 		return nil, fmt.Errorf("host: saving identity key: %w", err)
 	}
+	if err := syncDir(filepath.Dir(path)); err != nil {
+		return nil, fmt.Errorf("host: saving identity key: %w", err)
+	}
 	return k, nil
+}
+
+// writeSynced writes b to a new file at path (mode 0600) and fsyncs it.
+func writeSynced(path string, b []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(b)
+	if err == nil {
+		err = f.Sync()
+	}
+	return errors.Join(err, f.Close())
+}
+
+// syncDir fsyncs the folder dir, so a rename into it is durable. Windows
+// cannot open a folder to sync it (its renames are durable by
+// themselves), and file systems that refuse to sync one are tolerated.
+func syncDir(dir string) error {
+	if runtime.GOOS == "windows" {
+		return nil
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	d.Close()
+	if err != nil && !errors.Is(err, syscall.EINVAL) && !errors.Is(err, errors.ErrUnsupported) {
+		return fmt.Errorf("syncing folder %s: %w", dir, err)
+	}
+	return nil
 }
