@@ -3,7 +3,7 @@
 //
 //	leecher -invite STRING|@FILE -infohash ID -out PATH [-check] [-name NAME] [-listen MULTIADDR] [-bootstrap MULTIADDR]
 //	        [-up RATE] [-down RATE] [-json] [-exit-when-done] [-timeout DUR] [-stall-timeout DUR]
-//	        [-data DIR] [-metrics ADDR] [-log-level debug|info|warn|error]
+//	        [-data DIR] [-metrics ADDR [-metrics-remote]] [-log-level debug|info|warn|error]
 //
 // -invite (a string, or @FILE holding it) is what the network's bootstrap
 // printed; a node whose data folder already holds its membership needs
@@ -29,7 +29,8 @@
 //
 // "peer" is this node's peer ID and "addrs" the multiaddrs it listens on,
 // each ending in /p2p/<peer>, for a tool that wants to reach it. "metrics" is where -metrics serves Prometheus metrics (http://ADDR/metrics),
-// if it was given. "seconds" runs from the start of the lookup to completion.
+// if it was given: a loopback address (":9100" is 127.0.0.1:9100) unless
+// -metrics-remote is given too. "seconds" runs from the start of the lookup to completion.
 // A download that has received no piece data for a few seconds says what
 // it waits for ("for": "no holder reachable", "every holder banned" — each
 // holder found sent pieces that failed verification — or "holders send
@@ -87,11 +88,12 @@ import (
 	"github.com/p2pshare/p2pshare/examples/internal/console"
 	"github.com/p2pshare/p2pshare/examples/internal/datadir"
 	"github.com/p2pshare/p2pshare/examples/internal/flagx"
+	"github.com/p2pshare/p2pshare/examples/internal/metricsweb"
 )
 
 const usage = `usage: leecher -invite STRING|@FILE -infohash ID -out PATH [-check] [-name NAME] [-listen MULTIADDR]
         [-bootstrap MULTIADDR] [-up RATE] [-down RATE] [-json] [-exit-when-done] [-timeout DUR] [-stall-timeout DUR]
-        [-data DIR] [-metrics ADDR] [-log-level LEVEL]`
+        [-data DIR] [-metrics ADDR [-metrics-remote]] [-log-level LEVEL]`
 
 type options struct {
 	invite, name       string
@@ -100,6 +102,7 @@ type options struct {
 	listen             flagx.Multiaddr
 	data               string
 	metrics            string
+	metricsRemote      bool
 	up, down           flagx.ByteRate
 	json, exitWhenDone bool
 	checkOut           bool // -check
@@ -134,7 +137,8 @@ func run(ctx context.Context, args []string, stdout io.Writer, stderr *os.File) 
 	fs.DurationVar(&o.timeout, "timeout", 60*time.Second, "how long joining the network may take, and then how long to look for the share before giving up; it does not bound the download")
 	fs.DurationVar(&o.stall, "stall-timeout", 5*time.Minute, "how long the download may receive no piece data before it gives up, saying why (slow data is not a stall); 0 waits for ever")
 	fs.StringVar(&o.data, "data", "", "`folder` keeping the node's identity and membership across runs (default: one per network in "+datadir.Where("leecher")+")")
-	fs.StringVar(&o.metrics, "metrics", "", "serve Prometheus metrics on `address` (host:port), at /metrics")
+	fs.StringVar(&o.metrics, "metrics", "", "serve Prometheus metrics on `address` (host:port; :PORT is 127.0.0.1:PORT), at /metrics")
+	fs.BoolVar(&o.metricsRemote, "metrics-remote", false, "let other machines than this one read -metrics (a loopback address is required without it)")
 	o.logLevel = console.LogLevelFlag(fs)
 	return console.Main(fs, args, stderr, usage, exitCodes,
 		func() error { return o.reportError(stdout, o.check(fs)) },
@@ -172,6 +176,15 @@ func (o *options) check(fs *flag.FlagSet) error {
 		return fmt.Errorf("-timeout %v is not positive", o.timeout)
 	case o.stall < 0:
 		return fmt.Errorf("-stall-timeout %v is negative", o.stall)
+	case o.metricsRemote && o.metrics == "":
+		return errors.New("-metrics-remote needs -metrics")
+	}
+	if o.metrics != "" {
+		addr, err := metricsweb.Addr(o.metrics, o.metricsRemote)
+		if err != nil {
+			return err
+		}
+		o.metrics = addr
 	}
 	inv, err := flagx.ReadArg(o.invite)
 	if err != nil {

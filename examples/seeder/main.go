@@ -5,7 +5,7 @@
 //	       [-invite-ttl DURATION] [-allow-names FILE] [-approve] [-max-per-address N]
 //	       [-coordinators NAMES | -coordinator]
 //	       [-up RATE] [-budget COPIES] [-data DIR]
-//	       [-http ADDR [-http-remote]] [-metrics ADDR] [-log-level debug|info|warn|error]
+//	       [-http ADDR [-http-remote]] [-metrics ADDR [-metrics-remote]] [-log-level debug|info|warn|error]
 //
 // With no -invite the seeder is the first node of a new network, its
 // bootstrap: it holds the network's CA and admits the members who bring its
@@ -52,7 +52,8 @@
 // (":8080" is 127.0.0.1:8080), unless -http-remote is given too: then it
 // answers every machine that reaches ADDR (":8080" is every interface),
 // and the seeder says so on stderr. With
-// -metrics it serves Prometheus metrics on http://ADDR/metrics. The JSON
+// -metrics it serves Prometheus metrics on http://ADDR/metrics, to this
+// machine only in the same way (-metrics-remote for others). The JSON
 // line then also holds "http" and "metrics", the addresses they listen on.
 //
 // As the bootstrap it also reads commands on stdin:
@@ -116,7 +117,7 @@ import (
 	"github.com/p2pshare/p2pshare/p2pshare"
 )
 
-const usage = "usage: seeder -file PATH [-listen MULTIADDR] [-invite STRING|@FILE] [-invite-uses N] [-invite-ttl DURATION] [-allow-names FILE] [-approve] [-max-per-address N] [-coordinators NAMES | -coordinator] [-up RATE] [-budget COPIES] [-data DIR] [-http ADDR [-http-remote]] [-metrics ADDR] [-log-level LEVEL]"
+const usage = "usage: seeder -file PATH [-listen MULTIADDR] [-invite STRING|@FILE] [-invite-uses N] [-invite-ttl DURATION] [-allow-names FILE] [-approve] [-max-per-address N] [-coordinators NAMES | -coordinator] [-up RATE] [-budget COPIES] [-data DIR] [-http ADDR [-http-remote]] [-metrics ADDR [-metrics-remote]] [-log-level LEVEL]"
 
 type options struct {
 	file, data    string
@@ -129,6 +130,7 @@ type options struct {
 	budget        float64
 	http, metrics string
 	httpRemote    bool
+	metricsRemote bool
 	logLevel      *console.LogLevel
 	allowFile     string
 	allowNames    []string // read from allowFile; nil without it
@@ -167,7 +169,8 @@ func run(ctx context.Context, args []string, stdout io.Writer, stderr *os.File) 
 	fs.StringVar(&o.data, "data", "", "`folder` keeping the node's identity, and a bootstrap's network, across runs (default: one per shared file, and per network with -invite, in "+datadir.Where("seeder")+")")
 	fs.StringVar(&o.http, "http", "", "as bootstrap: serve the class's progress page and JSON on `address` (host:port; :PORT is 127.0.0.1:PORT)")
 	fs.BoolVar(&o.httpRemote, "http-remote", false, "let other machines than this one see the -http page (it answers this machine only without it)")
-	fs.StringVar(&o.metrics, "metrics", "", "serve Prometheus metrics on `address` (host:port), at /metrics")
+	fs.StringVar(&o.metrics, "metrics", "", "serve Prometheus metrics on `address` (host:port; :PORT is 127.0.0.1:PORT), at /metrics")
+	fs.BoolVar(&o.metricsRemote, "metrics-remote", false, "let other machines than this one read -metrics (a loopback address is required without it)")
 	o.logLevel = console.LogLevelFlag(fs)
 	return console.Main(fs, args, stderr, usage,
 		console.ExitCodes("bad_invite", "invite_expired", "invite_used_up", "name_taken", "refused", "wrong_network", "revoked", "data_in_use"),
@@ -189,6 +192,8 @@ func (o *options) check(fs *flag.FlagSet) error {
 		return fmt.Errorf("-invite-ttl %v: want a positive duration", o.inviteTTL)
 	case o.httpRemote && o.http == "":
 		return errors.New("-http-remote needs -http")
+	case o.metricsRemote && o.metrics == "":
+		return errors.New("-metrics-remote needs -metrics")
 	case !(o.budget >= 0) || math.IsInf(o.budget, 0):
 		return fmt.Errorf("-budget %v: want 0 (none) or a number of copies above 0", o.budget)
 	}
@@ -198,6 +203,13 @@ func (o *options) check(fs *flag.FlagSet) error {
 			return err
 		}
 		o.http = addr
+	}
+	if o.metrics != "" {
+		addr, err := metricsweb.Addr(o.metrics, o.metricsRemote)
+		if err != nil {
+			return err
+		}
+		o.metrics = addr
 	}
 	inv, err := flagx.ReadArg(o.invite)
 	if err != nil {

@@ -5,6 +5,8 @@ package metricsweb
 
 import (
 	"context"
+	"fmt"
+	"net"
 	"net/http"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -36,4 +38,22 @@ func Serve(ctx context.Context, addr string, sw *p2pshare.Swarm) (*classweb.Serv
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(g, promhttp.HandlerOpts{}))
 	return classweb.Listen(ctx, addr, mux)
+}
+
+// Addr checks a -metrics address, filling in the host when it has none:
+// loopback, or every interface with remote (-metrics-remote). Without
+// remote it must be a loopback address: the metrics name the shares, the
+// peers and the class's progress, for this machine's scraper alone.
+func Addr(addr string, remote bool) (string, error) {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return "", fmt.Errorf("-metrics %q: want host:port or :port (%v)", addr, err)
+	}
+	if host == "" && !remote {
+		host = "127.0.0.1"
+	}
+	if !remote && !classweb.IsLoopbackAddr(net.JoinHostPort(host, port)) {
+		return "", fmt.Errorf("-metrics %s is not a loopback address: add -metrics-remote to let other machines read the metrics", addr)
+	}
+	return net.JoinHostPort(host, port), nil
 }
