@@ -145,7 +145,8 @@ type Config struct {
 	// Nil keeps none.
 	Metrics prometheus.Registerer
 	// Datastore keeps the node's DHT records and the messages it holds
-	// for offline members, under the keys /p2pshare/dht and
+	// for offline members, under the keys /p2pshare/dht,
+	// /p2pshare/dht-charges (each member's quota here) and
 	// /p2pshare/mailbox, so a node that restarts serves them still (each
 	// checked again first: expiry, signatures, revocations). The node
 	// does not close it. Nil means a datastore of the node's own in

@@ -21,14 +21,16 @@ const datastoreDirName = "datastore"
 
 // Where the node's records go in its datastore.
 var (
-	dhtPrefix     = ds.NewKey("/p2pshare/dht")     // the DHT's value records
-	mailboxPrefix = ds.NewKey("/p2pshare/mailbox") // messages parked for offline members
+	dhtPrefix     = ds.NewKey("/p2pshare/dht")         // the DHT's value records
+	chargesPrefix = ds.NewKey("/p2pshare/dht-charges") // what each peer's stores of them are charged
+	mailboxPrefix = ds.NewKey("/p2pshare/mailbox")     // messages parked for offline members
 )
 
 // nodeStore is the node's datastore and the parts of it each user sees.
 type nodeStore struct {
 	root    ds.Batching
 	dht     ds.Batching
+	charges ds.Batching
 	mailbox ds.Batching
 	close   func() error // closes what the node opened; nil for a store of the caller's
 	where   string       // names it in errors
@@ -55,6 +57,7 @@ func openStore(cfg *Config) (*nodeStore, error) {
 		s.root, s.close, s.where = g, g.Close, path
 	}
 	s.dht = namespace.Wrap(s.root, dhtPrefix)
+	s.charges = namespace.Wrap(s.root, chargesPrefix)
 	s.mailbox = namespace.Wrap(s.root, mailboxPrefix)
 	return s, nil
 }

@@ -99,7 +99,7 @@ func TestConfigDatastore(t *testing.T) {
 	alice := testNode(t, boot, msgConfig("alice"))
 	parkForOffline(t, ctx, boot, alice, []byte("hello"))
 	boot.Close()
-	for _, prefix := range []string{"/p2pshare/dht/p2pshare-manifest/", "/p2pshare/dht/p2pshare-member/", "/p2pshare/mailbox/item/"} {
+	for _, prefix := range []string{"/p2pshare/dht/p2pshare-manifest/", "/p2pshare/dht/p2pshare-member/", "/p2pshare/dht-charges/", "/p2pshare/mailbox/item/"} {
 		res, err := store.Query(ctx, dsq.Query{Prefix: prefix, KeysOnly: true})
 		if err != nil {
 			t.Fatalf("the node closed the program's datastore: %v", err)

@@ -136,7 +136,7 @@ func New(ctx context.Context, cfg Config) (*Swarm, error) {
 	d, err := discovery.New(nw.m.Guard(h), discovery.Options{
 		Bootstrap: boot, ProvideInterval: cfg.ProvideInterval, Log: log, Filter: nw.m.IsMember,
 		Validators: map[string]record.Validator{crlNS: nw.crl, memberNS: memberValidator{nw.m}},
-		Replicas:   cfg.Replicas, Republish: cfg.Republish, Store: store.dht,
+		Replicas:   cfg.Replicas, Republish: cfg.Republish, Store: store.dht, Charges: store.charges,
 	})
 	if errors.Is(err, discovery.ErrStoreRead) {
 		return fail(fmt.Errorf("p2pshare: %s: %w", store.where, err))

@@ -93,7 +93,11 @@ type Options struct {
 	// that fail are deleted, the rest are served and count against
 	// Limits.Store. Provider records, which live minutes, stay in memory.
 	Store ds.Batching
-	Log   *slog.Logger
+	// Charges keeps what each peer's stores here are charged against
+	// Limits.PeerKeys and PeerBytes, so a restart does not hand every
+	// peer a fresh quota; nil means memory.
+	Charges ds.Batching
+	Log     *slog.Logger
 }
 
 func (o *Options) defaults() {
@@ -155,6 +159,11 @@ func New(h host.Host, opts Options) (*DHT, error) {
 	}
 	if opts.Store != nil {
 		if err := reload(store, validators, opts); err != nil {
+			return nil, err
+		}
+	}
+	if opts.Charges != nil {
+		if err := puts.reloadCharges(time.Now()); err != nil {
 			return nil, err
 		}
 	}

@@ -115,13 +115,14 @@ func (l *Limits) defaults() {
 type putQuota struct {
 	ttl     time.Duration
 	log     *slog.Logger
+	charges ds.Datastore // keeps the charges across restarts (charges.go); nil: none
 	mu      sync.Mutex
 	q       replication.Quota
 	refused atomic.Uint64
 }
 
 func newPutQuota(o Options) *putQuota {
-	return &putQuota{ttl: o.RecordTTL, log: o.Log, q: replication.Quota{Keys: o.Limits.PeerKeys, Bytes: o.Limits.PeerBytes}}
+	return &putQuota{ttl: o.RecordTTL, log: o.Log, charges: o.Charges, q: replication.Quota{Keys: o.Limits.PeerKeys, Bytes: o.Limits.PeerBytes}}
 }
 
 // screen is kad-dht's request hook: it charges a PUT_VALUE's record to the
@@ -148,6 +149,10 @@ func (q *putQuota) screen(_ context.Context, s network.Stream, req *pb.Message) 
 		q.refused.Add(1)
 		q.log.Warn("refusing a DHT record", "peer", p, "err", err)
 		req.Record = nil
+		return
+	}
+	if !replication.Expired(now, expiry) {
+		q.keep(p, string(rec.GetKey()), len(rec.GetValue()), expiry)
 	}
 }
 

@@ -74,6 +74,22 @@ func (q *Quota) Admit(now time.Time, p peer.ID, key string, size int, expiry tim
 	return nil
 }
 
+// Restore charges p for storing size bytes under key until expiry, as
+// Admit did in an earlier run, without checking the limits again: the
+// charges a node kept across its restart. An expired charge is not made.
+func (q *Quota) Restore(now time.Time, p peer.ID, key string, size int, expiry time.Time) {
+	if Expired(now, expiry) {
+		return
+	}
+	if q.peers == nil {
+		q.peers = map[peer.ID]map[string]charge{}
+	}
+	if q.peers[p] == nil {
+		q.peers[p] = map[string]charge{}
+	}
+	q.peers[p][key] = charge{size: size, expiry: expiry}
+}
+
 // Held returns the live keys and bytes charged to p.
 func (q *Quota) Held(now time.Time, p peer.ID) (keys int, bytes int64) {
 	for _, c := range q.peers[p] {
