@@ -295,7 +295,8 @@ func (g *Group) serveProposal(s network.Stream) {
 		rep.Refusal = err.Error()
 	default:
 		rep.Error = err.Error()
-		rep.NoQuorum, rep.Uncertain = errors.Is(err, ErrNoQuorum), errors.Is(err, ErrUncertain)
+		// A leader closing under a proposal may have logged it already.
+		rep.NoQuorum, rep.Uncertain = errors.Is(err, ErrNoQuorum), errors.Is(err, ErrUncertain) || errors.Is(err, ErrClosed)
 	}
 	out, merr := json.Marshal(rep)
 	if merr != nil {
