@@ -14,7 +14,8 @@ import (
 // dies, with real processes: the bootstrap A (seeder -coordinators) and
 // two co-coordinators B and C (seeder -invite … -coordinator); s1 joins
 // through A; A is killed (SIGKILL); with A's original invite, s2 is
-// admitted through B and fetches the share; a second s2 and a new s1 are
+// admitted through B and fetches the share, and s3 through the coordinators
+// an invite printed after their appointment names; a second s2 and a new s1 are
 // refused (B knows what A admitted); "revoke s1" at B reaches C.
 func TestCoordinatorsAdmitAfterBootstrapKilled(t *testing.T) {
 	if runtime.GOOS == "windows" {
@@ -34,6 +35,8 @@ func TestCoordinatorsAdmitAfterBootstrapKilled(t *testing.T) {
 	b := cos[0]
 	b.expect("seeder: the coordinator group has 2 coordinators") // A and B, before C
 	t.Logf("A, B and C up, B and C appointed")
+	// An invite printed now names B and C too.
+	named := strings.TrimSpace(a.do("invite 5", "p2pshare://"))
 	if r := a.join(bin["leecher"], a.s.Invite, "s1", filepath.Join(dir, "s1")); r.code != 0 {
 		t.Fatalf("s1 through A: exit %d\n%s", r.code, r.stderr)
 	}
@@ -48,11 +51,12 @@ func TestCoordinatorsAdmitAfterBootstrapKilled(t *testing.T) {
 	// A's invite names A alone: -bootstrap names B, the coordinator the
 	// teacher told the class about.
 	viaB := []string{"-bootstrap", loopbackAddr(t, b.s.Addrs)}
-	leech := func(name, data string, more ...string) result {
-		args := append([]string{"-invite", a.s.Invite, "-name", name, "-data", data, "-infohash", a.s.Infohash,
+	leechWith := func(invite, name, data string, more ...string) result {
+		args := append([]string{"-invite", invite, "-name", name, "-data", data, "-infohash", a.s.Infohash,
 			"-out", filepath.Join(data, "copy"), "-listen", "/ip4/127.0.0.1/tcp/0", "-exit-when-done"}, more...)
 		return run(t, bin["leecher"], args...)
 	}
+	leech := func(name, data string, more ...string) result { return leechWith(a.s.Invite, name, data, more...) }
 	s2 := filepath.Join(dir, "s2")
 	r := leech("s2", s2, viaB...)
 	if r.code != 0 {
@@ -61,6 +65,11 @@ func TestCoordinatorsAdmitAfterBootstrapKilled(t *testing.T) {
 	t.Logf("s2 admitted through B and done %v after A's SIGKILL", time.Since(killed).Round(10*time.Millisecond))
 	if got, err := os.ReadFile(filepath.Join(s2, "copy")); err != nil || !bytes.Equal(got, want) {
 		t.Fatalf("s2's copy differs from the share (%v)", err)
+	}
+	// With the invite printed once B and C were coordinators, no
+	// -bootstrap is needed: the newcomer tries them in turn.
+	if r := leechWith(named, "s3", filepath.Join(dir, "s3")); r.code != 0 {
+		t.Fatalf("s3 with an invite naming the coordinators, A killed: exit %d\n%s", r.code, r.stderr)
 	}
 	for _, tc := range []struct{ name, says string }{
 		{"s2", `name "s2" is already held by peer`},

@@ -357,11 +357,12 @@ func (s *Swarm) askAppointment(ctx context.Context, b peer.ID) (network.Stream, 
 }
 
 // joinAny admits this node through the invite's bootstrap, or, if that
-// cannot be reached, through each of Config.BootstrapPeers in turn (the
-// coordinators the teacher named): a refusal is an answer, and ends it.
+// cannot be reached, through each of the coordinators the invite names
+// and then of Config.BootstrapPeers in turn: a refusal is an answer, and
+// ends it.
 // It returns the contact that admitted it.
 func joinAny(ctx context.Context, cfg *Config, log *slog.Logger, h host.Host, inv membership.Invite, name string) (membership.Credentials, peer.AddrInfo, error) {
-	contacts := []peer.AddrInfo{inv.Bootstrap}
+	contacts := append([]peer.AddrInfo{inv.Bootstrap}, inv.Coordinators...)
 	more, _ := cfg.bootstrap()
 	contacts = append(contacts, more...)
 	var errs []error
@@ -386,4 +387,19 @@ func isCoordinator(g *coord.Group, p peer.ID) bool {
 		}
 	}
 	return false
+}
+
+// coordinatorContacts are the other coordinators of this node's group,
+// with the addresses it knows, for an invite to name.
+func (s *Swarm) coordinatorContacts() []peer.AddrInfo {
+	if s.net.group == nil {
+		return nil
+	}
+	var out []peer.AddrInfo
+	for _, c := range s.net.group.Coordinators() {
+		if c.Peer != s.h.ID() {
+			out = append(out, peer.AddrInfo{ID: c.Peer, Addrs: s.h.Peerstore().Addrs(c.Peer)})
+		}
+	}
+	return out
 }

@@ -366,7 +366,7 @@ func (s *Swarm) Invite(o InviteOptions) (string, error) {
 	if s.net.boot == nil {
 		return "", errorOf(ErrNotBootstrap, nil, "only the network's bootstrap node makes invites")
 	}
-	inv, err := s.net.boot.NewInvite(membership.InviteOptions{Uses: o.Uses, TTL: o.TTL, Name: o.Name})
+	inv, err := s.net.boot.NewInvite(membership.InviteOptions{Uses: o.Uses, TTL: o.TTL, Name: o.Name, Coordinators: s.coordinatorContacts()})
 	if err != nil {
 		return "", public("", err)
 	}

@@ -262,6 +262,10 @@ type InviteOptions struct {
 	// only, once (Uses must be 0 or 1), and while it may still admit, no
 	// shared invite takes the name.
 	Name string
+	// Coordinators are the other nodes that admit with it (a coordinator
+	// group's), which a newcomer tries when the bootstrap is down; up to 8,
+	// with up to 4 addresses each, are kept.
+	Coordinators []peer.AddrInfo
 }
 
 // NewInvite records a new join token durably and returns its invite. The
@@ -315,6 +319,6 @@ func (b *Bootstrap) NewInvite(o InviteOptions) (Invite, error) {
 	if err := b.w.AddToken(t); err != nil {
 		return Invite{}, err
 	}
-	return Invite{Bootstrap: peer.AddrInfo{ID: h.ID(), Addrs: o.Addrs}, CAFingerprint: b.ca.Fingerprint(),
+	return Invite{Bootstrap: peer.AddrInfo{ID: h.ID(), Addrs: o.Addrs}, CAFingerprint: b.ca.Fingerprint(), Coordinators: inviteCoords(o.Coordinators, h.ID()),
 		TokenID: id, Secret: secret, Expires: exp}, nil
 }

@@ -78,3 +78,42 @@ func countAddrBytes(t testing.TB, body []byte) int {
 	}
 	return len(body) - d.off
 }
+
+// TestInviteNamesCoordinators: an invite that names coordinators keeps
+// them through its string; one that names none is written as before
+// (version 1), so older programs read it.
+func TestInviteNamesCoordinators(t *testing.T) {
+	inv := sampleInvite(t)
+	v1 := inv.String()
+	b, _ := base64.RawURLEncoding.DecodeString(strings.TrimPrefix(v1, InvitePrefix))
+	if b[0] != 1 {
+		t.Fatalf("an invite without coordinators is version %d, want 1", b[0])
+	}
+	var cs []peer.AddrInfo
+	for range 10 {
+		cs = append(cs, peer.AddrInfo{ID: randomPeer(t), Addrs: []ma.Multiaddr{
+			ma.StringCast("/ip4/10.0.0.1/tcp/4001"), ma.StringCast("/ip4/10.0.0.2/tcp/4001"), ma.StringCast("/ip4/10.0.0.3/tcp/4001"),
+			ma.StringCast("/ip4/10.0.0.4/tcp/4001"), ma.StringCast("/ip4/10.0.0.5/tcp/4001")}})
+	}
+	cs = append([]peer.AddrInfo{{ID: inv.Bootstrap.ID, Addrs: inv.Bootstrap.Addrs}, {ID: randomPeer(t)}}, cs...)
+	inv.Coordinators = inviteCoords(cs, inv.Bootstrap.ID)
+	if len(inv.Coordinators) != 8 || len(inv.Coordinators[0].Addrs) != 4 {
+		t.Fatalf("kept %d coordinators, the first with %d addresses; want 8 with 4 (not the bootstrap, not one without an address)", len(inv.Coordinators), len(inv.Coordinators[0].Addrs))
+	}
+	s := inv.String()
+	got, err := ParseInvite(s)
+	if err != nil {
+		t.Fatalf("an invite naming coordinators (%d chars): %v", len(s), err)
+	}
+	if got.String() != s || len(got.Coordinators) != 8 || got.Coordinators[7].ID != inv.Coordinators[7].ID ||
+		!got.Coordinators[7].Addrs[3].Equal(inv.Coordinators[7].Addrs[3]) {
+		t.Fatalf("round trip changed the coordinators: %+v", got.Coordinators)
+	}
+	// A version 2 invite whose coordinator count is 0 is malformed: it
+	// would have been written as version 1.
+	b, _ = base64.RawURLEncoding.DecodeString(strings.TrimPrefix(v1, InvitePrefix))
+	b[0] = 2
+	if _, err := ParseInvite(InvitePrefix + base64.RawURLEncoding.EncodeToString(append(b, 0))); !errors.Is(err, ErrBadInvite) || !strings.Contains(err.Error(), "0 coordinators") {
+		t.Errorf("a version 2 invite naming 0 coordinators: got %v, want ErrBadInvite saying so", err)
+	}
+}
