@@ -97,6 +97,8 @@ func TestPrograms(t *testing.T) {
 			{name: "output exists", prog: "leecher", args: leech(seed.Invite, seed.Infohash, src), reason: "-out " + src + " already exists"},
 			{name: "output under a file", prog: "leecher", args: leech(seed.Invite, seed.Infohash, filepath.Join(src, "x.bin")), reason: "checking the output"},
 			{name: "disk error", prog: "leecher", args: leech(seed.Invite, seed.Infohash, blocked), reason: blocked + ".p2pshare-part exists and is not a regular file"},
+			{name: "leecher bootstrap without peer ID", prog: "leecher", args: leech(seed.Invite, seed.Infohash, fresh, "-bootstrap", "/ip4/127.0.0.1/tcp/1"), reason: `invalid value "/ip4/127.0.0.1/tcp/1" for flag -bootstrap: "/ip4/127.0.0.1/tcp/1" does not end in /p2p/<peer ID>`, usage: true},
+			{name: "leecher listen not a multiaddr", prog: "leecher", args: leech(seed.Invite, seed.Infohash, fresh, "-listen", "0.0.0.0:4001"), reason: `invalid value "0.0.0.0:4001" for flag -listen: not a multiaddr`, usage: true},
 			{name: "seeder missing file", prog: "seeder", args: nil, reason: "-file is required", usage: true},
 			{name: "seeder bad flag", prog: "seeder", args: []string{"-file", src, "extra"}, reason: `unexpected argument "extra"`, usage: true},
 			{name: "seeder no such file", prog: "seeder", args: []string{"-file", filepath.Join(dir, "nope")}, reason: "cannot share " + filepath.Join(dir, "nope")},
