@@ -433,7 +433,8 @@ func (s *Swarm) renewIfDue(ctx context.Context) {
 	}
 }
 
-// renewLoop checks twice a day whether the certificate is due for renewal.
+// renewLoop checks twice a day whether the certificate is due for renewal,
+// and whether the revocation list is current (keepCRLCurrent).
 func (s *Swarm) renewLoop() {
 	t := time.NewTicker(12 * time.Hour)
 	defer t.Stop()
@@ -443,6 +444,7 @@ func (s *Swarm) renewLoop() {
 			return
 		case <-t.C:
 			s.renewIfDue(s.ctx)
+			s.keepCRLCurrent(s.ctx)
 		}
 	}
 }

@@ -209,6 +209,7 @@ func New(ctx context.Context, cfg Config) (*Swarm, error) {
 	s.startMessages()
 	s.class = startClassStatus(s)
 	s.renewIfDue(ctx)
+	s.keepCRLCurrent(ctx)
 	go s.renewLoop()
 	return s, nil
 }

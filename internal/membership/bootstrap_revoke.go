@@ -1,6 +1,7 @@
 package membership
 
 import (
+	"crypto/x509"
 	"fmt"
 	"strings"
 
@@ -94,4 +95,25 @@ func (b *Bootstrap) publishCRL(n int64, drop []peer.ID) error {
 		return m.applyCRL(der, "", drop)
 	}
 	return nil
+}
+
+// RefreshCRL signs the newest CRL again under its number, current for
+// CRLValidity from now, once less than half of that is left of the one
+// held, and spreads it as a revocation's is: members whose list would
+// otherwise go stale take the refresh. It reports whether it signed one;
+// with nobody ever revoked there is no list to refresh.
+func (b *Bootstrap) RefreshCRL() (bool, error) {
+	b.crlMu.Lock()
+	defer b.crlMu.Unlock()
+	n := b.reg.CRLNumber()
+	if n == 0 {
+		return false, nil
+	}
+	b.mu.Lock()
+	cur := b.crl
+	b.mu.Unlock()
+	if l, err := x509.ParseRevocationList(cur); err == nil && l.NextUpdate.Sub(b.cfg.Now()) > CRLValidity/2 {
+		return false, nil
+	}
+	return true, b.publishCRL(n, nil)
 }

@@ -26,9 +26,13 @@ const crlFile = "crl.der"
 
 // crlState is the newest CRL a node holds; guarded by Membership.mu.
 type crlState struct {
-	der     []byte
-	number  int64
-	serials map[string]bool // hex: every certificate revoked
+	der    []byte
+	number int64
+	// issued and next are the list's ThisUpdate and NextUpdate: it is
+	// stale after next, and a list of the same number issued later is a
+	// refresh of it.
+	issued, next time.Time
+	serials      map[string]bool // hex: every certificate revoked
 	// barred are the serials whose holders are refused too, by peer ID:
 	// all but those of revocations the teacher lifted (reasonSuperseded).
 	barred map[string]bool
@@ -54,9 +58,16 @@ func crlSerials(l *x509.RevocationList) (serials, barred map[string]bool) {
 	return serials, barred
 }
 
+// CRLValidity is how long a revocation list is current: its NextUpdate is
+// that far after it is signed, and the bootstrap signs it again (the same
+// number, refreshed) well before then. A member whose newest list is past
+// its NextUpdate knows it may be missing revocations, and says so.
+const CRLValidity = 14 * 24 * time.Hour
+
 // CreateCRL signs a revocation list numbered number listing every serial
-// of revoked; those of lifted revocations as superseded. Numbers only
-// grow; members keep the highest.
+// of revoked; those of lifted revocations as superseded, current for
+// CRLValidity. Numbers only grow; members keep the highest (and, of one
+// number, the one signed last).
 func (c *CA) CreateCRL(number int64, revoked []RevokedRecord, now time.Time) ([]byte, error) {
 	var entries []x509.RevocationListEntry
 	for _, rv := range revoked {
@@ -75,7 +86,7 @@ func (c *CA) CreateCRL(number int64, revoked []RevokedRecord, now time.Time) ([]
 	tmpl, issuer := &x509.RevocationList{
 		Number:                    big.NewInt(number),
 		ThisUpdate:                now,
-		NextUpdate:                now.Add(caLifetime),
+		NextUpdate:                now.Add(CRLValidity),
 		RevokedCertificateEntries: entries,
 	}, c.cert
 	if c.issuer != nil { // a coordinator's: it carries the coordinator's certificate
@@ -153,12 +164,12 @@ func (m *Membership) applyCRL(der []byte, from peer.ID, also []peer.ID) error {
 	n := l.Number.Int64()
 	serials, barred := crlSerials(l)
 	m.mu.Lock()
-	if n <= m.crl.number {
+	if n < m.crl.number || n == m.crl.number && !l.ThisUpdate.After(m.crl.issued) {
 		have := m.crl.number
 		m.mu.Unlock()
 		return fmt.Errorf("membership: CRL %d, have %d: %w", n, have, ErrStaleCRL)
 	}
-	m.crl = crlState{der: append([]byte(nil), der...), number: n, serials: serials, barred: barred}
+	m.crl = crlState{der: append([]byte(nil), der...), number: n, issued: l.ThisUpdate, next: l.NextUpdate, serials: serials, barred: barred}
 	bars := make(map[peer.ID]string, len(also))
 	for _, p := range also {
 		bars[p] = ""
@@ -262,8 +273,20 @@ func (m *Membership) loadCRL() error {
 		return fmt.Errorf("%w (file %s)", err, path)
 	}
 	serials, barred := crlSerials(l)
-	m.crl = crlState{der: der, number: l.Number.Int64(), serials: serials, barred: barred}
+	m.crl = crlState{der: der, number: l.Number.Int64(), issued: l.ThisUpdate, next: l.NextUpdate, serials: serials, barred: barred}
 	return nil
+}
+
+// CRLStale reports, if the newest CRL held was current until before now
+// (its NextUpdate passed, and no refresh of it came), when that was.
+// A node with no CRL has nothing stale.
+func (m *Membership) CRLStale(now time.Time) (since time.Time, stale bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.crl.der == nil || m.crl.next.IsZero() || now.Before(m.crl.next) {
+		return time.Time{}, false
+	}
+	return m.crl.next, true
 }
 
 // pushCRL sends a CRL to p.
