@@ -190,6 +190,8 @@ func (c Config) Validate() error {
 		return errors.New("p2pshare: Config.NewNetwork and Config.Invite are both set: a node starts a new network or joins one with an invite, not both")
 	case c.Coordinator && c.NewNetwork:
 		return errors.New("p2pshare: Config.Coordinator and Config.NewNetwork are both set: a new network's bootstrap is its first coordinator already (Config.Coordinators starts its group)")
+	case c.Coordinators != nil && (c.AllowNames != nil || c.MaxPerAddress > 0 || c.Approve != nil):
+		return errors.New("p2pshare: Config.Coordinators with Config.AllowNames, MaxPerAddress or Approve: a coordinator group does not share the list of names, the cap per address or the teacher's approval yet, so a coordinator would admit whom the bootstrap refuses")
 	case c.Coordinators != nil && c.Invite != "":
 		return errors.New("p2pshare: Config.Coordinators and Config.Invite are both set: the bootstrap appoints coordinators, and a member asks to be one (Config.Coordinator)")
 	case c.NewNetwork && len(c.BootstrapPeers) > 0:

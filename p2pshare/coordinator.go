@@ -34,6 +34,10 @@ import (
 // revocations under its coordinator certificate, and commits every
 // registry change to the group.
 
+// errNamesInGroup: the allow-list is registry state that a coordinator
+// group's log does not carry yet.
+var errNamesInGroup = errors.New("p2pshare: a coordinator group does not keep a list of names yet: this network admits any name")
+
 // protocolAppoint is a member's request to become a coordinator.
 const protocolAppoint protocol.ID = "/p2pshare/coord/appoint/1.0.0"
 
@@ -139,7 +143,8 @@ func openGroup(cfg *Config, h host.Host, netDir, name string, n *memberNet) (mem
 	if cfg.Coordinators == nil && !exists(filepath.Join(netDir, coordDirName)) {
 		return nil, nil
 	}
-	g, err := coord.Open(coord.Config{Host: h, Dir: filepath.Join(netDir, coordDirName), Bootstrap: true, Name: name, Log: cfg.Logger})
+	g, err := coord.Open(coord.Config{Host: h, Dir: filepath.Join(netDir, coordDirName), Bootstrap: true, Name: name, Log: cfg.Logger,
+		Applied: n.applied})
 	if err != nil {
 		return nil, fmt.Errorf("p2pshare: opening the coordinator group: %w", err)
 	}
@@ -273,7 +278,8 @@ func (s *Swarm) becomeCoordinator(ctx context.Context) error {
 			}
 		}
 	}
-	g, err := coord.Open(coord.Config{Host: s.h, Dir: filepath.Join(netDir, coordDirName), Name: s.cfg.Name, Known: ids, Log: s.log})
+	g, err := coord.Open(coord.Config{Host: s.h, Dir: filepath.Join(netDir, coordDirName), Name: s.cfg.Name, Known: ids, Log: s.log,
+		Applied: s.net.applied})
 	if err != nil {
 		return fmt.Errorf("p2pshare: opening the coordinator group: %w", err)
 	}
@@ -315,6 +321,8 @@ func (s *Swarm) becomeCoordinator(ctx context.Context) error {
 		return fmt.Errorf("p2pshare: %w", err)
 	}
 	s.net.boot = b
+	s.net.syncCRL.Store(b)
+	go s.net.applied(coord.Applied{}) // revocations committed before it could sign
 	if n := len(g.Voters()); n > 0 && n%2 == 0 {
 		s.log.Warn("the coordinator group has an even number of coordinators: two cannot outvote the loss of one, so it rides out no more failures than one fewer would", "coordinators", n)
 	}
@@ -402,4 +410,19 @@ func (s *Swarm) coordinatorContacts() []peer.AddrInfo {
 		}
 	}
 	return out
+}
+
+// applied follows the group's log on this coordinator: a revocation or a
+// lift committed through another one means a new CRL here too. It runs
+// inside the group's state machine, so the signing goes on apart.
+func (n *memberNet) applied(a coord.Applied) {
+	if c := a.Change; a.Err != nil || a.Coordinator != nil || (c != nil && c.Op != membership.OpRevoke && c.Op != membership.OpLift) {
+		return
+	}
+	b := n.syncCRL.Load()
+	if b == nil {
+		return
+	}
+	// On failure the next revocation tries again.
+	go func() { _ = b.SyncCRL() }()
 }

@@ -22,6 +22,9 @@ func (s *Swarm) AllowName(name string) error {
 	if s.net.boot == nil {
 		return errorOf(ErrNotBootstrap, nil, "only the network's bootstrap node keeps the list of names")
 	}
+	if s.net.group != nil {
+		return errNamesInGroup
+	}
 	if err := s.net.boot.Registry().AllowName(name); err != nil {
 		return public("", err)
 	}
@@ -36,6 +39,9 @@ func (s *Swarm) AllowName(name string) error {
 func (s *Swarm) SetAllowNames(names []string) error {
 	if s.net.boot == nil {
 		return errorOf(ErrNotBootstrap, nil, "only the network's bootstrap node keeps the list of names")
+	}
+	if s.net.group != nil {
+		return errNamesInGroup
 	}
 	if err := s.net.boot.Registry().SetAllowNames(names); err != nil {
 		return public("", err)

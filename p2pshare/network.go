@@ -59,10 +59,11 @@ type memberNet struct {
 	// networkID names the network: the hex SHA-256 of its CA's public key.
 	networkID string
 	onCRL     atomic.Pointer[func()]
-	onAdmit   atomic.Pointer[func(peer.ID)] // the bootstrap's directory (directory.go)
-	memDir    string                        // the member's credentials
-	group     *coord.Group                  // the coordinator group this node is in, or nil (coordinator.go)
-	appoint   *appointer                    // on a bootstrap with a group: who may become a coordinator
+	onAdmit   atomic.Pointer[func(peer.ID)]        // the bootstrap's directory (directory.go)
+	memDir    string                               // the member's credentials
+	group     *coord.Group                         // the coordinator group this node is in, or nil (coordinator.go)
+	appoint   *appointer                           // on a bootstrap with a group: who may become a coordinator
+	syncCRL   atomic.Pointer[membership.Bootstrap] // the admissions that follow the group's revocations
 	caDER     []byte
 }
 
@@ -123,6 +124,9 @@ func openNetwork(ctx context.Context, cfg *Config, key crypto.PrivKey, log *slog
 				_ = n.group.Close()
 			}
 			return nil, fmt.Errorf("p2pshare: opening the network's CA: %w", err)
+		}
+		if n.group != nil {
+			n.syncCRL.Store(n.boot)
 		}
 		cert, err := n.boot.SelfCert(self, name, membership.RoleTeacher)
 		if err != nil {

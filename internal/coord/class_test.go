@@ -58,17 +58,18 @@ func (g *lateGater) InterceptUpgraded(c network.Conn) (bool, control.DisconnectR
 // classNode is a node of a test class: a member, perhaps a coordinator
 // too, perhaps the root bootstrap.
 type classNode struct {
-	name  string
-	key   crypto.PrivKey
-	id    peer.ID
-	dir   string
-	gate  *lateGater
-	h     lphost.Host
-	m     *membership.Membership
-	g     *Group
-	b     *membership.Bootstrap
-	crls  atomic.Int64
-	creds membership.Credentials
+	name   string
+	key    crypto.PrivKey
+	id     peer.ID
+	dir    string
+	gate   *lateGater
+	h      lphost.Host
+	m      *membership.Membership
+	g      *Group
+	b      *membership.Bootstrap
+	crls   atomic.Int64
+	follow atomic.Pointer[membership.Bootstrap]
+	creds  membership.Credentials
 }
 
 func newClassNode(t *testing.T, name string) *classNode {
@@ -123,7 +124,14 @@ func (n *classNode) join(t *testing.T, inv membership.Invite, at *classNode, rol
 // admits from then on.
 func (n *classNode) coordinator(t *testing.T, root, appointer *classNode, known []peer.ID) {
 	t.Helper()
-	g, err := Open(Config{Host: n.h, Dir: filepath.Join(n.dir, "coord"), Known: known, Timing: testTiming})
+	// Revocations committed through another coordinator: this one signs
+	// the new CRL too.
+	follow := func(a Applied) {
+		if b := n.follow.Load(); b != nil && a.Change != nil && a.Change.Op == membership.OpRevoke && a.Err == nil {
+			go func() { _ = b.SyncCRL() }()
+		}
+	}
+	g, err := Open(Config{Host: n.h, Dir: filepath.Join(n.dir, "coord"), Known: known, Timing: testTiming, Applied: follow})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,6 +156,7 @@ func (n *classNode) coordinator(t *testing.T, root, appointer *classNode, known 
 		t.Fatal(err)
 	}
 	n.b = b
+	n.follow.Store(b)
 	t.Cleanup(b.Close)
 	if err := b.Attach(n.h, n.m); err != nil {
 		t.Fatal(err)
@@ -258,9 +267,9 @@ func TestCoordinatorsAdmitWhenTheBootstrapDies(t *testing.T) {
 		t.Fatalf("revoking s1 at B: %v", err)
 	}
 	waitFor(t, "the CRL signed at B to reach s2 and C", func() bool { return s2.crls.Load() >= 1 && c.crls.Load() >= 1 })
-	waitFor(t, "C to apply s1's revocation", func() bool {
+	waitFor(t, "C to apply s1's revocation, and sign the CRL it hands newcomers", func() bool {
 		_, ok := c.g.Registry().Member(s1.id)
-		return !ok
+		return !ok && c.b.CRL() != nil
 	})
 
 	// C dies too: B alone is no majority of three, and a newcomer is told

@@ -135,6 +135,13 @@ func openCAAndRegistry(cfg BootstrapConfig) (*CA, *Registry, registryWriter, err
 		}
 	}
 	if cfg.Ledger != nil {
+		// The allow-list and the cap per address are registry state that
+		// the log does not carry yet: set on one coordinator only, they
+		// would make the coordinators decide a join differently.
+		if cfg.AllowNames != nil || cfg.MaxPerAddress != 0 {
+			return nil, nil, nil, fmt.Errorf("membership: BootstrapConfig.AllowNames (%d names) and MaxPerAddress (%d) are not kept by a coordinator group yet: leave them out with a Ledger",
+				len(cfg.AllowNames), cfg.MaxPerAddress)
+		}
 		return ca, cfg.Ledger.Registry(), ledgerWriter{cfg.Ledger}, nil
 	}
 	reg, err := OpenRegistry(filepath.Join(cfg.Dir, registryFile))
@@ -142,4 +149,33 @@ func openCAAndRegistry(cfg BootstrapConfig) (*CA, *Registry, registryWriter, err
 		return nil, nil, nil, err
 	}
 	return ca, reg, reg, nil
+}
+
+// SyncCRL signs and applies a CRL of the registry's revocations when the
+// registry's CRL number is past that of the CRL this bootstrap holds: on a
+// coordinator, once another coordinator's revocation or lift is
+// committed, so that this one drops the revoked peers too, spreads the
+// list, and hands it to the newcomers it admits.
+func (b *Bootstrap) SyncCRL() error {
+	b.crlMu.Lock()
+	defer b.crlMu.Unlock()
+	n := b.reg.CRLNumber()
+	b.mu.Lock()
+	cur := b.crl
+	b.mu.Unlock()
+	if cur != nil {
+		if l, err := x509.ParseRevocationList(cur); err == nil && l.Number != nil && l.Number.Int64() >= n {
+			return nil
+		}
+	} else if n == 0 {
+		return nil
+	}
+	var drop []peer.ID
+	for _, rv := range b.reg.Revoked() {
+		if rv.Lifted.IsZero() {
+			drop = append(drop, rv.Peer)
+		}
+	}
+	b.log.Info("CRL of the group's revocations", "crl", n)
+	return b.publishCRL(n, drop)
 }
