@@ -32,7 +32,7 @@ func newToken(t *testing.T, uses int, now time.Time) membership.TokenRecord {
 		Uses: uses, UsesLeft: uses, Expires: now.Add(time.Hour), Created: now}
 }
 
-func newPeer(t *testing.T) peer.ID {
+func newPeer(t testing.TB) peer.ID {
 	t.Helper()
 	k, _, err := crypto.GenerateEd25519Key(nil)
 	if err != nil {
@@ -54,7 +54,7 @@ func admit(p peer.ID, name, token string, now time.Time) membership.Change {
 		TokenID: token, Serial: fmt.Sprintf("%x", 1000+serials), NotAfter: now.Add(24 * time.Hour)}
 }
 
-func ctxFor(t *testing.T, d time.Duration) context.Context {
+func ctxFor(t testing.TB, d time.Duration) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	t.Cleanup(cancel)
 	return ctx

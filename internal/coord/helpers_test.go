@@ -67,7 +67,7 @@ type node struct {
 	reg  *membership.Registry
 }
 
-func newNode(t *testing.T, name string) *node {
+func newNode(t testing.TB, name string) *node {
 	t.Helper()
 	k, _, err := crypto.GenerateEd25519Key(nil)
 	if err != nil {
@@ -78,7 +78,7 @@ func newNode(t *testing.T, name string) *node {
 	return n
 }
 
-func (n *node) startHost(t *testing.T) {
+func (n *node) startHost(t testing.TB) {
 	t.Helper()
 	h, err := host.New(host.Options{Key: n.key, ListenAddrs: []ma.Multiaddr{ma.StringCast("/ip4/127.0.0.1/tcp/0")}, Gater: n.gate, MaxPeers: 64})
 	if err != nil {
@@ -91,7 +91,7 @@ func (n *node) startHost(t *testing.T) {
 func (n *node) id() peer.ID { return n.h.ID() }
 
 // open starts the node's part of the group.
-func (n *node) open(t *testing.T, bootstrap bool, known []peer.ID) {
+func (n *node) open(t testing.TB, bootstrap bool, known []peer.ID) {
 	t.Helper()
 	n.reg = membership.NewMemoryRegistry()
 	var raftLog *os.File
@@ -112,7 +112,7 @@ func (n *node) open(t *testing.T, bootstrap bool, known []peer.ID) {
 
 // stop closes the node's group part and its host: as far as the others
 // can tell, it died.
-func (n *node) stop(t *testing.T) {
+func (n *node) stop(t testing.TB) {
 	t.Helper()
 	if err := n.g.Close(); err != nil {
 		t.Logf("%s: closing: %v", n.name, err)
@@ -140,7 +140,7 @@ func ids(ns ...*node) []peer.ID {
 }
 
 // group3 is a group of three: a bootstraps it and appoints b and c.
-func group3(t *testing.T) (a, b, c *node) {
+func group3(t testing.TB) (a, b, c *node) {
 	t.Helper()
 	a, b, c = newNode(t, "a"), newNode(t, "b"), newNode(t, "c")
 	introduce(a, b, c)
@@ -166,7 +166,7 @@ func group3(t *testing.T) (a, b, c *node) {
 }
 
 // waitFor polls cond until it holds, or fails the test after waitBound.
-func waitFor(t *testing.T, what string, cond func() bool) {
+func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(waitBound)
 	for !cond() {
@@ -179,7 +179,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 
 // leaderOf waits until the nodes agree on a leader among them and returns
 // it.
-func leaderOf(t *testing.T, ns ...*node) *node {
+func leaderOf(t testing.TB, ns ...*node) *node {
 	t.Helper()
 	var l *node
 	waitFor(t, "a leader the nodes agree on", func() bool {
@@ -204,7 +204,7 @@ func leaderOf(t *testing.T, ns ...*node) *node {
 
 // converged waits until every node has applied the same entries and
 // holds the same registry.
-func converged(t *testing.T, ns ...*node) {
+func converged(t testing.TB, ns ...*node) {
 	t.Helper()
 	last := "nothing checked yet"
 	defer func() {

@@ -113,6 +113,11 @@ func (c *CA) Issue(r IssueRequest) (*MemberCert, error) {
 	}
 	parent := c.cert
 	if c.issuer != nil { // a coordinator's: it carries the coordinator's certificate
+		// and ends with it, since it is void once that has: the member
+		// renews in time.
+		if tmpl.NotAfter.After(c.issuer.NotAfter) {
+			tmpl.NotAfter = c.issuer.NotAfter
+		}
 		parent = c.issuer
 		tmpl.ExtraExtensions = []pkix.Extension{{Id: oidIssuedBy, Value: c.issuer.Raw}}
 	}

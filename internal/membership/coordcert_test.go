@@ -102,6 +102,9 @@ func TestCoordinatorIssuedCertificates(t *testing.T) {
 		}
 	}
 
+	if mc, err := ParseMemberCert(byCoord); err != nil || !mc.NotAfter.Equal(cc.NotAfter) {
+		t.Errorf("a member certificate asked for 30 days under a coordinator's of 24 hours ends %v, want with the coordinator's, %v (%v)", mc.NotAfter, cc.NotAfter, err)
+	}
 	if _, err := ca.IssueCoordinator(IssueRequest{Peer: s, Name: "x", Now: now}); err == nil || !strings.Contains(err.Error(), "only the network's root") {
 		t.Errorf("a coordinator appointed another: %v", err)
 	}
