@@ -3,6 +3,7 @@ package p2pshare
 import (
 	"bytes"
 	"context"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -118,6 +119,8 @@ func TestDatastoreInUseOrDamaged(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, datastoreDirName)
 	first := testNode(t, nil, func(c *Config) { c.DataDir = dir })
+	first.Close() // a new DataDir's datastore is made in the background; now it is
+	first = testNode(t, nil, func(c *Config) { c.DataDir = dir })
 	_, err := New(context.Background(), Config{DataDir: dir, ListenAddrs: loopback()})
 	if err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "in use") {
 		t.Fatalf("a second node on a DataDir in use: %v; want an error naming %s in use", err, path)
@@ -140,3 +143,40 @@ func TestDatastoreInUseOrDamaged(t *testing.T) {
 }
 
 var _ ds.Batching = (*closeGuard)(nil)
+
+// TestLazyStoreKeepsEveryWrite: a new DataDir's datastore, opened in the
+// background, holds on disk what was written before and after it opened.
+func TestLazyStoreKeepsEveryWrite(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), datastoreDirName)
+	l := newLazyStore(path, slog.New(slog.DiscardHandler), 0)
+	if err := l.Put(ctx, ds.NewKey("/before"), []byte("1")); err != nil {
+		t.Fatal(err)
+	}
+	<-l.done
+	if err := l.Put(ctx, ds.NewKey("/after"), []byte("2")); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Delete(ctx, ds.NewKey("/before")); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Put(ctx, ds.NewKey("/before"), []byte("3")); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Put(ctx, ds.NewKey("/closed"), nil); err == nil {
+		t.Fatal("a write after Close succeeded")
+	}
+	p, err := pebbleds.NewDatastore(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	for k, want := range map[string]string{"/before": "3", "/after": "2"} {
+		if v, err := p.Get(ctx, ds.NewKey(k)); err != nil || string(v) != want {
+			t.Errorf("%s on disk: %q, %v; want %q", k, v, err, want)
+		}
+	}
+}

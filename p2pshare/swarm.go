@@ -92,7 +92,7 @@ func New(ctx context.Context, cfg Config) (*Swarm, error) {
 	if err != nil {
 		return nil, err
 	}
-	store, err := openStore(&cfg)
+	store, err := openStore(&cfg, log)
 	if err != nil {
 		return nil, err
 	}
