@@ -20,8 +20,12 @@ import (
 	ihost "github.com/p2pshare/p2pshare/internal/host"
 )
 
-// ProtocolMember is the credential exchange every connection runs first:
-// each side sends the other its member certificate.
+// ProtocolMember is the credential exchange every connection runs first.
+// The side that dialled opens it and sends its member certificate; the
+// other side answers with its own only once the dialler's has been
+// verified, so a peer that connects to a member learns nothing of it
+// before proving itself a member (a member that dials someone reveals its
+// certificate to whoever it chose to dial).
 const ProtocolMember protocol.ID = "/p2pshare/member/1.0.0"
 
 // Defaults of Config.
@@ -203,7 +207,12 @@ func (m *Membership) Attach(h host.Host) {
 	h.SetStreamHandler(ProtocolCRL, m.handleCRL)
 	h.Network().Notify(n)
 	for _, c := range h.Network().Conns() {
-		m.connected(c)
+		// A peer counted a member already is the bootstrap that admitted
+		// this node over this connection (Introduce), and counts this node
+		// a member too: nothing is left to prove on it.
+		if !m.IsMember(c.RemotePeer()) {
+			m.connected(c)
+		}
 	}
 }
 
@@ -264,8 +273,15 @@ func (m *Membership) connected(c network.Conn) {
 		m.spawn(func() { _ = c.Close() })
 		return
 	}
-	m.spawn(func() { m.sendCredential(p) })
-	outbound := c.Stat().Direction == network.DirOutbound
+	// The dialler proves itself first; on a connection it accepted, this
+	// node answers the dialler's certificate (handleCredential). Two
+	// members dialling each other at once each send on their own
+	// connection and each answers the other's, so neither waits on the
+	// other.
+	outbound := c.Stat().Direction != network.DirInbound
+	if outbound {
+		m.spawn(func() { m.sendCredential(p) })
+	}
 	m.spawn(func() { m.enforce(p, outbound) })
 }
 
@@ -287,10 +303,13 @@ func (m *Membership) disconnected(c network.Conn) {
 	m.mu.Unlock()
 }
 
-// sendCredential sends this node's certificate and CRL number to p.
+// sendCredential proves this node a member to p and takes p's answer:
+// it sends this node's certificate and CRL number, and reads p's own,
+// which p sends only once it has verified this node's. A stream that
+// fails gives no verdict on p: enforce holds its deadline.
 func (m *Membership) sendCredential(p peer.ID) {
 	m.mu.Lock()
-	msg := credentialMsg{Cert: m.own.DER, CRLNumber: uint64(m.crl.number)}
+	msg := m.credentialLocked()
 	h := m.h
 	m.mu.Unlock()
 	ctx, cancel := context.WithTimeout(m.ctx, streamTimeout)
@@ -303,16 +322,33 @@ func (m *Membership) sendCredential(p peer.ID) {
 		m.log.Debug("cannot send credential", "peer", p, "err", err)
 		return
 	}
+	defer s.Close()
 	_ = s.SetDeadline(time.Now().Add(streamTimeout))
 	if err := writeFrame(s, msg.encode()); err != nil {
 		_ = s.Reset()
 		return
 	}
-	_ = s.Close()
+	_ = s.CloseWrite()
+	b, err := readFrame(s, maxCredentialMsg, "credential reply")
+	if err != nil && !errors.Is(err, ErrMessageTooLarge) {
+		// Refused (p reset the stream), or the connection failed.
+		m.log.Debug("no credential in reply", "peer", p, "err", err)
+		_ = s.Reset()
+		return
+	}
+	if !m.judge(p, b, err) {
+		_ = s.Reset()
+	}
 }
 
-// handleCredential receives a peer's certificate: admit it, or drop and
-// block it.
+// credentialLocked is this node's credential message; the caller holds
+// m.mu.
+func (m *Membership) credentialLocked() credentialMsg {
+	return credentialMsg{Cert: m.own.DER, CRLNumber: uint64(m.crl.number)}
+}
+
+// handleCredential receives a dialler's certificate: admit it and answer
+// with this node's own, or drop and block it, answering nothing.
 func (m *Membership) handleCredential(s network.Stream) {
 	p := s.Conn().RemotePeer()
 	defer s.Close()
@@ -327,6 +363,24 @@ func (m *Membership) handleCredential(s network.Stream) {
 		_ = s.Reset()
 		return
 	}
+	if !m.judge(p, b, err) {
+		_ = s.Reset()
+		return
+	}
+	m.mu.Lock()
+	msg := m.credentialLocked()
+	m.mu.Unlock()
+	if err := writeFrame(s, msg.encode()); err != nil {
+		_ = s.Reset()
+	}
+}
+
+// judge decides on the credential message b that p sent (readErr, if the
+// frame was too large): p is admitted, and sent this node's CRL if p's is
+// older; or p is dropped and blocked (for good, if its certificate is
+// revoked). It reports whether p was admitted.
+func (m *Membership) judge(p peer.ID, b []byte, readErr error) bool {
+	err := readErr
 	var msg credentialMsg
 	if err == nil {
 		msg, err = decodeCredential(b)
@@ -336,12 +390,11 @@ func (m *Membership) handleCredential(s network.Stream) {
 		mc, err = m.verify.Verify(msg.Cert, p, m.cfg.Now())
 	}
 	if err != nil {
-		_ = s.Reset()
 		if errors.Is(err, ErrRevoked) {
 			m.barRevoked(p, msg.Cert)
 		}
 		m.drop(p, fmt.Errorf("membership: credential from %s: %w", p, err), true)
-		return
+		return false
 	}
 	m.admit(p, mc)
 	m.mu.Lock()
@@ -350,6 +403,7 @@ func (m *Membership) handleCredential(s network.Stream) {
 	if uint64(ours) > msg.CRLNumber {
 		m.spawn(func() { m.pushCRL(p, crl) })
 	}
+	return true
 }
 
 // barRevoked refuses p for good (not for BlockFor) after it presented

@@ -131,7 +131,7 @@ func (m *Membership) Own() *MemberCert {
 }
 
 // SetCert installs a renewed certificate for this node and sends it to
-// every connected peer.
+// every connected member (a peer not proven one gets nothing).
 func (m *Membership) SetCert(der []byte) error {
 	mc, err := m.verify.Verify(der, m.cfg.Self, m.cfg.Now())
 	if err != nil {
@@ -143,7 +143,9 @@ func (m *Membership) SetCert(der []byte) error {
 	m.mu.Unlock()
 	if h != nil {
 		for _, p := range h.Network().Peers() {
-			m.spawn(func() { m.sendCredential(p) })
+			if m.IsMember(p) {
+				m.spawn(func() { m.sendCredential(p) })
+			}
 		}
 	}
 	return nil

@@ -1,0 +1,122 @@
+package membership
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/libp2p/go-libp2p/core/network"
+	"github.com/libp2p/go-libp2p/core/peer"
+)
+
+// TestOutsiderGetsNoCredential is the attack: a peer with no valid
+// member certificate connects to a member (and to the bootstrap), opens the
+// credential exchange and waits for what comes back, and also listens on
+// the exchange's protocol in case the member opens it. It must get nothing
+// at all — no certificate, no name — before and after the member drops it.
+func TestOutsiderGetsNoCredential(t *testing.T) {
+	tn := newTestNet(t, nil)
+	other := newTestNet(t, nil) // another network, another CA
+	intruders := []struct {
+		name string
+		cert func(t *testing.T, p peer.ID) []byte // what it presents; nil: nothing
+	}{
+		{"no certificate", nil},
+		{"empty certificate", func(*testing.T, peer.ID) []byte { return []byte{} }},
+		{"certificate from another CA", func(t *testing.T, p peer.ID) []byte {
+			mc, err := other.boot.CA().Issue(IssueRequest{Peer: p, Name: "mallory", Role: RoleStudent, Now: time.Now()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return mc.DER
+		}},
+	}
+	victims := map[string]func() *node{
+		"member":    func() *node { return tn.member(fmt.Sprintf("victim-%d", time.Now().UnixNano())) },
+		"bootstrap": func() *node { return tn.bn },
+	}
+	for vname, victimOf := range victims {
+		for _, in := range intruders {
+			t.Run(vname+"/"+in.name, func(t *testing.T) {
+				victim := victimOf()
+				k := newKey(t)
+				h := plainHost(t, k)
+				var mu sync.Mutex
+				var heard []byte // what the victim sent on streams it opened
+				reading := 0     // streams the victim opened, still being read
+				h.SetStreamHandler(ProtocolMember, func(s network.Stream) {
+					mu.Lock()
+					reading++
+					mu.Unlock()
+					defer s.Close()
+					_ = s.SetDeadline(time.Now().Add(waitBound))
+					b, _ := io.ReadAll(s)
+					mu.Lock()
+					heard = append(heard, b...)
+					reading--
+					mu.Unlock()
+				})
+				ctx, cancel := context.WithTimeout(context.Background(), waitBound)
+				defer cancel()
+				if err := h.Connect(ctx, info(victim.h)); err != nil {
+					t.Fatal(err)
+				}
+				s, err := h.NewStream(ctx, victim.id, ProtocolMember)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if in.cert != nil {
+					msg := credentialMsg{Cert: in.cert(t, h.ID())}
+					_ = writeFrame(s, msg.encode())
+				}
+				_ = s.CloseWrite()
+				_ = s.SetDeadline(time.Now().Add(waitBound))
+				got, _ := io.ReadAll(s)
+				victim.ev.until(t, "the victim to drop the intruder", func() bool {
+					return victim.ev.dropped(h.ID()) != nil && !victim.connected(h.ID())
+				})
+				// The connection is closed: a stream the victim opened ends
+				// now, and no new one can come.
+				poll(t, "the streams the victim opened to be read", func() bool {
+					mu.Lock()
+					defer mu.Unlock()
+					return reading == 0
+				})
+				mu.Lock()
+				defer mu.Unlock()
+				if len(got) != 0 || len(heard) != 0 {
+					t.Fatalf("the intruder got %d bytes in answer and %d on streams the victim opened; want none", len(got), len(heard))
+				}
+			})
+		}
+	}
+}
+
+// TestSimultaneousDials: two members that dial each other at the same
+// moment both end up counting the other a member and stay connected —
+// each proves itself on its own connection and answers the other's proof,
+// and neither waits on the other.
+func TestSimultaneousDials(t *testing.T) {
+	tn := newTestNet(t, nil)
+	for i := range 4 {
+		a, b := tn.member(fmt.Sprintf("a%d", i)), tn.member(fmt.Sprintf("b%d", i))
+		ctx, cancel := context.WithTimeout(context.Background(), waitBound)
+		var wg sync.WaitGroup
+		for _, pair := range [][2]*node{{a, b}, {b, a}} {
+			wg.Go(func() { _ = pair[0].h.Connect(ctx, info(pair[1].h)) })
+		}
+		wg.Wait()
+		cancel()
+		a.ev.until(t, "a to count b a member", func() bool { return a.m.IsMember(b.id) })
+		b.ev.until(t, "b to count a a member", func() bool { return b.m.IsMember(a.id) })
+		if err := a.ev.dropped(b.id); err != nil {
+			t.Fatalf("a dropped b: %v", err)
+		}
+		if err := b.ev.dropped(a.id); err != nil {
+			t.Fatalf("b dropped a: %v", err)
+		}
+	}
+}
