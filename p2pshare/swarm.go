@@ -167,6 +167,9 @@ func New(ctx context.Context, cfg Config) (*Swarm, error) {
 	}
 	// A peer that keeps wasting piece streams is blocked at the connection.
 	s.reg.SetBlock(nw.m.Block)
+	// A peer this node heard of (peer exchange, a provider record, a
+	// lookup) is traded with only once it proved itself a member.
+	s.reg.SetScreen(nw.m.AwaitMember)
 	// Every protocol handler is set before the node's first connection: a
 	// handler set later makes identify push the node's new protocol list
 	// to every peer it is connected to, which in a class joining at once
@@ -356,6 +359,7 @@ func (s *Swarm) start(cfg swarm.Config) (*swarm.Session, error) {
 	cfg.Rand = rand.New(rand.NewPCG(binary.LittleEndian.Uint64(seed[:8]), binary.LittleEndian.Uint64(seed[8:])))
 	cfg.Log = s.log
 	cfg.Addrs = s.h.Peerstore().Addrs
+	cfg.Member = s.net.m.IsMember
 	cfg.Dial = s.dialer(cfg.Infohash)
 	cfg.Conns = s.h.ConnManager()
 	se, err := swarm.New(s.ctx, cfg)

@@ -2,6 +2,7 @@ package membership
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"sync"
@@ -118,5 +119,47 @@ func TestSimultaneousDials(t *testing.T) {
 		if err := b.ev.dropped(a.id); err != nil {
 			t.Fatalf("b dropped a: %v", err)
 		}
+	}
+}
+
+// TestGuardOpensToMembersOnly: a stream opened through Guard(h) to a
+// member is opened once the member has proved itself on the new
+// connection; to a peer that proves nothing, it is never opened, and the
+// peer gets no request.
+func TestGuardOpensToMembersOnly(t *testing.T) {
+	tn := newTestNet(t, nil)
+	a, b := tn.member("alice"), tn.member("bob")
+	serveSecret(b)
+	g := a.m.Guard(a.h)
+	a.h.Peerstore().AddAddrs(b.id, b.h.Addrs(), time.Hour)
+	ctx, cancel := context.WithTimeout(context.Background(), waitBound)
+	defer cancel()
+	s, err := g.NewStream(ctx, b.id, echoProtocol)
+	if err != nil {
+		t.Fatalf("to a member: %v", err)
+	}
+	_ = s.SetDeadline(time.Now().Add(waitBound))
+	if got, _ := io.ReadAll(s); string(got) != "secret" {
+		t.Fatalf("to a member: read %q", got)
+	}
+	_ = s.Close()
+
+	out := plainHost(t, newKey(t))
+	var asked sync.Mutex
+	opened := 0
+	out.SetStreamHandler(echoProtocol, func(s network.Stream) {
+		asked.Lock()
+		opened++
+		asked.Unlock()
+		_ = s.Reset()
+	})
+	a.h.Peerstore().AddAddrs(out.ID(), out.Addrs(), time.Hour)
+	if _, err := g.NewStream(ctx, out.ID(), echoProtocol); !errors.Is(err, ErrNotMember) {
+		t.Fatalf("to an outsider: %v, want %v", err, ErrNotMember)
+	}
+	asked.Lock()
+	defer asked.Unlock()
+	if opened != 0 {
+		t.Fatalf("the outsider was opened %d streams", opened)
 	}
 }

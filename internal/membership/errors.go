@@ -33,4 +33,7 @@ var (
 	// ErrBadName: a name may not be given to a newcomer (name.go says
 	// which names may); the error names the character and its position.
 	ErrBadName = errors.New("name not allowed")
+	// ErrNotMember: a peer this node reached out to did not prove itself
+	// a member (Guard's NewStream).
+	ErrNotMember = errors.New("not a proven member")
 )

@@ -99,6 +99,26 @@ func (m *Membership) Allow(p peer.ID) bool {
 	return m.waitMember(ctx, p, h)
 }
 
+// AwaitMember screens a peer this node reached out to, before anything
+// p answers is used: true once p is a member; false if p is refused, has
+// no connection with this node, ctx ends, or Deadline passes. It starts
+// no exchange of its own: on a new connection it waits for the one the
+// connection runs (which on a connection this node dialled ends when p
+// answers its certificate, a round trip), so a stream opened at once and
+// answered meanwhile costs no round trip more.
+func (m *Membership) AwaitMember(ctx context.Context, p peer.ID) bool {
+	m.mu.Lock()
+	member := m.isMemberLocked(p, m.cfg.Now())
+	h := m.h
+	m.mu.Unlock()
+	if member {
+		return true
+	}
+	ctx, cancel := context.WithTimeout(ctx, m.cfg.Deadline)
+	defer cancel()
+	return m.waitMember(ctx, p, h)
+}
+
 // Member returns the certificate p presented, if p is a member.
 func (m *Membership) Member(p peer.ID) (*MemberCert, bool) {
 	m.mu.Lock()

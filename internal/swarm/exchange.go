@@ -122,7 +122,8 @@ func (s *Session) tellPeers(l *link) {
 	told := s.told[l.id]
 	var list []wire.PeerEntry
 	for other := range s.links {
-		if other == l.id || told[other] || len(list) == wire.MaxPeerListLen {
+		if other == l.id || told[other] || len(list) == wire.MaxPeerListLen ||
+			(s.cfg.Member != nil && !s.cfg.Member(other)) {
 			continue
 		}
 		e := wire.PeerEntry{ID: []byte(other)}

@@ -32,6 +32,7 @@ type Registry struct {
 	allow func(peer.ID) bool
 
 	mu       sync.Mutex
+	screen   func(context.Context, peer.ID) bool // see SetScreen
 	sessions map[string]*Session
 	block    func(peer.ID, time.Time) // see SetBlock
 	wasted   linkRate                 // streams a peer opened for nothing
@@ -56,6 +57,34 @@ func (r *Registry) SetBlock(block func(p peer.ID, until time.Time)) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.block = block
+}
+
+// SetScreen gives the registry the test of a peer this node opens a
+// stream to (the membership layer's AwaitMember): Connect and
+// FetchManifest send their request at once, but read the answer, and
+// attach a link, only once screen said yes. A peer heard of through peer
+// exchange, a provider record or a lookup may be no member at all; its
+// answer is thrown away and it is told nothing more. Nil (the default)
+// trusts every peer.
+func (r *Registry) SetScreen(screen func(ctx context.Context, p peer.ID) bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.screen = screen
+}
+
+// ErrNotMember is what Connect and FetchManifest return for a peer that
+// the screen (SetScreen) refused.
+var ErrNotMember = errors.New("not a proven member")
+
+// screened is nil if the screen passes p, else the error that says so.
+func (r *Registry) screened(ctx context.Context, p peer.ID) error {
+	r.mu.Lock()
+	screen := r.screen
+	r.mu.Unlock()
+	if screen == nil || screen(ctx, p) {
+		return nil
+	}
+	return fmt.Errorf("swarm: peer %s: %w", p, ErrNotMember)
 }
 
 // waste counts a piece stream p opened for nothing, and blocks p at the
@@ -168,6 +197,10 @@ func (r *Registry) FetchManifest(ctx context.Context, p peer.ID, c cid.Cid) (*ma
 		return nil, nil, err
 	}
 	_ = st.CloseWrite()
+	if err := r.screened(ctx, p); err != nil {
+		_ = st.Reset()
+		return nil, nil, err
+	}
 	enc, err := wire.ReadManifestResponse(st, manifest.MaxEncodedSize)
 	if err != nil {
 		_ = st.Reset()
@@ -247,6 +280,13 @@ func (r *Registry) Connect(ctx context.Context, s *Session, p peer.ID) error {
 	if err := w.Write(wire.Msg{Type: wire.Hello, Data: s.Infohash().Bytes()}, s.limits); err != nil || w.Flush() != nil {
 		_ = st.Reset()
 		return fmt.Errorf("swarm: hello to %s: %v", p, err)
+	}
+	// The Hello travels with the proof the connection runs: a peer not
+	// proven a member by the time its answer is read gets no link, no
+	// bitfield and no request, and is never named to anyone.
+	if err := r.screened(ctx, p); err != nil {
+		_ = st.Reset()
+		return err
 	}
 	rd := wire.NewReader(st, s.limits)
 	m, err := rd.Read()

@@ -87,6 +87,10 @@ type Config struct {
 	// Addrs returns the known addresses of a peer, for peer exchange; nil
 	// means none are told.
 	Addrs func(peer.ID) []ma.Multiaddr
+	// Member, if set, says whether a linked peer is still a member (the
+	// membership layer's IsMember); peer exchange names only those, so a
+	// peer revoked while linked is not passed on before its link closes.
+	Member func(peer.ID) bool
 	// Dial, if set, is asked to connect to a peer learnt through peer
 	// exchange. It must not block; it reports whether it started the
 	// dial (false: too many run, ask again later).
