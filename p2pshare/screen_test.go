@@ -139,29 +139,11 @@ var advertisements = map[string]advertise{
 			t.Fatalf("naming the bait to the member: %v", err)
 		}
 	},
-	// Mallory answers the victim's provider lookups (it is in the
-	// victim's routing table, as every member is) with a provider record
-	// of the bait.
-	"provider record": func(_ *testing.T, mallory host.Host, _ *wire.Writer, bait peer.AddrInfo) {
-		serveDHT(mallory, new(atomic.Int64), func(req *pb.Message) *pb.Message {
-			resp := pb.NewMessage(req.GetType(), req.GetKey(), 0)
-			switch req.GetType() {
-			case pb.Message_ADD_PROVIDER:
-				return nil // no answer is due
-			case pb.Message_GET_PROVIDERS:
-				resp.ProviderPeers = pb.RawPeerInfosToPBPeers([]peer.AddrInfo{bait})
-			case pb.Message_PUT_VALUE:
-				return req // stored, as an honest node says
-			}
-			return resp
-		})
-	},
 }
 
 // TestNonMemberHeardOfIsNotTraded is the attack: a member that is
 // fetching hears of a peer that is no member — from a member (mallory)
-// that names it in peer exchange or answers a provider lookup with it —
-// and dials it. The peer serves the piece protocol to anyone and claims
+// that names it in peer exchange — and dials it. The peer serves the piece protocol to anyone and claims
 // every piece. The member must not link to it: send it no bitfield, no
 // request, no peer list, nor name it to anyone (mallory included).
 func TestNonMemberHeardOfIsNotTraded(t *testing.T) {
@@ -239,8 +221,8 @@ func baitMember(ctx context.Context, t *testing.T, boot *Swarm, ih Infohash, adv
 	adv(t, mallory, w, bait.info())
 
 	waitUntil(t, 30*time.Second, "the member to dial the bait", func() bool { return bait.reachedBy(m.h.ID()) })
-	waitUntil(t, 20*time.Second, "the member to drop the bait, which proves nothing", func() bool {
-		return m.net.m.Blocked(bait.h.ID()) && m.h.Network().Connectedness(bait.h.ID()) != network.Connected
+	waitUntil(t, 20*time.Second, "the member to cut the bait, which proves nothing", func() bool {
+		return m.h.Network().Connectedness(bait.h.ID()) != network.Connected
 	})
 	if got := bait.received(); len(got) > 0 {
 		t.Errorf("the member sent the non-member %v after the Hellos; want nothing", got)
@@ -269,8 +251,11 @@ func baitMember(ctx context.Context, t *testing.T, boot *Swarm, ih Infohash, adv
 	}
 }
 
-// serveDHT answers the DHT protocol on h: every request the way answer
-// makes it (nil: not at all), counting the requests in asked.
+// serveDHT answers the DHT protocol on h, counting the requests in asked:
+// a PUT_VALUE as an honest node does (kad-dht v0.42.2 crashes on an answer
+// without the record), an ADD_PROVIDER not at all (none is due: an answer
+// would be read as the next request's), and every other request the way
+// answer makes it.
 func serveDHT(h host.Host, asked *atomic.Int64, answer func(req *pb.Message) *pb.Message) {
 	h.SetStreamHandler(discovery.ProtocolPrefix+"/kad/1.0.0", func(st network.Stream) {
 		defer st.Reset()
@@ -282,9 +267,14 @@ func serveDHT(h host.Host, asked *atomic.Int64, answer func(req *pb.Message) *pb
 				return
 			}
 			asked.Add(1)
-			resp := answer(&req)
-			if resp == nil {
+			var resp *pb.Message
+			switch req.GetType() {
+			case pb.Message_ADD_PROVIDER:
 				continue
+			case pb.Message_PUT_VALUE:
+				resp = &req
+			default:
+				resp = answer(&req)
 			}
 			if err := w.WriteMsg(resp); err != nil {
 				return
@@ -313,17 +303,11 @@ func TestLookupAsksNoNonMember(t *testing.T) {
 	defer bait.Close()
 	var baitAsked, malloryAsked atomic.Int64
 	serveDHT(bait, &baitAsked, func(req *pb.Message) *pb.Message {
-		if req.GetType() == pb.Message_ADD_PROVIDER {
-			return nil
-		}
 		return pb.NewMessage(req.GetType(), req.GetKey(), 0)
 	})
 	mallory := certifiedHost(t, boot, "mallory")
 	named := []peer.AddrInfo{{ID: bait.ID(), Addrs: bait.Addrs()}}
 	serveDHT(mallory, &malloryAsked, func(req *pb.Message) *pb.Message {
-		if req.GetType() == pb.Message_ADD_PROVIDER {
-			return nil
-		}
 		resp := pb.NewMessage(req.GetType(), req.GetKey(), 0)
 		resp.CloserPeers = pb.RawPeerInfosToPBPeers(named)
 		return resp
