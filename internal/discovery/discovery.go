@@ -26,10 +26,12 @@ import (
 	ds "github.com/ipfs/go-datastore"
 	dssync "github.com/ipfs/go-datastore/sync"
 	dht "github.com/libp2p/go-libp2p-kad-dht"
+	pb "github.com/libp2p/go-libp2p-kad-dht/pb"
 	"github.com/libp2p/go-libp2p-kad-dht/records"
 	record "github.com/libp2p/go-libp2p-record"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
+	"github.com/libp2p/go-libp2p/core/protocol"
 	"github.com/libp2p/go-libp2p/core/routing"
 
 	"github.com/p2pshare/p2pshare/internal/manifest"
@@ -185,6 +187,8 @@ func New(h host.Host, opts Options) (*DHT, error) {
 		// Envelopes carry each record's expiry; kad-dht's own age limit
 		// would drop records that holders keep but nobody re-sent.
 		dht.MaxRecordAge(0),
+		// One stream per request, each answer checked (sender.go).
+		dht.WithCustomMessageSender(func(dh host.Host, _ []protocol.ID) pb.MessageSenderWithDisconnect { return newCheckedSender(dh) }),
 		dht.ProviderManagerOpts(records.ProvideValidity(opts.ProviderTTL), records.CleanupInterval(opts.ProviderTTL)),
 	}
 	for ns, v := range validators {

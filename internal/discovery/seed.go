@@ -2,14 +2,12 @@ package discovery
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	pb "github.com/libp2p/go-libp2p-kad-dht/pb"
 	"github.com/libp2p/go-libp2p/core/network"
 	"github.com/libp2p/go-libp2p/core/peer"
 	"github.com/libp2p/go-libp2p/core/peerstore"
-	"github.com/libp2p/go-msgio/pbio"
 	ihost "github.com/p2pshare/p2pshare/internal/host"
 )
 
@@ -20,7 +18,11 @@ import (
 // bootstrap's loss, without the self-lookup that would connect it to a
 // dozen members as it joins (the refresh does that later, spread out).
 func (d *DHT) seedTable(ctx context.Context) {
-	pm, err := pb.NewProtocolMessenger(streamSender{d})
+	// The bootstrap is proven a member by the admission: its stream opens
+	// at once, without waiting for identify.
+	pm, err := pb.NewProtocolMessenger(checkedSender{open: func(ctx context.Context, p peer.ID) (network.Stream, error) {
+		return ihost.OpenStream(ctx, d.h, p, dhtProtocol)
+	}})
 	if err != nil {
 		return
 	}
@@ -51,33 +53,3 @@ func (d *DHT) seedTable(ctx context.Context) {
 
 // seedTimeout bounds the question to one bootstrap peer.
 const seedTimeout = 3 * time.Second
-
-// streamSender sends one DHT request on a stream of its own and reads the
-// answer: what kad-dht's own sender does, which it does not export.
-type streamSender struct{ d *DHT }
-
-func (s streamSender) SendRequest(ctx context.Context, p peer.ID, req *pb.Message) (*pb.Message, error) {
-	st, err := ihost.OpenStream(ctx, s.d.h, p, dhtProtocol)
-	if err != nil {
-		return nil, err
-	}
-	defer st.Close()
-	if dl, ok := ctx.Deadline(); ok {
-		_ = st.SetDeadline(dl)
-	}
-	if err := pbio.NewDelimitedWriter(st).WriteMsg(req); err != nil {
-		st.Reset()
-		return nil, fmt.Errorf("discovery: sending %v: %w", req.GetType(), err)
-	}
-	resp := new(pb.Message)
-	if err := pbio.NewDelimitedReader(st, network.MessageSizeMax).ReadMsg(resp); err != nil {
-		st.Reset()
-		return nil, fmt.Errorf("discovery: reading the answer to %v: %w", req.GetType(), err)
-	}
-	return resp, nil
-}
-
-func (s streamSender) SendMessage(ctx context.Context, p peer.ID, m *pb.Message) error {
-	_, err := s.SendRequest(ctx, p, m)
-	return err
-}
