@@ -124,10 +124,14 @@ func run(ctx context.Context, args []string, stdout io.Writer, stderr *os.File) 
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), usage, scenarioHelp())
 		fs.PrintDefaults()
+		fmt.Fprint(fs.Output(), "\n"+console.EnvHelp)
 	}
 	fs.SetOutput(io.Discard)
 	err := fs.Parse(args)
 	fs.SetOutput(stderr)
+	if err == nil {
+		err = console.FromEnv(fs, os.LookupEnv)
+	}
 	var p params
 	if err == nil {
 		p, err = o.resolve(fs)

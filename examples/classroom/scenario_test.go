@@ -1,8 +1,12 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"flag"
 	"io"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -182,5 +186,31 @@ func TestResolve(t *testing.T) {
 				t.Errorf("timeout %v, want %v", o.timeout, tt.timeout)
 			}
 		})
+	}
+}
+
+// TestFlagsFromEnvironment: the classroom's flags come from P2PSHARE_*
+// variables too, the command line winning, as every example's do; a bad
+// value names its variable.
+func TestFlagsFromEnvironment(t *testing.T) {
+	t.Setenv("P2PSHARE_N", "many")
+	f, err := os.Create(filepath.Join(t.TempDir(), "stderr"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out bytes.Buffer
+	if code := run(context.Background(), []string{"-scenario", "quiz"}, &out, f); code != 2 {
+		t.Fatalf("exit %d, want 2 for a bad P2PSHARE_N", code)
+	}
+	b, err := os.ReadFile(f.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), `P2PSHARE_N="many" (for -n)`) {
+		t.Errorf("the error does not name the variable:\n%s", b)
+	}
+	if !strings.Contains(string(b), "P2PSHARE_INVITE for -invite") {
+		t.Errorf("the usage says nothing of the environment:\n%s", b)
 	}
 }

@@ -135,7 +135,7 @@ func Main(fs *flag.FlagSet, args []string, stderr io.Writer, usage, trailer stri
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), usage)
 		fs.PrintDefaults()
-		fmt.Fprint(fs.Output(), "\n"+envHelp)
+		fmt.Fprint(fs.Output(), "\n"+EnvHelp)
 		if trailer != "" {
 			fmt.Fprint(fs.Output(), "\n"+trailer)
 		}

@@ -18,8 +18,8 @@ func EnvName(name string) string {
 	return EnvPrefix + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))
 }
 
-// envHelp is the part of every command's -h about the environment.
-const envHelp = `environment:
+// EnvHelp is the part of every command's -h about the environment.
+const EnvHelp = `environment:
   every flag may be set by an environment variable instead, P2PSHARE_ and its
   name in capitals, dashes as underscores: P2PSHARE_INVITE for -invite,
   P2PSHARE_LOG_LEVEL for -log-level. A flag on the command line wins. An
