@@ -76,7 +76,7 @@ func (c *CA) IssueCoordinator(r IssueRequest) (*CoordinatorCert, error) {
 	tmpl := &x509.Certificate{
 		SerialNumber:          serial,
 		Subject:               pkix.Name{CommonName: r.Name, OrganizationalUnit: []string{"coordinator"}},
-		NotBefore:             r.Now.Add(-time.Minute),
+		NotBefore:             r.Now.Add(-ClockSkew),
 		NotAfter:              r.Now.Add(r.TTL),
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature,
 		BasicConstraintsValid: true,

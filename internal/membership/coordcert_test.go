@@ -238,3 +238,32 @@ func TestCoordinatorChallenge(t *testing.T) {
 		}
 	}
 }
+
+// TestCoordinatorCertClockSkew: a member whose clock is behind the root's
+// by less than ClockSkew takes a coordinator's certificate signed a moment
+// ago, and the member certificates under it, as it takes the root's own.
+func TestCoordinatorCertClockSkew(t *testing.T) {
+	now := time.Now()
+	root, err := LoadOrCreateCA(t.TempDir(), now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, cc, _ := coordinatorCA(t, root, "lab server", now, 24*time.Hour)
+	sk := newKey(t)
+	mc, err := ca.Issue(IssueRequest{Peer: peerOf(t, sk), Name: "s1", Role: RoleStudent, Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := NewVerifier(root.CertDER(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, behind := range []time.Duration{2 * time.Minute, ClockSkew - time.Minute} {
+		if _, err := v.Verify(mc.DER, peerOf(t, sk), now.Add(-behind)); err != nil {
+			t.Errorf("a member %v behind the coordinator: %v", behind, err)
+		}
+	}
+	if want := now.Add(-ClockSkew).Truncate(time.Second); cc.NotBefore.After(want) {
+		t.Errorf("the coordinator certificate is valid from %v, want from %v (ClockSkew back)", cc.NotBefore, want)
+	}
+}
