@@ -82,35 +82,16 @@ type IssueRequest struct {
 
 // Issue signs a member certificate with a fresh random 128-bit serial.
 func (c *CA) Issue(r IssueRequest) (*MemberCert, error) {
-	if err := validName(r.Name); err != nil {
-		return nil, err
-	}
 	if err := validRole(r.Role); err != nil {
 		return nil, err
 	}
-	pub, err := peerKey(r.Peer)
+	tmpl, pub, err := template(r, string(r.Role), DefaultCertTTL)
 	if err != nil {
 		return nil, err
 	}
-	if r.TTL <= 0 {
-		r.TTL = DefaultCertTTL
-	}
-	serial := r.Serial
-	if serial == nil {
-		if serial, err = randomSerial(); err != nil {
-			return nil, err
-		}
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          serial,
-		Subject:               pkix.Name{CommonName: r.Name, OrganizationalUnit: []string{string(r.Role)}},
-		NotBefore:             r.Now.Add(-ClockSkew),
-		NotAfter:              r.Now.Add(r.TTL),
-		KeyUsage:              x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth, x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true,
-		URIs:                  []*url.URL{sanURI(c.NetworkID(), r.Peer)},
-	}
+	tmpl.KeyUsage = x509.KeyUsageDigitalSignature
+	tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth, x509.ExtKeyUsageServerAuth}
+	tmpl.URIs = []*url.URL{sanURI(c.NetworkID(), r.Peer)}
 	parent := c.cert
 	if c.issuer != nil { // a coordinator's: it carries the coordinator's certificate
 		// and ends with it, since it is void once that has: the member
@@ -126,6 +107,37 @@ func (c *CA) Issue(r IssueRequest) (*MemberCert, error) {
 		return nil, fmt.Errorf("membership: issuing certificate for %s: %w", r.Name, err)
 	}
 	return ParseMemberCert(der)
+}
+
+// template is what a member's certificate and a coordinator's share: r
+// checked (a valid name, an Ed25519 peer), its serial (r.Serial, or a
+// fresh random one), the subject (r.Name, with ou as its one
+// organizational unit), and a validity from ClockSkew before r.Now for
+// r.TTL (ttl if that is 0). It returns the key the certificate certifies.
+func template(r IssueRequest, ou string, ttl time.Duration) (*x509.Certificate, ed25519.PublicKey, error) {
+	if err := validName(r.Name); err != nil {
+		return nil, nil, err
+	}
+	pub, err := peerKey(r.Peer)
+	if err != nil {
+		return nil, nil, err
+	}
+	if r.TTL > 0 {
+		ttl = r.TTL
+	}
+	serial := r.Serial
+	if serial == nil {
+		if serial, err = randomSerial(); err != nil {
+			return nil, nil, err
+		}
+	}
+	return &x509.Certificate{
+		SerialNumber:          serial,
+		Subject:               pkix.Name{CommonName: r.Name, OrganizationalUnit: []string{ou}},
+		NotBefore:             r.Now.Add(-ClockSkew),
+		NotAfter:              r.Now.Add(ttl),
+		BasicConstraintsValid: true,
+	}, pub, nil
 }
 
 // sanURI is p2pshare:<networkID>:peer:<peerID>.

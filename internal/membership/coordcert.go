@@ -5,7 +5,6 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/asn1"
 	"fmt"
 	"math/big"
@@ -57,34 +56,13 @@ func (c *CA) IssueCoordinator(r IssueRequest) (*CoordinatorCert, error) {
 	if c.issuer != nil {
 		return nil, fmt.Errorf("membership: coordinator %q cannot appoint %q: only the network's root signs coordinator certificates", c.issuer.Subject.CommonName, r.Name)
 	}
-	if err := validName(r.Name); err != nil {
-		return nil, err
-	}
-	pub, err := peerKey(r.Peer)
+	tmpl, pub, err := template(r, "coordinator", DefaultCoordinatorTTL)
 	if err != nil {
 		return nil, err
 	}
-	if r.TTL <= 0 {
-		r.TTL = DefaultCoordinatorTTL
-	}
-	serial := r.Serial
-	if serial == nil {
-		if serial, err = randomSerial(); err != nil {
-			return nil, err
-		}
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          serial,
-		Subject:               pkix.Name{CommonName: r.Name, OrganizationalUnit: []string{"coordinator"}},
-		NotBefore:             r.Now.Add(-ClockSkew),
-		NotAfter:              r.Now.Add(r.TTL),
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature,
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-		MaxPathLen:            0,
-		MaxPathLenZero:        true,
-		URIs:                  []*url.URL{{Scheme: "p2pshare", Opaque: c.NetworkID() + ":coordinator:" + r.Peer.String()}},
-	}
+	tmpl.KeyUsage = x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature
+	tmpl.IsCA, tmpl.MaxPathLen, tmpl.MaxPathLenZero = true, 0, true
+	tmpl.URIs = []*url.URL{{Scheme: "p2pshare", Opaque: c.NetworkID() + ":coordinator:" + r.Peer.String()}}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, c.cert, pub, c.key)
 	if err != nil {
 		return nil, fmt.Errorf("membership: issuing the coordinator certificate of %s: %w", r.Name, err)
