@@ -95,14 +95,15 @@ const (
 )
 
 // errNotBootstrap is returned by the class API on a node that is not its
-// network's bootstrap: only the bootstrap hears members' reports.
-var errNotBootstrap = errorOf(ErrNotBootstrap, nil, "only the network's bootstrap node sees the class")
+// network's bootstrap nor a coordinator: only they hear members' reports.
+var errNotBootstrap = errorOf(ErrNotBootstrap, nil, "only the network's bootstrap node and its coordinators see the class")
 
 // Class returns a snapshot of the class on a share: every member that
-// reported it. Only the bootstrap node sees the class, and only on the
-// shares it holds itself (shared or fetched): their name and size are its
-// own manifest's, whatever members report, and a share it closed leaves
-// the view ten minutes later.
+// reported it. Only the bootstrap node and the coordinators of its group
+// (each with the whole class: members report to all of them) see the
+// class, and only on the shares they hold themselves (shared or fetched):
+// their name and size are the node's own manifest's, whatever members
+// report, and a share it closed leaves the view ten minutes later.
 func (s *Swarm) Class(infohash Infohash) (ClassSnapshot, error) {
 	v := s.class.view
 	if v == nil {
@@ -120,7 +121,8 @@ func (s *Swarm) Class(infohash Infohash) (ClassSnapshot, error) {
 // WatchClass returns a channel of snapshots of the class on a share: one at
 // once, then one about every half second. A reader that falls behind gets
 // the newest snapshot, not every one. The channel closes when ctx ends or
-// the node closes. Only the bootstrap node sees the class.
+// the node closes. Only the bootstrap node and its coordinators see the
+// class.
 func (s *Swarm) WatchClass(ctx context.Context, infohash Infohash) (<-chan ClassSnapshot, error) {
 	v := s.class.view
 	if v == nil {
@@ -255,7 +257,7 @@ func (a *classAggregator) run() {
 			}
 		case q := <-a.asks:
 			now := time.Now()
-			observeSelf(v, now, self, a.c.ownReport())
+			observeSelf(v, now, self, a.c.ownReport(now))
 			q.reply <- v.Snapshot(now, q.share)
 		case q := <-a.counts:
 			now := time.Now()
@@ -288,7 +290,7 @@ func (a *classAggregator) run() {
 			delete(watchers, w)
 			close(w.c)
 		case now := <-t.C:
-			observeSelf(v, now, self, a.c.ownReport())
+			observeSelf(v, now, self, a.c.ownReport(now))
 			for w := range watchers {
 				snap := v.Snapshot(now, w.share)
 				select { // the newest replaces one not yet read

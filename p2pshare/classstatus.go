@@ -12,9 +12,9 @@ import (
 
 // classStatus is the teacher's view of the class. Every node tracks its
 // open shares (for its status reports and its metrics); a member reports
-// them to the bootstrap about once a second (class_report.go), and the
-// bootstrap aggregates every member's reports into snapshots of the class
-// (class_view.go).
+// them to the bootstrap, and to every coordinator of its group, about once
+// a second (class_report.go, class_targets.go), and each aggregates every
+// member's reports into snapshots of the class (class_view.go).
 type classStatus struct {
 	s      *Swarm
 	ctx    context.Context
@@ -35,14 +35,18 @@ type tracked struct {
 	// nothing when it opened: the node shared it rather than fetched it.
 	origin bool
 	seen   time.Time // when the session opened
-	// stopped is set once the session is done and has been reported so;
-	// it is then dropped.
-	stopped bool
+	// stopped is when the session was first reported done; it is dropped
+	// stoppedKeep later.
+	stopped time.Time
 }
 
 // reportEvery is how often a member sends its status report; the view's
 // own thresholds are in class_view.go.
 const reportEvery = time.Second
+
+// stoppedKeep is how long a stopped session stays in the reports: a few
+// of them, so that every reader of ownReport sees it stop.
+const stoppedKeep = 3 * reportEvery
 
 // startClassStatus starts the class view's services on s.
 func startClassStatus(s *Swarm) *classStatus {
@@ -51,7 +55,13 @@ func startClassStatus(s *Swarm) *classStatus {
 	if s.net.boot != nil {
 		c.view = newClassAggregator(c)
 		c.goRun(c.view.run)
-	} else {
+	}
+	if s.net.group != nil {
+		// A coordinator tells members who the others are, and reports its
+		// own shares to them, as a member does.
+		s.net.m.Guard(s.h).SetStreamHandler(protocolCoordinators, s.serveCoordinators)
+	}
+	if s.net.boot == nil || s.net.group != nil {
 		c.goRun(c.reportLoop)
 	}
 	return c
@@ -73,6 +83,9 @@ func (c *classStatus) close() {
 	c.cancel()
 	if c.view != nil {
 		c.view.stop()
+	}
+	if c.s.net.group != nil {
+		c.s.h.RemoveStreamHandler(protocolCoordinators)
 	}
 	c.wg.Wait()
 }
@@ -119,15 +132,15 @@ func (c *classStatus) sessions() []*tracked {
 	return out
 }
 
-// ownReport is this node's status report now. A session that stopped is
-// reported once as stopped, then forgotten. It is called by one goroutine
-// only: the reporter on a member, the aggregator on the bootstrap.
-func (c *classStatus) ownReport() classview.Report {
+// ownReport is this node's status report at now. A session that stopped
+// is reported as stopped for stoppedKeep, then forgotten: on a coordinator
+// both the view and the reporter read it, and each must see the stop.
+func (c *classStatus) ownReport(now time.Time) classview.Report {
 	r := classview.Report{UploadCap: c.s.cfg.UploadLimit, DownloadCap: c.s.cfg.DownloadLimit}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for se, tr := range c.tracked {
-		if tr.stopped {
+		if !tr.stopped.IsZero() && now.Sub(tr.stopped) > stoppedKeep {
 			delete(c.tracked, se)
 			continue
 		}
@@ -139,7 +152,7 @@ func (c *classStatus) ownReport() classview.Report {
 			Share: se.Infohash().String(), Name: se.Manifest().Name, Origin: tr.origin,
 			Bytes: p.Bytes, Total: p.TotalBytes, Uploaded: p.Uploaded, Downloaded: p.Downloaded,
 			UpRate: int64(p.UpRate), DownRate: int64(p.DownRate),
-			AgeMillis: time.Since(tr.seen).Milliseconds(),
+			AgeMillis: now.Sub(tr.seen).Milliseconds(),
 		}
 		select {
 		case <-se.Complete():
@@ -148,7 +161,10 @@ func (c *classStatus) ownReport() classview.Report {
 		}
 		select {
 		case <-se.Done():
-			sr.Stopped, tr.stopped = true, true
+			sr.Stopped = true
+			if tr.stopped.IsZero() {
+				tr.stopped = now
+			}
 			if err := se.Err(); err != nil {
 				sr.Err = clean(err.Error(), classview.MaxErrLen)
 			}
