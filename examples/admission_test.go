@@ -25,7 +25,12 @@ type console struct {
 // with further flags args.
 func startConsole(t *testing.T, bin, file string, args ...string) *console {
 	t.Helper()
-	cmd := exec.Command(bin, append([]string{"-file", file, "-listen", "/ip4/127.0.0.1/tcp/0"}, args...)...)
+	return startConsoleCmd(t, exec.Command(bin, append([]string{"-file", file, "-listen", "/ip4/127.0.0.1/tcp/0"}, args...)...))
+}
+
+// startConsoleCmd starts cmd, a bootstrap seeder, as startConsole does.
+func startConsoleCmd(t *testing.T, cmd *exec.Cmd) *console {
+	t.Helper()
 	stdin, _ := cmd.StdinPipe()
 	stdout, _ := cmd.StdoutPipe()
 	stderr, _ := cmd.StderrPipe()

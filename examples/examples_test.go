@@ -69,7 +69,13 @@ type result struct {
 // run runs a program to its end, within deadline.
 func run(t *testing.T, bin string, args ...string) result {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), deadline)
+	return runWithin(t, deadline, bin, args...)
+}
+
+// runWithin runs a program to its end, within d.
+func runWithin(t *testing.T, d time.Duration, bin string, args ...string) result {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Env = freshUser(t)
