@@ -145,10 +145,64 @@ func TestClassroomTC(t *testing.T) {
 		})
 	}
 
+	// With -rtt, a releaser in each node's namespace holds every packet
+	// into the node: the class still completes, the summary says what
+	// was added, and nothing is left running.
+	t.Run("rtt", func(t *testing.T) {
+		t.Parallel()
+		if _, err := exec.LookPath("iptables"); err != nil {
+			t.Skipf("-rtt needs iptables: %v", err)
+		}
+		jsonOut := filepath.Join(t.TempDir(), "result.json")
+		r := run(t, bin, "-shaping", "tc", "-n", "3", "-size", "4MiB", "-seed-up", "4MiB", "-up", "2MiB", "-down", "4MiB",
+			"-go-ahead=false", "-rtt", "20ms", "-json-out", jsonOut)
+		if r.code != 0 {
+			t.Fatalf("exit status %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+		}
+		var res struct {
+			Netns    string  `json:"netns_prefix"`
+			Verified int     `json:"verified"`
+			RTT      float64 `json:"added_rtt_seconds"`
+			Delay    *struct {
+				Hold      float64 `json:"hold_seconds"`
+				Releasers int     `json:"releasers"`
+				Packets   int64   `json:"packets"`
+				CPU       float64 `json:"cpu_seconds"`
+			} `json:"rtt_releasers"`
+		}
+		b, err := os.ReadFile(jsonOut)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(b, &res); err != nil {
+			t.Fatalf("-json-out: %v\n%s", err, b)
+		}
+		if res.Verified != 3 || res.RTT != 0.02 || res.Delay == nil || res.Delay.Hold != 0.01 || res.Delay.Releasers != 4 || res.Delay.Packets == 0 || res.Delay.CPU <= 0 {
+			t.Errorf("-json-out: %d verified, rtt %v s, releasers %+v; want 3, 0.02 s, a hold of 0.01 s by 4 releasers that held packets and used CPU\n%s", res.Verified, res.RTT, res.Delay, r.stdout)
+		}
+		for _, want := range []string{"+20ms round trip (NFQUEUE)", "added RTT:      20ms between any two nodes: each packet into a node held 10ms"} {
+			if !strings.Contains(r.stdout, want) {
+				t.Errorf("the summary lacks %q:\n%s", want, r.stdout)
+			}
+		}
+		if left := namespaces(t, res.Netns); left != nil {
+			t.Errorf("namespaces left after the run: %q", left)
+		}
+		out, _ := exec.Command("pgrep", "-f", bin+" __nfqdelay").Output()
+		if len(out) > 0 {
+			t.Errorf("releasers left running after the run: %s", out)
+		}
+	})
+
 	t.Run("interrupted", func(t *testing.T) {
 		t.Parallel()
-		// 64 MiB at 1 MiB/s: a minute, unless interrupted.
-		cmd := exec.Command(bin, "-shaping", "tc", "-n", "3", "-size", "64MiB", "-seed-up", "1MiB", "-up", "1MiB", "-down", "1MiB")
+		// 64 MiB at 1 MiB/s: a minute, unless interrupted. With -rtt, if
+		// iptables is there, so that the releasers must go too.
+		args := []string{"-shaping", "tc", "-n", "3", "-size", "64MiB", "-seed-up", "1MiB", "-up", "1MiB", "-down", "1MiB"}
+		if _, err := exec.LookPath("iptables"); err == nil {
+			args = append(args, "-rtt", "2ms")
+		}
+		cmd := exec.Command(bin, args...)
 		stderr, err := cmd.StderrPipe()
 		if err != nil {
 			t.Fatal(err)
@@ -188,6 +242,9 @@ func TestClassroomTC(t *testing.T) {
 		}
 		if left := namespaces(t, prefix); left != nil {
 			t.Errorf("namespaces left after an interrupt: %q", left)
+		}
+		if out, _ := exec.Command("pgrep", "-f", bin+" __nfqdelay").Output(); len(out) > 0 {
+			t.Errorf("releasers left running after an interrupt: %s", out)
 		}
 	})
 }

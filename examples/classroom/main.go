@@ -5,7 +5,7 @@
 //
 //	go run ./examples/classroom [-scenario s2|s3|s4|quiz] [-n 30] [-size 128MiB]
 //	        [-seed-up 8MiB] [-up 4MiB | -up 20x1MiB,20x6MiB] [-down 8MiB]
-//	        [-shaping app|tc] [-go-ahead=false] [-scale 1] [-timeout 10m] [-settle 0s]
+//	        [-shaping app|tc [-rtt 20ms]] [-go-ahead=false] [-scale 1] [-timeout 10m] [-settle 0s]
 //	        [-inprocess] [-keep] [-json-out PATH] [-svg PATH] [-http ADDR]
 //
 // Each node is a process (this binary, re-run with a hidden first argument)
@@ -13,7 +13,11 @@
 // app, the default, each node is told its caps and keeps them with token
 // buckets. With -shaping tc (Linux, as root) no node is told anything: each
 // runs in a network namespace of its own, on a veth pair to a bridge, and
-// the kernel enforces its caps with HTB, as a campus link would.
+// the kernel enforces its caps with HTB, as a campus link would; -rtt adds
+// a round trip between any two nodes: an iptables rule in each node's
+// namespace sends every packet that enters it to an NFQUEUE, where a
+// releaser (this binary again, one per node) holds it for half the round
+// trip.
 //
 // The leechers join, then fetch at one go-ahead; with -go-ahead=false each
 // fetches as soon as it has joined, as a class that starts together does.
@@ -49,7 +53,7 @@ import (
 )
 
 const usage = `usage: classroom [-scenario s2|s3|s4|quiz] [-n 30] [-size 128MiB] [-seed-up 8MiB]
-        [-up 4MiB | -up 20x1MiB,20x6MiB] [-down 8MiB] [-shaping app|tc] [-go-ahead=false]
+        [-up 4MiB | -up 20x1MiB,20x6MiB] [-down 8MiB] [-shaping app|tc [-rtt 20ms]] [-go-ahead=false]
         [-scale 1] [-timeout 10m] [-settle 0s] [-seed-budget 0] [-inprocess] [-keep]
         [-json-out PATH] [-svg PATH] [-http ADDR]
 scenarios (their values apply where no flag overrides them; rates in bytes/s):
@@ -77,6 +81,9 @@ type options struct {
 func main() {
 	if len(os.Args) > 1 && os.Args[1] == nodeCommand {
 		os.Exit(nodeMain(os.Args[2:]))
+	}
+	if len(os.Args) > 1 && os.Args[1] == delayCommand {
+		os.Exit(delayMain(os.Args[2:]))
 	}
 	// A closed terminal ends the run as Ctrl-C does, so that it stops its
 	// nodes and removes what it made; a reader gone from its output (as
@@ -107,7 +114,7 @@ func (o *options) register(fs *flag.FlagSet) {
 	fs.DurationVar(&o.settle, "settle", 0, "wait this long between the last leecher's join and the go-ahead, for the joins' DHT work to end (quiz: 5s)")
 	fs.BoolVar(&o.goAhead, "go-ahead", o.goAhead, "hold every fetch until the whole class has joined, then start them at once; false: each leecher fetches as soon as it has joined")
 	fs.StringVar(&o.shaping, "shaping", o.shaping, "how the caps are enforced, a `mode`: app, told to each node (token buckets), or tc, by the kernel (HTB), each node in a network namespace of its own and told nothing (Linux, root)")
-	fs.DurationVar(&o.rtt, "rtt", 0, "an added round-trip `time` between nodes (not supported yet)")
+	fs.DurationVar(&o.rtt, "rtt", 0, "with -shaping tc, add this round-trip `time` between any two nodes: the kernel holds each packet into a node for half of it (iptables NFQUEUE, a releaser per node)")
 	fs.Float64Var(&o.seedBudget, "seed-budget", 0, "the seeder uploads about this many `copies` of the file, then leaves the class to itself (0: no budget)")
 	fs.BoolVar(&o.inprocess, "inprocess", false, "run every node as a goroutine of this process")
 	fs.BoolVar(&o.keep, "keep", false, "keep the temporary folder with the source and the outputs")
@@ -175,6 +182,7 @@ func demo(ctx context.Context, o options, p params, stderr *os.File) (*result, e
 	// The network first: it may be refused (no root), before a large
 	// source file is written for nothing.
 	var net *tcNetwork
+	var rel *releasers
 	if p.Shaping == shapingTC {
 		var err error
 		if net, err = openClassNetwork(ctx, p, stderr); err != nil {
@@ -188,6 +196,14 @@ func demo(ctx context.Context, o options, p params, stderr *os.File) (*result, e
 			}
 		}()
 		p.Netns = net.plan.prefix
+		if p.RTT > 0 {
+			if rel, err = openDelay(ctx, net, p, stderr); err != nil {
+				return nil, err
+			}
+			// After the nodes, before the namespaces go (defers run last
+			// first); a run that ends well has stopped them already.
+			defer rel.stop()
+		}
 	}
 	dir, err := os.MkdirTemp("", "classroom-")
 	if err != nil {
@@ -225,12 +241,49 @@ func demo(ctx context.Context, o options, p params, stderr *os.File) (*result, e
 	if o.inprocess {
 		cpu0 = selfCPUSeconds()
 	}
-	runErr := c.run(ctx, l, src, filepath.Join(dir, "out"))
+	runCtx := ctx
+	if rel != nil {
+		// A releaser that stops takes its node's network with it: the run
+		// ends, saying so.
+		var cancel context.CancelCauseFunc
+		runCtx, cancel = context.WithCancelCause(ctx)
+		defer cancel(nil)
+		go func() {
+			select {
+			case err := <-rel.failed:
+				cancel(err)
+			case <-runCtx.Done():
+			}
+		}()
+	}
+	runErr := c.run(runCtx, l, src, filepath.Join(dir, "out"))
 	if o.inprocess {
 		c.cpu = selfCPUSeconds() - cpu0
 	}
 	c.verify(sum)
-	return c.result(), runErr
+	res := c.result()
+	if rel != nil {
+		stats, err := rel.stop()
+		res.Delay = &stats
+		if runErr == nil {
+			runErr = err
+		}
+	}
+	return res, runErr
+}
+
+// openDelay starts the releasers that add p's round trip in net.
+func openDelay(ctx context.Context, net *tcNetwork, p params, stderr io.Writer) (*releasers, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("finding this program to run its packet releasers: %w", err)
+	}
+	rel, err := startReleasers(ctx, net, exe, p)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(stderr, "classroom: a releaser in each node's namespace holds every packet into the node %v: +%v round trip\n", rel.hold, 2*rel.hold)
+	return rel, nil
 }
 
 // randomFile writes size random bytes to path and returns their SHA-256.
@@ -279,6 +332,7 @@ func openClassNetwork(ctx context.Context, p params, stderr io.Writer) (*tcNetwo
 	if err != nil {
 		return nil, err
 	}
+	plan.delay = p.RTT > 0
 	net, err := openTCNetwork(ctx, plan, stderr)
 	if err != nil {
 		return nil, err

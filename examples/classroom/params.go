@@ -33,6 +33,10 @@ type params struct {
 	// tc (by the kernel, the nodes in network namespaces named Netns*).
 	Shaping string `json:"shaping"`
 	Netns   string `json:"netns_prefix,omitempty"`
+	// RTT is the round trip added between any two nodes, in seconds (0:
+	// none): under -shaping tc, each packet that enters a node is held
+	// RTT/2 (NFQUEUE and a releaser in its namespace).
+	RTT float64 `json:"added_rtt_seconds"`
 	// SeedBudget is how many copies of the file the seeder uploads before
 	// it leaves the class to itself (ShareOptions.UploadBudget); 0: none.
 	SeedBudget float64 `json:"seed_budget,omitempty"`
@@ -105,11 +109,12 @@ func (o *options) resolve(fs *flag.FlagSet) (params, error) {
 		return params{}, fmt.Errorf("-shaping %q: want app or tc", o.shaping)
 	case o.shaping == shapingTC && o.inprocess:
 		return params{}, errors.New("-shaping tc runs every node as a process in a network namespace of its own; drop -inprocess")
-	case o.rtt != 0:
-		// TODO(issue 22): this kernel has no netem (nor fq); a delay would
-		// need NFQUEUE in each namespace and a releaser that holds every
-		// packet for the delay.
-		return params{}, fmt.Errorf("-rtt %v is not supported yet: the classroom cannot add a delay between nodes (it would need netem, or NFQUEUE and a packet releaser)", o.rtt)
+	case o.rtt < 0:
+		return params{}, fmt.Errorf("-rtt %v is negative", o.rtt)
+	case o.rtt > 0 && o.shaping != shapingTC:
+		return params{}, fmt.Errorf("-rtt %v needs -shaping tc: the delay is added by the kernel, in each node's network namespace", o.rtt)
+	case o.rtt > 0 && (o.rtt < minRTT || o.rtt > maxRTT):
+		return params{}, fmt.Errorf("-rtt %v: want %v to %v", o.rtt, minRTT, maxRTT)
 	case !(o.seedBudget >= 0) || math.IsInf(o.seedBudget, 0):
 		return params{}, fmt.Errorf("-seed-budget %v: want 0 (none) or a number of copies above 0", o.seedBudget)
 	}
@@ -117,7 +122,7 @@ func (o *options) resolve(fs *flag.FlagSet) (params, error) {
 		Scenario: o.scenario, Scale: o.scale, Mode: "processes",
 		Leechers: o.n, FileBytes: int64(o.size), SeedUp: scaleRate(int64(o.seedUp), o.scale),
 		Up: o.up.scaled(o.scale), Down: o.down.scaled(o.scale), Settle: o.settle.Seconds(),
-		SeedBudget: o.seedBudget, GoAhead: o.goAhead, Shaping: o.shaping,
+		SeedBudget: o.seedBudget, GoAhead: o.goAhead, Shaping: o.shaping, RTT: o.rtt.Seconds(),
 	}
 	if o.inprocess {
 		p.Mode = "goroutines"

@@ -25,9 +25,9 @@ const (
 // errNotRoot is why -shaping tc cannot run without privileges.
 var errNotRoot = errors.New("-shaping tc needs root (CAP_NET_ADMIN) to create network namespaces; run the classroom as root, or use -shaping app")
 
-// tcTools finds ip and tc, and checks that this process may use them to
-// make namespaces.
-func tcTools() (ip, tc string, err error) {
+// tcTools finds ip and tc (and, with delay, iptables), and checks that
+// this process may use them to make namespaces.
+func tcTools(delay bool) (ip, tc string, err error) {
 	if runtime.GOOS != "linux" {
 		return "", "", fmt.Errorf("-shaping tc needs Linux's network namespaces; this is %s", runtime.GOOS)
 	}
@@ -39,6 +39,9 @@ func tcTools() (ip, tc string, err error) {
 	}
 	if err != nil {
 		return "", "", fmt.Errorf("-shaping tc needs ip and tc from iproute2: %w", err)
+	}
+	if _, err := exec.LookPath("iptables"); delay && err != nil {
+		return "", "", fmt.Errorf("-rtt needs iptables, for its NFQUEUE target (Debian: apt-get install iptables): %w", err)
 	}
 	return ip, tc, nil
 }
@@ -52,7 +55,7 @@ type tcNetwork struct {
 // openTCNetwork removes what crashed runs left behind, then makes the
 // plan's namespaces, links and queues. On failure it removes what it made.
 func openTCNetwork(ctx context.Context, plan netPlan, log io.Writer) (*tcNetwork, error) {
-	ip, tc, err := tcTools()
+	ip, tc, err := tcTools(plan.delay)
 	if err != nil {
 		return nil, err
 	}
@@ -130,12 +133,14 @@ func (n *tcNetwork) list() ([]string, error) {
 // run carries out cmds, a batch per run of one tool and namespace.
 func (n *tcNetwork) run(ctx context.Context, cmds []command, force bool) error {
 	for _, b := range batches(cmds) {
-		path := n.ip
+		path := n.ip // and ip netns exec runs iptables
 		if b.tool == "tc" {
 			path = n.tc
 		}
 		cmd := exec.CommandContext(ctx, path, b.args(force)...)
-		cmd.Stdin = strings.NewReader(strings.Join(b.lines, "\n") + "\n")
+		if b.tool != "iptables" {
+			cmd.Stdin = strings.NewReader(strings.Join(b.lines, "\n") + "\n")
+		}
 		var out bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &out
 		if err := cmd.Run(); err != nil {

@@ -46,10 +46,20 @@ type nodeLink struct{ up, down int64 }
 // the bridge's side, towards it. The names inside the namespaces are
 // fixed (br0 and v<node> in the switch, eth0 in a node), so only the
 // namespaces' names need the run's prefix.
+//
+// With delay, an iptables rule in each node's namespace sends every packet
+// that enters it on eth0 to NFQUEUE delayQueue, whose releaser (a process
+// in that namespace) holds it before the node gets it: the kernel has no
+// netem to delay them.
 type netPlan struct {
 	prefix string     // runPrefix
 	links  []nodeLink // one per node
+	delay  bool
 }
+
+// delayQueue is the NFQUEUE number of each node's namespace that its
+// releaser binds.
+const delayQueue = 0
 
 // newNetPlan plans the network for a seeder with upload seedUp and the
 // leechers with the caps ups and downs (one each, in node order).
@@ -90,17 +100,20 @@ func nodeAddr(node int) netip.Addr {
 // listenAddr is the multiaddr node listens on.
 func listenAddr(node int) string { return "/ip4/" + nodeAddr(node).String() + "/tcp/0" }
 
-// command is one line of an ip or tc batch, run in a namespace ("" is the
-// classroom's own).
+// command is one line of an ip or tc batch, or one iptables command, run
+// in a namespace ("" is the classroom's own).
 type command struct {
-	tool  string // ip or tc
+	tool  string // ip, tc or iptables
 	netns string
 	args  []string
 }
 
 func (c command) String() string {
 	s := c.tool
-	if c.netns != "" {
+	switch {
+	case c.tool == "iptables":
+		s = "ip netns exec " + c.netns + " iptables" // it has no -n
+	case c.netns != "":
 		s += " -n " + c.netns
 	}
 	return s + " " + strings.Join(c.args, " ")
@@ -136,6 +149,12 @@ func (p netPlan) setup() []command {
 			command{"ip", ns, []string{"link", "set", "eth0", "up"}})
 		if l.up > 0 {
 			cmds = append(cmds, htb("tc", ns, "eth0", l.up)...)
+		}
+		if p.delay {
+			// The raw table's PREROUTING comes first of all: the packet
+			// waits before conntrack or routing see it.
+			cmds = append(cmds, command{"iptables", ns, []string{"-t", "raw", "-A", "PREROUTING", "-i", "eth0",
+				"-j", "NFQUEUE", "--queue-num", strconv.Itoa(delayQueue)}})
 		}
 	}
 	return cmds
@@ -216,7 +235,8 @@ func parseNetnsList(out string) []string {
 }
 
 // batch is a run of commands that one ip or tc process carries out, with
-// -batch, in one namespace.
+// -batch, in one namespace; or one iptables command, which has no batch
+// mode.
 type batch struct {
 	tool, netns string
 	lines       []string
@@ -226,7 +246,7 @@ type batch struct {
 func batches(cmds []command) []batch {
 	var out []batch
 	for _, c := range cmds {
-		if k := len(out) - 1; k >= 0 && out[k].tool == c.tool && out[k].netns == c.netns {
+		if k := len(out) - 1; k >= 0 && out[k].tool == c.tool && out[k].netns == c.netns && c.tool != "iptables" {
 			out[k].lines = append(out[k].lines, strings.Join(c.args, " "))
 			continue
 		}
@@ -236,8 +256,12 @@ func batches(cmds []command) []batch {
 }
 
 // args are the tool's arguments for the batch, which reads its lines
-// from stdin; force carries on past a failed line.
+// from stdin; force carries on past a failed line. An iptables batch's
+// are ip's, which runs iptables in the namespace, and its one line.
 func (b batch) args(force bool) []string {
+	if b.tool == "iptables" {
+		return append([]string{"netns", "exec", b.netns, "iptables"}, strings.Fields(b.lines[0])...)
+	}
 	var a []string
 	if b.netns != "" {
 		a = append(a, "-n", b.netns)

@@ -92,6 +92,60 @@ func TestNetPlanSetup(t *testing.T) {
 	}
 }
 
+// TestNetPlanSetupDelay: with -rtt, each node's namespace gets the rule
+// that queues every packet entering it for its releaser, after its links
+// and queues.
+func TestNetPlanSetupDelay(t *testing.T) {
+	p, err := newNetPlan("p2pclass-42-", 0, []int64{0}, []int64{0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.delay = true
+	var got []string
+	for _, c := range p.setup() {
+		got = append(got, c.String())
+	}
+	want := []string{
+		"ip netns add p2pclass-42-sw",
+		"ip netns add p2pclass-42-n0",
+		"ip netns add p2pclass-42-n1",
+		"ip -n p2pclass-42-sw link add br0 type bridge",
+		"ip -n p2pclass-42-sw link set br0 up",
+		"ip -n p2pclass-42-sw link add v0 type veth peer name eth0 netns p2pclass-42-n0",
+		"ip -n p2pclass-42-sw link set v0 master br0 up",
+		"ip -n p2pclass-42-sw link add v1 type veth peer name eth0 netns p2pclass-42-n1",
+		"ip -n p2pclass-42-sw link set v1 master br0 up",
+		"ip -n p2pclass-42-n0 link set lo up",
+		"ip -n p2pclass-42-n0 addr add 10.77.0.1/16 dev eth0",
+		"ip -n p2pclass-42-n0 link set eth0 up",
+		"ip netns exec p2pclass-42-n0 iptables -t raw -A PREROUTING -i eth0 -j NFQUEUE --queue-num 0",
+		"ip -n p2pclass-42-n1 link set lo up",
+		"ip -n p2pclass-42-n1 addr add 10.77.0.2/16 dev eth0",
+		"ip -n p2pclass-42-n1 link set eth0 up",
+		"ip netns exec p2pclass-42-n1 iptables -t raw -A PREROUTING -i eth0 -j NFQUEUE --queue-num 0",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("setup:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	// iptables has no batch mode: each rule is a command of its own, run
+	// in its namespace by ip netns exec.
+	var args []string
+	for _, b := range batches(p.setup()) {
+		if b.tool == "iptables" {
+			args = append(args, strings.Join(b.args(true), " "))
+		}
+	}
+	if want := []string{
+		"netns exec p2pclass-42-n0 iptables -t raw -A PREROUTING -i eth0 -j NFQUEUE --queue-num 0",
+		"netns exec p2pclass-42-n1 iptables -t raw -A PREROUTING -i eth0 -j NFQUEUE --queue-num 0",
+	}; !slices.Equal(args, want) {
+		t.Errorf("iptables batches' args:\n%s\nwant:\n%s", strings.Join(args, "\n"), strings.Join(want, "\n"))
+	}
+	if got := batches([]command{{"iptables", "a", []string{"-L"}}, {"iptables", "a", []string{"-S"}}}); len(got) != 2 {
+		t.Errorf("two iptables commands in one namespace make %d batches, want 2", len(got))
+	}
+}
+
 func TestBatches(t *testing.T) {
 	p, err := newNetPlan("p2pclass-42-", 0, []int64{4 * mib, 0}, []int64{0, 1 * mib})
 	if err != nil {

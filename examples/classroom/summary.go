@@ -76,6 +76,9 @@ type result struct {
 	CPU         cpuStats `json:"cpu"`
 	// Connections are the peers each leecher had a connection with.
 	Connections connStats `json:"connections"`
+	// Delay is what the packet releasers that added -rtt did, and their
+	// CPU time (not in CPUSeconds, the nodes'); absent without -rtt.
+	Delay *delayStats `json:"rtt_releasers,omitempty"`
 
 	Peers    []peerResult `json:"peers"`
 	Timeline []timePoint  `json:"timeline"` // content the leechers held, sampled
@@ -226,6 +229,8 @@ func (r *result) caps() string {
 	switch {
 	case r.Mode == "goroutines":
 		return s + "; nodes in one process"
+	case r.Shaping == shapingTC && r.RTT > 0:
+		return s + fmt.Sprintf("; a process per node in its own network namespace, the caps enforced by tc HTB and told to no node; +%v round trip (NFQUEUE)", rttOf(r.RTT))
 	case r.Shaping == shapingTC:
 		return s + "; a process per node in its own network namespace, the caps enforced by tc HTB and told to no node"
 	}
@@ -265,6 +270,7 @@ func (r *result) print(w io.Writer) {
 	}
 	fmt.Fprintf(&b, "CPU:            %.1fs, %s per GB delivered  (%s)\n", r.CPUSeconds, cpuPerGB, r.CPUSource)
 	r.printCPU(&b)
+	r.printDelay(&b)
 	r.printConns(&b)
 	if r.MachineBusy != nil {
 		from := "the go-ahead"
