@@ -2,6 +2,7 @@ package membership
 
 import (
 	"crypto/x509"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -91,10 +92,22 @@ func (b *Bootstrap) publishCRL(n int64, drop []peer.ID) error {
 	b.crl = der
 	m := b.m
 	b.mu.Unlock()
-	if m != nil {
-		return m.applyCRL(der, "", drop)
+	if m == nil {
+		return nil
 	}
-	return nil
+	err = m.applyCRL(der, "", drop)
+	if errors.Is(err, ErrStaleCRL) {
+		// In a coordinator group, another coordinator that applied the
+		// same committed change signed this number's list first, and it
+		// reached this node already: the same revocations.
+		bars := make(map[peer.ID]string, len(drop))
+		for _, p := range drop {
+			bars[p] = ""
+		}
+		m.revokePeers(bars, fmt.Sprintf("CRL %d", n))
+		return nil
+	}
+	return err
 }
 
 // RefreshCRL signs the newest CRL again under its number, current for
