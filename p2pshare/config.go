@@ -79,12 +79,16 @@ type Config struct {
 	// registry: a non-nil AllowNames replaces the kept list, nil keeps it
 	// (none on a new network: any name may join). Swarm.AllowName and
 	// Swarm.SetAllowNames change it while the node runs. Invites bound to a
-	// name (InviteOptions.Name) admit that name, listed or not.
+	// name (InviteOptions.Name) admit that name, listed or not. With
+	// Coordinators, the list is committed to the group's log at each
+	// start and holds at every coordinator (coordinator_policy.go).
 	AllowNames []string
 	// MaxPerAddress, on a bootstrap node, caps how many members one source
 	// address (an IPv4 address, an IPv6 /64) may have admitted with shared
 	// invites; the next is refused. 0 means no cap, the default, because a
 	// whole class behind one NAT, or a demo on 127.0.0.1, is one address.
+	// With Coordinators, the cap is committed to the group's log at each
+	// start, and counts the members every coordinator admitted.
 	MaxPerAddress int
 	// Approve, on a bootstrap node, is asked about every join that passed
 	// every other check (a teacher says yes or no); the string is the reason
@@ -104,7 +108,8 @@ type Config struct {
 	// members it appoints co-coordinators when they ask (Coordinator);
 	// Swarm.Appoint adds names later. Nil runs no group: the registry is
 	// the bootstrap's file alone. A node started once with a group keeps
-	// it.
+	// it. The group's first start takes over the bootstrap's registry
+	// file, if it has one (members, names, tokens, revocations), once.
 	Coordinators []string
 	// Coordinator, on a member, asks its bootstrap to appoint it a
 	// co-coordinator, and waits (up to JoinTimeout) until it is: it then
@@ -190,8 +195,8 @@ func (c Config) Validate() error {
 		return errors.New("p2pshare: Config.NewNetwork and Config.Invite are both set: a node starts a new network or joins one with an invite, not both")
 	case c.Coordinator && c.NewNetwork:
 		return errors.New("p2pshare: Config.Coordinator and Config.NewNetwork are both set: a new network's bootstrap is its first coordinator already (Config.Coordinators starts its group)")
-	case c.Coordinators != nil && (c.AllowNames != nil || c.MaxPerAddress > 0 || c.Approve != nil):
-		return errors.New("p2pshare: Config.Coordinators with Config.AllowNames, MaxPerAddress or Approve: a coordinator group does not share the list of names, the cap per address or the teacher's approval yet, so a coordinator would admit whom the bootstrap refuses")
+	case c.Coordinators != nil && c.Approve != nil:
+		return errors.New("p2pshare: Config.Coordinators with Config.Approve: a coordinator group does not share the teacher's approval yet, so a coordinator would admit whom the bootstrap refuses")
 	case c.Coordinators != nil && c.Invite != "":
 		return errors.New("p2pshare: Config.Coordinators and Config.Invite are both set: the bootstrap appoints coordinators, and a member asks to be one (Config.Coordinator)")
 	case c.NewNetwork && len(c.BootstrapPeers) > 0:

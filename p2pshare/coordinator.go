@@ -34,10 +34,6 @@ import (
 // revocations under its coordinator certificate, and commits every
 // registry change to the group.
 
-// errNamesInGroup: the allow-list is registry state that a coordinator
-// group's log does not carry yet.
-var errNamesInGroup = errors.New("p2pshare: a coordinator group does not keep a list of names yet: this network admits any name")
-
 // protocolAppoint is a member's request to become a coordinator.
 const protocolAppoint protocol.ID = "/p2pshare/coord/appoint/1.0.0"
 
@@ -143,11 +139,16 @@ func openGroup(cfg *Config, h host.Host, netDir, name string, n *memberNet) (mem
 	if cfg.Coordinators == nil && !exists(filepath.Join(netDir, coordDirName)) {
 		return nil, nil
 	}
+	imp, err := groupImport(netDir, cfg.Logger)
+	if err != nil {
+		return nil, err
+	}
 	g, err := coord.Open(coord.Config{Host: h, Dir: filepath.Join(netDir, coordDirName), Bootstrap: true, Name: name, Log: cfg.Logger,
-		Applied: n.applied})
+		Applied: n.applied, Import: imp})
 	if err != nil {
 		return nil, fmt.Errorf("p2pshare: opening the coordinator group: %w", err)
 	}
+	commitPolicy(cfg, g, cfg.Logger)
 	n.group = g
 	n.appoint = &appointer{names: map[string]bool{}}
 	for _, c := range cfg.Coordinators {

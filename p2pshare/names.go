@@ -17,13 +17,14 @@ func CheckName(name string) error {
 // AllowName adds name to the bootstrap's allow-list (Config.AllowNames),
 // kept with its registry, so that a shared invite may admit it from now
 // on. With no list in force it is an error: any name may join already.
-// Only the bootstrap node keeps the list.
+// Only the bootstrap node keeps the list, or, in a coordinator group, any
+// coordinator, for the whole group.
 func (s *Swarm) AllowName(name string) error {
 	if s.net.boot == nil {
 		return errorOf(ErrNotBootstrap, nil, "only the network's bootstrap node keeps the list of names")
 	}
 	if s.net.group != nil {
-		return errNamesInGroup
+		return s.groupAllowName(name)
 	}
 	if err := s.net.boot.Registry().AllowName(name); err != nil {
 		return public("", err)
@@ -35,13 +36,14 @@ func (s *Swarm) AllowName(name string) error {
 // edited list, reloaded), kept with its registry; nil lifts the list, so
 // that any name may join. Members already admitted stay members. Every
 // name must pass CheckName; the error names the first that does not, by
-// its position. Only the bootstrap node keeps the list.
+// its position. Only the bootstrap node keeps the list, or, in a
+// coordinator group, any coordinator, for the whole group.
 func (s *Swarm) SetAllowNames(names []string) error {
 	if s.net.boot == nil {
 		return errorOf(ErrNotBootstrap, nil, "only the network's bootstrap node keeps the list of names")
 	}
 	if s.net.group != nil {
-		return errNamesInGroup
+		return s.groupSetAllowNames(names)
 	}
 	if err := s.net.boot.Registry().SetAllowNames(names); err != nil {
 		return public("", err)

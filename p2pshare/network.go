@@ -115,10 +115,14 @@ func openNetwork(ctx context.Context, cfg *Config, key crypto.PrivKey, log *slog
 		if err != nil {
 			return nil, err
 		}
-		n.boot, err = membership.OpenBootstrap(membership.BootstrapConfig{
+		bc := membership.BootstrapConfig{
 			Dir: netDir, AllowNames: cfg.AllowNames, MaxPerAddress: cfg.MaxPerAddress, Approve: approver(cfg.Approve), Log: log, Now: cfg.now,
 			Ledger: ledger,
-		})
+		}
+		if ledger != nil {
+			bc.AllowNames, bc.MaxPerAddress = nil, 0 // in the group's log (coordinator_policy.go)
+		}
+		n.boot, err = membership.OpenBootstrap(bc)
 		if err != nil {
 			if n.group != nil {
 				_ = n.group.Close()

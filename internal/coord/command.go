@@ -22,10 +22,26 @@ const (
 	opChange  op = "change"  // Change: a registry change
 	opAppoint op = "appoint" // Coordinator: a member becomes a coordinator
 	opDismiss op = "dismiss" // Coordinator (its Peer): a coordinator is one no more
+
+	// The name policy (policy.go), decided by the registry's own rules.
+	opAllowNames op = "allow_names"     // Names: the allow-list from now on; Lift: none
+	opAllowName  op = "allow_name"      // Names (one): a name added to the list in force
+	opMaxPerAddr op = "max_per_address" // Max: the cap per source address (0: none)
+	// opImport: Registry, a lone bootstrap's registry, which becomes the
+	// group's; only as the log's first registry entry (policy.go).
+	opImport op = "import"
 )
 
 // maxCommand bounds an encoded command; a registry change is far smaller.
-const maxCommand = 32 << 10
+// An import, which holds a whole class's registry, is bounded by
+// maxImport instead.
+const (
+	maxCommand = 32 << 10
+	maxImport  = 16 << 20
+)
+
+// maxAllowNames bounds an allow-list in one command (a class's roll).
+const maxAllowNames = 4096
 
 // Coordinator is a member the group has appointed.
 type Coordinator struct {
@@ -39,6 +55,18 @@ type command struct {
 	Op          op                 `json:"op"`
 	Change      *membership.Change `json:"change,omitempty"`
 	Coordinator *Coordinator       `json:"coordinator,omitempty"`
+	Names       []string           `json:"names,omitempty"`
+	Lift        bool               `json:"lift,omitempty"`
+	Max         int                `json:"max,omitempty"`
+	Registry    json.RawMessage    `json:"registry,omitempty"`
+}
+
+// limit is the most bytes an encoded command of op may take.
+func (o op) limit() int {
+	if o == opImport {
+		return maxImport
+	}
+	return maxCommand
 }
 
 func (c command) encode() ([]byte, error) {
@@ -46,8 +74,8 @@ func (c command) encode() ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("coord: encoding a %s command: %w", c.Op, err)
 	}
-	if len(b) > maxCommand {
-		return nil, fmt.Errorf("coord: %s command of %d bytes (limit %d): %w", c.Op, len(b), maxCommand, ErrMalformed)
+	if len(b) > c.Op.limit() {
+		return nil, fmt.Errorf("coord: %s command of %d bytes (limit %d): %w", c.Op, len(b), c.Op.limit(), ErrMalformed)
 	}
 	return b, nil
 }
@@ -56,13 +84,17 @@ func (c command) encode() ([]byte, error) {
 // shape. It decodes bytes from the network and from disk and is fuzzed.
 func decodeCommand(b []byte) (command, error) {
 	var c command
-	if len(b) > maxCommand {
-		return c, fmt.Errorf("coord: command of %d bytes (limit %d): %w", len(b), maxCommand, ErrMalformed)
+	if len(b) > maxImport {
+		return c, fmt.Errorf("coord: command of %d bytes (limit %d): %w", len(b), maxImport, ErrMalformed)
 	}
 	var raw struct {
 		Op          op              `json:"op"`
 		Change      json.RawMessage `json:"change"`
 		Coordinator *Coordinator    `json:"coordinator"`
+		Names       []string        `json:"names"`
+		Lift        bool            `json:"lift"`
+		Max         int             `json:"max"`
+		Registry    json.RawMessage `json:"registry"`
 	}
 	dj := json.NewDecoder(bytes.NewReader(b))
 	dj.DisallowUnknownFields()
@@ -72,7 +104,18 @@ func decodeCommand(b []byte) (command, error) {
 	if dj.More() {
 		return c, fmt.Errorf("coord: command: more than one value: %w", ErrMalformed)
 	}
+	if len(b) > raw.Op.limit() {
+		return command{}, fmt.Errorf("coord: %.40s command of %d bytes (limit %d): %w", raw.Op, len(b), raw.Op.limit(), ErrMalformed)
+	}
 	c.Op, c.Coordinator = raw.Op, raw.Coordinator
+	policy := raw.Names != nil || raw.Lift || raw.Max != 0 || len(raw.Registry) != 0
+	switch c.Op {
+	case opAllowNames, opAllowName, opMaxPerAddr, opImport:
+		return decodePolicy(c.Op, raw.Change, raw.Coordinator, raw.Names, raw.Lift, raw.Max, raw.Registry)
+	}
+	if policy {
+		return command{}, fmt.Errorf("coord: %.40s command with names, a cap or a registry: %w", c.Op, ErrMalformed)
+	}
 	switch c.Op {
 	case opChange:
 		if len(raw.Change) == 0 || c.Coordinator != nil {
@@ -91,7 +134,7 @@ func decodeCommand(b []byte) (command, error) {
 			return command{}, fmt.Errorf("coord: coordinator name of %d bytes (limit 64): %w", len(c.Coordinator.Name), ErrMalformed)
 		}
 	default:
-		return command{}, fmt.Errorf("coord: command %.40q is not change, appoint or dismiss: %w", c.Op, ErrMalformed)
+		return command{}, fmt.Errorf("coord: command %.40q is not change, appoint, dismiss, allow_names, allow_name, max_per_address or import: %w", c.Op, ErrMalformed)
 	}
 	return c, nil
 }

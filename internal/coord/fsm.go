@@ -23,6 +23,14 @@ type fsm struct {
 
 	mu     sync.Mutex
 	coords map[peer.ID]Coordinator
+	// maxPerAddr is the cap per source address the log set (policy.go).
+	maxPerAddr int
+	// sealed: a registry entry was applied, so no import may follow.
+	sealed bool
+	// index is the last entry applied; next is closed, and replaced, when
+	// another is (waitApplied).
+	index uint64
+	next  chan struct{}
 	// applied is called after each entry is applied (nil: nothing), with
 	// what it was and its outcome: the node's own reaction (a new CRL
 	// after a revocation) hangs off it.
@@ -35,6 +43,7 @@ type Applied struct {
 	Change      *membership.Change // a registry change, or nil
 	Coordinator *Coordinator       // an appointment or dismissal, or nil
 	Dismissed   bool
+	Imported    bool // a lone bootstrap's registry became the group's
 	Result      membership.ChangeResult
 	Err         error // the registry's refusal, or a malformed entry
 }
@@ -46,7 +55,7 @@ type result struct {
 }
 
 func newFSM(reg *membership.Registry) *fsm {
-	return &fsm{reg: reg, coords: map[peer.ID]Coordinator{}}
+	return &fsm{reg: reg, coords: map[peer.ID]Coordinator{}, next: make(chan struct{})}
 }
 
 // Apply applies one committed entry.
@@ -64,6 +73,11 @@ func (f *fsm) Apply(l *raft.Log) any {
 	case c.Op == opChange:
 		a.Change = c.Change
 		a.Result, a.Err = f.reg.Apply(*c.Change)
+		f.seal()
+	case c.Op == opAllowNames || c.Op == opAllowName || c.Op == opMaxPerAddr || c.Op == opImport:
+		a.Err = f.applyPolicy(c)
+		a.Imported = c.Op == opImport && a.Err == nil
+		f.seal()
 	case c.Op == opAppoint:
 		a.Coordinator = c.Coordinator
 		f.mu.Lock()
@@ -77,11 +91,29 @@ func (f *fsm) Apply(l *raft.Log) any {
 	}
 	f.mu.Lock()
 	hook := f.applied
+	f.index = l.Index
+	close(f.next)
+	f.next = make(chan struct{})
 	f.mu.Unlock()
 	if hook != nil {
 		hook(a)
 	}
 	return result{res: a.Result, err: a.Err}
+}
+
+// appliedAt returns the index of the last entry applied, and a channel
+// closed once another is.
+func (f *fsm) appliedAt() (uint64, <-chan struct{}) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.index, f.next
+}
+
+// seal records that a registry entry was applied: no import may follow.
+func (f *fsm) seal() {
+	f.mu.Lock()
+	f.sealed = true
+	f.mu.Unlock()
 }
 
 // coordinators lists the appointed coordinators, by name.
@@ -120,6 +152,10 @@ type snapshotState struct {
 	Format       int             `json:"format"`
 	Registry     json.RawMessage `json:"registry"`
 	Coordinators []Coordinator   `json:"coordinators"`
+	// MaxPerAddress and Sealed are the state machine's part of the name
+	// policy (policy.go); snapshots of earlier versions hold neither.
+	MaxPerAddress int  `json:"max_per_address,omitempty"`
+	Sealed        bool `json:"sealed,omitempty"`
 }
 
 // Snapshot captures the state now; raft writes it out later, while
@@ -129,7 +165,11 @@ func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
 	if err != nil {
 		return nil, err
 	}
-	b, err := json.Marshal(snapshotState{Format: snapshotFormat, Registry: reg, Coordinators: f.coordinators()})
+	f.mu.Lock()
+	maxPerAddr, sealed := f.maxPerAddr, f.sealed
+	f.mu.Unlock()
+	b, err := json.Marshal(snapshotState{Format: snapshotFormat, Registry: reg, Coordinators: f.coordinators(),
+		MaxPerAddress: maxPerAddr, Sealed: sealed})
 	if err != nil {
 		return nil, fmt.Errorf("coord: encoding a snapshot: %w", err)
 	}
@@ -150,8 +190,15 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 	if err := f.reg.RestoreState(st.Registry); err != nil {
 		return fmt.Errorf("coord: snapshot: %w", err)
 	}
+	if err := f.reg.SetMaxPerAddress(st.MaxPerAddress); err != nil {
+		return fmt.Errorf("coord: snapshot: %w", err)
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.maxPerAddr = st.MaxPerAddress
+	// A snapshot of an earlier version, without Sealed, of a group that
+	// has members has had registry entries.
+	f.sealed = st.Sealed || len(f.reg.Members()) > 0
 	f.coords = map[peer.ID]Coordinator{}
 	for _, c := range st.Coordinators {
 		f.coords[c.Peer] = c
@@ -177,6 +224,9 @@ func decodeSnapshot(b []byte) (snapshotState, error) {
 	}
 	if len(st.Registry) == 0 {
 		return snapshotState{}, fmt.Errorf("coord: snapshot without a registry: %w", ErrMalformed)
+	}
+	if st.MaxPerAddress < 0 {
+		return snapshotState{}, fmt.Errorf("coord: snapshot caps members per address at %d: %w", st.MaxPerAddress, ErrMalformed)
 	}
 	for _, c := range st.Coordinators {
 		if c.Peer.Validate() != nil || len(c.Name) > 64 {

@@ -15,6 +15,15 @@ func FuzzDecodeCommand(f *testing.F) {
 	f.Add([]byte(`{"op":"appoint","coordinator":{"peer":"12D3KooWLRPJAA5o6Z6ZrTQAGXvTxqGmMUoVGsnm3yZCGGfHhbcz","name":"b","since":"2026-12-07T00:00:00Z"}}`))
 	f.Add([]byte(`{"op":"change","change":{"op":"revoke","at":"2026-12-07T00:00:00Z","who":"s1"}}`))
 	f.Add([]byte(`{"op":"change","change":{"op":"admit","at":"2026-12-07T00:00:00Z","peer":"12D3KooWLRPJAA5o6Z6ZrTQAGXvTxqGmMUoVGsnm3yZCGGfHhbcz","name":"s1","role":"student","token_id":"00112233445566778899aabbccddeeff","serial":"1f","not_after":"2026-12-08T00:00:00Z"}}`))
+	f.Add([]byte(`{"op":"allow_names","names":["s1","s2"]}`))
+	f.Add([]byte(`{"op":"allow_names"}`))
+	f.Add([]byte(`{"op":"allow_names","lift":true}`))
+	f.Add([]byte(`{"op":"allow_name","names":["s3"]}`))
+	f.Add([]byte(`{"op":"max_per_address","max":3}`))
+	f.Add([]byte(`{"op":"max_per_address"}`))
+	f.Add([]byte(`{"op":"import","registry":{"format":1,"members":{},"tokens":{},"revoked":null,"crl_number":0,"allow":{"names":["s1"]}}}`))
+	f.Add([]byte(`{"op":"import","registry":{"format":1,"members":{"12D3KooWLRPJAA5o6Z6ZrTQAGXvTxqGmMUoVGsnm3yZCGGfHhbcz":{"peer":"12D3KooWLRPJAA5o6Z6ZrTQAGXvTxqGmMUoVGsnm3yZCGGfHhbcz","name":"s1","role":"student","serials":["1f"],"not_after":"2026-12-08T00:00:00Z","joined":"2026-12-07T00:00:00Z"}},"tokens":{},"revoked":[],"crl_number":2}}`))
+	f.Add([]byte(`{"op":"allow_names","lift":true,"names":["s1"]}`))
 	f.Fuzz(func(t *testing.T, in []byte) {
 		c, err := decodeCommand(in)
 		if err != nil {
@@ -39,6 +48,7 @@ func FuzzDecodeCommand(f *testing.F) {
 // decodes the same.
 func FuzzDecodeSnapshot(f *testing.F) {
 	f.Add([]byte(`{"format":1,"registry":{"format":1,"members":{},"tokens":{},"revoked":null,"crl_number":0},"coordinators":[{"peer":"12D3KooWLRPJAA5o6Z6ZrTQAGXvTxqGmMUoVGsnm3yZCGGfHhbcz","name":"a","since":"2026-12-07T00:00:00Z"}]}`))
+	f.Add([]byte(`{"format":1,"registry":{"format":1,"members":{},"tokens":{},"revoked":null,"crl_number":0},"coordinators":[],"max_per_address":2,"sealed":true}`))
 	f.Fuzz(func(t *testing.T, in []byte) {
 		st, err := decodeSnapshot(in)
 		if err != nil {

@@ -83,6 +83,11 @@ type Config struct {
 	// node. It appoints itself under Name.
 	Bootstrap bool
 	Name      string
+	// Import, with Bootstrap, is a registry to start a new group from
+	// (Registry.MarshalState of a lone bootstrap's registry): committed as
+	// the log's first entry when Open starts the group, and never on a
+	// later start (policy.go).
+	Import []byte
 	// Known are coordinators whose Raft traffic this node takes before its
 	// log names them: the group that appointed it (every coordinator, so
 	// that whichever leads can reach it).
@@ -201,9 +206,21 @@ func Open(cfg Config) (*Group, error) {
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), cfg.Timing.Apply)
 		defer cancel()
-		if err := g.proposeInto(ctx, command{Op: opAppoint, Coordinator: &Coordinator{Peer: g.self, Name: cfg.Name, Since: time.Now()}}, nil); err != nil {
+		// A new group that fails to start leaves no log behind, so that the
+		// next start begins it again, with its import.
+		unstart := func(err error) (*Group, error) {
 			_ = g.Close()
-			return nil, fmt.Errorf("coord: appointing the first coordinator: %w", err)
+			_ = os.Remove(filepath.Join(cfg.Dir, "raft.db"))
+			_ = os.RemoveAll(filepath.Join(cfg.Dir, "snapshots"))
+			return nil, err
+		}
+		if cfg.Import != nil {
+			if err := g.proposeInto(ctx, command{Op: opImport, Registry: cfg.Import}, nil); err != nil {
+				return unstart(fmt.Errorf("coord: importing the registry into the new group: %w", err))
+			}
+		}
+		if err := g.proposeInto(ctx, command{Op: opAppoint, Coordinator: &Coordinator{Peer: g.self, Name: cfg.Name, Since: time.Now()}}, nil); err != nil {
+			return unstart(fmt.Errorf("coord: appointing the first coordinator: %w", err))
 		}
 	}
 	return g, nil

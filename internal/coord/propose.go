@@ -90,9 +90,14 @@ func (g *Group) proposeInto(ctx context.Context, cmd command, res *membership.Ch
 		var r membership.ChangeResult
 		var err error
 		if g.raft.State() == raft.Leader {
-			r, err = g.lead(ctx, cmd, b)
+			r, _, err = g.lead(ctx, cmd, b)
 		} else if l := g.Leader(); l != "" && l != g.self {
-			r, err = g.forward(ctx, l, b)
+			var at uint64
+			if r, at, err = g.forward(ctx, l, b); err == nil || membership.IsRefusal(err) {
+				// What this coordinator reads next (the token it just
+				// added, say) includes the change.
+				g.waitApplied(ctx, at)
+			}
 		} else {
 			err = errNoLeader
 		}
@@ -119,12 +124,49 @@ func (g *Group) proposeInto(ctx context.Context, cmd command, res *membership.Ch
 	}
 }
 
+// waitApplied waits until this coordinator has applied the entry at index
+// (or a snapshot past it), or ctx ends.
+func (g *Group) waitApplied(ctx context.Context, index uint64) {
+	for {
+		at, next := g.fsm.appliedAt()
+		if at >= index || g.raft.AppliedIndex() >= index {
+			return
+		}
+		// A snapshot restored moves the index without an entry applied:
+		// look again now and then.
+		t := time.NewTimer(retryEvery)
+		select {
+		case <-next:
+		case <-t.C:
+		case <-ctx.Done():
+		case <-g.done:
+		}
+		t.Stop()
+		if ctx.Err() != nil {
+			return
+		}
+		select {
+		case <-g.done:
+			return
+		default:
+		}
+	}
+}
+
 // idempotent reports whether cmd applied twice is cmd applied once: an
-// appointment, a dismissal, and a join, renewal or enrolment, which the
+// appointment, a dismissal, a list of names or a cap set, and a join,
+// renewal or enrolment, which the
 // registry takes as the repeat of one that succeeded (it adds the new
 // certificate's serial, and uses no token again).
 func idempotent(cmd command) bool {
-	if cmd.Op != opChange {
+	switch cmd.Op {
+	case opAllowName, opImport:
+		// Made twice, the second is refused (on the list already; the
+		// registry has entries already): the outcome is reported as
+		// uncertain instead.
+		return false
+	case opChange:
+	default:
 		return true
 	}
 	switch cmd.Change.Op {
@@ -148,7 +190,7 @@ func (g *Group) noQuorum(last error) error {
 
 // lead commits cmd on this node, the leader, and for a change and an
 // appointment does what follows the commit here.
-func (g *Group) lead(ctx context.Context, cmd command, b []byte) (membership.ChangeResult, error) {
+func (g *Group) lead(ctx context.Context, cmd command, b []byte) (membership.ChangeResult, uint64, error) {
 	timeout := g.cfg.Timing.Apply
 	if d, ok := ctx.Deadline(); ok {
 		timeout = time.Until(d)
@@ -157,31 +199,31 @@ func (g *Group) lead(ctx context.Context, cmd command, b []byte) (membership.Cha
 	if err := f.Error(); err != nil {
 		switch {
 		case errors.Is(err, raft.ErrNotLeader):
-			return membership.ChangeResult{}, err
+			return membership.ChangeResult{}, 0, err
 		case errors.Is(err, raft.ErrLeadershipLost):
-			return membership.ChangeResult{}, fmt.Errorf("coord: the leader lost its majority while committing: %w", ErrUncertain)
+			return membership.ChangeResult{}, 0, fmt.Errorf("coord: the leader lost its majority while committing: %w", ErrUncertain)
 		case errors.Is(err, raft.ErrEnqueueTimeout):
-			return membership.ChangeResult{}, g.noQuorum(err)
+			return membership.ChangeResult{}, 0, g.noQuorum(err)
 		case errors.Is(err, raft.ErrRaftShutdown):
-			return membership.ChangeResult{}, ErrClosed
+			return membership.ChangeResult{}, 0, ErrClosed
 		}
-		return membership.ChangeResult{}, fmt.Errorf("coord: committing: %w", err)
+		return membership.ChangeResult{}, 0, fmt.Errorf("coord: committing: %w", err)
 	}
 	out, _ := f.Response().(result)
 	if out.err != nil {
-		return membership.ChangeResult{}, out.err
+		return membership.ChangeResult{}, f.Index(), out.err
 	}
 	if c := cmd.Coordinator; c != nil && c.Peer != g.self {
 		id := raft.ServerID(c.Peer.String())
 		if cmd.Op == opAppoint {
 			if err := g.raft.AddVoter(id, raft.ServerAddress(id), 0, timeout).Error(); err != nil {
-				return membership.ChangeResult{}, fmt.Errorf("coord: coordinator %q (%s) is appointed but did not join the vote: %w", c.Name, c.Peer, err)
+				return membership.ChangeResult{}, 0, fmt.Errorf("coord: coordinator %q (%s) is appointed but did not join the vote: %w", c.Name, c.Peer, err)
 			}
 		} else if err := g.raft.RemoveServer(id, 0, timeout).Error(); err != nil {
-			return membership.ChangeResult{}, fmt.Errorf("coord: coordinator %s is dismissed but still votes: %w", c.Peer, err)
+			return membership.ChangeResult{}, 0, fmt.Errorf("coord: coordinator %s is dismissed but still votes: %w", c.Peer, err)
 		}
 	}
-	return out.res, nil
+	return out.res, f.Index(), nil
 }
 
 // reply is the leader's answer on ProtocolPropose.
@@ -192,6 +234,9 @@ type reply struct {
 	NotLeader bool                     `json:"not_leader,omitempty"` // nothing was done: ask the leader
 	NoQuorum  bool                     `json:"no_quorum,omitempty"`
 	Uncertain bool                     `json:"uncertain,omitempty"`
+	// Index is the log index of the committed entry (0 if none), which
+	// the proposer waits to apply too.
+	Index uint64 `json:"index,omitempty"`
 }
 
 // decodeReply parses the leader's answer. It decodes bytes from the
@@ -226,11 +271,13 @@ func decodeReply(b []byte) (reply, error) {
 	return r, nil
 }
 
-// forward sends a proposal to the leader l and waits for its outcome.
-func (g *Group) forward(ctx context.Context, l peer.ID, b []byte) (membership.ChangeResult, error) {
+// forward sends a proposal to the leader l and waits for its outcome,
+// and the index of its entry.
+func (g *Group) forward(ctx context.Context, l peer.ID, b []byte) (membership.ChangeResult, uint64, error) {
+	var none membership.ChangeResult
 	s, err := g.cfg.Host.NewStream(ctx, l, ProtocolPropose)
 	if err != nil {
-		return membership.ChangeResult{}, fmt.Errorf("%w: %s: %v", errUnreached, l, err)
+		return none, 0, fmt.Errorf("%w: %s: %v", errUnreached, l, err)
 	}
 	defer s.Close()
 	if d, ok := ctx.Deadline(); ok {
@@ -238,31 +285,31 @@ func (g *Group) forward(ctx context.Context, l peer.ID, b []byte) (membership.Ch
 	}
 	if err := writeFrame(s, b); err != nil {
 		_ = s.Reset()
-		return membership.ChangeResult{}, fmt.Errorf("%w: %s: %v", errUnreached, l, err)
+		return none, 0, fmt.Errorf("%w: %s: %v", errUnreached, l, err)
 	}
 	_ = s.CloseWrite()
 	rb, err := readFrame(s, "leader's reply")
 	if err != nil {
 		// Sent, and perhaps committed: the outcome is not known here.
-		return membership.ChangeResult{}, fmt.Errorf("coord: leader %s: %v: %w", l, err, ErrUncertain)
+		return none, 0, fmt.Errorf("coord: leader %s: %v: %w", l, err, ErrUncertain)
 	}
 	r, err := decodeReply(rb)
 	if err != nil {
-		return membership.ChangeResult{}, err
+		return none, 0, err
 	}
 	switch {
 	case r.NotLeader:
-		return membership.ChangeResult{}, raft.ErrNotLeader
+		return none, 0, raft.ErrNotLeader
 	case r.Refusal != "":
-		return membership.ChangeResult{}, membership.Refusal(r.Refusal)
+		return none, r.Index, membership.Refusal(r.Refusal)
 	case r.NoQuorum:
-		return membership.ChangeResult{}, fmt.Errorf("coord: leader %s: %s: %w", l, r.Error, ErrNoQuorum)
+		return none, 0, fmt.Errorf("coord: leader %s: %s: %w", l, r.Error, ErrNoQuorum)
 	case r.Uncertain:
-		return membership.ChangeResult{}, fmt.Errorf("coord: leader %s: %s: %w", l, r.Error, ErrUncertain)
+		return none, 0, fmt.Errorf("coord: leader %s: %s: %w", l, r.Error, ErrUncertain)
 	case r.Error != "":
-		return membership.ChangeResult{}, fmt.Errorf("coord: leader %s: %s", l, r.Error)
+		return none, 0, fmt.Errorf("coord: leader %s: %s", l, r.Error)
 	}
-	return *r.Result, nil
+	return *r.Result, r.Index, nil
 }
 
 // serveProposal is the leader's side of ProtocolPropose.
@@ -279,7 +326,7 @@ func (g *Group) serveProposal(s network.Stream) {
 			if g.raft.State() != raft.Leader {
 				err = raft.ErrNotLeader
 			} else {
-				res, err = g.lead(ctx, cmd, b)
+				res, rep.Index, err = g.lead(ctx, cmd, b)
 			}
 			cancel()
 			if err == nil {

@@ -154,7 +154,10 @@ func OpenBootstrap(cfg BootstrapConfig) (*Bootstrap, error) {
 	if cfg.MaxPerAddress < 0 {
 		return nil, fmt.Errorf("membership: BootstrapConfig.MaxPerAddress %d is negative", cfg.MaxPerAddress)
 	}
-	reg.setMaxPerAddr(cfg.MaxPerAddress)
+	if cfg.Ledger == nil {
+		// A Ledger's registry takes its cap from the group's log.
+		reg.setMaxPerAddr(cfg.MaxPerAddress)
+	}
 	for _, c := range reg.NameConflicts() {
 		b.log.Warn("registry: two members share a name", "conflict", c)
 	}

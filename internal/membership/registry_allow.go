@@ -94,6 +94,25 @@ func (r *Registry) setMaxPerAddr(n int) {
 	r.policy.MaxPerAddr = n
 }
 
+// SetMaxPerAddress sets the cap on members admitted with shared invites
+// from one source address (0: none), counted over the members this
+// registry holds: a coordinator group's state machine sets it from its
+// log, so that every coordinator counts the whole group's admissions.
+func (r *Registry) SetMaxPerAddress(n int) error {
+	if n < 0 {
+		return fmt.Errorf("membership: cap per address %d is negative", n)
+	}
+	r.setMaxPerAddr(n)
+	return nil
+}
+
+// MaxPerAddress is the cap per source address in force (0: none).
+func (r *Registry) MaxPerAddress() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.policy.MaxPerAddr
+}
+
 // nameInUse says, as an error, that name is held by a member or reserved
 // by a revocation not lifted.
 func (r *Registry) nameInUse(name string) error {
