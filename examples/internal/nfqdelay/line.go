@@ -109,27 +109,30 @@ func (l *Line) Last() (id uint32, ok bool) {
 // Minimum and maximum sizes of the kernel's queue, in packets.
 const (
 	// DefaultMaxLen is the kernel's own default (NFQNL_QMAX_DEFAULT in
-	// net/netfilter/nfnetlink_queue.c), enough for most links.
+	// net/netfilter/nfnetlink_queue.c).
 	DefaultMaxLen = 1024
 	// UncappedMaxLen is for a link with no cap: a veth moves gigabytes a
 	// second, 10 ms of which are about 7,000 full frames.
 	UncappedMaxLen = 1 << 16
 	// frameBytes is the smallest data packet counted for a capped link, a
-	// full Ethernet frame; segment offload makes most packets larger.
+	// full Ethernet frame; segment offload makes many packets larger.
 	frameBytes = 1500
+	// starved is how long a releaser may not run, on a busy machine,
+	// before its queue overflows: the kernel keeps queueing meanwhile.
+	starved = 250 * time.Millisecond
 )
 
 // MaxLen is how many packets the kernel should queue for a node whose
 // incoming traffic is capped at rate bytes/s (0: none), each held for
-// hold: twice the full frames the rate brings in a hold (the data, and
-// as many acknowledgements of what the node sends), at least
-// DefaultMaxLen; UncappedMaxLen for no cap. When the queue is full the
-// kernel drops the next packet, as a full router queue does, and TCP backs
-// off.
+// hold: twice the full frames the rate brings in the hold and in starved
+// more (the data, and as many acknowledgements of what the node sends),
+// at least DefaultMaxLen; UncappedMaxLen for no cap. When the queue is
+// full the kernel drops the next packet, as a full router queue does, and
+// TCP backs off.
 func MaxLen(rate int64, hold time.Duration) uint32 {
 	if rate <= 0 {
 		return UncappedMaxLen
 	}
-	frames := float64(rate) * hold.Seconds() / frameBytes
+	frames := float64(rate) * (hold + starved).Seconds() / frameBytes
 	return uint32(min(max(2*frames+1, DefaultMaxLen), UncappedMaxLen))
 }

@@ -175,8 +175,9 @@ func TestMaxLen(t *testing.T) {
 		want uint32
 	}{
 		{"uncapped", 0, 10 * time.Millisecond, UncappedMaxLen},
-		{"S2's 8 MiB/s for 10 ms: 56 frames, the default is more", 8 * mib, 10 * time.Millisecond, DefaultMaxLen},
-		{"1 GiB/s for 10 ms: twice 7158 frames", 1024 * mib, 10 * time.Millisecond, 14317},
+		{"S2's 8 MiB/s for 10 ms and a starved 250 ms: twice 1454 frames, and one", 8 * mib, 10 * time.Millisecond, 2909},
+		{"1 MiB/s: 182 frames, the default is more", 1 * mib, 10 * time.Millisecond, DefaultMaxLen},
+		{"1 GiB/s is bounded", 1024 * mib, 10 * time.Millisecond, UncappedMaxLen},
 		{"a huge cap is bounded", 1 << 40, time.Second, UncappedMaxLen},
 	}
 	for _, tt := range tests {
