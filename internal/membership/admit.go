@@ -258,7 +258,7 @@ func (b *Bootstrap) issue(r IssueRequest) (*MemberCert, error) {
 		return nil, fmt.Errorf("%w: serial: %w", errIssue, err)
 	}
 	r.Serial = serial
-	mc, err := b.ca.Issue(r)
+	mc, err := b.CA().Issue(r)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", errIssue, err)
 	}

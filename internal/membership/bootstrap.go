@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/libp2p/go-libp2p/core/host"
@@ -82,7 +83,7 @@ type BootstrapConfig struct {
 // use.
 type Bootstrap struct {
 	cfg BootstrapConfig
-	ca  *CA
+	ca  atomic.Pointer[CA] // the root, or a coordinator's CA (SetCA swaps it)
 	reg *Registry
 	w   registryWriter // reg, or cfg.Ledger
 	log *slog.Logger
@@ -140,9 +141,10 @@ func OpenBootstrap(cfg BootstrapConfig) (*Bootstrap, error) {
 	// A burst of a quarter second's admissions starts at once; the rest
 	// of a class that arrives together waits its turn.
 	burst := max(int(cfg.TotalRate)/4, 1)
-	b := &Bootstrap{cfg: cfg, ca: ca, reg: reg, w: w, log: cfg.Log, limiters: map[peer.ID]*rate.Limiter{},
+	b := &Bootstrap{cfg: cfg, reg: reg, w: w, log: cfg.Log, limiters: map[peer.ID]*rate.Limiter{},
 		queue: newAdmitQueue(cfg.TotalRate, burst, cfg.QueueWait), done: make(chan struct{}),
 		failures: newFailures(cfg.FailRate, cfg.FailBurst)}
+	b.ca.Store(ca)
 	if b.log == nil {
 		b.log = slog.New(slog.DiscardHandler)
 	}
@@ -170,7 +172,7 @@ func OpenBootstrap(cfg BootstrapConfig) (*Bootstrap, error) {
 }
 
 // CA is the network's certificate authority.
-func (b *Bootstrap) CA() *CA { return b.ca }
+func (b *Bootstrap) CA() *CA { return b.ca.Load() }
 
 // Registry is the bootstrap's durable member and token registry.
 func (b *Bootstrap) Registry() *Registry { return b.reg }
@@ -189,7 +191,7 @@ func (b *Bootstrap) SelfCert(self peer.ID, name string, role Role) ([]byte, erro
 	now := b.cfg.Now()
 	path := filepath.Join(b.cfg.Dir, memberCertFile)
 	if der, err := readPEM(path, "CERTIFICATE"); err == nil {
-		v, _ := NewVerifier(b.ca.CertDER(), nil)
+		v, _ := NewVerifier(b.CA().CertDER(), nil)
 		if mc, err := v.Verify(der, self, now); err == nil && mc.Name == name && mc.Role == role &&
 			mc.NotAfter.Sub(now) > b.cfg.CertTTL/2 {
 			return der, nil
@@ -213,8 +215,8 @@ func (b *Bootstrap) SelfCert(self peer.ID, name string, role Role) ([]byte, erro
 // admitted newcomers become members there at once, and revocations are
 // applied and spread through it.
 func (b *Bootstrap) Attach(h host.Host, m *Membership) error {
-	if m.verify.NetworkID() != b.ca.NetworkID() {
-		return fmt.Errorf("membership: Membership is for network %.16s…, bootstrap for %.16s…: %w", m.verify.NetworkID(), b.ca.NetworkID(), ErrWrongCA)
+	if m.verify.NetworkID() != b.CA().NetworkID() {
+		return fmt.Errorf("membership: Membership is for network %.16s…, bootstrap for %.16s…: %w", m.verify.NetworkID(), b.CA().NetworkID(), ErrWrongCA)
 	}
 	b.mu.Lock()
 	b.h, b.m = h, m
@@ -322,6 +324,6 @@ func (b *Bootstrap) NewInvite(o InviteOptions) (Invite, error) {
 	if err := b.w.AddToken(t); err != nil {
 		return Invite{}, err
 	}
-	return Invite{Bootstrap: peer.AddrInfo{ID: h.ID(), Addrs: o.Addrs}, CAFingerprint: b.ca.Fingerprint(), Coordinators: inviteCoords(o.Coordinators, h.ID()),
+	return Invite{Bootstrap: peer.AddrInfo{ID: h.ID(), Addrs: o.Addrs}, CAFingerprint: b.CA().Fingerprint(), Coordinators: inviteCoords(o.Coordinators, h.ID()),
 		TokenID: id, Secret: secret, Expires: exp}, nil
 }

@@ -99,11 +99,12 @@ func (w ledgerWriter) cancelToken(id string, now time.Time) (TokenRecord, error)
 // this session, that it holds the network's root key, or a coordinator's
 // key and the root's certificate for it.
 func (b *Bootstrap) challenge(nonce [32]byte, self, p peer.ID) serverMsg {
-	ch := serverMsg{Kind: kindChallenge, CA: b.ca.CertDER(), Nonce: nonce}
-	if cc := b.ca.Coordinator(); cc != nil {
+	ca := b.CA()
+	ch := serverMsg{Kind: kindChallenge, CA: ca.CertDER(), Nonce: nonce}
+	if cc := ca.Coordinator(); cc != nil {
 		ch.Kind, ch.Coord = kindCoordChallenge, cc
 	}
-	copy(ch.Sig[:], b.ca.sign(transcript("sig", nonce, self, p)))
+	copy(ch.Sig[:], ca.sign(transcript("sig", nonce, self, p)))
 	return ch
 }
 

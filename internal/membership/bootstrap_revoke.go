@@ -84,7 +84,7 @@ func (b *Bootstrap) CancelInvite(tokenID string) error {
 // which drops the peers in drop and spreads it. The caller holds b.crlMu,
 // so CRLs are signed and applied in the order of their numbers.
 func (b *Bootstrap) publishCRL(n int64, drop []peer.ID) error {
-	der, err := b.ca.CreateCRL(n, b.reg.Revoked(), b.cfg.Now())
+	der, err := b.CA().CreateCRL(n, b.reg.Revoked(), b.cfg.Now())
 	if err != nil {
 		return err
 	}

@@ -93,6 +93,10 @@ func (c *CA) Issue(r IssueRequest) (*MemberCert, error) {
 	tmpl.ExtKeyUsage = []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth, x509.ExtKeyUsageServerAuth}
 	tmpl.URIs = []*url.URL{sanURI(c.NetworkID(), r.Peer)}
 	parent := c.cert
+	if c.issuer != nil && !r.Now.Before(c.issuer.NotAfter) {
+		return nil, fmt.Errorf("membership: the coordinator certificate of %q ended at %s: it signs no certificate until the network's root renews it: %w",
+			c.issuer.Subject.CommonName, stamp(c.issuer.NotAfter), ErrExpired)
+	}
 	if c.issuer != nil { // a coordinator's: it carries the coordinator's certificate
 		// and ends with it, since it is void once that has: the member
 		// renews in time.

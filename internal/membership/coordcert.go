@@ -181,6 +181,10 @@ func (c *CA) Coordinator() []byte {
 	return c.issuer.Raw
 }
 
+// IssuedBy is the coordinator certificate (DER) under which a coordinator
+// signed m, or nil if the root did.
+func (m *MemberCert) IssuedBy() []byte { return issuedBy(m.x509) }
+
 // issuedBy is the coordinator certificate a member certificate carries,
 // or nil if the root signed it.
 func issuedBy(c *x509.Certificate) []byte {

@@ -205,7 +205,8 @@ func TestCoordinatorChallenge(t *testing.T) {
 	newcomer := randomPeer(t)
 	var nonce [32]byte
 	challenge := func(by *CA, self peer.ID) serverMsg {
-		b := &Bootstrap{ca: by}
+		b := &Bootstrap{}
+		b.ca.Store(by)
 		return b.challenge(nonce, self, newcomer)
 	}
 	good := challenge(ca, cc.Peer)
