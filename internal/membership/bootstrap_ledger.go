@@ -73,9 +73,24 @@ func (w ledgerWriter) enroll(p peer.ID, name string, role Role, serial *big.Int,
 }
 
 func (w ledgerWriter) AddToken(t TokenRecord) error {
-	_, err := w.commit(Change{Op: OpAddToken, At: t.Created, Token: &t})
-	return err
+	if _, err := w.commit(Change{Op: OpAddToken, At: t.Created, Token: &t}); err != nil {
+		return err
+	}
+	// Committed by the leader; a follower applies it a heartbeat later.
+	// The invite is handed out once this coordinator has it too, so that
+	// a newcomer who uses it at once is not told the token is unknown
+	// here. (Past the wait it comes all the same.)
+	for end := time.Now().Add(tokenApplyWait); time.Now().Before(end); time.Sleep(10 * time.Millisecond) {
+		if _, ok := w.l.Registry().Token(t.ID); ok {
+			break
+		}
+	}
+	return nil
 }
+
+// tokenApplyWait bounds AddToken's wait for this coordinator to apply a
+// token the leader committed.
+const tokenApplyWait = 5 * time.Second
 
 func (w ledgerWriter) revoke(who string, cancelToken bool, now time.Time) (RevokedRecord, int64, error) {
 	r, err := w.commit(Change{Op: OpRevoke, At: now, Who: who, CancelToken: cancelToken})
