@@ -48,6 +48,11 @@ type Coordinator struct {
 	Peer  peer.ID   `json:"peer"`
 	Name  string    `json:"name"`
 	Since time.Time `json:"since"`
+	// Serial (hex) and NotAfter are those of the coordinator certificate
+	// the root signs with the appointment, or with its renewal, which is
+	// an appointment again (appoint_cert.go); absent in older entries.
+	Serial   string    `json:"serial,omitempty"`
+	NotAfter time.Time `json:"not_after,omitzero"`
 }
 
 // command is one entry of the group's log.
@@ -132,6 +137,9 @@ func decodeCommand(b []byte) (command, error) {
 		}
 		if len(c.Coordinator.Name) > 64 {
 			return command{}, fmt.Errorf("coord: coordinator name of %d bytes (limit 64): %w", len(c.Coordinator.Name), ErrMalformed)
+		}
+		if err := c.Coordinator.checkSerial(); err != nil {
+			return command{}, err
 		}
 	default:
 		return command{}, fmt.Errorf("coord: command %.40q is not change, appoint, dismiss, allow_names, allow_name, max_per_address or import: %w", c.Op, ErrMalformed)
