@@ -117,6 +117,13 @@ type Config struct {
 	// registry with the other coordinators, so joins go on while a
 	// majority of them is up.
 	Coordinator bool
+	// RootKeyFile, on a bootstrap whose root key was taken offline
+	// (Swarm.ExportRootKey), is the file that holds it, brought back for
+	// this run: the node signs with the root again — appoints coordinators,
+	// renews their certificates — without copying the key into DataDir.
+	// Empty: the key in DataDir, or, once it went offline, none (the node
+	// admits under its own coordinator certificate).
+	RootKeyFile string
 	// UploadLimit and DownloadLimit cap piece payload in bytes per second,
 	// across all shares and peers of the node. 0 means no cap.
 	UploadLimit, DownloadLimit int64
@@ -163,6 +170,9 @@ type Config struct {
 
 	// now is the node's clock; nil means time.Now. Tests set it.
 	now func() time.Time
+	// coordTTL is the lifetime of the coordinator certificates the root
+	// signs; 0 means membership.DefaultCoordinatorTTL. Tests shorten it.
+	coordTTL time.Duration
 }
 
 // clock is the node's clock.
@@ -197,6 +207,8 @@ func (c Config) Validate() error {
 		return errors.New("p2pshare: Config.Coordinator and Config.NewNetwork are both set: a new network's bootstrap is its first coordinator already (Config.Coordinators starts its group)")
 	case c.Coordinators != nil && c.Approve != nil:
 		return errors.New("p2pshare: Config.Coordinators with Config.Approve: a coordinator group does not share the teacher's approval yet, so a coordinator would admit whom the bootstrap refuses")
+	case c.RootKeyFile != "" && (c.Invite != "" || c.Coordinator):
+		return errors.New("p2pshare: Config.RootKeyFile with Config.Invite or Config.Coordinator: the root key belongs to the network's bootstrap, not to a member")
 	case c.Coordinators != nil && c.Invite != "":
 		return errors.New("p2pshare: Config.Coordinators and Config.Invite are both set: the bootstrap appoints coordinators, and a member asks to be one (Config.Coordinator)")
 	case c.NewNetwork && len(c.BootstrapPeers) > 0:

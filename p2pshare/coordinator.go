@@ -200,8 +200,8 @@ func (n *memberNet) serveAppoint(h host.Host) network.StreamHandler {
 			return
 		}
 		switch {
-		case n.boot.CA().Coordinator() != nil:
-			_ = writeAppoint(s, appointMsg{Refusal: "this coordinator is not the network's root: ask the bootstrap"})
+		case !n.boot.CA().IsRoot():
+			_ = writeAppoint(s, appointMsg{Refusal: n.rootAbsent()})
 			return
 		case !n.appoint.allowed(mc.Name):
 			_ = writeAppoint(s, appointMsg{Refusal: fmt.Sprintf("%q is not named a coordinator: the teacher types \"appoint %s\" at the bootstrap", mc.Name, mc.Name)})
@@ -229,12 +229,10 @@ func (n *memberNet) serveAppoint(h host.Host) network.StreamHandler {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		var reply appointMsg
-		if err := n.group.Appoint(ctx, p, mc.Name); err != nil {
-			reply.Refusal = "the group could not appoint it: " + err.Error()
-		} else if cc, err := n.boot.CA().IssueCoordinator(membership.IssueRequest{Peer: p, Name: mc.Name, Now: time.Now()}); err != nil {
-			reply.Refusal = "the root could not sign its coordinator certificate: " + err.Error()
+		if der, err := n.signCoordinator(ctx, p, mc.Name, time.Now()); err != nil {
+			reply.Refusal = err.Error()
 		} else {
-			reply.Cert = cc.DER
+			reply.Cert = der
 		}
 		_ = writeAppoint(s, reply)
 	}
@@ -243,7 +241,7 @@ func (n *memberNet) serveAppoint(h host.Host) network.StreamHandler {
 // becomeCoordinator makes this member one of the group: from the kept
 // coordinator certificate and log, or by asking its bootstrap.
 func (s *Swarm) becomeCoordinator(ctx context.Context) error {
-	netDir := filepath.Join(s.cfg.DataDir, networkDirName)
+	netDir := s.net.root.netDir // DataDir's, or the temporary one of a node without
 	certPath := filepath.Join(netDir, coordCertName)
 	var known []appointPeer
 	var cert []byte
@@ -323,6 +321,7 @@ func (s *Swarm) becomeCoordinator(ctx context.Context) error {
 	}
 	s.net.boot = b
 	s.net.syncCRL.Store(b)
+	s.h.SetStreamHandler(protocolRenewCoord, s.net.m.GuardHandler(s.net.serveRenewCoord))
 	go s.net.applied(coord.Applied{}) // revocations committed before it could sign
 	if n := len(g.Voters()); n > 0 && n%2 == 0 {
 		s.log.Warn("the coordinator group has an even number of coordinators: two cannot outvote the loss of one, so it rides out no more failures than one fewer would", "coordinators", n)

@@ -65,6 +65,7 @@ type memberNet struct {
 	appoint   *appointer                           // on a bootstrap with a group: who may become a coordinator
 	syncCRL   atomic.Pointer[membership.Bootstrap] // the admissions that follow the group's revocations
 	caDER     []byte
+	root      rootState // the network's root key, and the coordinator certificates it signs (rootkey.go)
 }
 
 // Files in DataDir.
@@ -100,6 +101,7 @@ func openNetwork(ctx context.Context, cfg *Config, key crypto.PrivKey, log *slog
 		name = defaultNodeName + "-" + self.String()[len(self.String())-8:]
 	}
 	netDir, memDir := filepath.Join(dir, networkDirName), filepath.Join(dir, memberDirName)
+	n.root.netDir, n.root.ttl = netDir, cfg.coordTTL
 	var inv *membership.Invite
 	if cfg.Invite != "" {
 		i, err := parseInvite(cfg.Invite, cfg.clock())
@@ -111,13 +113,17 @@ func openNetwork(ctx context.Context, cfg *Config, key crypto.PrivKey, log *slog
 	var creds membership.Credentials
 	switch {
 	case startsAsBootstrap(cfg):
+		ca, err := bootstrapCA(cfg, netDir, key)
+		if err != nil {
+			return nil, err
+		}
 		ledger, err := openGroup(cfg, h, netDir, name, n)
 		if err != nil {
 			return nil, err
 		}
 		bc := membership.BootstrapConfig{
 			Dir: netDir, AllowNames: cfg.AllowNames, MaxPerAddress: cfg.MaxPerAddress, Approve: approver(cfg.Approve), Log: log, Now: cfg.now,
-			Ledger: ledger,
+			Ledger: ledger, CA: ca,
 		}
 		if ledger != nil {
 			bc.AllowNames, bc.MaxPerAddress = nil, 0 // in the group's log (coordinator_policy.go)
@@ -301,6 +307,7 @@ func (n *memberNet) attach(h host.Host) error {
 	}
 	if n.appoint != nil {
 		h.SetStreamHandler(protocolAppoint, n.m.GuardHandler(n.serveAppoint(h)))
+		h.SetStreamHandler(protocolRenewCoord, n.m.GuardHandler(n.serveRenewCoord))
 	}
 	return nil
 }
@@ -329,7 +336,7 @@ func startsAsBootstrap(cfg *Config) bool {
 	if dir == "" {
 		return cfg.NewNetwork
 	}
-	return exists(filepath.Join(dir, networkDirName, "ca.key")) ||
+	return exists(filepath.Join(dir, networkDirName, "ca.key")) || offlineRoot(dir) ||
 		(cfg.NewNetwork && !exists(filepath.Join(dir, memberDirName, "member.crt")))
 }
 
@@ -418,7 +425,7 @@ const renewBefore = 10 * 24 * time.Hour
 // is logged, not fatal: the old certificate serves until it expires.
 func (s *Swarm) renewIfDue(ctx context.Context) {
 	own := s.net.m.Own()
-	if s.net.boot != nil || own == nil || own.NotAfter.Sub(s.cfg.clock()) > renewBefore {
+	if s.net.boot != nil || own == nil || !memberRenewDue(own, s.cfg.clock()) {
 		return
 	}
 	cur := membership.Credentials{CA: s.net.caDER, Cert: own.DER, CRL: s.net.m.CRL()}
@@ -441,14 +448,19 @@ func (s *Swarm) renewIfDue(ctx context.Context) {
 	}
 }
 
-// renewLoop checks twice a day whether the certificate is due for renewal,
-// and whether the revocation list is current (keepCRLCurrent).
+// renewLoop checks twice a day (memberRenewCheck) whether the certificate
+// is due for renewal, and whether the revocation list is current
+// (keepCRLCurrent).
 func (s *Swarm) renewLoop() {
-	t := time.NewTicker(12 * time.Hour)
-	defer t.Stop()
 	for {
+		every := 12 * time.Hour
+		if own := s.net.m.Own(); own != nil {
+			every = memberRenewCheck(certLife(own))
+		}
+		t := time.NewTimer(every)
 		select {
 		case <-s.ctx.Done():
+			t.Stop()
 			return
 		case <-t.C:
 			s.renewIfDue(s.ctx)

@@ -208,6 +208,7 @@ func New(ctx context.Context, cfg Config) (*Swarm, error) {
 			return nil, err
 		}
 	}
+	s.startCoordRenewal()
 	s.startDirectory()
 	s.startMessages()
 	s.class = startClassStatus(s)
