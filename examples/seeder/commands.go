@@ -20,7 +20,7 @@ type teacher struct {
 	pending   *approvals // nil without -approve
 }
 
-const help = "revoke NAME [cancel-invite], lift NAME, invite [USES [TTL]], invite NAME [TTL], invite cancel INVITE, allow NAME, allow reload, pending, approve NAME|all, deny NAME [REASON], appoint NAME"
+const help = "revoke NAME [cancel-invite], lift NAME, invite [USES [TTL]], invite NAME [TTL], invite cancel INVITE, allow NAME, allow reload, pending, approve NAME|all, deny NAME [REASON], appoint NAME, root export FILE"
 
 // commands reads the bootstrap's console: one command a line on stdin (see
 // the package comment).
@@ -59,6 +59,12 @@ func (t *teacher) members(f []string, out io.Writer) bool {
 			return true
 		}
 		fmt.Fprintf(out, "seeder: %s becomes a coordinator when it asks (seeder -invite … -coordinator)\n", f[1])
+	case f[0] == "root" && len(f) == 3 && f[1] == "export":
+		if err := sw.ExportRootKey(f[2]); err != nil {
+			fmt.Fprintf(out, "seeder: root export: %s\n", console.Line(err))
+			return true
+		}
+		fmt.Fprintf(out, "seeder: the root key is in %s and no longer in the data folder: keep it offline, and start the bootstrap with -root-key %s before the coordinator certificates end (in 7 days) to renew them\n", f[2], f[2])
 	case f[0] == "lift" && len(f) == 2:
 		if err := sw.Lift(f[1]); err != nil {
 			fmt.Fprintf(out, "seeder: lift %s: %s\n", f[1], console.Line(err))

@@ -3,7 +3,7 @@
 //
 //	seeder -file PATH [-listen MULTIADDR] [-invite STRING|@FILE] [-invite-uses N]
 //	       [-invite-ttl DURATION] [-allow-names FILE] [-approve] [-max-per-address N]
-//	       [-coordinators NAMES | -coordinator]
+//	       [-coordinators NAMES [-root-key FILE] | -coordinator]
 //	       [-up RATE] [-budget COPIES] [-data DIR]
 //	       [-http ADDR [-http-remote]] [-metrics ADDR [-metrics-remote]] [-log-level debug|info|warn|error]
 //
@@ -46,6 +46,15 @@
 // coordinator given with -bootstrap. A group of two rides out no more
 // failures than one: use three or five.
 //
+// The root key can then go offline: "root export FILE" on the
+// bootstrap's stdin writes it to FILE (move it to a USB stick) and removes
+// it from -data. The bootstrap admits under a coordinator certificate of
+// its own from then on, as the others do, across restarts too.
+// Coordinator certificates last 7 days and are renewed by the root: start
+// the bootstrap with -root-key FILE for a while before they end (each
+// coordinator logs the date); without it, a coordinator whose certificate
+// has ended stops admitting.
+//
 // With -http the bootstrap serves the teacher's page: the class's progress
 // live in a browser (http://ADDR/), and the same as JSON (/status.json).
 // The page answers this machine only, and ADDR must be a loopback address
@@ -71,6 +80,7 @@
 //	approve NAME|all                      admit the waiting join of NAME, or all of them
 //	deny NAME [REASON]                    refuse the waiting join of NAME, telling it REASON
 //	appoint NAME                          let member NAME become a coordinator when it asks (-coordinators)
+//	root export FILE                      write the root key to FILE and remove it from -data (-coordinators)
 //
 // The node keeps its identity — as the bootstrap, the network's CA and
 // members too — in a data folder, so that running the same command again
@@ -117,7 +127,7 @@ import (
 	"github.com/p2pshare/p2pshare/p2pshare"
 )
 
-const usage = "usage: seeder -file PATH [-listen MULTIADDR] [-invite STRING|@FILE] [-invite-uses N] [-invite-ttl DURATION] [-allow-names FILE] [-approve] [-max-per-address N] [-coordinators NAMES | -coordinator] [-up RATE] [-budget COPIES] [-data DIR] [-http ADDR [-http-remote]] [-metrics ADDR [-metrics-remote]] [-log-level LEVEL]"
+const usage = "usage: seeder -file PATH [-listen MULTIADDR] [-invite STRING|@FILE] [-invite-uses N] [-invite-ttl DURATION] [-allow-names FILE] [-approve] [-max-per-address N] [-coordinators NAMES [-root-key FILE] | -coordinator] [-up RATE] [-budget COPIES] [-data DIR] [-http ADDR [-http-remote]] [-metrics ADDR [-metrics-remote]] [-log-level LEVEL]"
 
 type options struct {
 	file, data    string
@@ -138,6 +148,7 @@ type options struct {
 	maxPerAddr    int
 	coordinators  flagx.Strings // as bootstrap: the names it appoints coordinators
 	coordinator   bool          // as member: ask to be appointed one
+	rootKey       string        // as bootstrap: the root key brought back from offline
 }
 
 func main() {
@@ -161,6 +172,7 @@ func run(ctx context.Context, args []string, stdout io.Writer, stderr *os.File) 
 	fs.IntVar(&o.maxPerAddr, "max-per-address", 0, "as bootstrap: admit at most `N` members from one address with the class invite (0: no cap; a class behind one NAT is one address)")
 	fs.Var(&o.coordinators, "coordinators", "as bootstrap: keep the registry in a coordinator group, and appoint the members of these `names` (comma-separated; \"appoint NAME\" on stdin adds one) when they ask with -coordinator")
 	fs.BoolVar(&o.coordinator, "coordinator", false, "with -invite: ask the bootstrap to appoint this seeder a co-coordinator, which admits newcomers and keeps the registry with the others")
+	fs.StringVar(&o.rootKey, "root-key", "", "as bootstrap whose root key went offline (\"root export FILE\"): sign with the key in `file` for this run, to appoint coordinators and renew their certificates; it is not copied into -data")
 	fs.DurationVar(&o.inviteTTL, "invite-ttl", 24*time.Hour, "as bootstrap: how long the printed invite stays valid")
 	fs.StringVar(&o.name, "name", "", "member `name` this node goes by: asked for when joining with -invite, or the bootstrap's own (the class page shows it)")
 	fs.Var(&o.bootstrap, "bootstrap", "further members to reach the network through, a `multiaddr` ending in /p2p/<peer ID>; repeat or comma-separate")
@@ -269,6 +281,7 @@ func seed(ctx context.Context, o options, stdout io.Writer, stderr *os.File) err
 		MaxPerAddress:  o.maxPerAddr,
 		Coordinators:   coordinatorNames(o.coordinators),
 		Coordinator:    o.coordinator,
+		RootKeyFile:    o.rootKey,
 	})
 	if err != nil {
 		return err
