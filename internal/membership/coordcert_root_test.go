@@ -87,3 +87,33 @@ func TestCoordinatorSignsNothingOnceEnded(t *testing.T) {
 }
 
 func exists(p string) bool { _, err := os.Stat(p); return err == nil }
+
+// FuzzReadRootKey: a root key file brought back from a USB stick is read
+// as an Ed25519 key or refused, never misread.
+func FuzzReadRootKey(f *testing.F) {
+	ca, err := LoadOrCreateCA(f.TempDir(), time.Now())
+	if err != nil {
+		f.Fatal(err)
+	}
+	good := filepath.Join(f.TempDir(), "root.key")
+	if err := ca.ExportKey(good); err != nil {
+		f.Fatal(err)
+	}
+	b, err := os.ReadFile(good)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(b)
+	f.Add([]byte("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n"))
+	dir := f.TempDir()
+	f.Fuzz(func(t *testing.T, in []byte) {
+		p := filepath.Join(dir, "k")
+		if err := os.WriteFile(p, in, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		k, err := readRootKey(p)
+		if err == nil && len(k) != 64 {
+			t.Fatalf("a key of %d bytes read as Ed25519", len(k))
+		}
+	})
+}
