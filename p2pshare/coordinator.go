@@ -416,6 +416,9 @@ func (s *Swarm) coordinatorContacts() []peer.AddrInfo {
 // lift committed through another one means a new CRL here too. It runs
 // inside the group's state machine, so the signing goes on apart.
 func (n *memberNet) applied(a coord.Applied) {
+	if a.Err == nil && a.Coordinator != nil && a.Coordinator.Serial != "" {
+		n.root.signed() // the root signs now: renew this one's too, if it is old
+	}
 	if c := a.Change; a.Err != nil || a.Coordinator != nil || (c != nil && c.Op != membership.OpRevoke && c.Op != membership.OpLift) {
 		return
 	}

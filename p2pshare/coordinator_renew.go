@@ -50,6 +50,15 @@ func coordRenewAt(notBefore, notAfter time.Time, u float64) time.Time {
 	return issued.Add(life*2/3 + time.Duration((u-0.5)*float64(life)/6))
 }
 
+// coordRenewEarly reports whether a coordinator certificate valid from
+// notBefore (back-dated) to notAfter is old enough at now to be renewed
+// ahead of time, when the root is seen signing: a third into its life.
+// The root, offline most of the week, may be back for a moment only.
+func coordRenewEarly(notBefore, notAfter, now time.Time) bool {
+	issued := notBefore.Add(membership.ClockSkew)
+	return !now.Before(issued.Add(notAfter.Sub(issued) / 3))
+}
+
 // coordRetryAfter is how long a coordinator waits to try a renewal again
 // that failed, with left until its certificate ends: an eighth of that,
 // between a second and an hour; an hour once it has ended.
@@ -89,9 +98,14 @@ func memberRenewCheck(life time.Duration) time.Duration {
 }
 
 // startCoordRenewal starts the loop that renews this node's coordinator
-// certificate, once, if it admits under one.
+// certificate, once, if it admits under one; on a bootstrap started with
+// its offline root key brought back, it renews the bootstrap's own.
 func (s *Swarm) startCoordRenewal() {
 	b := s.net.boot
+	if b != nil && b.CA().IsRoot() && s.net.group != nil && offlineRoot(filepath.Dir(s.net.root.netDir)) {
+		go s.refreshOwnCoordCert()
+		return
+	}
 	if b == nil || b.CA().IsRoot() || s.net.group == nil || !s.net.root.renewing.CompareAndSwap(false, true) {
 		return
 	}
@@ -121,6 +135,11 @@ func (s *Swarm) coordRenewLoop() {
 			t.Stop()
 			return
 		case <-t.C:
+		case <-s.net.root.kick:
+			t.Stop()
+			if !coordRenewEarly(cc.NotBefore, cc.NotAfter, time.Now()) {
+				continue
+			}
 		}
 		err = s.renewCoordinator(s.ctx)
 		failed = err != nil

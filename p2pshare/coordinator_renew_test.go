@@ -171,6 +171,14 @@ func TestCoordRenewAt(t *testing.T) {
 			t.Errorf("u=%v: renews at %v, want %v", tc.u, got, tc.want)
 		}
 	}
+	for _, tc := range []struct {
+		at    time.Duration
+		early bool
+	}{{0, false}, {47 * time.Hour, false}, {48 * time.Hour, true}, {5 * 24 * time.Hour, true}} {
+		if got := coordRenewEarly(nb, na, issued.Add(tc.at)); got != tc.early {
+			t.Errorf("%v into a certificate of 6 days: renewed early when the root is back %v, want %v", tc.at, got, tc.early)
+		}
+	}
 	for _, tc := range []struct{ left, want time.Duration }{
 		{48 * time.Hour, time.Hour}, {4 * time.Second, time.Second}, {40 * time.Second, 5 * time.Second}, {-time.Minute, time.Hour},
 	} {
@@ -334,6 +342,12 @@ func TestRootKeyOfflineAdmissionsGoOn(t *testing.T) {
 	if coordCert(t, a3) != nil {
 		t.Fatal("A started with its root key does not sign with it")
 	}
+	// It renews its own coordinator certificate, to admit under when it
+	// runs without the key again.
+	waitUntil(t, time.Minute, "A to renew its own coordinator certificate with the key back", func() bool {
+		der, err := os.ReadFile(filepath.Join(aDir, networkDirName, coordCertName))
+		return err == nil && !bytes.Equal(der, aCert.DER)
+	})
 	if err := renewErr(b); err != nil {
 		t.Fatalf("B's renewal with the root key back: %v", err)
 	}

@@ -101,7 +101,7 @@ func openNetwork(ctx context.Context, cfg *Config, key crypto.PrivKey, log *slog
 		name = defaultNodeName + "-" + self.String()[len(self.String())-8:]
 	}
 	netDir, memDir := filepath.Join(dir, networkDirName), filepath.Join(dir, memberDirName)
-	n.root.netDir, n.root.ttl = netDir, cfg.coordTTL
+	n.root.netDir, n.root.ttl, n.root.kick = netDir, cfg.coordTTL, make(chan struct{}, 1)
 	var inv *membership.Invite
 	if cfg.Invite != "" {
 		i, err := parseInvite(cfg.Invite, cfg.clock())

@@ -36,6 +36,18 @@ type rootState struct {
 	// renewing is set once the loop that renews this coordinator's
 	// certificate runs.
 	renewing atomic.Bool
+	// kick tells that loop the root has just signed a coordinator
+	// certificate, so it is back (signed).
+	kick chan struct{}
+}
+
+// signed tells this node's renewal loop that the root has just signed a
+// coordinator certificate (the group's log has the appointment).
+func (r *rootState) signed() {
+	select {
+	case r.kick <- struct{}{}:
+	default:
+	}
 }
 
 // coordTTL is the lifetime of the coordinator certificates the root signs.
@@ -100,6 +112,34 @@ func (n *memberNet) rootAbsent() string {
 		return "the network's root key is offline at the bootstrap (" + note + ")"
 	}
 	return "this coordinator does not hold the network's root key: the bootstrap does"
+}
+
+// refreshOwnCoordCert, on a bootstrap started with its offline root key
+// brought back (Config.RootKeyFile), signs the bootstrap a fresh
+// coordinator certificate, to admit under when it runs without the key
+// again. Its appointment in the group's log tells the coordinators that
+// the root is back: those whose certificates are a third through renew
+// them now.
+func (s *Swarm) refreshOwnCoordCert() {
+	n := s.net
+	ctx, cancel := context.WithTimeout(s.ctx, time.Minute)
+	defer cancel()
+	der, err := func() ([]byte, error) {
+		name := n.logged(s.h.ID())
+		if name == "" {
+			return nil, fmt.Errorf("this node (%s) is not a coordinator in its group's log", s.h.ID())
+		}
+		return n.signCoordinator(ctx, s.h.ID(), name, time.Now())
+	}()
+	if err == nil {
+		err = membership.SaveCoordinatorCert(filepath.Join(n.root.netDir, coordCertName), der)
+	}
+	if err != nil {
+		s.log.Warn("the root key is back for this run, but the bootstrap's own coordinator certificate was not renewed: started again without the key, it admits until the old one ends", "err", err)
+		return
+	}
+	cc, _ := membership.ParseCoordinatorCert(der)
+	s.log.Info("the root key is back for this run: coordinator certificates are renewed", "own ends", stamp(cc.NotAfter))
 }
 
 // ExportRootKey writes the network's root key to path — a file the teacher

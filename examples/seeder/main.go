@@ -50,10 +50,11 @@
 // bootstrap's stdin writes it to FILE (move it to a USB stick) and removes
 // it from -data. The bootstrap admits under a coordinator certificate of
 // its own from then on, as the others do, across restarts too.
-// Coordinator certificates last 7 days and are renewed by the root: start
-// the bootstrap with -root-key FILE for a while before they end (each
-// coordinator logs the date); without it, a coordinator whose certificate
-// has ended stops admitting.
+// Coordinator certificates last 7 days and are renewed by the root: once
+// a week, from their third day on, start the bootstrap with -root-key FILE
+// for a few minutes, and the coordinators renew (each logs the date its
+// certificate ends while it cannot); a coordinator whose certificate has
+// ended stops admitting.
 //
 // With -http the bootstrap serves the teacher's page: the class's progress
 // live in a browser (http://ADDR/), and the same as JSON (/status.json).
