@@ -95,7 +95,11 @@ type Config struct {
 	// a refused newcomer sees. Meanwhile the newcomer is told that it waits
 	// for approval. ctx ends when the newcomer gives up (its JoinTimeout),
 	// after 2 minutes, or when the node closes; the join is refused then.
-	// Nil means every valid invite is enough.
+	// Nil means every valid invite is enough. With Coordinators, joins
+	// need approval at every coordinator, and Approve is asked about each
+	// whichever coordinator the newcomer reached; a co-coordinator
+	// (Coordinator) with Approve is asked too, and the first answer
+	// decides (internal/coord/approval.go says why).
 	Approve func(ctx context.Context, r JoinRequest) (bool, string)
 	// OnApprovalWait, on a newcomer, is called once if the bootstrap holds
 	// its join for the teacher's approval, with the bootstrap's words
@@ -205,8 +209,6 @@ func (c Config) Validate() error {
 		return errors.New("p2pshare: Config.NewNetwork and Config.Invite are both set: a node starts a new network or joins one with an invite, not both")
 	case c.Coordinator && c.NewNetwork:
 		return errors.New("p2pshare: Config.Coordinator and Config.NewNetwork are both set: a new network's bootstrap is its first coordinator already (Config.Coordinators starts its group)")
-	case c.Coordinators != nil && c.Approve != nil:
-		return errors.New("p2pshare: Config.Coordinators with Config.Approve: a coordinator group does not share the teacher's approval yet, so a coordinator would admit whom the bootstrap refuses")
 	case c.RootKeyFile != "" && (c.Invite != "" || c.Coordinator):
 		return errors.New("p2pshare: Config.RootKeyFile with Config.Invite or Config.Coordinator: the root key belongs to the network's bootstrap, not to a member")
 	case c.Coordinators != nil && c.Invite != "":

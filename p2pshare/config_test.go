@@ -1,7 +1,6 @@
 package p2pshare
 
 import (
-	"context"
 	crand "crypto/rand"
 	"strings"
 	"testing"
@@ -31,7 +30,6 @@ func TestConfigValidateOnLiteral(t *testing.T) {
 		{"new network with bootstrap peers", Config{NewNetwork: true, BootstrapPeers: []peer.AddrInfo{{ID: testPeer, Addrs: loopback()}}}, "Config.NewNetwork and Config.BootstrapPeers"},
 		{"a new network's bootstrap asking to be a coordinator", Config{NewNetwork: true, Coordinator: true}, "Config.Coordinator and Config.NewNetwork"},
 		{"a newcomer appointing coordinators", Config{Invite: "p2pshare://x", Coordinators: []string{"ta"}}, "Config.Coordinators and Config.Invite"},
-		{"coordinators and approval", Config{NewNetwork: true, Coordinators: []string{"ta"}, Approve: func(context.Context, JoinRequest) (bool, string) { return true, "" }}, "does not share the teacher's approval"},
 		{"negative join timeout", Config{JoinTimeout: -1}, "Config.JoinTimeout"},
 		{"negative cap per address", Config{MaxPerAddress: -1}, "Config.MaxPerAddress"},
 		{"look-alike allowed name", Config{AllowNames: []string{"s1234", "ſ1234"}}, "Config.AllowNames[1]: name \"ſ1234\": character 1"},

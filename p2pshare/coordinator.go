@@ -144,7 +144,7 @@ func openGroup(cfg *Config, h host.Host, netDir, name string, n *memberNet) (mem
 		return nil, err
 	}
 	g, err := coord.Open(coord.Config{Host: h, Dir: filepath.Join(netDir, coordDirName), Bootstrap: true, Name: name, Log: cfg.Logger,
-		Applied: n.applied, Import: imp})
+		Applied: n.applied, Import: imp, Approve: groupApprover(cfg)})
 	if err != nil {
 		return nil, fmt.Errorf("p2pshare: opening the coordinator group: %w", err)
 	}
@@ -278,7 +278,7 @@ func (s *Swarm) becomeCoordinator(ctx context.Context) error {
 		}
 	}
 	g, err := coord.Open(coord.Config{Host: s.h, Dir: filepath.Join(netDir, coordDirName), Name: s.cfg.Name, Known: ids, Log: s.log,
-		Applied: s.net.applied})
+		Applied: s.net.applied, Approve: groupApprover(&s.cfg)})
 	if err != nil {
 		return fmt.Errorf("p2pshare: opening the coordinator group: %w", err)
 	}
@@ -311,7 +311,8 @@ func (s *Swarm) becomeCoordinator(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("p2pshare: the coordinator certificate: %w", err)
 	}
-	b, err := membership.OpenBootstrap(membership.BootstrapConfig{Dir: netDir, CA: ca, Ledger: g, Log: s.log})
+	b, err := membership.OpenBootstrap(membership.BootstrapConfig{Dir: netDir, CA: ca, Ledger: g, Log: s.log,
+		Approve: groupAsk(g, s.cfg.Name), ApproveWhen: g.ApprovalRequired})
 	if err != nil {
 		return fmt.Errorf("p2pshare: starting admissions: %w", err)
 	}

@@ -168,3 +168,84 @@ func TestCoordinatorGroupImportsRegistry(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
+
+// TestCoordinatorGroupApproval: the teacher approves at the bootstrap A;
+// newcomers reach the co-coordinator B. The teacher's console is asked
+// about each, and its answer decides at B; a join the teacher leaves
+// open is decided by the TA at B, and the teacher's question is then
+// withdrawn.
+func TestCoordinatorGroupApproval(t *testing.T) {
+	dir := t.TempDir()
+	asked := make(chan string, 16)     // the names the teacher was asked about
+	withdrawn := make(chan string, 16) // the questions that ended unanswered
+	teacher := func(ctx context.Context, r JoinRequest) (bool, string) {
+		asked <- r.Name
+		switch r.Name {
+		case "ta", "s1":
+			return true, ""
+		case "s2":
+			return false, "not in my class"
+		}
+		<-ctx.Done() // the teacher is away: the TA answers
+		withdrawn <- r.Name
+		return false, ""
+	}
+	ta := func(ctx context.Context, r JoinRequest) (bool, string) {
+		if r.Name != "s3" {
+			<-ctx.Done() // the teacher answers these
+			return false, ""
+		}
+		return true, ""
+	}
+	a, err := New(context.Background(), Config{ListenAddrs: loopback(), NewNetwork: true, DataDir: filepath.Join(dir, "a"), Name: "teacher",
+		Coordinators: []string{"ta"}, Approve: teacher})
+	if err != nil {
+		t.Fatalf("a bootstrap with a coordinator group and approval: %v", err)
+	}
+	t.Cleanup(func() { a.Close() })
+	inv, err := a.Invite(InviteOptions{Name: "ta"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := New(context.Background(), Config{ListenAddrs: loopback(), Invite: inv, Name: "ta", Coordinator: true, DataDir: filepath.Join(dir, "b"),
+		JoinTimeout: 30 * time.Second, Approve: ta})
+	if err != nil {
+		t.Fatalf("ta, a co-coordinator: %v", err)
+	}
+	t.Cleanup(func() { b.Close() })
+	if got := recv(t, asked, "the teacher to be asked about ta"); got != "ta" {
+		t.Fatalf("the teacher was asked about %q, want ta", got)
+	}
+	invB, err := b.Invite(InviteOptions{Uses: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ name, want string }{
+		{"s1", ""},
+		{"s2", "not approved: not in my class (teacher)"},
+		{"s3", ""},
+	} {
+		_, err := newcomer(t, invB, tc.name)
+		if (tc.want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), tc.want)) {
+			t.Fatalf("%s at b: %v, want %q", tc.name, err, tc.want)
+		}
+		if got := recv(t, asked, "the teacher to be asked about "+tc.name); got != tc.name {
+			t.Fatalf("the teacher was asked about %q, want %s", got, tc.name)
+		}
+	}
+	if got := recv(t, withdrawn, "the teacher's question about s3 to be withdrawn"); got != "s3" {
+		t.Fatalf("the teacher's question about %q was withdrawn, want s3's, which the TA answered", got)
+	}
+}
+
+// recv waits for a value on ch, up to 30 seconds.
+func recv(t *testing.T, ch <-chan string, what string) string {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(30 * time.Second):
+		t.Fatalf("gave up waiting for %s", what)
+		return ""
+	}
+}

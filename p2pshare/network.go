@@ -125,8 +125,9 @@ func openNetwork(ctx context.Context, cfg *Config, key crypto.PrivKey, log *slog
 			Dir: netDir, AllowNames: cfg.AllowNames, MaxPerAddress: cfg.MaxPerAddress, Approve: approver(cfg.Approve), Log: log, Now: cfg.now,
 			Ledger: ledger, CA: ca,
 		}
-		if ledger != nil {
-			bc.AllowNames, bc.MaxPerAddress = nil, 0 // in the group's log (coordinator_policy.go)
+		if ledger != nil { // in the group's log (coordinator_policy.go)
+			bc.AllowNames, bc.MaxPerAddress = nil, 0
+			bc.Approve, bc.ApproveWhen = groupAsk(n.group, name), n.group.ApprovalRequired
 		}
 		n.boot, err = membership.OpenBootstrap(bc)
 		if err != nil {

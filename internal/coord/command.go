@@ -30,6 +30,11 @@ const (
 	// opImport: Registry, a lone bootstrap's registry, which becomes the
 	// group's; only as the log's first registry entry (policy.go).
 	opImport op = "import"
+
+	// The teacher's approval (approval.go): not registry state.
+	opApproval op = "approval" // Approval: whether joins need it
+	opAsk      op = "ask"      // Ask: a join held for approval
+	opAnswer   op = "answer"   // Answer: an approver's decision on an ask
 )
 
 // maxCommand bounds an encoded command; a registry change is far smaller.
@@ -64,6 +69,9 @@ type command struct {
 	Lift        bool               `json:"lift,omitempty"`
 	Max         int                `json:"max,omitempty"`
 	Registry    json.RawMessage    `json:"registry,omitempty"`
+	Approval    *bool              `json:"approval,omitempty"`
+	Ask         *Ask               `json:"ask,omitempty"`
+	Answer      *Answer            `json:"answer,omitempty"`
 }
 
 // limit is the most bytes an encoded command of op may take.
@@ -100,6 +108,9 @@ func decodeCommand(b []byte) (command, error) {
 		Lift        bool            `json:"lift"`
 		Max         int             `json:"max"`
 		Registry    json.RawMessage `json:"registry"`
+		Approval    *bool           `json:"approval"`
+		Ask         *Ask            `json:"ask"`
+		Answer      *Answer         `json:"answer"`
 	}
 	dj := json.NewDecoder(bytes.NewReader(b))
 	dj.DisallowUnknownFields()
@@ -113,13 +124,22 @@ func decodeCommand(b []byte) (command, error) {
 		return command{}, fmt.Errorf("coord: %.40s command of %d bytes (limit %d): %w", raw.Op, len(b), raw.Op.limit(), ErrMalformed)
 	}
 	c.Op, c.Coordinator = raw.Op, raw.Coordinator
+	approval := raw.Approval != nil || raw.Ask != nil || raw.Answer != nil
 	policy := raw.Names != nil || raw.Lift || raw.Max != 0 || len(raw.Registry) != 0
 	switch c.Op {
 	case opAllowNames, opAllowName, opMaxPerAddr, opImport:
+		if approval {
+			return command{}, fmt.Errorf("coord: %s command with an approval, ask or answer: %w", c.Op, ErrMalformed)
+		}
 		return decodePolicy(c.Op, raw.Change, raw.Coordinator, raw.Names, raw.Lift, raw.Max, raw.Registry)
+	case opApproval, opAsk, opAnswer:
+		if policy || len(raw.Change) != 0 || c.Coordinator != nil {
+			return command{}, fmt.Errorf("coord: %s command with names, a cap, a registry, a change or a coordinator: %w", c.Op, ErrMalformed)
+		}
+		return decodeApproval(c.Op, raw.Approval, raw.Ask, raw.Answer)
 	}
-	if policy {
-		return command{}, fmt.Errorf("coord: %.40s command with names, a cap or a registry: %w", c.Op, ErrMalformed)
+	if policy || approval {
+		return command{}, fmt.Errorf("coord: %.40s command with names, a cap, a registry, an approval, an ask or an answer: %w", c.Op, ErrMalformed)
 	}
 	switch c.Op {
 	case opChange:
@@ -142,7 +162,7 @@ func decodeCommand(b []byte) (command, error) {
 			return command{}, err
 		}
 	default:
-		return command{}, fmt.Errorf("coord: command %.40q is not change, appoint, dismiss, allow_names, allow_name, max_per_address or import: %w", c.Op, ErrMalformed)
+		return command{}, fmt.Errorf("coord: command %.40q is not change, appoint, dismiss, allow_names, allow_name, max_per_address, import, approval, ask or answer: %w", c.Op, ErrMalformed)
 	}
 	return c, nil
 }

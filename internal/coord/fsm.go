@@ -27,6 +27,8 @@ type fsm struct {
 	maxPerAddr int
 	// sealed: a registry entry was applied, so no import may follow.
 	sealed bool
+	// approval: joins need the teacher's approval (approval.go).
+	approval bool
 	// index is the last entry applied; next is closed, and replaced, when
 	// another is (waitApplied).
 	index uint64
@@ -43,7 +45,9 @@ type Applied struct {
 	Change      *membership.Change // a registry change, or nil
 	Coordinator *Coordinator       // an appointment or dismissal, or nil
 	Dismissed   bool
-	Imported    bool // a lone bootstrap's registry became the group's
+	Imported    bool    // a lone bootstrap's registry became the group's
+	Ask         *Ask    // a join held for approval, or nil
+	Answer      *Answer // an approver's decision, or nil
 	Result      membership.ChangeResult
 	Err         error // the registry's refusal, or a malformed entry
 }
@@ -78,6 +82,14 @@ func (f *fsm) Apply(l *raft.Log) any {
 		a.Err = f.applyPolicy(c)
 		a.Imported = c.Op == opImport && a.Err == nil
 		f.seal()
+	case c.Op == opApproval:
+		f.mu.Lock()
+		f.approval = *c.Approval
+		f.mu.Unlock()
+	case c.Op == opAsk:
+		a.Ask = c.Ask
+	case c.Op == opAnswer:
+		a.Answer = c.Answer
 	case c.Op == opAppoint:
 		a.Coordinator = c.Coordinator
 		f.mu.Lock()
@@ -156,6 +168,7 @@ type snapshotState struct {
 	// policy (policy.go); snapshots of earlier versions hold neither.
 	MaxPerAddress int  `json:"max_per_address,omitempty"`
 	Sealed        bool `json:"sealed,omitempty"`
+	Approval      bool `json:"approval,omitempty"` // joins need approval (approval.go)
 }
 
 // Snapshot captures the state now; raft writes it out later, while
@@ -166,10 +179,10 @@ func (f *fsm) Snapshot() (raft.FSMSnapshot, error) {
 		return nil, err
 	}
 	f.mu.Lock()
-	maxPerAddr, sealed := f.maxPerAddr, f.sealed
+	maxPerAddr, sealed, approval := f.maxPerAddr, f.sealed, f.approval
 	f.mu.Unlock()
 	b, err := json.Marshal(snapshotState{Format: snapshotFormat, Registry: reg, Coordinators: f.coordinators(),
-		MaxPerAddress: maxPerAddr, Sealed: sealed})
+		MaxPerAddress: maxPerAddr, Sealed: sealed, Approval: approval})
 	if err != nil {
 		return nil, fmt.Errorf("coord: encoding a snapshot: %w", err)
 	}
@@ -195,7 +208,7 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.maxPerAddr = st.MaxPerAddress
+	f.maxPerAddr, f.approval = st.MaxPerAddress, st.Approval
 	// A snapshot of an earlier version, without Sealed, of a group that
 	// has members has had registry entries.
 	f.sealed = st.Sealed || len(f.reg.Members()) > 0

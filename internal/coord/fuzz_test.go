@@ -24,6 +24,11 @@ func FuzzDecodeCommand(f *testing.F) {
 	f.Add([]byte(`{"op":"import","registry":{"format":1,"members":{},"tokens":{},"revoked":null,"crl_number":0,"allow":{"names":["s1"]}}}`))
 	f.Add([]byte(`{"op":"import","registry":{"format":1,"members":{"12D3KooWLRPJAA5o6Z6ZrTQAGXvTxqGmMUoVGsnm3yZCGGfHhbcz":{"peer":"12D3KooWLRPJAA5o6Z6ZrTQAGXvTxqGmMUoVGsnm3yZCGGfHhbcz","name":"s1","role":"student","serials":["1f"],"not_after":"2026-12-08T00:00:00Z","joined":"2026-12-07T00:00:00Z"}},"tokens":{},"revoked":[],"crl_number":2}}`))
 	f.Add([]byte(`{"op":"allow_names","lift":true,"names":["s1"]}`))
+	f.Add([]byte(`{"op":"approval","approval":true}`))
+	f.Add([]byte(`{"op":"approval","approval":false}`))
+	f.Add([]byte(`{"op":"ask","ask":{"id":"00112233445566778899aabbccddeeff","peer":"12D3KooWLRPJAA5o6Z6ZrTQAGXvTxqGmMUoVGsnm3yZCGGfHhbcz","name":"s1","role":"student","addr":"127.0.0.1","via":"ta","until":"2026-12-07T00:02:00Z"}}`))
+	f.Add([]byte(`{"op":"answer","answer":{"id":"00112233445566778899aabbccddeeff","ok":true,"by":"teacher"}}`))
+	f.Add([]byte(`{"op":"answer","answer":{"id":"00112233445566778899aabbccddeeff","reason":"not in my class","by":"ta"}}`))
 	f.Fuzz(func(t *testing.T, in []byte) {
 		c, err := decodeCommand(in)
 		if err != nil {
@@ -48,7 +53,7 @@ func FuzzDecodeCommand(f *testing.F) {
 // decodes the same.
 func FuzzDecodeSnapshot(f *testing.F) {
 	f.Add([]byte(`{"format":1,"registry":{"format":1,"members":{},"tokens":{},"revoked":null,"crl_number":0},"coordinators":[{"peer":"12D3KooWLRPJAA5o6Z6ZrTQAGXvTxqGmMUoVGsnm3yZCGGfHhbcz","name":"a","since":"2026-12-07T00:00:00Z"}]}`))
-	f.Add([]byte(`{"format":1,"registry":{"format":1,"members":{},"tokens":{},"revoked":null,"crl_number":0},"coordinators":[],"max_per_address":2,"sealed":true}`))
+	f.Add([]byte(`{"format":1,"registry":{"format":1,"members":{},"tokens":{},"revoked":null,"crl_number":0},"coordinators":[],"max_per_address":2,"sealed":true,"approval":true}`))
 	f.Fuzz(func(t *testing.T, in []byte) {
 		st, err := decodeSnapshot(in)
 		if err != nil {

@@ -99,6 +99,9 @@ type Config struct {
 	// applies it, in log order (a revocation, for one, means a new CRL).
 	// It runs inside the state machine: keep it short.
 	Applied func(Applied)
+	// Approve, if set, is this coordinator's operator, asked about every
+	// join held for approval anywhere in the group (approval.go).
+	Approve Approver
 	Timing  Timing
 	Log     *slog.Logger
 	// RaftLog receives Raft's own log lines (nil: none).
@@ -123,6 +126,12 @@ type Group struct {
 	mu     sync.Mutex
 	closed bool
 	done   chan struct{}
+
+	// The joins held for approval (approval.go): the Asks waiting here
+	// for an answer, and the questions put to this operator.
+	amu     sync.Mutex
+	waiting map[string]chan Answer
+	asking  map[string]context.CancelFunc
 }
 
 // Open starts this node's part of the group: it opens the log in Dir,
@@ -151,7 +160,13 @@ func Open(cfg Config) (*Group, error) {
 	for _, p := range cfg.Known {
 		g.known[p] = true
 	}
-	g.fsm.applied = cfg.Applied
+	g.waiting, g.asking = map[string]chan Answer{}, map[string]context.CancelFunc{}
+	g.fsm.applied = func(a Applied) {
+		g.asked(a)
+		if cfg.Applied != nil {
+			cfg.Applied(a)
+		}
+	}
 	out := cfg.RaftLog
 	if out == nil {
 		out = io.Discard

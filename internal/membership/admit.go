@@ -167,7 +167,7 @@ func (b *Bootstrap) join(s network.Stream, p, self peer.ID, ip string, nonce [32
 	if err := b.reg.precheck(j, b.cfg.Now()); err != nil {
 		return nil, err
 	}
-	if b.cfg.Approve != nil {
+	if b.cfg.Approve != nil && (b.cfg.ApproveWhen == nil || b.cfg.ApproveWhen()) {
 		if ok, why := b.approve(s, Request{Peer: p, Name: req.Name, Role: req.Role, TokenID: tokID, Addr: ip}); !ok {
 			return nil, refuse("not approved: %s", why)
 		}

@@ -47,6 +47,9 @@ type BootstrapConfig struct {
 	// ApproveTimeout passes, the newcomer hangs up, or the bootstrap
 	// closes; the join is then refused.
 	Approve func(ctx context.Context, r Request) (bool, string)
+	// ApproveWhen, if set, says whether a join needs Approve now (a
+	// coordinator group's log says so); nil means whenever Approve is set.
+	ApproveWhen func() bool
 	// ApproveTimeout bounds Approve; 0 means 2 minutes.
 	ApproveTimeout time.Duration
 	CertTTL        time.Duration // 0 means DefaultCertTTL
