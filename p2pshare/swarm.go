@@ -22,6 +22,7 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ipfs/go-cid"
@@ -133,7 +134,12 @@ func New(ctx context.Context, cfg Config) (*Swarm, error) {
 	if err := nw.attach(h); err != nil {
 		return fail(err)
 	}
+	// The DHT's first refresh waits while this node fetches; the sessions
+	// it asks about exist once the Swarm does.
+	var sessions atomic.Pointer[swarm.Registry]
+	fetching := func() bool { r := sessions.Load(); return r != nil && r.Fetching() }
 	d, err := discovery.New(nw.m.Guard(h), discovery.Options{
+		Busy:      fetching,
 		Bootstrap: boot, ProvideInterval: cfg.ProvideInterval, Log: log, Filter: nw.m.IsMember,
 		Validators: map[string]record.Validator{crlNS: nw.crl, memberNS: memberValidator{nw.m}},
 		Replicas:   cfg.Replicas, Republish: cfg.Republish, Store: store.dht, Charges: store.charges,
@@ -166,6 +172,7 @@ func New(ctx context.Context, cfg Config) (*Swarm, error) {
 		opened:    opened,
 	}
 	// A peer that keeps wasting piece streams is blocked at the connection.
+	sessions.Store(s.reg)
 	s.reg.SetBlock(nw.m.Block)
 	// A peer this node heard of (peer exchange, a provider record, a
 	// lookup) is traded with only once it proved itself a member.

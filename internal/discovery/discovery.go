@@ -20,6 +20,7 @@ import (
 	"math/rand/v2"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ipfs/go-cid"
@@ -87,6 +88,15 @@ type Options struct {
 	// RefreshInterval is how often the routing table is refreshed, give or
 	// take a quarter; 0 means 10 minutes.
 	RefreshInterval time.Duration
+	// Busy, if set, reports whether the node is fetching. The first self
+	// lookup and refresh wait, after RefreshDelay, until it reports false
+	// or for at most MaxBusyWait more: a lookup and a refresh of every
+	// bucket reach most of a class, and in a class that fetches together
+	// they would spend the CPU and connections the pieces need. The node
+	// already has its routing table from the bootstrap's answer (Join).
+	Busy func() bool
+	// MaxBusyWait bounds that wait; 0 means 2 minutes.
+	MaxBusyWait time.Duration
 	// Limits bound the records this node keeps for others (records.go).
 	Limits Limits
 	// Store holds the value records; nil means memory. Records it holds
@@ -121,6 +131,9 @@ func (o *Options) defaults() {
 	if o.RefreshInterval <= 0 {
 		o.RefreshInterval = 10 * time.Minute
 	}
+	if o.MaxBusyWait <= 0 {
+		o.MaxBusyWait = 2 * time.Minute
+	}
 	if o.Log == nil {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
@@ -140,6 +153,8 @@ type DHT struct {
 	ctx    context.Context // ends at Close
 	cancel context.CancelFunc
 	loops  sync.WaitGroup // refreshLoop, which Close waits for
+
+	refreshes atomic.Int64 // routing-table refreshes done
 
 	mu         sync.Mutex
 	providing  map[string]context.CancelFunc
@@ -284,6 +299,9 @@ func (d *DHT) refreshLoop() {
 		return
 	case <-t.C:
 	}
+	if !d.waitIdle() {
+		return
+	}
 	lookup, cancel := context.WithTimeout(d.ctx, 10*time.Second)
 	if _, err := d.d.GetClosestPeers(lookup, string(d.h.ID())); err != nil {
 		d.log.Debug("self lookup", "err", err)
@@ -300,6 +318,7 @@ func (d *DHT) refreshLoop() {
 				r.Rebase()
 			}
 		}
+		d.refreshes.Add(1)
 		t.Reset(jitter(d.opts.RefreshInterval))
 		select {
 		case <-d.ctx.Done():
@@ -309,11 +328,36 @@ func (d *DHT) refreshLoop() {
 	}
 }
 
+// busyPoll is how often waitIdle asks Options.Busy.
+const busyPoll = time.Second
+
+// waitIdle returns once Options.Busy reports false, or MaxBusyWait has
+// passed; false if the DHT closed meanwhile.
+func (d *DHT) waitIdle() bool {
+	if d.opts.Busy == nil {
+		return true
+	}
+	tick := time.NewTicker(busyPoll)
+	defer tick.Stop()
+	deadline := time.Now().Add(d.opts.MaxBusyWait)
+	for d.opts.Busy() && time.Now().Before(deadline) {
+		select {
+		case <-d.ctx.Done():
+			return false
+		case <-tick.C:
+		}
+	}
+	return d.ctx.Err() == nil
+}
+
 // TryAdd offers an admitted member to the routing table. Members checked
 // after identify ran would otherwise stay out of some tables.
 func (d *DHT) TryAdd(p peer.ID) {
 	_, _ = d.d.RoutingTable().TryAddPeer(p, true, false)
 }
+
+// Refreshes is how many routing-table refreshes this node has done.
+func (d *DHT) Refreshes() int64 { return d.refreshes.Load() }
 
 // RoutingTableSize is the number of peers in the routing table.
 func (d *DHT) RoutingTableSize() int { return d.d.RoutingTable().Size() }

@@ -154,6 +154,22 @@ func (r *Registry) Get(c cid.Cid) *Session {
 	return r.sessions[c.KeyString()]
 }
 
+// Fetching reports whether an open session still misses pieces.
+func (r *Registry) Fetching() bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, s := range r.sessions {
+		select {
+		case <-s.Done():
+		default:
+			if s.Wanted() {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 func (r *Registry) allowed(p peer.ID) bool { return r.allow == nil || r.allow(p) }
 
 func (r *Registry) handleManifest(st network.Stream) {
