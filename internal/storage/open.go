@@ -199,7 +199,8 @@ func OpenFetch(m *manifest.Manifest, dest string) (*Storage, error) {
 }
 
 // createTree creates the partial path: every folder (0755) and every file
-// (0644), each file truncated to its size. Existing files are kept, so a
+// (0644), each file truncated to its size and its blocks reserved where
+// the file system can (preallocate). Existing files are kept, so a
 // resume keeps what an earlier run wrote; a symbolic link or other
 // non-regular file where a file belongs is refused.
 func (s *Storage) createTree(part string) error {
@@ -227,6 +228,9 @@ func (s *Storage) createTree(part string) error {
 			return fmt.Errorf("storage: %w", err)
 		}
 		err = f.Truncate(e.Size)
+		if err == nil {
+			preallocate(f, e.Size)
+		}
 		if cerr := f.Close(); err == nil {
 			err = cerr
 		}
