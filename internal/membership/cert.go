@@ -222,6 +222,7 @@ type Verifier struct {
 	pool    *x509.CertPool
 	netID   string
 	revoked func(serial *big.Int, p peer.ID) bool
+	seen    verifiedCerts // root-issued certificates whose chain checked out
 }
 
 // NewVerifier checks certificates against the root caDER. revoked (nil:
@@ -247,6 +248,9 @@ func (v *Verifier) NetworkID() string { return v.netID }
 // chains to the CA, whose key is remote's key (so it binds remote's
 // authenticated peer ID), and which is unexpired at now and not revoked.
 func (v *Verifier) Verify(certDER []byte, remote peer.ID, now time.Time) (*MemberCert, error) {
+	if m := v.seen.get(certDER); m != nil && v.chainValidAt(m, now) {
+		return v.holds(m, remote)
+	}
 	m, err := ParseMemberCert(certDER)
 	if err != nil {
 		return nil, err
@@ -281,6 +285,16 @@ func (v *Verifier) Verify(certDER []byte, remote peer.ID, now time.Time) (*Membe
 	if _, err := m.x509.Verify(opts); err != nil {
 		return nil, fmt.Errorf("membership: certificate of %q does not chain to network %.16s…: %v: %w", m.Name, v.netID, err, ErrWrongCA)
 	}
+	if issuer == v.ca {
+		v.seen.put(certDER, m)
+	}
+	return v.holds(m, remote)
+}
+
+// holds finishes Verify for a certificate whose chain checked out: it must
+// be remote's, and neither it nor its member revoked. The result is a copy,
+// so that callers never share what the Verifier remembers.
+func (v *Verifier) holds(m *MemberCert, remote peer.ID) (*MemberCert, error) {
 	rk, err := peerKey(remote)
 	if err != nil {
 		return nil, err
@@ -291,5 +305,6 @@ func (v *Verifier) Verify(certDER []byte, remote peer.ID, now time.Time) (*Membe
 	if v.revoked(m.Serial, m.Peer) {
 		return nil, fmt.Errorf("membership: certificate %x of %q (peer %s): %w", m.Serial, m.Name, m.Peer, ErrRevoked)
 	}
-	return m, nil
+	c := *m
+	return &c, nil
 }

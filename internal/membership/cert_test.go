@@ -83,20 +83,70 @@ func TestVerify(t *testing.T) {
 		{"garbage", []byte("not a certificate"), p, now, false, ErrMalformed},
 		{"too large", make([]byte, maxCertDER+1), p, now, false, ErrMessageTooLarge},
 	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			v, err := NewVerifier(ca.CertDER(), func(s *big.Int, _ peer.ID) bool {
-				return tc.revoked && s.Cmp(goodSerial.Serial) == 0
+	// Each case on a fresh verifier, then all on one that has checked the
+	// good certificate before and remembers its chain: the checks of the
+	// time, the peer and the revocation list must still be made.
+	var revoked bool
+	remembers, err := NewVerifier(ca.CertDER(), func(s *big.Int, _ peer.ID) bool {
+		return revoked && s.Cmp(goodSerial.Serial) == 0
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := remembers.Verify(good, p, now); err != nil {
+		t.Fatal(err)
+	}
+	for _, seen := range []bool{false, true} {
+		for _, tc := range cases {
+			name := tc.name
+			if seen {
+				name = "seen before/" + name
+			}
+			t.Run(name, func(t *testing.T) {
+				v := remembers
+				if !seen {
+					v, err = NewVerifier(ca.CertDER(), func(s *big.Int, _ peer.ID) bool {
+						return tc.revoked && s.Cmp(goodSerial.Serial) == 0
+					})
+					if err != nil {
+						t.Fatal(err)
+					}
+				}
+				revoked = tc.revoked
+				mc, err := v.Verify(tc.der, tc.remote, tc.at)
+				if !errors.Is(err, tc.want) || (tc.want == nil) != (err == nil) {
+					t.Fatalf("got %v, want %v", err, tc.want)
+				}
+				if err == nil && (mc.Peer != p || mc.Name != "alice" || mc.Role != RoleStudent || mc.NetworkID != ca.NetworkID()) {
+					t.Errorf("decoded %+v", mc)
+				}
+				if err == nil {
+					mc.Name = "mallory" // the caller's copy, not what v remembers
+				}
 			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			mc, err := v.Verify(tc.der, tc.remote, tc.at)
-			if !errors.Is(err, tc.want) || (tc.want == nil) != (err == nil) {
-				t.Fatalf("got %v, want %v", err, tc.want)
-			}
-			if err == nil && (mc.Peer != p || mc.Name != "alice" || mc.Role != RoleStudent || mc.NetworkID != ca.NetworkID()) {
-				t.Errorf("decoded %+v", mc)
+		}
+	}
+}
+
+// BenchmarkVerify: a member certificate checked for the first time, and
+// one checked before (a reconnecting member, its directory entry).
+func BenchmarkVerify(b *testing.B) {
+	ca := newCA(b)
+	p := randomPeer(b)
+	mc, err := ca.Issue(IssueRequest{Peer: p, Name: "alice", Role: RoleStudent, Now: time.Now()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, seen := range []bool{false, true} {
+		b.Run(map[bool]string{false: "first", true: "seen"}[seen], func(b *testing.B) {
+			v, _ := NewVerifier(ca.CertDER(), nil)
+			for b.Loop() {
+				if !seen {
+					v.seen = verifiedCerts{}
+				}
+				if _, err := v.Verify(mc.DER, p, time.Now()); err != nil {
+					b.Fatal(err)
+				}
 			}
 		})
 	}
