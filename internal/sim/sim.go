@@ -28,7 +28,7 @@ type Class struct {
 	SeedUp    float64 // the seeder's upload
 	Up        []float64
 	Down      []float64 // per student; len N each
-	Degree    int       // links each student opens to other students (the seeder links to all)
+	Degree    int       // links each student opens to other students (the seeder links to all); 0: as many as a swarm fetch dials, picker.LinkTarget
 	Depth     int       // most requests kept open per link
 	// Target is how much delivery time of a peer the requests open to it
 	// cover (the pipeline's bandwidth-delay product); 0 means 1 s.
@@ -108,6 +108,8 @@ func (c *Class) Validate() error {
 		return fmt.Errorf("sim: %d upload and %d download rates for %d students", len(c.Up), len(c.Down), c.N)
 	case c.SeedUp <= 0:
 		return fmt.Errorf("sim: seeder upload %v", c.SeedUp)
+	case c.Degree < 0:
+		return fmt.Errorf("sim: degree %d < 0", c.Degree)
 	case c.Depth < 1 || c.Slots < 0 || c.Step <= 0:
 		return fmt.Errorf("sim: depth %d, slots %d, step %v", c.Depth, c.Slots, c.Step)
 	case c.Leave != nil && len(c.Leave) != c.N:

@@ -42,12 +42,16 @@ func newWorld(c Class) *world {
 		w.nodes = append(w.nodes, nd)
 	}
 	// The seeder links to everyone; each student to Degree random others.
+	degree := c.Degree
+	if degree == 0 {
+		degree = picker.LinkTarget(n, picker.DefaultMaxLinks)
+	}
 	var links [][2]int
 	for i := 1; i <= c.N; i++ {
 		links = append(links, w.link(0, i))
 	}
 	for i := 1; i <= c.N; i++ {
-		for k := 0; k < c.Degree && len(w.nodes[i].links) < c.Degree+1; k++ {
+		for k := 0; k < degree && len(w.nodes[i].links) < degree+1; k++ {
 			j := 1 + rng.IntN(c.N)
 			if j != i && !slices.Contains(w.nodes[i].links, j) {
 				links = append(links, w.link(i, j))

@@ -79,9 +79,10 @@ type Config struct {
 	// holders all left is shown again, so nothing is stranded. 0: no
 	// budget.
 	UploadBudget int64
-	// MaxLinks caps the peers the session trades with; 0 means 60. A
-	// fetch dials peers only below its link target, MaxLinks or, for a
-	// share of few pieces, fewer (see LinkTarget); it accepts links from
+	// MaxLinks caps the peers the session trades with; 0 means
+	// picker.DefaultMaxLinks. A fetch dials peers only below its link
+	// target, MaxLinks or, for a share of few pieces, fewer (see
+	// picker.LinkTarget); it accepts links from
 	// others up to twice MaxLinks.
 	MaxLinks int
 	// Addrs returns the known addresses of a peer, for peer exchange; nil
@@ -127,7 +128,7 @@ type Session struct {
 	heard    map[peer.ID]*heardPeer       // peer exchange: peers to link to
 	maxDepth int
 	linkUps  linkRate
-	target   int // links a fetch dials up to: LinkTarget
+	target   int // links a fetch dials up to: picker.LinkTarget
 	stall    *stallWatch
 	// upTurn is Config.UpTurn: held by the uploaders (upTurns of them)
 	// that wait for the upload cap's tokens; the others' requests wait in
@@ -169,7 +170,7 @@ func New(ctx context.Context, cfg Config) (*Session, error) {
 		cfg.InFlightBytes = 64 << 20
 	}
 	if cfg.MaxLinks <= 0 {
-		cfg.MaxLinks = 60
+		cfg.MaxLinks = picker.DefaultMaxLinks
 	}
 	if cfg.UpTurn == nil {
 		cfg.UpTurn = NewUpTurn()
@@ -189,7 +190,7 @@ func New(ctx context.Context, cfg Config) (*Session, error) {
 		links:     map[peer.ID]*link{},
 		picker:    picker.New(m.NumPieces(), have, cfg.Rand),
 		maxDepth:  int(min(max(2, cfg.InFlightBytes/m.PieceSize), MaxQueuedRequests)),
-		target:    LinkTarget(m.NumPieces(), cfg.MaxLinks),
+		target:    picker.LinkTarget(m.NumPieces(), cfg.MaxLinks),
 		upTurn:    cfg.UpTurn,
 		pipes:     map[peer.ID]*picker.Pipeline{},
 		told:      map[peer.ID]map[peer.ID]bool{},
@@ -248,21 +249,6 @@ func (s *Session) Encoded() []byte { return s.cfg.Encoded }
 
 // Complete is closed once every piece is held and stored at its final path.
 func (s *Session) Complete() <-chan struct{} { return s.complete }
-
-// LinkTarget is how many links a fetch of a share of pieces pieces dials
-// up to: one for every eight pieces beyond the first 16, at least six, at
-// most maxLinks. A member's links are there to trade pieces, and each costs
-// a connection, its handshakes, and a Have for every piece either side
-// gets; a member also accepts the links others dial, so it ends up with
-// about twice its target. For a share of 64 pieces (a 2 MiB quiz) to a
-// class of 50 on two cores, eight dialled links spent the CPU on Haves,
-// four left the last members short of sources when the CPU was not the
-// limit (a class at a quarter of the quiz's rates), and six did as well as
-// the better of the two in both. A share of 512 pieces or more dials
-// maxLinks (60 by default).
-func LinkTarget(pieces, maxLinks int) int {
-	return min(maxLinks, max(6, (pieces-16)/8))
-}
 
 // WantsLinks reports whether the session would trade with more peers than
 // it has: it misses pieces and is below its link target.

@@ -28,7 +28,7 @@ func main() {
 	seedUp := flag.String("seed-up", "8MiB", "seeder upload, bytes/s")
 	up := flag.String("up", "4MiB", "student upload, bytes/s")
 	down := flag.String("down", "8MiB", "student download, bytes/s")
-	degree := flag.Int("degree", 40, "links per student")
+	degree := flag.Int("degree", 0, "links each student opens; 0: as many as the swarm's fetch dials for the share (picker.LinkTarget)")
 	slots := flag.Int("slots", 0, "uploads a node runs at once; 0: as few as fill its upload, as the real swarm's uploaders do")
 	inflight := flag.String("inflight", "64MiB", "bytes of requests kept open per link")
 	step := flag.Duration("step", 5*time.Millisecond, "virtual time step")
