@@ -14,7 +14,7 @@ import (
 // console is a bootstrap seeder driven through its stdin, as a teacher
 // does.
 type console struct {
-	t     *testing.T
+	t     testing.TB
 	s     seeder
 	stdin io.WriteCloser
 	lines chan string // the seeder's stderr, line by line
@@ -23,13 +23,13 @@ type console struct {
 
 // startConsole starts a bootstrap seeder of file with its stdin open,
 // with further flags args.
-func startConsole(t *testing.T, bin, file string, args ...string) *console {
+func startConsole(t testing.TB, bin, file string, args ...string) *console {
 	t.Helper()
 	return startConsoleCmd(t, exec.Command(bin, append([]string{"-file", file, "-listen", "/ip4/127.0.0.1/tcp/0"}, args...)...))
 }
 
 // startConsoleCmd starts cmd, a bootstrap seeder, as startConsole does.
-func startConsoleCmd(t *testing.T, cmd *exec.Cmd) *console {
+func startConsoleCmd(t testing.TB, cmd *exec.Cmd) *console {
 	t.Helper()
 	stdin, _ := cmd.StdinPipe()
 	stdout, _ := cmd.StdoutPipe()

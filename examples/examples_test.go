@@ -23,7 +23,7 @@ const deadline = 45 * time.Second
 
 // build compiles the example programs into a temporary folder, once for
 // the whole test, and returns the path of each by name.
-func build(t *testing.T, names ...string) map[string]string {
+func build(t testing.TB, names ...string) map[string]string {
 	t.Helper()
 	dir := t.TempDir()
 	args := []string{"build", "-o", dir + string(filepath.Separator)}
@@ -58,7 +58,7 @@ func userEnv(home string) []string {
 
 // freshUser is userEnv of a new, empty home: each program run with it is
 // a new user, with no data folder from an earlier run.
-func freshUser(t *testing.T) []string { return userEnv(t.TempDir()) }
+func freshUser(t testing.TB) []string { return userEnv(t.TempDir()) }
 
 // result is how a program ended.
 type result struct {
@@ -67,13 +67,13 @@ type result struct {
 }
 
 // run runs a program to its end, within deadline.
-func run(t *testing.T, bin string, args ...string) result {
+func run(t testing.TB, bin string, args ...string) result {
 	t.Helper()
 	return runWithin(t, deadline, bin, args...)
 }
 
 // runWithin runs a program to its end, within d.
-func runWithin(t *testing.T, d time.Duration, bin string, args ...string) result {
+func runWithin(t testing.TB, d time.Duration, bin string, args ...string) result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
@@ -159,7 +159,7 @@ func startSeeder(t *testing.T, bin, file string, args ...string) seeder {
 }
 
 // loopbackAddr is the first of addrs on 127.0.0.1.
-func loopbackAddr(t *testing.T, addrs []string) string {
+func loopbackAddr(t testing.TB, addrs []string) string {
 	t.Helper()
 	for _, a := range addrs {
 		if strings.HasPrefix(a, "/ip4/127.0.0.1/") {
@@ -171,7 +171,7 @@ func loopbackAddr(t *testing.T, addrs []string) string {
 }
 
 // randomFile writes size random bytes to a new file in dir.
-func randomFile(t *testing.T, dir string, size int) (string, []byte) {
+func randomFile(t testing.TB, dir string, size int) (string, []byte) {
 	t.Helper()
 	b := make([]byte, size)
 	rand.Read(b)

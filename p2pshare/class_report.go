@@ -103,7 +103,7 @@ func (c *classStatus) reportLoop() {
 		for _, p := range targets {
 			l := links[p]
 			if l.st == nil {
-				if !l.opening && !now.Before(l.retry) {
+				if !l.opening && !now.Before(l.retry) && c.mayServeStatus(p) {
 					l.opening = true
 					go c.openStatus(p, opened)
 				}
@@ -126,6 +126,14 @@ type reportLink struct {
 	opening bool
 	retry   time.Time     // no new stream before then
 	backoff time.Duration // doubles while the target is away
+}
+
+// mayServeStatus is false for a peer that said which protocols it serves
+// (identify) and named not statusProtocol: a member that a -bootstrap
+// names, not a bootstrap nor a coordinator.
+func (c *classStatus) mayServeStatus(p peer.ID) bool {
+	ps, err := c.s.h.Peerstore().GetProtocols(p)
+	return err != nil || len(ps) == 0 || slices.Contains(ps, statusProtocol)
 }
 
 // learnedCoordinators is the outcome of asking for the coordinators.
