@@ -8,6 +8,8 @@ func TestLinkTarget(t *testing.T) {
 		{64, 60, 6},   // a 2 MiB quiz
 		{80, 60, 8},   // one more for every eight pieces
 		{512, 60, 60}, // a 128 MiB image: maxLinks
+		{256, DefaultMaxLinks, 30},
+		{255, DefaultMaxLinks, 29},
 		{2048, 60, 60},
 		{2048, 100, 100},
 		{64, 2, 2}, // maxLinks below the floor wins
