@@ -222,6 +222,8 @@ func (s *Swarm) installCoordCert(der []byte, cur *membership.CoordinatorCert) er
 
 // askRenewal asks coordinator p for a new coordinator certificate.
 func (s *Swarm) askRenewal(ctx context.Context, p peer.ID) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, 45*time.Second)
+	defer cancel()
 	st, err := s.h.NewStream(ctx, p, protocolRenewCoord)
 	if err != nil {
 		return nil, err
