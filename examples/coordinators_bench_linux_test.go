@@ -30,7 +30,7 @@ const envCoordStormN = "P2PSHARE_COORD_STORM_N"
 // admits uses members, and size-1 co-coordinators; size 0 is a bootstrap
 // that keeps its registry alone, with no group. It returns them, A first,
 // and each one's address with its peer ID.
-func coordGroup(b *testing.B, bin map[string]string, dir string, size, uses int) ([]*console, []peer.AddrInfo) {
+func coordGroup(b testing.TB, bin map[string]string, dir string, size, uses int) ([]*console, []peer.AddrInfo) {
 	b.Helper()
 	src, _ := randomFile(b, dir, 64<<10)
 	var names []string
