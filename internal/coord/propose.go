@@ -170,7 +170,7 @@ func idempotent(cmd command) bool {
 		return true
 	}
 	switch cmd.Change.Op {
-	case membership.OpAdmit, membership.OpRenew, membership.OpEnroll:
+	case membership.OpAdmit, membership.OpRenew, membership.OpEnroll, membership.OpAddToken:
 		return true
 	}
 	return false

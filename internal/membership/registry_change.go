@@ -208,8 +208,16 @@ func (r *Registry) Apply(c Change) (ChangeResult, error) {
 	case OpAddToken:
 		t := *c.Token
 		t.Secret = bytes.Clone(t.Secret)
-		if _, ok := r.Token(t.ID); ok {
-			return ChangeResult{}, refuse("token %s already exists", t.ID)
+		if old, ok := r.Token(t.ID); ok {
+			// The same token proposed again, because the first proposal's
+			// outcome was lost with a leader: made already, so done. IDs
+			// are 16 random bytes; another token under the same ID is not
+			// the same token.
+			if !sameToken(old, t) {
+				return ChangeResult{}, refuse("token %s already exists", t.ID)
+			}
+			old.Secret = nil
+			return ChangeResult{Token: old}, nil
 		}
 		if err := r.AddToken(t); err != nil {
 			return ChangeResult{}, err
@@ -262,4 +270,12 @@ func (r *Registry) decided(err error) error {
 		return err
 	}
 	return refusal{strings.TrimPrefix(err.Error(), "membership: ")}
+}
+
+// sameToken reports whether a and b are one token as made: the same ID,
+// secret, role, uses, end, creation and name (what uses and cancellation
+// did to it since does not matter).
+func sameToken(a, b TokenRecord) bool {
+	return a.ID == b.ID && bytes.Equal(a.Secret, b.Secret) && a.Role == b.Role && a.Uses == b.Uses &&
+		a.Expires.Equal(b.Expires) && a.Created.Equal(b.Created) && a.Name == b.Name
 }

@@ -17,6 +17,8 @@ func TestRegistryApplyDecidesAsTheBootstrap(t *testing.T) {
 	t0 := time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC)
 	tok := TokenRecord{ID: strings.Repeat("ab", 16), Secret: bytes.Repeat([]byte{7}, 32), Role: RoleStudent, Uses: 2, UsesLeft: 2,
 		Expires: t0.Add(time.Hour), Created: t0}
+	other := tok
+	other.Secret = bytes.Repeat([]byte{8}, 32)
 	p1, p2, p3 := randomPeer(t), randomPeer(t), randomPeer(t)
 	steps := []struct {
 		what    string
@@ -24,8 +26,11 @@ func TestRegistryApplyDecidesAsTheBootstrap(t *testing.T) {
 		refusal string // "" applied, else a piece of the refusal
 	}{
 		{"a token", Change{Op: OpAddToken, At: t0, Token: &tok}, ""},
-		{"the same token again", Change{Op: OpAddToken, At: t0, Token: &tok}, "already exists"},
+		{"another token under the same ID", Change{Op: OpAddToken, At: t0, Token: &other}, "already exists"},
 		{"s1 joins", Change{Op: OpAdmit, At: t0, Peer: p1, Name: "s1", Role: RoleStudent, TokenID: tok.ID, Serial: "a1", NotAfter: t0.Add(time.Hour)}, ""},
+		// Proposed again because the first outcome was lost with a leader:
+		// done already, and its use by s1 stays counted (s3 finds none).
+		{"the same token again", Change{Op: OpAddToken, At: t0, Token: &tok}, ""},
 		{"s1's join again (a lost reply)", Change{Op: OpAdmit, At: t0, Peer: p1, Name: "s1", Role: RoleStudent, TokenID: tok.ID, Serial: "a2", NotAfter: t0.Add(time.Hour)}, ""},
 		{"another peer as S1", Change{Op: OpAdmit, At: t0, Peer: p2, Name: "S1", Role: RoleStudent, TokenID: tok.ID, Serial: "a3", NotAfter: t0.Add(time.Hour)}, `name "S1" is already held`},
 		{"s2 joins after the token expired", Change{Op: OpAdmit, At: t0.Add(2 * time.Hour), Peer: p2, Name: "s2", Role: RoleStudent, TokenID: tok.ID, Serial: "a4", NotAfter: t0.Add(3 * time.Hour)}, "expired at"},
