@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -227,5 +228,63 @@ func TestMaxPerAddress(t *testing.T) {
 	err := mint(t, c.s.Invite, "s4")
 	if !errors.Is(err, membership.ErrRefused) || !strings.Contains(err.Error(), "address 127.0.0.1 already has 3 members") {
 		t.Errorf("a fourth identity from 127.0.0.1: %v, want a refusal naming the cap", err)
+	}
+}
+
+// TestApprovalAtCoCoordinator: a bootstrap with -approve and a
+// co-coordinator started with -approve too (a TA's seeder). A student's
+// join is put to both consoles, and the TA's "approve" at the
+// co-coordinator admits it.
+func TestApprovalAtCoCoordinator(t *testing.T) {
+	bin := build(t, "seeder", "leecher")
+	dir := t.TempDir()
+	src, _ := randomFile(t, dir, 64<<10)
+	a := startConsole(t, bin["seeder"], src, "-approve", "-coordinators", "ta-b", "-data", filepath.Join(dir, "a"))
+	// The TA's own join waits for the teacher at A: answer it there while
+	// B starts (nothing else reads A's console meanwhile).
+	approvedB := make(chan error, 1)
+	go func() {
+		timeout := time.After(deadline)
+		for {
+			select {
+			case l := <-a.lines:
+				if strings.HasPrefix(l, "seeder: ta-b asks to join") {
+					_, err := io.WriteString(a.stdin, "approve ta-b\n")
+					approvedB <- err
+					return
+				}
+			case <-timeout:
+				approvedB <- fmt.Errorf("A never asked about ta-b's join")
+				return
+			}
+		}
+	}()
+	b := startConsole(t, bin["seeder"], src, "-invite", a.s.Invite, "-name", "ta-b", "-coordinator", "-approve", "-data", filepath.Join(dir, "b"))
+	if err := <-approvedB; err != nil {
+		t.Fatal(err)
+	}
+	b.expect("seeder: the coordinator group has 2 coordinators")
+
+	data := filepath.Join(dir, "s1")
+	cmd := exec.Command(bin["leecher"], "-invite", a.s.Invite, "-name", "s1", "-data", data, "-infohash", a.s.Infohash,
+		"-out", filepath.Join(data, "copy"), "-listen", "/ip4/127.0.0.1/tcp/0", "-exit-when-done")
+	cmd.Env = freshUser(t)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	b.expect("seeder: s1 asks to join")
+	b.do("approve s1", "seeder: approved s1")
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("s1, approved by the TA: %v\n%s", err, stderr.String())
+		}
+	case <-time.After(deadline):
+		t.Fatalf("s1 did not end within %v after the TA approved it\n%s", deadline, stderr.String())
 	}
 }

@@ -29,7 +29,10 @@
 //     NAME. -invite-uses 0 prints no class invite at all.
 //   - -approve: each join waits, up to the newcomer's time limit (two
 //     minutes at most), for "approve NAME" or "deny NAME"; the newcomer is
-//     told it waits.
+//     told it waits. A co-coordinator (-invite … -coordinator) started
+//     with -approve is asked too, whichever coordinator the newcomer
+//     reached, and the first answer counts: a TA can approve at their own
+//     console while the teacher's machine is down.
 //   - -max-per-address N: the class invite admits at most N members from
 //     one address. Off by default: a class behind one NAT, or a demo on
 //     127.0.0.1, is one address.
@@ -169,7 +172,7 @@ func run(ctx context.Context, args []string, stdout io.Writer, stderr *os.File) 
 	fs.StringVar(&o.invite, "invite", "", "an invite to join an existing network as one more seeder (`STRING`, or @FILE to read it); none starts a new network, with this node as its bootstrap")
 	fs.IntVar(&o.inviteUses, "invite-uses", 100, "as bootstrap: how many members may join with the printed class invite; 0 prints none (per-student invites only: \"invite NAME\" on stdin)")
 	fs.StringVar(&o.allowFile, "allow-names", "", "as bootstrap: a `file` of the only names the class invite admits, one a line (# comments); kept with the network")
-	fs.BoolVar(&o.approve, "approve", false, "as bootstrap: each join waits for the teacher's \"approve NAME\" or \"deny NAME\" on stdin")
+	fs.BoolVar(&o.approve, "approve", false, "as bootstrap: each join waits for the teacher's \"approve NAME\" or \"deny NAME\" on stdin; as a co-coordinator (-coordinator), where the bootstrap asks for approval, this operator is asked too, and the first answer counts")
 	fs.IntVar(&o.maxPerAddr, "max-per-address", 0, "as bootstrap: admit at most `N` members from one address with the class invite (0: no cap; a class behind one NAT is one address)")
 	fs.Var(&o.coordinators, "coordinators", "as bootstrap: keep the registry in a coordinator group, and appoint the members of these `names` (comma-separated; \"appoint NAME\" on stdin adds one) when they ask with -coordinator")
 	fs.BoolVar(&o.coordinator, "coordinator", false, "with -invite: ask the bootstrap to appoint this seeder a co-coordinator, which admits newcomers and keeps the registry with the others")
@@ -232,8 +235,8 @@ func (o *options) check(fs *flag.FlagSet) error {
 	if o.invite != "" && len(o.coordinators) > 0 {
 		return errors.New("-coordinators is for the bootstrap, and -invite joins an existing network (-coordinator asks to be one of them)")
 	}
-	if o.invite != "" && (o.allowFile != "" || o.approve || o.maxPerAddr > 0) {
-		return errors.New("-allow-names, -approve and -max-per-address are for the bootstrap, and -invite joins an existing network")
+	if o.invite != "" && (o.allowFile != "" || o.approve && !o.coordinator || o.maxPerAddr > 0) {
+		return errors.New("-allow-names, -approve and -max-per-address are for the bootstrap, and -invite joins an existing network (a co-coordinator, -coordinator, may -approve too)")
 	}
 	if o.allowFile != "" {
 		if o.allowNames, err = readAllowNames(o.allowFile); err != nil {
