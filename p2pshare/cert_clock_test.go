@@ -141,3 +141,24 @@ func TestRenewAfterTheSummer(t *testing.T) {
 		})
 	}
 }
+
+// TestBootstrapRenewsItsOwnCertificate: a bootstrap that runs until its
+// own member certificate is due signs itself a new one, which its node
+// then shows; before, it renewed only when it started again, and a node
+// up for longer than a certificate lives was refused by its members.
+func TestBootstrapRenewsItsOwnCertificate(t *testing.T) {
+	clock := &testClock{}
+	boot := testNode(t, nil, func(c *Config) { c.Name = "teacher"; c.now = clock.now })
+	old := boot.net.m.Own()
+	clock.advance(old.NotAfter.Sub(clock.now()) - 5*24*time.Hour)
+	boot.renewIfDue(context.Background())
+	now := boot.net.m.Own()
+	if now.Serial.Cmp(old.Serial) == 0 || !now.NotAfter.After(old.NotAfter) || now.Name != "teacher" {
+		t.Fatalf("5 days before its certificate ends (%s), the bootstrap shows serial %x to %s (before: %x to %s)",
+			old.NotAfter.Format(time.RFC3339), now.Serial, now.NotAfter.Format(time.RFC3339), old.Serial, old.NotAfter.Format(time.RFC3339))
+	}
+	s := testNode(t, boot, func(c *Config) { c.Name = "s1"; c.now = clock.now })
+	waitUntil(t, 20*time.Second, "a newcomer and the renewed bootstrap members of each other", func() bool {
+		return boot.IsMember(s.h.ID()) && s.IsMember(boot.h.ID())
+	})
+}

@@ -422,11 +422,25 @@ func (s *Swarm) IsMember(p PeerID) bool { return s.net.m.IsMember(p) }
 const renewBefore = 10 * 24 * time.Hour
 
 // renewIfDue renews this member's certificate through the bootstrap when
-// it expires within renewBefore, and keeps the new one in DataDir. A failure
-// is logged, not fatal: the old certificate serves until it expires.
+// it is due (memberRenewDue), and keeps the new one in DataDir; a node
+// that admits (the bootstrap, a coordinator) signs its own. A failure is
+// logged, not fatal: the old certificate serves until it expires.
 func (s *Swarm) renewIfDue(ctx context.Context) {
 	own := s.net.m.Own()
-	if s.net.boot != nil || own == nil || !memberRenewDue(own, s.cfg.clock()) {
+	if own == nil || !memberRenewDue(own, s.cfg.clock()) {
+		return
+	}
+	if s.net.boot != nil {
+		// A node that admits signs its own, as it does when it starts: a
+		// coordinator or bootstrap that runs for longer than a certificate
+		// lives would otherwise be refused by its members when it ends.
+		der, err := s.net.boot.SelfCert(s.h.ID(), own.Name, own.Role)
+		if err == nil {
+			err = s.net.m.SetCert(der)
+		}
+		if err != nil {
+			s.log.Warn("renewing this coordinator's own member certificate", "ends", own.NotAfter, "err", err)
+		}
 		return
 	}
 	cur := membership.Credentials{CA: s.net.caDER, Cert: own.DER, CRL: s.net.m.CRL()}
