@@ -161,22 +161,7 @@ func TestApprovalHoldsJoins(t *testing.T) {
 		t.Errorf("the seeder says %q, want it to say joins wait for approval", c.s.Admission)
 	}
 	leech := func(name string) <-chan result {
-		data := filepath.Join(dir, name)
-		cmd := exec.Command(bin["leecher"], "-invite", c.s.Invite, "-name", name, "-data", data, "-infohash", c.s.Infohash,
-			"-out", filepath.Join(data, "copy"), "-listen", "/ip4/127.0.0.1/tcp/0", "-exit-when-done")
-		cmd.Env = freshUser(t)
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { _ = cmd.Process.Kill() })
-		done := make(chan result, 1)
-		go func() {
-			_ = cmd.Wait()
-			done <- result{code: cmd.ProcessState.ExitCode(), stderr: stderr.String()}
-		}()
-		return done
+		return joinInBackground(t, bin["leecher"], c.s.Invite, name, filepath.Join(dir, name), c.s.Infohash)
 	}
 	wait := func(done <-chan result) result {
 		t.Helper()
@@ -265,8 +250,25 @@ func TestApprovalAtCoCoordinator(t *testing.T) {
 	}
 	b.expect("seeder: the coordinator group has 2 coordinators")
 
-	data := filepath.Join(dir, "s1")
-	cmd := exec.Command(bin["leecher"], "-invite", a.s.Invite, "-name", "s1", "-data", data, "-infohash", a.s.Infohash,
+	done := joinInBackground(t, bin["leecher"], a.s.Invite, "s1", filepath.Join(dir, "s1"), a.s.Infohash)
+	b.expect("seeder: s1 asks to join")
+	b.do("approve s1", "seeder: approved s1")
+	select {
+	case r := <-done:
+		if r.code != 0 {
+			t.Fatalf("s1, approved by the TA: exit %d\n%s", r.code, r.stderr)
+		}
+	case <-time.After(deadline):
+		t.Fatalf("s1 did not end within %v after the TA approved it", deadline)
+	}
+}
+
+// joinInBackground starts a leecher that joins with invite as name, keeping
+// its folder in data, fetches infohash and exits; its result comes on the
+// channel once it has.
+func joinInBackground(t *testing.T, bin, invite, name, data, infohash string) <-chan result {
+	t.Helper()
+	cmd := exec.Command(bin, "-invite", invite, "-name", name, "-data", data, "-infohash", infohash,
 		"-out", filepath.Join(data, "copy"), "-listen", "/ip4/127.0.0.1/tcp/0", "-exit-when-done")
 	cmd.Env = freshUser(t)
 	var stderr bytes.Buffer
@@ -275,16 +277,10 @@ func TestApprovalAtCoCoordinator(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = cmd.Process.Kill() })
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	b.expect("seeder: s1 asks to join")
-	b.do("approve s1", "seeder: approved s1")
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("s1, approved by the TA: %v\n%s", err, stderr.String())
-		}
-	case <-time.After(deadline):
-		t.Fatalf("s1 did not end within %v after the TA approved it\n%s", deadline, stderr.String())
-	}
+	done := make(chan result, 1)
+	go func() {
+		_ = cmd.Wait()
+		done <- result{code: cmd.ProcessState.ExitCode(), stderr: stderr.String()}
+	}()
+	return done
 }

@@ -248,7 +248,8 @@ func (v *Verifier) NetworkID() string { return v.netID }
 // chains to the CA, whose key is remote's key (so it binds remote's
 // authenticated peer ID), and which is unexpired at now and not revoked.
 func (v *Verifier) Verify(certDER []byte, remote peer.ID, now time.Time) (*MemberCert, error) {
-	if m := v.seen.get(certDER); m != nil && v.chainValidAt(m, now) {
+	key := certKey(certDER) // hashed once, for the look-up and the memory
+	if m := v.seen.get(key); m != nil && v.chainValidAt(m, now) {
 		return v.holds(m, remote)
 	}
 	m, err := ParseMemberCert(certDER)
@@ -286,7 +287,7 @@ func (v *Verifier) Verify(certDER []byte, remote peer.ID, now time.Time) (*Membe
 		return nil, fmt.Errorf("membership: certificate of %q does not chain to network %.16s…: %v: %w", m.Name, v.netID, err, ErrWrongCA)
 	}
 	if issuer == v.ca {
-		v.seen.put(certDER, m)
+		v.seen.put(key, m)
 	}
 	return v.holds(m, remote)
 }

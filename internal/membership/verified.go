@@ -24,15 +24,16 @@ type verifiedCerts struct {
 // starts empty again (a class's members fit many times over).
 const maxVerified = 4096
 
-func (c *verifiedCerts) get(der []byte) *MemberCert {
-	k := sha256.Sum256(der)
+// certKey is what verifiedCerts knows a certificate by.
+func certKey(der []byte) [32]byte { return sha256.Sum256(der) }
+
+func (c *verifiedCerts) get(k [32]byte) *MemberCert {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.m[k]
 }
 
-func (c *verifiedCerts) put(der []byte, m *MemberCert) {
-	k := sha256.Sum256(der)
+func (c *verifiedCerts) put(k [32]byte, m *MemberCert) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.m == nil || len(c.m) >= maxVerified {
