@@ -97,6 +97,24 @@ func nodeAddr(node int) netip.Addr {
 	return netip.AddrFrom4(a)
 }
 
+// nodeMAC is the hardware address of node's eth0, which every other node
+// holds as a permanent neighbour entry: the class never resolves an
+// address by ARP.
+//
+// The kernel keeps one neighbour table for the whole machine, every
+// namespace's entries counted together against net.ipv4.neigh.default.
+// gc_thresh3 (1,024 by default), where each laptop of a real class has a
+// table of its own. A class of 40 in which everyone talks to everyone
+// needs about 1,600 entries: past the limit the kernel logs "neighbor
+// table overflow" and a new connection's address is not resolved, so its
+// dial times out. In an S4 class that left a few students with 2-5 links
+// instead of 30 and made them the last to finish. Permanent entries are
+// not counted against the limit.
+func nodeMAC(node int) string {
+	h := node + 1
+	return fmt.Sprintf("02:77:00:00:%02x:%02x", byte(h>>8), byte(h))
+}
+
 // listenAddr is the multiaddr node listens on.
 func listenAddr(node int) string { return "/ip4/" + nodeAddr(node).String() + "/tcp/0" }
 
@@ -133,7 +151,7 @@ func (p netPlan) setup() []command {
 	for i := range p.links {
 		v := "v" + strconv.Itoa(i)
 		cmds = append(cmds,
-			command{"ip", sw, []string{"link", "add", v, "type", "veth", "peer", "name", "eth0", "netns", p.nodeNS(i)}},
+			command{"ip", sw, []string{"link", "add", v, "type", "veth", "peer", "name", "eth0", "address", nodeMAC(i), "netns", p.nodeNS(i)}},
 			command{"ip", sw, []string{"link", "set", v, "master", "br0", "up"}})
 	}
 	for i, l := range p.links {
@@ -147,6 +165,13 @@ func (p netPlan) setup() []command {
 			command{"ip", ns, []string{"link", "set", "lo", "up"}},
 			command{"ip", ns, []string{"addr", "add", nodeAddr(i).String() + "/" + strconv.Itoa(netBits), "dev", "eth0"}},
 			command{"ip", ns, []string{"link", "set", "eth0", "up"}})
+		// Every other node's address, resolved once for all (see nodeMAC).
+		for j := range p.links {
+			if j != i {
+				cmds = append(cmds, command{"ip", ns, []string{"neigh", "add", nodeAddr(j).String(),
+					"lladdr", nodeMAC(j), "dev", "eth0", "nud", "permanent"}})
+			}
+		}
 		if l.up > 0 {
 			cmds = append(cmds, htb("tc", ns, "eth0", l.up)...)
 		}

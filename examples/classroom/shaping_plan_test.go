@@ -64,9 +64,9 @@ func TestNetPlanSetup(t *testing.T) {
 		"ip netns add p2pclass-42-n1",
 		"ip -n p2pclass-42-sw link add br0 type bridge",
 		"ip -n p2pclass-42-sw link set br0 up",
-		"ip -n p2pclass-42-sw link add v0 type veth peer name eth0 netns p2pclass-42-n0",
+		"ip -n p2pclass-42-sw link add v0 type veth peer name eth0 address 02:77:00:00:00:01 netns p2pclass-42-n0",
 		"ip -n p2pclass-42-sw link set v0 master br0 up",
-		"ip -n p2pclass-42-sw link add v1 type veth peer name eth0 netns p2pclass-42-n1",
+		"ip -n p2pclass-42-sw link add v1 type veth peer name eth0 address 02:77:00:00:00:02 netns p2pclass-42-n1",
 		"ip -n p2pclass-42-sw link set v1 master br0 up",
 		// The leecher's download: the bridge's side, towards it. The
 		// seeder downloads nothing worth a cap.
@@ -76,6 +76,8 @@ func TestNetPlanSetup(t *testing.T) {
 		"ip -n p2pclass-42-n0 link set lo up",
 		"ip -n p2pclass-42-n0 addr add 10.77.0.1/16 dev eth0",
 		"ip -n p2pclass-42-n0 link set eth0 up",
+		// Each knows the other's hardware address: no ARP in the class.
+		"ip -n p2pclass-42-n0 neigh add 10.77.0.2 lladdr 02:77:00:00:00:02 dev eth0 nud permanent",
 		// Uploads: each node's own side.
 		"tc -n p2pclass-42-n0 qdisc add dev eth0 root handle 1: htb default 1",
 		"tc -n p2pclass-42-n0 class add dev eth0 parent 1: classid 1:1 htb rate 67108864bit ceil 67108864bit burst 83886 cburst 83886 quantum 200000",
@@ -83,6 +85,7 @@ func TestNetPlanSetup(t *testing.T) {
 		"ip -n p2pclass-42-n1 link set lo up",
 		"ip -n p2pclass-42-n1 addr add 10.77.0.2/16 dev eth0",
 		"ip -n p2pclass-42-n1 link set eth0 up",
+		"ip -n p2pclass-42-n1 neigh add 10.77.0.1 lladdr 02:77:00:00:00:01 dev eth0 nud permanent",
 		"tc -n p2pclass-42-n1 qdisc add dev eth0 root handle 1: htb default 1",
 		"tc -n p2pclass-42-n1 class add dev eth0 parent 1: classid 1:1 htb rate 33554432bit ceil 33554432bit burst 65536 cburst 65536 quantum 200000",
 		"tc -n p2pclass-42-n1 qdisc add dev eth0 parent 1:1 handle 10: bfifo limit 419430",
@@ -111,17 +114,19 @@ func TestNetPlanSetupDelay(t *testing.T) {
 		"ip netns add p2pclass-42-n1",
 		"ip -n p2pclass-42-sw link add br0 type bridge",
 		"ip -n p2pclass-42-sw link set br0 up",
-		"ip -n p2pclass-42-sw link add v0 type veth peer name eth0 netns p2pclass-42-n0",
+		"ip -n p2pclass-42-sw link add v0 type veth peer name eth0 address 02:77:00:00:00:01 netns p2pclass-42-n0",
 		"ip -n p2pclass-42-sw link set v0 master br0 up",
-		"ip -n p2pclass-42-sw link add v1 type veth peer name eth0 netns p2pclass-42-n1",
+		"ip -n p2pclass-42-sw link add v1 type veth peer name eth0 address 02:77:00:00:00:02 netns p2pclass-42-n1",
 		"ip -n p2pclass-42-sw link set v1 master br0 up",
 		"ip -n p2pclass-42-n0 link set lo up",
 		"ip -n p2pclass-42-n0 addr add 10.77.0.1/16 dev eth0",
 		"ip -n p2pclass-42-n0 link set eth0 up",
+		"ip -n p2pclass-42-n0 neigh add 10.77.0.2 lladdr 02:77:00:00:00:02 dev eth0 nud permanent",
 		"ip netns exec p2pclass-42-n0 iptables -t raw -A PREROUTING -i eth0 -j NFQUEUE --queue-num 0",
 		"ip -n p2pclass-42-n1 link set lo up",
 		"ip -n p2pclass-42-n1 addr add 10.77.0.2/16 dev eth0",
 		"ip -n p2pclass-42-n1 link set eth0 up",
+		"ip -n p2pclass-42-n1 neigh add 10.77.0.1 lladdr 02:77:00:00:00:01 dev eth0 nud permanent",
 		"ip netns exec p2pclass-42-n1 iptables -t raw -A PREROUTING -i eth0 -j NFQUEUE --queue-num 0",
 	}
 	if !slices.Equal(got, want) {
