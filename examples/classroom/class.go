@@ -34,6 +34,7 @@ type leecher struct {
 	downloaded int64
 	uploaded   int64
 	peersDone  int     // connections when it was done
+	linksDone  int     // links (peers it traded with) when it was done
 	peersStop  int     // connections when it was asked to stop
 	opened     int     // connections it opened and accepted, by the last report
 	cpu        float64 // CPU seconds its process used; 0 in-process
@@ -290,7 +291,7 @@ func (c *class) apply(e nodeEvent) {
 		p.bytes = e.r.Bytes
 	case e.r.Event == "done":
 		p.done, p.doneAt, p.seconds, p.at[phaseDone] = true, now.Sub(c.start), e.r.Seconds, now
-		p.bytes, p.downloaded, p.uploaded, p.peersDone = e.r.Bytes, e.r.Downloaded, e.r.Uploaded, e.r.Peers
+		p.bytes, p.downloaded, p.uploaded, p.peersDone, p.linksDone = e.r.Bytes, e.r.Downloaded, e.r.Uploaded, e.r.Peers, e.r.Links
 		p.opened = max(p.opened, e.r.Opened)
 		c.makespan = max(c.makespan, p.doneAt)
 	case e.r.Event == "stopped":

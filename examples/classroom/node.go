@@ -40,6 +40,9 @@ type report struct {
 	// Peers is how many peers the node has a connection with (done and
 	// stopped), by its p2pshare_peers_connected metric; 0 if it cannot tell.
 	Peers int `json:"peers,omitempty"`
+	// Links is how many peers the node trades pieces with (done): the
+	// rest of its connections are for lookups and the class's control.
+	Links int `json:"links,omitempty"`
 	// Opened is how many connections the node opened and accepted since
 	// it started (done and stopped): a class that cuts and redials shows
 	// here.
@@ -241,7 +244,7 @@ func leech(ctx context.Context, sw *p2pshare.Swarm, o nodeOptions, emit func(rep
 			p := d.Progress()
 			held, opened := connections(sw)
 			emit(report{Event: "done", Bytes: p.Bytes, Seconds: time.Since(start).Seconds(),
-				Downloaded: p.Downloaded, Uploaded: p.Uploaded, Peers: held, Opened: opened})
+				Downloaded: p.Downloaded, Uploaded: p.Uploaded, Peers: held, Links: p.Peers, Opened: opened})
 			// Seed until the classroom ends, then say how much went out.
 			<-ctx.Done()
 			p = d.Progress()

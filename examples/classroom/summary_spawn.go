@@ -47,6 +47,12 @@ type connStats struct {
 	// held, the class is cutting and redialling.
 	OpenedMedian float64 `json:"opened_median"`
 	OpenedMax    int     `json:"opened_max"`
+	// Links are the peers each leecher traded pieces with when it was
+	// done, of its connections: a student far below the others' links
+	// was cut off from the class.
+	LinksMin    int     `json:"links_min"`
+	LinksMedian float64 `json:"links_median"`
+	LinksMax    int     `json:"links_max"`
 }
 
 // cpuStats are the CPU seconds a student cost, and a GiB delivered.
@@ -130,8 +136,11 @@ func (c *class) joinedAll() time.Duration {
 }
 
 func (c *class) connStats() connStats {
-	var done, stop, opened []float64
+	var done, stop, opened, links []float64
 	for _, l := range c.leechers {
+		if l.linksDone > 0 {
+			links = append(links, float64(l.linksDone))
+		}
 		if l.opened > 0 {
 			opened = append(opened, float64(l.opened))
 		}
@@ -151,6 +160,11 @@ func (c *class) connStats() connStats {
 	s.OpenedMedian, most = medianMax(opened)
 	s.OpenedMax = int(most)
 	s.Seeder = c.seedPeer
+	s.LinksMedian, most = medianMax(links)
+	s.LinksMax = int(most)
+	if len(links) > 0 {
+		s.LinksMin = int(links[0]) // medianMax sorted them
+	}
 	return s
 }
 
@@ -205,6 +219,9 @@ func (r *result) printConns(b *strings.Builder) {
 		c.DoneMedian, c.DoneMax, c.StopMedian, c.StopMax, c.Seeder)
 	if c.OpenedMax > 0 {
 		fmt.Fprintf(b, "                opened and accepted per leecher in all: median %g max %d\n", c.OpenedMedian, c.OpenedMax)
+	}
+	if c.LinksMax > 0 {
+		fmt.Fprintf(b, "                of them trading pieces when done (links): median %g min %d max %d\n", c.LinksMedian, c.LinksMin, c.LinksMax)
 	}
 }
 

@@ -19,7 +19,7 @@ func TestSpawnResult(t *testing.T) {
 	for i := range c.leechers {
 		spawn := t0.Add(time.Duration(i) * 10 * time.Millisecond)
 		l := leecher{done: true, verified: true, exited: true, spawned: spawn, cpu: float64(i + 1),
-			peersDone: i + 1, peersStop: 2 * (i + 1), opened: 10 * (i + 1)}
+			peersDone: i + 1, peersStop: 2 * (i + 1), opened: 10 * (i + 1), linksDone: 3 * (i + 1)}
 		l.at[phaseStarted] = spawn.Add(50 * time.Millisecond)
 		l.at[phaseJoined] = spawn.Add(time.Duration(i+1) * 100 * time.Millisecond)
 		l.at[phaseGoAhead] = goAhead
@@ -67,7 +67,7 @@ func TestSpawnResult(t *testing.T) {
 	check("CPU max", r.CPU.Max, 4)
 	check("seeder CPU", r.CPU.Seeder, 1)
 	check("CPU per GiB", r.CPU.PerGiB, 9/(16.0/1024))
-	if got := r.Connections; got != (connStats{DoneMedian: 2.5, DoneMax: 4, StopMedian: 5, StopMax: 8, Seeder: 4, OpenedMedian: 25, OpenedMax: 40}) {
+	if got := r.Connections; got != (connStats{DoneMedian: 2.5, DoneMax: 4, StopMedian: 5, StopMax: 8, Seeder: 4, OpenedMedian: 25, OpenedMax: 40, LinksMin: 3, LinksMedian: 7.5, LinksMax: 12}) {
 		t.Errorf("connections %+v", got)
 	}
 	var b strings.Builder
@@ -78,6 +78,7 @@ func TestSpawnResult(t *testing.T) {
 		"CPU a student:  2.50s (median 2.50s, max 4.00s; the seeder 1.00s); every node's CPU per GiB delivered 576.0s",
 		"connections:    per leecher median 2.5 max 4 when done, 5 max 8 at the end; the seeder 4",
 		"                opened and accepted per leecher in all: median 25 max 40",
+		"                of them trading pieces when done (links): median 7.5 min 3 max 12",
 	} {
 		if !strings.Contains(b.String(), line) {
 			t.Errorf("summary lacks %q:\n%s", line, b.String())
