@@ -26,7 +26,6 @@ import (
 	"time"
 
 	"github.com/ipfs/go-cid"
-	logging "github.com/ipfs/go-log/v2"
 	record "github.com/libp2p/go-libp2p-record"
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
@@ -87,7 +86,7 @@ func New(ctx context.Context, cfg Config) (*Swarm, error) {
 	}
 	log := cfg.Logger
 	if log == nil {
-		log = slog.New(logging.SlogHandler()).With("logger", "p2pshare")
+		log = defaultLogger()
 	}
 	key, err := nodeKey(&cfg)
 	if err != nil {
