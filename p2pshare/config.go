@@ -174,6 +174,9 @@ type Config struct {
 
 	// now is the node's clock; nil means time.Now. Tests set it.
 	now func() time.Time
+	// flightTimeout is how long a piece sent with no upload cap waits for
+	// its Have; 0 means swarm.DefaultFlightTimeout. Tests lengthen it.
+	flightTimeout time.Duration
 	// coordTTL is the lifetime of the coordinator certificates the root
 	// signs; 0 means membership.DefaultCoordinatorTTL. Tests shorten it.
 	coordTTL time.Duration

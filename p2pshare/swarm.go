@@ -52,6 +52,7 @@ type Swarm struct {
 	reg      *swarm.Registry
 	up, down *rate.Limiter
 	upTurn   chan struct{} // the sessions' uploaders take turns for up's tokens
+	flight   *swarm.Flight // with no upload cap: what the sessions sent, not yet heard delivered
 	ctx      context.Context
 	cancel   context.CancelFunc
 
@@ -162,6 +163,7 @@ func New(ctx context.Context, cfg Config) (*Swarm, error) {
 		reg:    swarm.NewRegistry(h, log, nw.m.Allow),
 		up:     limiter(cfg.UploadLimit),
 		upTurn: swarm.NewUpTurn(),
+		flight: swarm.NewFlight(),
 		down:   limiter(cfg.DownloadLimit),
 		ctx:    sctx, cancel: cancel,
 		sessions:  map[string]*swarm.Session{},
@@ -363,6 +365,7 @@ func (s *Swarm) start(cfg swarm.Config) (*swarm.Session, error) {
 	_, _ = crand.Read(seed[:])
 	cfg.Self = s.h.ID()
 	cfg.Up, cfg.Down, cfg.UpTurn = s.up, s.down, s.upTurn
+	cfg.Flight, cfg.FlightTimeout = s.flight, s.cfg.flightTimeout
 	cfg.Rand = rand.New(rand.NewPCG(binary.LittleEndian.Uint64(seed[:8]), binary.LittleEndian.Uint64(seed[8:])))
 	cfg.Log = s.log
 	cfg.Addrs = s.h.Peerstore().Addrs

@@ -86,6 +86,10 @@ type link struct {
 	// one is.
 	withheld pieceSet
 	seedSeen bool // a tick saw both ends complete; owned by the session (bothSeeds)
+	// sent are the pieces served on the link and in the node's flight
+	// (Flight), each with the timer that gives up on its Have; guarded by
+	// mu.
+	sent map[uint32]*time.Timer
 }
 
 type outPiece struct {
@@ -191,6 +195,7 @@ func (l *link) close() {
 		l.mu.Unlock()
 		close(l.done)
 		_ = l.stream.Reset()
+		l.landAll()
 	})
 }
 
@@ -237,6 +242,7 @@ func (l *link) read(r *wire.Reader) error {
 			}
 			l.s.post(event{kind: evBitfield, l: l, bits: bits})
 		case wire.Have:
+			l.landed(m.Index, true)
 			l.s.post(event{kind: evHave, l: l, i: int(m.Index)})
 		case wire.Request:
 			l.fetching.Store(true)
@@ -417,21 +423,29 @@ func (l *link) uploadLoop() {
 			case <-l.done:
 				return
 			}
+		} else if !l.s.flight.acquire(l.s.m.PieceSize, l.done) {
+			return
 		}
 		p, ok := l.takeNext()
 		if capped {
 			<-l.s.upTurn
 		}
-		if !ok {
-			return
-		}
-		if p.msg.Data == nil {
+		if !ok || p.msg.Data == nil {
+			if !capped {
+				l.s.flight.land(l.s.m.PieceSize, false)
+			}
+			if !ok {
+				return
+			}
 			continue
 		}
 		// The writer may still be sending the previous piece to a slow
 		// peer; the turn has passed on meanwhile.
 		select {
 		case l.pieces <- p:
+			if !capped {
+				l.flying(p.msg.Index)
+			}
 			l.served.add(p.msg.Index)
 			l.earned.Add(1) // the peer may ask for another
 			l.s.up.Add(int64(len(p.msg.Data)))
@@ -440,6 +454,9 @@ func (l *link) uploadLoop() {
 			}
 		case <-l.done:
 			p.release()
+			if !capped {
+				l.s.flight.land(l.s.m.PieceSize, false)
+			}
 			return
 		}
 	}

@@ -59,8 +59,16 @@ type Config struct {
 	// held by the uploaders that wait for Up's tokens (see
 	// link.uploadLoop); nil gives the session a turn of its own.
 	UpTurn chan struct{}
-	Rand   *rand.Rand
-	Log    *slog.Logger
+	// Flight (NewFlight), shared by every session of a node, is what the
+	// node sent with no upload cap and has not heard delivered: an
+	// uploader with no cap sends only while there is room in it. Nil gives
+	// the session one of its own.
+	Flight *Flight
+	// FlightTimeout is how long a piece sent stays in the flight without
+	// its Have; 0 means DefaultFlightTimeout.
+	FlightTimeout time.Duration
+	Rand          *rand.Rand
+	Log           *slog.Logger
 	// InFlightBytes caps the bytes of requests open to one peer; below it
 	// each peer's pipeline follows what the peer delivers (picker.Pipeline).
 	// 0 means 64 MiB.
@@ -134,6 +142,7 @@ type Session struct {
 	// that wait for the upload cap's tokens; the others' requests wait in
 	// their queues meanwhile, where a Cancel still reaches them.
 	upTurn chan struct{}
+	flight *Flight // Config.Flight
 
 	// Shared, read by Progress and the reader.
 	down, up   atomic.Int64
@@ -175,6 +184,12 @@ func New(ctx context.Context, cfg Config) (*Session, error) {
 	if cfg.UpTurn == nil {
 		cfg.UpTurn = NewUpTurn()
 	}
+	if cfg.Flight == nil {
+		cfg.Flight = NewFlight()
+	}
+	if cfg.FlightTimeout <= 0 {
+		cfg.FlightTimeout = DefaultFlightTimeout
+	}
 	m := cfg.Manifest
 	have := make([]bool, m.NumPieces())
 	for i := range have {
@@ -192,6 +207,7 @@ func New(ctx context.Context, cfg Config) (*Session, error) {
 		maxDepth:  int(min(max(2, cfg.InFlightBytes/m.PieceSize), MaxQueuedRequests)),
 		target:    picker.LinkTarget(m.NumPieces(), cfg.MaxLinks),
 		upTurn:    cfg.UpTurn,
+		flight:    cfg.Flight,
 		pipes:     map[peer.ID]*picker.Pipeline{},
 		told:      map[peer.ID]map[peer.ID]bool{},
 		heard:     map[peer.ID]*heardPeer{},
@@ -615,6 +631,9 @@ func (s *Session) requestMore(l *link) {
 // every peer, ask for more, and finish when nothing is missing.
 func (s *Session) got(l *link, i int) {
 	if s.picker.Have(i) {
+		// A copy we got elsewhere first: its sender still hears of it, or
+		// the piece would stay in its flight until the timeout.
+		l.send(wire.Msg{Type: wire.Have, Index: uint32(i)})
 		s.picker.Got(picker.Peer(l.id), i)
 		s.requestMore(l)
 		return
@@ -632,14 +651,16 @@ func (s *Session) got(l *link, i int) {
 	s.haveBytes.Add(s.m.PieceLen(i))
 	s.nVerified.Add(1)
 	// Everyone who may want it hears of it, and every seed: a super-seed
-	// counts on hearing where its pieces went. A peer that is still
+	// counts on hearing where its pieces went. So does the peer that sent
+	// it: its Have is how an uploader with no cap knows the piece left
+	// its flight (Flight). A peer that is still
 	// fetching (it has asked us for pieces) and holds the piece has no use
 	// for the news; in a quiz, where a class trades 64 pieces over a dozen
 	// links each, that is half the Haves. A super-seed shows its pieces as
 	// Haves too, so a peer that never asked is told everything. The Haves
 	// held back go out when this session completes (tellWithheld).
 	for _, o := range s.links {
-		if o.fetching.Load() && s.picker.PeerHolds(picker.Peer(o.id), i) && !s.peerComplete(o.id) {
+		if o != l && o.fetching.Load() && s.picker.PeerHolds(picker.Peer(o.id), i) && !s.peerComplete(o.id) {
 			o.withhold(i)
 			continue
 		}
