@@ -20,6 +20,14 @@ import "time"
 // piece whose Have never comes (the peer had it already, or left) frees
 // its place after the caller's timeout, counted as not delivered.
 //
+// A Have is late when its sender's own uploads to us fill the connection
+// ahead of it, and a flight that waits for late Haves leaves the link
+// idle. FlightTarget is two seconds for that: with one, a class where
+// every uplink is 2 MiB/s (S3) finished 8 % later than with no flight at
+// all, its machine 71 % busy; with two, 3 % later; with three, as before
+// but a class with half its uplinks at 1 MiB/s (S4) lost most of what the
+// flight won it.
+//
 // Flight does no I/O and reads no clock: the caller passes the time. It is
 // not safe for concurrent use.
 type Flight struct {
@@ -33,7 +41,7 @@ type Flight struct {
 
 // FlightTarget is how long the bytes a node keeps in flight take to deliver
 // at the rate its peers acknowledge.
-const FlightTarget = time.Second
+const FlightTarget = 2 * time.Second
 
 // MinFlightPieces is the fewest pieces a node keeps in flight, whatever its
 // measured rate: enough for a node that has just started to fill a link.
