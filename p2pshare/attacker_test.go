@@ -46,6 +46,19 @@ func (ps *pieceStream) paceN(n int) {
 	}
 }
 
+// send writes msgs and flushes them, failing the test on an error.
+func (ps *pieceStream) send(t testing.TB, msgs ...wire.Msg) {
+	t.Helper()
+	for _, m := range msgs {
+		if err := ps.w.Write(m, attackLimits); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := ps.w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // openPieces opens a piece stream from h to victim for ih and does the
 // handshake: Hello both ways, then an empty bitfield of a share of pieces
 // pieces. A refusal comes back as errRefused.

@@ -33,17 +33,7 @@ func TestCancelWithdrawsARequestWaitingForTheCap(t *testing.T) {
 		t.Fatalf("opening a piece stream: %v", err)
 	}
 	defer ps.st.Reset()
-	send := func(msgs ...wire.Msg) {
-		t.Helper()
-		for _, m := range msgs {
-			if err := ps.w.Write(m, attackLimits); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if err := ps.w.Flush(); err != nil {
-			t.Fatal(err)
-		}
-	}
+	send := func(msgs ...wire.Msg) { t.Helper(); ps.send(t, msgs...) }
 	next := func(i uint32) {
 		t.Helper()
 		select {

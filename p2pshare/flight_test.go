@@ -34,17 +34,7 @@ func TestUncappedSeederWaitsForHaves(t *testing.T) {
 		t.Fatalf("opening a piece stream: %v", err)
 	}
 	defer ps.st.Reset()
-	send := func(msgs ...wire.Msg) {
-		t.Helper()
-		for _, m := range msgs {
-			if err := ps.w.Write(m, attackLimits); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if err := ps.w.Flush(); err != nil {
-			t.Fatal(err)
-		}
-	}
+	send := func(msgs ...wire.Msg) { t.Helper(); ps.send(t, msgs...) }
 	next := func() wire.Msg {
 		t.Helper()
 		select {
