@@ -77,6 +77,32 @@ func (f *Flight) land(size int64, delivered bool) {
 	}
 }
 
+// perPeer is how many pieces of size bytes one link may hold in the
+// flight (upload.Flight.PerPeer).
+func (f *Flight) perPeer(size int64) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.f.PerPeer(size)
+}
+
+// awaitOwnRoom waits while the link holds its share of the flight, until
+// one of its pieces lands. It returns false if the link goes down first.
+func (l *link) awaitOwnRoom() bool {
+	for {
+		l.mu.Lock()
+		n := len(l.sent)
+		l.mu.Unlock()
+		if n < l.s.flight.perPeer(l.s.m.PieceSize) {
+			return true
+		}
+		select {
+		case <-l.sentWake:
+		case <-l.done:
+			return false
+		}
+	}
+}
+
 // InFlight is the pieces and bytes in flight now.
 func (f *Flight) InFlight() (int, int64) {
 	f.mu.Lock()
@@ -118,6 +144,7 @@ func (l *link) landed(i uint32, delivered bool) {
 	l.mu.Unlock()
 	if ok {
 		l.s.flight.land(l.s.m.PieceSize, delivered)
+		notify(l.sentWake)
 	}
 }
 

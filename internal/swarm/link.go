@@ -89,7 +89,8 @@ type link struct {
 	// sent are the pieces served on the link and in the node's flight
 	// (Flight), each with the timer that gives up on its Have; guarded by
 	// mu.
-	sent map[uint32]*time.Timer
+	sent     map[uint32]*time.Timer
+	sentWake chan struct{} // uploader: a piece of the link's left the flight
 }
 
 type outPiece struct {
@@ -100,17 +101,18 @@ type outPiece struct {
 func newLink(s *Session, id peer.ID, st network.Stream, outbound bool) *link {
 	l := &link{
 		s: s, id: id, stream: st, outbound: outbound,
-		limits:  s.limits,
-		asked:   map[uint32]bool{},
-		wake:    make(chan struct{}, 1),
-		reqWake: make(chan struct{}, 1),
-		pieces:  make(chan outPiece),
-		verify:  make(chan wire.Msg, 1),
-		store:   make(chan wire.Msg, 1),
-		done:    make(chan struct{}),
-		budget:  newBudget(s.m.NumPieces()),
-		peers:   rate.NewLimiter(peersPerSecond, peersBurst),
-		served:  newPieceSet(s.m.NumPieces()),
+		limits:   s.limits,
+		asked:    map[uint32]bool{},
+		wake:     make(chan struct{}, 1),
+		reqWake:  make(chan struct{}, 1),
+		sentWake: make(chan struct{}, 1),
+		pieces:   make(chan outPiece),
+		verify:   make(chan wire.Msg, 1),
+		store:    make(chan wire.Msg, 1),
+		done:     make(chan struct{}),
+		budget:   newBudget(s.m.NumPieces()),
+		peers:    rate.NewLimiter(peersPerSecond, peersBurst),
+		served:   newPieceSet(s.m.NumPieces()),
 	}
 	l.lastPiece.Store(time.Now().UnixNano())
 	return l
@@ -423,7 +425,7 @@ func (l *link) uploadLoop() {
 			case <-l.done:
 				return
 			}
-		} else if !l.s.flight.acquire(l.s.m.PieceSize, l.done) {
+		} else if !l.awaitOwnRoom() || !l.s.flight.acquire(l.s.m.PieceSize, l.done) {
 			return
 		}
 		p, ok := l.takeNext()

@@ -60,6 +60,14 @@ func (f *Flight) Limit(size int64) int64 {
 	return min(max(l, MinFlightPieces*size), MaxFlightPieces*size)
 }
 
+// PerPeer is the most pieces of size bytes one peer may hold in the flight:
+// half of it, at least one. A peer that never acknowledges what it gets
+// then holds at most half a node's flight until the caller gives up on its
+// pieces, and the other peers are still served meanwhile.
+func (f *Flight) PerPeer(size int64) int {
+	return max(1, int(f.Limit(size)/size)/2)
+}
+
 // CanSend reports whether a piece of size bytes may leave now: nothing is in
 // flight, or it fits under the limit.
 func (f *Flight) CanSend(size int64) bool {

@@ -58,7 +58,8 @@ func TestFlightHoldsWhatTheLinkDelivers(t *testing.T) {
 
 // TestFlightLimits: a fresh Flight sends MinFlightPieces, then waits for a
 // Done; a piece given up on frees its place but adds nothing to the rate;
-// the first piece always goes, however large.
+// one peer may hold half the flight; the first piece always goes, however
+// large.
 func TestFlightLimits(t *testing.T) {
 	const piece = 256 << 10
 	var f Flight
@@ -79,6 +80,9 @@ func TestFlightLimits(t *testing.T) {
 	}
 	if !f.CanSend(piece) {
 		t.Error("a piece may not leave after two were given up on")
+	}
+	if got := f.PerPeer(piece); got != MinFlightPieces/2 {
+		t.Errorf("a fresh flight lets one peer hold %d pieces, want half of %d", got, MinFlightPieces)
 	}
 	var g Flight
 	if !g.CanSend(1 << 40) {
