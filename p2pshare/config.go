@@ -177,6 +177,10 @@ type Config struct {
 	// flightTimeout is how long a piece sent with no upload cap waits for
 	// its Have; 0 means swarm.DefaultFlightTimeout. Tests lengthen it.
 	flightTimeout time.Duration
+	// haveDelay is how long a Have to a peer that did not send the piece
+	// may wait for company; 0 means swarm.DefaultHaveDelay. Tests lengthen
+	// it.
+	haveDelay time.Duration
 	// coordTTL is the lifetime of the coordinator certificates the root
 	// signs; 0 means membership.DefaultCoordinatorTTL. Tests shorten it.
 	coordTTL time.Duration

@@ -366,6 +366,7 @@ func (s *Swarm) start(cfg swarm.Config) (*swarm.Session, error) {
 	cfg.Self = s.h.ID()
 	cfg.Up, cfg.Down, cfg.UpTurn = s.up, s.down, s.upTurn
 	cfg.Flight, cfg.FlightTimeout = s.flight, s.cfg.flightTimeout
+	cfg.HaveDelay = s.cfg.haveDelay
 	cfg.Rand = rand.New(rand.NewPCG(binary.LittleEndian.Uint64(seed[:8]), binary.LittleEndian.Uint64(seed[8:])))
 	cfg.Log = s.log
 	cfg.Addrs = s.h.Peerstore().Addrs

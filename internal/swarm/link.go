@@ -91,6 +91,9 @@ type link struct {
 	// mu.
 	sent     map[uint32]*time.Timer
 	sentWake chan struct{} // uploader: a piece of the link's left the flight
+	// haves are the Haves held back for the link's next write
+	// (announceHave); guarded by mu.
+	haves []uint32
 }
 
 type outPiece struct {
@@ -555,6 +558,9 @@ func (l *link) writeLoop() {
 		l.mu.Lock()
 		ctrl := l.ctrl
 		l.ctrl = nil
+		if len(ctrl) > 0 {
+			ctrl = l.takeHaves(ctrl) // they ride along
+		}
 		l.mu.Unlock()
 		if len(ctrl) > 0 {
 			_ = l.stream.SetWriteDeadline(time.Now().Add(writeTimeout))
@@ -580,7 +586,18 @@ func (l *link) writeLoop() {
 		case <-l.wake:
 		case p := <-l.pieces:
 			_ = l.stream.SetWriteDeadline(time.Now().Add(writeTimeout))
-			err := w.Write(p.msg, l.limits)
+			l.mu.Lock()
+			held := l.takeHaves(nil) // they ride along
+			l.mu.Unlock()
+			var err error
+			for _, m := range held {
+				if err = w.Write(m, l.limits); err != nil {
+					break
+				}
+			}
+			if err == nil {
+				err = w.Write(p.msg, l.limits)
+			}
 			if err == nil {
 				err = w.Flush()
 			}

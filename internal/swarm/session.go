@@ -67,8 +67,12 @@ type Config struct {
 	// FlightTimeout is how long a piece sent stays in the flight without
 	// its Have; 0 means DefaultFlightTimeout.
 	FlightTimeout time.Duration
-	Rand          *rand.Rand
-	Log           *slog.Logger
+	// HaveDelay is the longest a Have to a peer other than the piece's
+	// sender waits for company (announceHave); 0 means DefaultHaveDelay.
+	HaveDelay time.Duration
+
+	Rand *rand.Rand
+	Log  *slog.Logger
 	// InFlightBytes caps the bytes of requests open to one peer; below it
 	// each peer's pipeline follows what the peer delivers (picker.Pipeline).
 	// 0 means 64 MiB.
@@ -143,6 +147,10 @@ type Session struct {
 	// their queues meanwhile, where a Cancel still reaches them.
 	upTurn chan struct{}
 	flight *Flight // Config.Flight
+	// havesDue fires when the Haves held back for company are due
+	// (announceHave); nil when none wait.
+	havesDue   <-chan time.Time
+	havesTimer *time.Timer
 
 	// Shared, read by Progress and the reader.
 	down, up   atomic.Int64
@@ -189,6 +197,9 @@ func New(ctx context.Context, cfg Config) (*Session, error) {
 	}
 	if cfg.FlightTimeout <= 0 {
 		cfg.FlightTimeout = DefaultFlightTimeout
+	}
+	if cfg.HaveDelay <= 0 {
+		cfg.HaveDelay = DefaultHaveDelay
 	}
 	m := cfg.Manifest
 	have := make([]bool, m.NumPieces())
@@ -387,6 +398,8 @@ func (s *Session) run() {
 			return
 		case e := <-s.events:
 			s.handle(e)
+		case <-s.havesDue:
+			s.releaseHaves()
 		case now := <-tick.C:
 			s.publishProgress(now)
 			for id, l := range s.links {
@@ -660,11 +673,15 @@ func (s *Session) got(l *link, i int) {
 	// Haves too, so a peer that never asked is told everything. The Haves
 	// held back go out when this session completes (tellWithheld).
 	for _, o := range s.links {
-		if o != l && o.fetching.Load() && s.picker.PeerHolds(picker.Peer(o.id), i) && !s.peerComplete(o.id) {
+		if o == l {
+			o.send(wire.Msg{Type: wire.Have, Index: uint32(i)})
+			continue
+		}
+		if o.fetching.Load() && s.picker.PeerHolds(picker.Peer(o.id), i) && !s.peerComplete(o.id) {
 			o.withhold(i)
 			continue
 		}
-		o.send(wire.Msg{Type: wire.Have, Index: uint32(i)})
+		s.announceHave(o, i)
 	}
 	s.mu.Lock()
 	close(s.changed)
@@ -676,6 +693,7 @@ func (s *Session) got(l *link, i int) {
 			s.fail(err)
 			return
 		}
+		s.releaseHaves()
 		for _, o := range s.links {
 			if !s.picker.Interested(picker.Peer(o.id)) && s.peerComplete(o.id) {
 				s.dropLink(o)
