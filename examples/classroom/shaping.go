@@ -76,7 +76,11 @@ func openTCNetwork(ctx context.Context, plan netPlan, log io.Writer) (*tcNetwork
 			fmt.Fprintf(log, "classroom: %v\n", err)
 		}
 	}
-	if err := n.run(ctx, plan.setup(), false); err != nil {
+	err = n.run(ctx, plan.setup(), false)
+	if err == nil {
+		err = plainSwitch(plan.switchNS())
+	}
+	if err != nil {
 		if cerr := n.close(); cerr != nil {
 			fmt.Fprintf(log, "classroom: %v\n", cerr)
 		}
