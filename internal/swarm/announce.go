@@ -16,10 +16,13 @@ import (
 // The peer that sent the piece hears of it at once: its Have is how an
 // uploader with no cap learns the piece left its flight (Flight).
 const (
-	// DefaultHaveDelay is the longest a Have waits for company: a fifth
-	// of the time a link's requests cover (pipelineTarget), so a peer's
-	// picker hears of a new source well within one round of its requests.
-	DefaultHaveDelay = pipelineTarget / 5
+	// DefaultHaveDelay is the longest a Have waits for company: half the
+	// time a link's requests cover (pipelineTarget), so a peer's picker
+	// hears of a new source within one round of its requests. In S2 under
+	// tc a node gets about 32 pieces a second, so its Haves leave eight at
+	// a time; with a fifth of it (100 ms), about three, and the class used
+	// 5-10 % more CPU per GB.
+	DefaultHaveDelay = pipelineTarget / 2
 	// haveBatch is how many waiting Haves go out without waiting for
 	// Config.HaveDelay.
 	haveBatch = 8
