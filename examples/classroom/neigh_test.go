@@ -6,7 +6,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"os/exec"
 	"runtime"
 	"testing"
 	"time"
@@ -21,17 +20,7 @@ import (
 // TCP. Each connect must succeed: in a class whose nodes cannot reach each
 // other, some students trade with a handful of peers and finish last.
 func TestEveryNodeReachesEveryOther(t *testing.T) {
-	if runtime.GOOS != "linux" {
-		t.Skip("-shaping tc needs Linux's network namespaces")
-	}
-	if os.Geteuid() != 0 {
-		t.Skip("-shaping tc needs root (CAP_NET_ADMIN) to create network namespaces; not root")
-	}
-	for _, tool := range []string{"ip", "tc"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("-shaping tc needs ip and tc: %v", err)
-		}
-	}
+	needNamespaces(t, "ip", "tc")
 	const nodes = 48
 	plan, err := newNetPlan(runPrefix(os.Getpid())+"mesh-", 0, make([]int64, nodes-1), make([]int64, nodes-1))
 	if err != nil {

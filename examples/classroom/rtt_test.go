@@ -5,8 +5,6 @@ import (
 	"io"
 	"net"
 	"os"
-	"os/exec"
-	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -30,17 +28,7 @@ func TestMain(m *testing.M) {
 // releaser that dies must end the run, naming its node; and when the
 // network closes no releaser and no namespace may be left.
 func TestAddedRTT(t *testing.T) {
-	if runtime.GOOS != "linux" {
-		t.Skip("-shaping tc needs Linux's network namespaces")
-	}
-	if os.Geteuid() != 0 {
-		t.Skip("-shaping tc needs root (CAP_NET_ADMIN) to create network namespaces; not root")
-	}
-	for _, tool := range []string{"ip", "tc", "iptables"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("-rtt needs ip, tc and iptables: %v", err)
-		}
-	}
+	needNamespaces(t, "ip", "tc", "iptables")
 	const rtt = 20 * time.Millisecond
 	const samples = 8
 

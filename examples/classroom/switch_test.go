@@ -14,17 +14,7 @@ import (
 // frames without passing them through the firewall, and the machine's own
 // setting is left as it was.
 func TestSwitchFiltersNothing(t *testing.T) {
-	if runtime.GOOS != "linux" {
-		t.Skip("-shaping tc needs Linux's network namespaces")
-	}
-	if os.Geteuid() != 0 {
-		t.Skip("-shaping tc needs root (CAP_NET_ADMIN) to create network namespaces; not root")
-	}
-	for _, tool := range []string{"ip", "tc"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("-shaping tc needs ip and tc: %v", err)
-		}
-	}
+	needNamespaces(t, "ip", "tc")
 	// read may run on inNetns's thread: it reports, it does not stop.
 	read := func(p string) string {
 		b, err := os.ReadFile(p)
@@ -60,6 +50,23 @@ func TestSwitchFiltersNothing(t *testing.T) {
 	for _, p := range bridgeFilters {
 		if v := read(p); v != machine[p] {
 			t.Errorf("the machine's %s is %s; it was %s", p, v, machine[p])
+		}
+	}
+}
+
+// needNamespaces skips a test that builds the class's network where it
+// cannot: off Linux, without root, or without one of tools.
+func needNamespaces(t *testing.T, tools ...string) {
+	t.Helper()
+	if runtime.GOOS != "linux" {
+		t.Skip("-shaping tc needs Linux's network namespaces")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("-shaping tc needs root (CAP_NET_ADMIN) to create network namespaces; not root")
+	}
+	for _, tool := range tools {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("this test needs %s: %v", strings.Join(tools, ", "), err)
 		}
 	}
 }
