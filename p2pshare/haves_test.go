@@ -21,8 +21,9 @@ func TestHavesLeaveTogether(t *testing.T) {
 	defer cancel()
 	const piece, pieces = 16 << 10, 40
 	dir := t.TempDir()
-	// Paced, so that pieces reach the member one by one.
-	seed := testNode(t, nil, func(c *Config) { c.UploadLimit = 20 * piece })
+	// Paced, so that pieces reach the member one by one, over 4 s: the
+	// observer links to it well before most have come.
+	seed := testNode(t, nil, func(c *Config) { c.UploadLimit = 10 * piece })
 	src, _ := randomFile(t, dir, pieces*piece)
 	ih, err := seed.Share(ctx, src, ShareOptions{PieceSize: piece})
 	if err != nil {
