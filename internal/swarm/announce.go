@@ -9,8 +9,9 @@ import (
 // A piece got is announced to every linked peer that may want it. Sent at
 // once, each of those Haves is a stream write of its own: a mux frame, a
 // TLS record, a syscall and a packet here, a wakeup and a read at the peer.
-// In a class of 30 that is 29 writes per piece, two thirds of all the
-// writes a node makes. The Haves to the other peers therefore wait a
+// In a class of 30 that is up to 29 writes per piece; leaving together,
+// they cut an S2 class's writes under tc by a fifth (about 660k to 520k
+// for the run). The Haves to the other peers therefore wait a
 // little and leave together: with the link's next write, when haveBatch of
 // them are waiting, or Config.HaveDelay after the first, whichever comes first.
 // The peer that sent the piece hears of it at once: its Have is how an
