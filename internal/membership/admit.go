@@ -53,14 +53,8 @@ func (b *Bootstrap) Admit(s network.Stream) {
 		return
 	}
 	ip := remoteIP(s.Conn())
-	if m.overBudget(p) {
-		b.stats.busy.Add(1)
-		reply := serverMsg{Kind: kindBusy, RetryMs: uint32(minRetryAfter.Milliseconds()), Reason: fmt.Sprintf(
-			"the bootstrap holds as many newcomers from address %s as it takes at once (%d)", ip, m.cfg.OutsidersPerIP)}
-		_ = writeFrame(s, reply.encode())
-		m.cutSoon(p, fmt.Errorf("membership: peer %s: %s", p, reply.Reason))
-		return
-	}
+	// An address that failed too often is refused first, before it may
+	// wait for a place: a flood from one address holds nothing for long.
 	if wait, ok := b.mayTry(ip); !ok {
 		reply := serverMsg{Kind: kindRefusal, Reason: fmt.Sprintf(
 			"address %s made more failed admission attempts than this bootstrap takes from one address (%d, then one every %v); try again in %v",
@@ -69,6 +63,20 @@ func (b *Bootstrap) Admit(s network.Stream) {
 		_ = writeFrame(s, reply.encode())
 		m.cutSoon(p, fmt.Errorf("membership: peer %s: %s", p, reply.Reason))
 		return
+	}
+	// A newcomer that came while its address's places were all held (a
+	// class rushing in from behind one NAT) waits here for one, on the
+	// connection it has, before it is asked to come back on a new one.
+	if m.overBudget(p) {
+		b.stats.roomWaits.Add(1)
+		if !m.awaitRoom(m.ctx, p, roomWait) {
+			b.stats.busy.Add(1)
+			reply := serverMsg{Kind: kindBusy, RetryMs: uint32(minRetryAfter.Milliseconds()), Reason: fmt.Sprintf(
+				"the bootstrap holds as many newcomers from address %s as it takes at once (%d)", ip, m.cfg.OutsidersPerIP)}
+			_ = writeFrame(s, reply.encode())
+			m.cutSoon(p, fmt.Errorf("membership: peer %s: %s", p, reply.Reason))
+			return
+		}
 	}
 	// Admission starts here, before the wait in line, so that the member
 	// exchange's deadline does not close the newcomer's connection while

@@ -29,6 +29,12 @@ type admitTurn struct {
 // per-peer admission pace, so a newcomer that honours it stays within it.
 const minRetryAfter = 2 * time.Second
 
+// roomWait is how long a newcomer that came over its address's budget of
+// outsiders waits for a place on the bootstrap before it is asked to come
+// back: no longer than it would wait to come back, and it keeps the
+// connection it has, where coming back costs a new one.
+const roomWait = minRetryAfter
+
 func newAdmitQueue(r rate.Limit, burst int, maxWait time.Duration) *admitQueue {
 	return &admitQueue{total: rate.NewLimiter(r, burst), maxWait: maxWait}
 }

@@ -93,3 +93,88 @@ func TestJoinStormQueued(t *testing.T) {
 		t.Errorf("%d admissions refused", refused)
 	}
 }
+
+// overAddress is a bootstrap whose address budget is two, the two places
+// of 127.0.0.1 held by newcomers that have not asked (early), and a third
+// newcomer (late) connected over them: a class rushing in from behind one
+// NAT address, in small.
+type overAddress struct {
+	tn    *testNet
+	inv   Invite
+	early []lphost.Host
+	late  lphost.Host
+}
+
+func newOverAddress(t *testing.T) *overAddress {
+	t.Helper()
+	o := &overAddress{tn: &testNet{t: t, dir: t.TempDir(), clock: &clock{}, node: func(c *Config) {
+		c.OutsidersPerIP = 2
+		c.OutsiderDeadline = time.Minute // the tests' steps are not a race against it
+	}}}
+	o.tn.start(nil)
+	o.inv = o.tn.invite(InviteOptions{Uses: 1})
+	o.early = []lphost.Host{plainHost(t, newKey(t)), plainHost(t, newKey(t))}
+	for _, h := range o.early {
+		connect(t, h, o.tn.bn)
+	}
+	poll(t, "the early newcomers hold their address's places", o.budget(func(b *budget) bool { return b.ips["127.0.0.1"] == 2 }))
+	o.late = plainHost(t, newKey(t))
+	connect(t, o.late, o.tn.bn)
+	poll(t, "the late newcomer is over its address's budget", o.budget(func(b *budget) bool {
+		x, ok := b.outsiders[o.late.ID()]
+		return ok && len(x.over) == 1
+	}))
+	return o
+}
+
+// budget is a condition on the bootstrap's outsiders' budget, for poll.
+func (o *overAddress) budget(f func(b *budget) bool) func() bool {
+	return func() bool {
+		o.tn.bn.m.mu.Lock()
+		defer o.tn.bn.m.mu.Unlock()
+		return f(&o.tn.bn.m.budget)
+	}
+}
+
+// TestNewcomerOverItsAddressAsksInTurn: a newcomer that connected while its
+// address's places were all held by other newcomers asks for admission
+// once they have gone. It is admitted on that connection, not sent away to
+// make a new one.
+func TestNewcomerOverItsAddressAsksInTurn(t *testing.T) {
+	o := newOverAddress(t)
+	for _, h := range o.early {
+		_ = h.Network().ClosePeer(o.tn.bn.id)
+	}
+	poll(t, "the early newcomers' places are free", o.budget(func(b *budget) bool { return b.ips["127.0.0.1"] == 0 }))
+	ctx, cancel := context.WithTimeout(context.Background(), waitBound)
+	defer cancel()
+	if _, err := Join(ctx, o.late, o.inv, JoinRequest{Name: "late"}); err != nil {
+		t.Fatal(err)
+	}
+	if busy := o.tn.boot.stats.busy.Load(); busy != 0 {
+		t.Errorf("the late newcomer was asked to come back %d times, though its address had room when it asked", busy)
+	}
+}
+
+// TestNewcomerOverItsAddressWaitsForRoom: a newcomer that asks for
+// admission while its address's places are all held by other newcomers
+// that have not asked yet waits on the bootstrap, on its connection, and is
+// admitted once one of them goes, without being sent away.
+func TestNewcomerOverItsAddressWaitsForRoom(t *testing.T) {
+	o := newOverAddress(t)
+	joined := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), waitBound)
+		defer cancel()
+		_, err := Join(ctx, o.late, o.inv, JoinRequest{Name: "late"})
+		joined <- err
+	}()
+	poll(t, "the late newcomer waits for a place", func() bool { return o.tn.boot.stats.roomWaits.Load() == 1 })
+	_ = o.early[0].Network().ClosePeer(o.tn.bn.id) // one place comes free
+	if err := <-joined; err != nil {
+		t.Fatal(err)
+	}
+	if busy := o.tn.boot.stats.busy.Load(); busy != 0 {
+		t.Errorf("the late newcomer was asked to come back %d times, though a place came free while it waited", busy)
+	}
+}

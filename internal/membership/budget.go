@@ -55,7 +55,7 @@ type budget struct {
 
 type outsider struct {
 	conns   map[string]string // connection ID → IP, counted in ips
-	over    map[string]bool   // connection IDs over their address's budget, not counted
+	over    map[string]string // connection ID → IP, over its address's budget, not counted
 	waiting int               // streams parked in Allow
 	started bool              // sent its certificate, or asked for admission
 }
@@ -70,7 +70,7 @@ func newBudget(perIP, streams int, r rate.Limit, burst int) budget {
 func (b *budget) outsider(p peer.ID) *outsider {
 	o, ok := b.outsiders[p]
 	if !ok {
-		o = &outsider{conns: map[string]string{}, over: map[string]bool{}}
+		o = &outsider{conns: map[string]string{}, over: map[string]string{}}
 		b.outsiders[p] = o
 	}
 	return o
@@ -83,7 +83,7 @@ func (b *budget) outsider(p peer.ID) *outsider {
 func (b *budget) connect(p peer.ID, id, ip string) bool {
 	if b.ips[ip] >= b.perIP {
 		if len(b.outsiders) < maxTracked {
-			b.outsider(p).over[id] = true
+			b.outsider(p).over[id] = ip
 		}
 		return false
 	}
@@ -106,11 +106,26 @@ func (b *budget) disconnect(p peer.ID, id string) {
 	b.forgetIfIdle(p, o)
 }
 
-// overOnly reports whether every connection of p that the budget knows
-// came over its address's budget.
-func (b *budget) overOnly(p peer.ID) bool {
+// overNow reports whether p, asking for admission, is over its address's
+// budget: every connection of p that the budget knows came over it, and
+// the address has no room yet. One whose address has room again is
+// counted from now on, as if it had come now: in a class's rush from
+// behind one address, those who connected while the places were taken
+// ask once the earlier newcomers have asked, and so left the count.
+func (b *budget) overNow(p peer.ID) bool {
 	o, ok := b.outsiders[p]
-	return ok && len(o.over) > 0 && len(o.conns) == 0
+	if !ok || len(o.over) == 0 || len(o.conns) > 0 {
+		return false
+	}
+	for id, ip := range o.over {
+		if b.ips[ip] < b.perIP {
+			b.ips[ip]++
+			o.conns[id] = ip
+			delete(o.over, id)
+			return false
+		}
+	}
+	return true
 }
 
 // release stops counting p's connections against their addresses: p is a

@@ -172,6 +172,18 @@ func TestBudgetDecisions(t *testing.T) {
 			bu.release(a)
 			return []any{bu.connect(b, "3", "10.0.0.1"), len(bu.ips), len(bu.outsiders)}, []any{true, 1, 1}
 		}},
+		{"one that came over its address's budget may ask once that has room", func(bu *budget) (any, any) {
+			bu.connect(a, "1", "10.0.0.1")
+			bu.connect(a, "2", "10.0.0.1")
+			bu.connect(b, "3", "10.0.0.1")
+			before := bu.overNow(b)
+			bu.release(a) // a asked for admission
+			// b now holds one of its address's places, until it asks too.
+			after := bu.overNow(b)
+			held := bu.ips["10.0.0.1"]
+			return []any{before, after, held, bu.connect(a, "4", "10.0.0.1"), bu.connect(a, "5", "10.0.0.1")},
+				[]any{true, false, 1, true, false}
+		}},
 		{"a disconnect frees its place", func(bu *budget) (any, any) {
 			bu.connect(a, "1", "10.0.0.1")
 			bu.connect(a, "2", "10.0.0.1")

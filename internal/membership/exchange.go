@@ -101,6 +101,7 @@ type Membership struct {
 	block      blocklist
 	crl        crlState
 	budget     budget
+	room       chan struct{} // closed (and replaced) when the budget gives back a place
 
 	persistMu sync.Mutex // orders CRL writes to Dir
 }
@@ -286,11 +287,12 @@ func (m *Membership) connected(c network.Conn) {
 }
 
 // overBudget reports whether p came in over its address's budget of
-// outsiders (on the bootstrap, where it is let in to be told so).
+// outsiders (on the bootstrap, where it is let in to be told so) and its
+// address has no room for it yet.
 func (m *Membership) overBudget(p peer.ID) bool {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.budget.overOnly(p)
+	return m.budget.overNow(p)
 }
 
 // disconnected forgets connection c in the outsiders' budget and wakes
@@ -299,8 +301,45 @@ func (m *Membership) disconnected(c network.Conn) {
 	p := c.RemotePeer()
 	m.mu.Lock()
 	m.budget.disconnect(p, c.ID())
+	m.roomLocked()
 	m.signalLocked(p)
 	m.mu.Unlock()
+}
+
+// roomLocked wakes whoever waits for a place in the outsiders' budget
+// (awaitRoom): one may have been given back.
+func (m *Membership) roomLocked() {
+	if m.room != nil {
+		close(m.room)
+		m.room = nil
+	}
+}
+
+// awaitRoom waits, for at most d, until p, which came over its address's
+// budget of outsiders, finds room at its address (overBudget); false
+// means it found none in time, or ctx ended.
+func (m *Membership) awaitRoom(ctx context.Context, p peer.ID, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	for {
+		m.mu.Lock()
+		if !m.budget.overNow(p) {
+			m.mu.Unlock()
+			return true
+		}
+		if m.room == nil {
+			m.room = make(chan struct{})
+		}
+		ch := m.room
+		m.mu.Unlock()
+		select {
+		case <-ch:
+		case <-t.C:
+			return false
+		case <-ctx.Done():
+			return false
+		}
+	}
 }
 
 // sendCredential proves this node a member to p and takes p's answer:

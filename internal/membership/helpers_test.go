@@ -180,7 +180,8 @@ type testNet struct {
 	dir   string
 	clock *clock
 	boot  *Bootstrap
-	bn    *node // the bootstrap's own member node
+	bn    *node         // the bootstrap's own member node
+	node  func(*Config) // if set, applied to bn's Config
 }
 
 func newTestNet(t testing.TB, mutate func(*BootstrapConfig)) *testNet {
@@ -214,7 +215,12 @@ func (tn *testNet) start(mutate func(*BootstrapConfig)) {
 		t.Fatal(err)
 	}
 	tn.boot = b
-	tn.bn = newNode(t, "teacher", k, Credentials{CA: b.CA().CertDER(), Cert: cert}, func(c *Config) { c.Dir = tn.dir })
+	tn.bn = newNode(t, "teacher", k, Credentials{CA: b.CA().CertDER(), Cert: cert}, func(c *Config) {
+		c.Dir = tn.dir
+		if tn.node != nil {
+			tn.node(c)
+		}
+	})
 	if err := b.Attach(tn.bn.h, tn.bn.m); err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,7 @@ import "sync/atomic"
 type admitStats struct {
 	accepted, refused atomic.Int64
 	busy              atomic.Int64 // asked to come back later: the line was full
+	roomWaits         atomic.Int64 // waited for a place at their address (Admit)
 }
 
 // count records one decision.

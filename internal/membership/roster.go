@@ -213,6 +213,7 @@ func (m *Membership) Introduce(p peer.ID, der []byte) error {
 func (m *Membership) admit(p peer.ID, mc *MemberCert) {
 	m.mu.Lock()
 	m.budget.release(p)
+	m.roomLocked()
 	m.roster.members[p] = mc
 	m.roster.serials[serialHex(mc.Serial)] = p
 	m.signalLocked(p)
@@ -250,6 +251,7 @@ func (m *Membership) drop(p peer.ID, why error, block bool) {
 func (m *Membership) beginAdmission(p peer.ID) {
 	m.mu.Lock()
 	m.budget.release(p) // a class behind one address may all ask at once
+	m.roomLocked()
 	m.roster.admitting[p]++
 	m.mu.Unlock()
 }
