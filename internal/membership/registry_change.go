@@ -219,6 +219,14 @@ func (r *Registry) Apply(c Change) (ChangeResult, error) {
 			old.Secret = nil
 			return ChangeResult{Token: old}, nil
 		}
+		if t.Name != "" {
+			// Checked again here, in the log's order: the coordinator that
+			// asked checked its own registry, which right after an election
+			// may not yet hold an admission the log already does.
+			if err := r.nameInUse(t.Name); err != nil {
+				return ChangeResult{}, refuse("%s", strings.TrimPrefix(err.Error(), "membership: "))
+			}
+		}
 		if err := r.AddToken(t); err != nil {
 			return ChangeResult{}, err
 		}

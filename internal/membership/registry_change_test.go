@@ -19,6 +19,8 @@ func TestRegistryApplyDecidesAsTheBootstrap(t *testing.T) {
 		Expires: t0.Add(time.Hour), Created: t0}
 	other := tok
 	other.Secret = bytes.Repeat([]byte{8}, 32)
+	bound := tok // a per-student invite
+	bound.ID, bound.Name, bound.Uses, bound.UsesLeft = strings.Repeat("cd", 16), "S1", 1, 1
 	p1, p2, p3 := randomPeer(t), randomPeer(t), randomPeer(t)
 	steps := []struct {
 		what    string
@@ -31,6 +33,9 @@ func TestRegistryApplyDecidesAsTheBootstrap(t *testing.T) {
 		// Proposed again because the first outcome was lost with a leader:
 		// done already, and its use by s1 stays counted (s3 finds none).
 		{"the same token again", Change{Op: OpAddToken, At: t0, Token: &tok}, ""},
+		// A coordinator lagging the log asks for a token bound to a name
+		// the log has already given away.
+		{"a token bound to s1's name", Change{Op: OpAddToken, At: t0, Token: &bound}, `name "S1" is already held by peer`},
 		{"s1's join again (a lost reply)", Change{Op: OpAdmit, At: t0, Peer: p1, Name: "s1", Role: RoleStudent, TokenID: tok.ID, Serial: "a2", NotAfter: t0.Add(time.Hour)}, ""},
 		{"another peer as S1", Change{Op: OpAdmit, At: t0, Peer: p2, Name: "S1", Role: RoleStudent, TokenID: tok.ID, Serial: "a3", NotAfter: t0.Add(time.Hour)}, `name "S1" is already held`},
 		{"s2 joins after the token expired", Change{Op: OpAdmit, At: t0.Add(2 * time.Hour), Peer: p2, Name: "s2", Role: RoleStudent, TokenID: tok.ID, Serial: "a4", NotAfter: t0.Add(3 * time.Hour)}, "expired at"},
