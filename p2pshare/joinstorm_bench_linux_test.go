@@ -22,6 +22,7 @@ import (
 
 	"github.com/libp2p/go-libp2p/core/crypto"
 	"github.com/libp2p/go-libp2p/core/host"
+	ma "github.com/multiformats/go-multiaddr"
 
 	ihost "github.com/p2pshare/p2pshare/internal/host"
 	"github.com/p2pshare/p2pshare/internal/membership"
@@ -30,11 +31,25 @@ import (
 // The join storm's knobs: envStormN is how many members join at once in
 // BenchmarkJoinStorm (unset: 200); envStormFull=1 makes them whole nodes
 // (p2pshare.New with the invite: admission, DHT join, everything a student's
-// node does before its first fetch) instead of light clients.
+// node does before its first fetch) instead of light clients;
+// envStormOneAddress=1 has them all come from 127.0.0.1, as a class behind
+// one NAT address would, instead of each from its own.
 const (
-	envStormN    = "P2PSHARE_STORM_N"
-	envStormFull = "P2PSHARE_STORM_FULL"
+	envStormN          = "P2PSHARE_STORM_N"
+	envStormFull       = "P2PSHARE_STORM_FULL"
+	envStormOneAddress = "P2PSHARE_STORM_ONE_ADDRESS"
 )
+
+// stormAddr is where member i of a join storm listens, and so dials from:
+// a loopback address of its own (127.1.0.1, 127.1.0.2, …), as each
+// student's laptop on a campus network has its own, or 127.0.0.1 for all
+// when oneAddress is set.
+func stormAddr(i int, oneAddress bool) []ma.Multiaddr {
+	if oneAddress {
+		return loopback()
+	}
+	return []ma.Multiaddr{ma.StringCast(fmt.Sprintf("/ip4/127.1.%d.%d/tcp/0", i/250, i%250+1))}
+}
 
 // bootChildLine is what a bootstrap child (envChild=bootstrap) prints: its
 // invite first, then its CPU time whenever it reads a line on stdin.
@@ -108,9 +123,10 @@ func parseStormN(s string) (int, error) {
 // its own), the members are light clients in this one — a libp2p host each
 // and the admission exchange, nothing more — released together. It
 // reports how many were admitted and refused, the join times, and the
-// bootstrap's CPU per admission over the storm. P2PSHARE_STORM_N sets the
-// class size (default 200); P2PSHARE_BENCH_CHILD_PROF, a folder, gets the
-// bootstrap's CPU profile.
+// bootstrap's CPU per admission over the storm. Each member comes from a
+// loopback address of its own, unless P2PSHARE_STORM_ONE_ADDRESS=1.
+// P2PSHARE_STORM_N sets the class size (default 200);
+// P2PSHARE_BENCH_CHILD_PROF, a folder, gets the bootstrap's CPU profile.
 func BenchmarkJoinStorm(b *testing.B) {
 	n, err := parseStormN(os.Getenv(envStormN))
 	if err != nil {
@@ -186,6 +202,7 @@ func joinStorm(b *testing.B, n int) stormResult {
 	}
 
 	full := os.Getenv(envStormFull) == "1"
+	oneAddress := os.Getenv(envStormOneAddress) == "1"
 	var hosts []host.Host
 	if !full {
 		hosts = make([]host.Host, n)
@@ -194,7 +211,7 @@ func joinStorm(b *testing.B, n int) stormResult {
 			if err != nil {
 				b.Fatal(err)
 			}
-			if hosts[i], err = ihost.New(ihost.Options{Key: k, MaxPeers: 8}); err != nil {
+			if hosts[i], err = ihost.New(ihost.Options{Key: k, MaxPeers: 8, ListenAddrs: stormAddr(i, oneAddress)}); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -219,7 +236,7 @@ func joinStorm(b *testing.B, n int) stormResult {
 			return err
 		}
 		s, err := New(ctx, Config{DataDir: filepath.Join(dirs, fmt.Sprint(i)), Invite: first.Invite,
-			Name: fmt.Sprintf("s%04d", i), ListenAddrs: loopback(), JoinTimeout: 2 * time.Minute})
+			Name: fmt.Sprintf("s%04d", i), ListenAddrs: stormAddr(i, oneAddress), JoinTimeout: 2 * time.Minute})
 		if err == nil {
 			mu.Lock()
 			nodes = append(nodes, s)
