@@ -86,7 +86,7 @@ func New(opts Options) (host.Host, error) {
 	o := []libp2p.Option{
 		libp2p.Identity(opts.Key),
 		libp2p.Transport(tcp.NewTCPTransport),
-		libp2p.Security(libp2ptls.ID, libp2ptls.New),
+		libp2p.Security(libp2ptls.ID, newBatchedTLS),
 		libp2p.Security(noise.ID, noise.New),
 		libp2p.Muxer(yamux.ID, yamux.DefaultTransport),
 		libp2p.ResourceManager(rm),
