@@ -132,8 +132,12 @@ type Writer struct {
 }
 
 // writeBufSize is the size of a Writer's buffer: a message up to it leaves
-// in one write to the stream with the messages buffered before it.
-const writeBufSize = 64 << 10
+// in one write to the stream with the messages buffered before it. It is
+// the body of one full mux frame (yamux's 64 KiB, less its 12-byte
+// header), and a larger message goes to the stream in whole multiples of
+// it: a piece so leaves as full frames, not each 64 KiB as a frame and a
+// 12-byte one after it.
+const writeBufSize = 64<<10 - 12
 
 var writeBufs = sync.Pool{New: func() any {
 	b := make([]byte, writeBufSize)
@@ -170,12 +174,17 @@ func (w *Writer) Write(m Msg, limits Limits) error {
 }
 
 // write buffers p. What does not fit goes out: the buffer, filled up, then
-// the rest of p straight to the stream if it is still larger than a buffer.
+// as many whole buffers' worth of the rest as there are, straight to the
+// stream; what remains is buffered.
 func (w *Writer) write(p []byte) error {
 	for w.err == nil && len(p) > writeBufSize-w.n {
 		if w.n == 0 {
-			w.direct(p)
-			return w.err
+			// Whole buffers' worth straight to the stream; the rest waits
+			// for the messages after it.
+			k := len(p) - len(p)%writeBufSize
+			w.direct(p[:k])
+			p = p[k:]
+			break
 		}
 		c := copy((*w.buf)[w.n:], p)
 		w.n += c

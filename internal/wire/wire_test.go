@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"io"
+	"slices"
 	"testing"
 )
 
@@ -151,6 +152,7 @@ func TestPeerList(t *testing.T) {
 type writeCounter struct {
 	bytes.Buffer
 	writes int
+	sizes  []int // of each write
 	fail   error
 }
 
@@ -159,6 +161,7 @@ func (c *writeCounter) Write(p []byte) (int, error) {
 		return 0, c.fail
 	}
 	c.writes++
+	c.sizes = append(c.sizes, len(p))
 	return c.Buffer.Write(p)
 }
 
@@ -185,7 +188,8 @@ func TestWriterBuffersAndReleases(t *testing.T) {
 		t.Fatalf("after Flush: %d writes, %d bytes buffered, buffer held %v", c.writes, w.Buffered(), w.buf != nil)
 	}
 	// A piece larger than the buffer: the buffer filled up goes out, then
-	// the rest of the piece, unbuffered.
+	// whole buffers' worth of the rest, unbuffered, so that each write is
+	// one full mux frame; what remains leaves at Flush.
 	if err := w.Write(Msg{Type: Have, Index: 5}, limits); err != nil {
 		t.Fatal(err)
 	}
@@ -195,8 +199,9 @@ func TestWriterBuffersAndReleases(t *testing.T) {
 	if err := w.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	if c.writes != 3 || w.buf != nil {
-		t.Fatalf("after the large piece: %d writes, want 3; buffer held %v", c.writes, w.buf != nil)
+	// Have and the piece's header: 9 bytes each; then 2 buffers and 5 bytes of data.
+	if want := []int{writeBufSize, writeBufSize, 9 + 9 + 5}; w.buf != nil || !slices.Equal(c.sizes[1:], want) {
+		t.Fatalf("after the large piece: writes of %v bytes, want %v; buffer held %v", c.sizes[1:], want, w.buf != nil)
 	}
 	r := NewReader(&c.Buffer, limits)
 	for _, want := range []Msg{{Type: Have, Index: 3}, {Type: Request, Index: 4}, small, {Type: Have, Index: 5}, large} {
