@@ -50,6 +50,12 @@ func TestMessageKeptUntilAcknowledged(t *testing.T) {
 	alice := testNode(t, boot, msgConfig("alice"))
 	class = append(class, alice)
 	bobID := bob.ID()
+	// Alice hands the first message to Bob directly: she holds a
+	// connection to him, rather than finding him through a DHT that a
+	// class this young may not yet answer for him (then it is parked).
+	if err := alice.h.Connect(ctx, bob.AddrInfo()); err != nil {
+		t.Fatal(err)
+	}
 
 	if r, err := alice.Send(ctx, bob.ID().String(), []byte("handed over")); err != nil || !r.Direct {
 		t.Fatalf("sending to Bob online: %+v, %v", r, err)
