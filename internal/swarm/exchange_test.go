@@ -26,6 +26,27 @@ func newPeerID(t *testing.T) peer.ID {
 	return id
 }
 
+// peerAbove returns a new peer ID above self: self leaves the dial to no
+// such peer (pexYield).
+func peerAbove(t *testing.T, self peer.ID) peer.ID {
+	t.Helper()
+	for {
+		if id := newPeerID(t); id > self {
+			return id
+		}
+	}
+}
+
+// peerBelow returns a new peer ID below self.
+func peerBelow(t *testing.T, self peer.ID) peer.ID {
+	t.Helper()
+	for {
+		if id := newPeerID(t); id < self {
+			return id
+		}
+	}
+}
+
 // dialRecorder is a session's Dial that starts at most room dials, and
 // remembers which.
 type dialRecorder struct {
@@ -72,7 +93,7 @@ func TestDialHeardRetriesDroppedDials(t *testing.T) {
 	s := exchangeSession(t, 60, d)
 	var ids []peer.ID
 	for range 5 {
-		ids = append(ids, newPeerID(t))
+		ids = append(ids, peerAbove(t, s.cfg.Self))
 	}
 	s.learnPeers(peerList(t, append(ids, s.cfg.Self)...))
 	if len(d.dialed) != 2 {
@@ -99,7 +120,7 @@ func TestDialHeardTarget(t *testing.T) {
 	s.banned[banned] = true
 	var ids []peer.ID
 	for range 6 {
-		ids = append(ids, newPeerID(t))
+		ids = append(ids, peerAbove(t, s.cfg.Self))
 	}
 	s.learnPeers(peerList(t, append([]peer.ID{linked, banned}, ids...)...))
 	if len(d.dialed) != 3 || slices.Contains(d.dialed, linked) || slices.Contains(d.dialed, banned) {
@@ -126,7 +147,7 @@ func TestDialHeardTarget(t *testing.T) {
 func TestDialHeardRedial(t *testing.T) {
 	d := &dialRecorder{room: 100}
 	s := exchangeSession(t, 60, d)
-	p := newPeerID(t)
+	p := peerAbove(t, s.cfg.Self)
 	s.learnPeers(peerList(t, p))
 	now := time.Now()
 	s.dialHeard(now.Add(redialAfter / 2))
@@ -143,5 +164,29 @@ func TestDialHeardRedial(t *testing.T) {
 	}
 	if _, ok := s.heard[p]; ok {
 		t.Fatal("a peer given up on is still remembered")
+	}
+}
+
+// TestDialHeardYieldsToLowerID: of two members told of each other, the one
+// with the lower ID dials at once; the other leaves the dial to it for
+// pexYield, dials no sooner, and dials once that has passed with no link
+// up. A peer that linked meanwhile is not dialled at all.
+func TestDialHeardYieldsToLowerID(t *testing.T) {
+	d := &dialRecorder{room: 100}
+	s := exchangeSession(t, 60, d)
+	above, below, linksFirst := peerAbove(t, s.cfg.Self), peerBelow(t, s.cfg.Self), peerBelow(t, s.cfg.Self)
+	s.learnPeers(peerList(t, above, below, linksFirst))
+	if !slices.Equal(d.dialed, []peer.ID{above}) {
+		t.Fatalf("dialled %v at once; want only the peer above self", d.dialed)
+	}
+	heard := s.heard[below].since
+	s.dialHeard(heard.Add(pexYield - time.Millisecond))
+	if len(d.dialed) != 1 {
+		t.Fatalf("dialled %v before pexYield passed", d.dialed[1:])
+	}
+	s.links[linksFirst] = &link{} // its dial came in
+	s.dialHeard(heard.Add(pexYield))
+	if !slices.Equal(d.dialed, []peer.ID{above, below}) {
+		t.Fatalf("dialled %v once pexYield passed; want %v", d.dialed, []peer.ID{above, below})
 	}
 }
