@@ -171,10 +171,14 @@ const dialPending = 3 * time.Second
 // (addLink keeps the one the lower ID dialled). So the member with the
 // lower ID dials at once and the other waits pexYield for that dial before
 // it dials itself (the lower one may be at its link target, complete, or
-// unable to reach it). Measured in S2 under tc before this: a class of 30
-// brought up about 1,270 links in its first 6 s and dropped 420 of them,
-// its machine 98-100 % busy.
-const pexYield = 2 * time.Second
+// unable to reach it). Measured in S2 under tc (a class of 30 on two
+// cores): with both dialling, the class brought up about 1,270 links in
+// its first 6 s and dropped 420 of them, its machine 98-100 % busy; with a
+// yield of 2 s, about 1,000 and 75-130 (a member that must dial most of
+// the class dials 16 at a time on a busy machine, and some of its dials
+// took longer); with 4 s, about 900 and 0-10, the mesh whole 5-7 s after
+// the first spawn.
+const pexYield = 4 * time.Second
 
 // heardPeer is a peer learnt through peer exchange and not linked yet.
 type heardPeer struct {
