@@ -188,10 +188,16 @@ type heardPeer struct {
 	dialed time.Time // the last one
 }
 
+// dialsFirst reports whether self, of the pair self and p, is the one
+// that dials: the lower ID. A peer-exchange dial is left to it (yields),
+// and of two links a pair brought up at once, the one it dialled is kept
+// (addLink): one rule, so the link kept is the link the yield asked for.
+func dialsFirst(self, p peer.ID) bool { return self < p }
+
 // yields reports whether the session leaves the dial to h's peer to that
 // peer for now (pexYield).
 func (s *Session) yields(id peer.ID, h *heardPeer, now time.Time) bool {
-	return h.tries == 0 && id < s.cfg.Self && now.Sub(h.since) < pexYield
+	return h.tries == 0 && !dialsFirst(s.cfg.Self, id) && now.Sub(h.since) < pexYield
 }
 
 // learnPeers remembers the peers a peer list names and dials them, while

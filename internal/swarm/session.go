@@ -532,7 +532,7 @@ func (s *Session) addLink(l *link) {
 		return
 	}
 	if old, ok := s.links[l.id]; ok {
-		keepNew := l.outbound == (s.cfg.Self < l.id)
+		keepNew := l.outbound == dialsFirst(s.cfg.Self, l.id)
 		if !keepNew {
 			l.close()
 			return
