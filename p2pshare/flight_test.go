@@ -2,6 +2,7 @@ package p2pshare
 
 import (
 	"context"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -88,5 +89,55 @@ func TestUncappedSeederWaitsForHaves(t *testing.T) {
 	case m := <-streams[0].pieces:
 		t.Fatalf("the member that never acknowledged got piece %d beyond its half of the flight", m.Index)
 	default:
+	}
+}
+
+// TestStrayCopyIsAcknowledged: a piece that comes after its request was
+// withdrawn (the endgame asked two peers and the other's copy came first,
+// so our Cancel crossed this one) is answered with a Have when we hold the
+// piece. Its sender keeps it in its flight until a Have comes; before, the
+// Have was withheld from a sender that holds the piece and is fetching,
+// until we completed, and the copy took a place in the sender's flight
+// for FlightTimeout: in a quiz's endgame the uploaders' flights filled with
+// such copies and a student two pieces short waited 4.5 s. Here a member
+// that fetched the whole share gets a piece it never asked for from a
+// peer that is fetching from it.
+func TestStrayCopyIsAcknowledged(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	const piece, pieces = 16 << 10, 8
+	dir := t.TempDir()
+	seed := testNode(t, nil, nil)
+	src, _ := randomFile(t, dir, pieces*piece)
+	ih, err := seed.Share(ctx, src, ShareOptions{PieceSize: piece})
+	if err != nil {
+		t.Fatal(err)
+	}
+	member := testNode(t, seed, nil)
+	d, err := member.Fetch(ctx, ih, FetchOptions{Out: filepath.Join(dir, "out.bin")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	peer := testNode(t, seed, nil)
+	ps, err := openPieces(ctx, peer.h, member.h.ID(), ih, pieces)
+	if err != nil {
+		t.Fatalf("opening a piece stream: %v", err)
+	}
+	defer ps.st.Reset()
+	// Fetching (it asks for piece 0), and sending piece 3 unasked.
+	ps.send(t, wire.Msg{Type: wire.Request, Index: 0}, wire.Msg{Type: wire.Piece, Index: 3, Data: make([]byte, piece)})
+	select {
+	case m := <-ps.haves:
+		if m.Index != 3 {
+			t.Fatalf("the member answered the copy of piece 3 with a Have for piece %d", m.Index)
+		}
+	case <-ps.cut:
+		t.Fatal("the member ended the stream")
+	case <-time.After(10 * time.Second):
+		t.Fatal("no Have for the copy of piece 3 within 10 s")
 	}
 }
