@@ -37,8 +37,6 @@ type pieceStream struct {
 	pace *rate.Limiter
 	// pieces has the first pieces the victim sent; the rest are dropped.
 	pieces chan wire.Msg
-	// haves has the first Haves the victim sent; the rest are dropped.
-	haves chan wire.Msg
 }
 
 // paceN waits for n of the attack's tokens, if it is paced.
@@ -90,7 +88,7 @@ func openPieces(ctx context.Context, h host.Host, victim peer.ID, ih Infohash, p
 		_ = st.Reset()
 		return nil, fmt.Errorf("bitfield: %v", err)
 	}
-	ps := &pieceStream{st: st, w: w, cut: make(chan struct{}), pieces: make(chan wire.Msg, 16), haves: make(chan wire.Msg, 16)}
+	ps := &pieceStream{st: st, w: w, cut: make(chan struct{}), pieces: make(chan wire.Msg, 16)}
 	go func() {
 		defer close(ps.cut)
 		for {
@@ -98,16 +96,10 @@ func openPieces(ctx context.Context, h host.Host, victim peer.ID, ih Infohash, p
 			if err != nil {
 				return
 			}
-			switch m.Type {
-			case wire.Piece:
+			if m.Type == wire.Piece {
 				m.Data = append([]byte(nil), m.Data...)
 				select {
 				case ps.pieces <- m:
-				default:
-				}
-			case wire.Have:
-				select {
-				case ps.haves <- m:
 				default:
 				}
 			}

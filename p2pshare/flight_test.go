@@ -2,7 +2,6 @@ package p2pshare
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -92,52 +91,66 @@ func TestUncappedSeederWaitsForHaves(t *testing.T) {
 	}
 }
 
-// TestStrayCopyIsAcknowledged: a piece that comes after its request was
-// withdrawn (the endgame asked two peers and the other's copy came first,
-// so our Cancel crossed this one) is answered with a Have when we hold the
-// piece. Its sender keeps it in its flight until a Have comes; before, the
-// Have was withheld from a sender that holds the piece and is fetching,
-// until we completed, and the copy took a place in the sender's flight
-// for FlightTimeout: in a quiz's endgame the uploaders' flights filled with
-// such copies and a student two pieces short waited 4.5 s. Here a member
-// that fetched the whole share gets a piece it never asked for from a
-// peer that is fetching from it.
-func TestStrayCopyIsAcknowledged(t *testing.T) {
+// TestCancelledCopyLeavesTheFlight: a Cancel for a piece the seeder sent
+// already takes it out of the seeder's flight at once, so the room goes to
+// the next piece. A member asks an uncapped seeder for every piece and
+// sends no Have; it gets half of the first upload.MinFlightPieces. It
+// cancels one it got (as when the endgame's other copy came first), and
+// the seeder sends one more. Before, the copy held its place until
+// FlightTimeout (here an hour).
+func TestCancelledCopyLeavesTheFlight(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	const piece, pieces = 16 << 10, 8
+	const piece, pieces = 16 << 10, 32
+	const half = upload.MinFlightPieces / 2
 	dir := t.TempDir()
-	seed := testNode(t, nil, nil)
+	seed := testNode(t, nil, func(c *Config) { c.flightTimeout = time.Hour })
 	src, _ := randomFile(t, dir, pieces*piece)
 	ih, err := seed.Share(ctx, src, ShareOptions{PieceSize: piece})
 	if err != nil {
 		t.Fatal(err)
 	}
 	member := testNode(t, seed, nil)
-	d, err := member.Fetch(ctx, ih, FetchOptions{Out: filepath.Join(dir, "out.bin")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := d.Wait(ctx); err != nil {
-		t.Fatal(err)
-	}
-
-	peer := testNode(t, seed, nil)
-	ps, err := openPieces(ctx, peer.h, member.h.ID(), ih, pieces)
+	ps, err := openPieces(ctx, member.h, seed.h.ID(), ih, pieces)
 	if err != nil {
 		t.Fatalf("opening a piece stream: %v", err)
 	}
 	defer ps.st.Reset()
-	// Fetching (it asks for piece 0), and sending piece 3 unasked.
-	ps.send(t, wire.Msg{Type: wire.Request, Index: 0}, wire.Msg{Type: wire.Piece, Index: 3, Data: make([]byte, piece)})
+	var reqs []wire.Msg
+	for i := range pieces {
+		reqs = append(reqs, wire.Msg{Type: wire.Request, Index: uint32(i)})
+	}
+	ps.send(t, reqs...)
+	next := func() wire.Msg {
+		t.Helper()
+		select {
+		case m := <-ps.pieces:
+			return m
+		case <-ps.cut:
+			t.Fatal("the seeder ended the stream")
+		case <-ctx.Done():
+			t.Fatalf("no piece: %v", ctx.Err())
+		}
+		return wire.Msg{}
+	}
+	var got []wire.Msg
+	for range half {
+		got = append(got, next())
+	}
 	select {
-	case m := <-ps.haves:
-		if m.Index != 3 {
-			t.Fatalf("the member answered the copy of piece 3 with a Have for piece %d", m.Index)
+	case m := <-ps.pieces:
+		t.Fatalf("piece %d beyond the member's half of the flight before any Have or Cancel", m.Index)
+	default:
+	}
+	ps.send(t, wire.Msg{Type: wire.Cancel, Index: got[0].Index})
+	select {
+	case m := <-ps.pieces:
+		if m.Index == got[0].Index {
+			t.Fatalf("the seeder sent the cancelled piece %d again", m.Index)
 		}
 	case <-ps.cut:
-		t.Fatal("the member ended the stream")
+		t.Fatal("the seeder ended the stream")
 	case <-time.After(10 * time.Second):
-		t.Fatal("no Have for the copy of piece 3 within 10 s")
+		t.Fatal("no piece within 10 s of cancelling one already sent: the copy still holds its place in the flight")
 	}
 }
