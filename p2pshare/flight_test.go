@@ -24,15 +24,7 @@ func TestUncappedSeederWaitsForHaves(t *testing.T) {
 	defer cancel()
 	const piece, pieces = 16 << 10, 32
 	const half = upload.MinFlightPieces / 2
-	dir := t.TempDir()
-	// A piece whose Have does not come stays in flight longer than the
-	// test lasts.
-	seed := testNode(t, nil, func(c *Config) { c.flightTimeout = time.Hour })
-	src, _ := randomFile(t, dir, pieces*piece)
-	ih, err := seed.Share(ctx, src, ShareOptions{PieceSize: piece})
-	if err != nil {
-		t.Fatal(err)
-	}
+	seed, ih := uncappedSeed(t, ctx, pieces, piece)
 	var reqs []wire.Msg
 	for i := range pieces {
 		reqs = append(reqs, wire.Msg{Type: wire.Request, Index: uint32(i)})
@@ -48,18 +40,7 @@ func TestUncappedSeederWaitsForHaves(t *testing.T) {
 		ps.send(t, reqs...)
 		streams[k] = ps
 	}
-	next := func(ps *pieceStream) wire.Msg {
-		t.Helper()
-		select {
-		case m := <-ps.pieces:
-			return m
-		case <-ps.cut:
-			t.Fatal("the seeder ended the stream")
-		case <-ctx.Done():
-			t.Fatalf("no piece: %v", ctx.Err())
-		}
-		return wire.Msg{}
-	}
+	next := func(ps *pieceStream) wire.Msg { t.Helper(); return nextPiece(t, ctx, ps) }
 	uploaded := func() int64 {
 		p, _ := seed.Progress(ih)
 		return p.Uploaded
@@ -103,13 +84,7 @@ func TestCancelledCopyLeavesTheFlight(t *testing.T) {
 	defer cancel()
 	const piece, pieces = 16 << 10, 32
 	const half = upload.MinFlightPieces / 2
-	dir := t.TempDir()
-	seed := testNode(t, nil, func(c *Config) { c.flightTimeout = time.Hour })
-	src, _ := randomFile(t, dir, pieces*piece)
-	ih, err := seed.Share(ctx, src, ShareOptions{PieceSize: piece})
-	if err != nil {
-		t.Fatal(err)
-	}
+	seed, ih := uncappedSeed(t, ctx, pieces, piece)
 	member := testNode(t, seed, nil)
 	ps, err := openPieces(ctx, member.h, seed.h.ID(), ih, pieces)
 	if err != nil {
@@ -121,21 +96,9 @@ func TestCancelledCopyLeavesTheFlight(t *testing.T) {
 		reqs = append(reqs, wire.Msg{Type: wire.Request, Index: uint32(i)})
 	}
 	ps.send(t, reqs...)
-	next := func() wire.Msg {
-		t.Helper()
-		select {
-		case m := <-ps.pieces:
-			return m
-		case <-ps.cut:
-			t.Fatal("the seeder ended the stream")
-		case <-ctx.Done():
-			t.Fatalf("no piece: %v", ctx.Err())
-		}
-		return wire.Msg{}
-	}
 	var got []wire.Msg
 	for range half {
-		got = append(got, next())
+		got = append(got, nextPiece(t, ctx, ps))
 	}
 	select {
 	case m := <-ps.pieces:
@@ -153,4 +116,32 @@ func TestCancelledCopyLeavesTheFlight(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("no piece within 10 s of cancelling one already sent: the copy still holds its place in the flight")
 	}
+}
+
+// uncappedSeed is a node with no upload cap sharing a random file of
+// pieces pieces of piece bytes; a piece whose Have does not come stays in
+// its flight longer than a test lasts.
+func uncappedSeed(t *testing.T, ctx context.Context, pieces, piece int) (*Swarm, Infohash) {
+	t.Helper()
+	seed := testNode(t, nil, func(c *Config) { c.flightTimeout = time.Hour })
+	src, _ := randomFile(t, t.TempDir(), pieces*piece)
+	ih, err := seed.Share(ctx, src, ShareOptions{PieceSize: int64(piece)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return seed, ih
+}
+
+// nextPiece is the next piece the peer sends on ps.
+func nextPiece(t *testing.T, ctx context.Context, ps *pieceStream) wire.Msg {
+	t.Helper()
+	select {
+	case m := <-ps.pieces:
+		return m
+	case <-ps.cut:
+		t.Fatal("the seeder ended the stream")
+	case <-ctx.Done():
+		t.Fatalf("no piece: %v", ctx.Err())
+	}
+	return wire.Msg{}
 }
