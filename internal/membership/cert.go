@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"errors"
 	"fmt"
 	"math/big"
 	"net/url"
@@ -263,33 +264,58 @@ func (v *Verifier) Verify(certDER []byte, remote peer.ID, now time.Time) (*Membe
 	if err != nil {
 		return nil, err
 	}
-	if err := m.x509.CheckSignatureFrom(issuer); err != nil {
-		return nil, fmt.Errorf("membership: certificate of %q is not signed by network %.16s…: %v: %w", m.Name, v.netID, err, ErrWrongCA)
+	at := now
+	if now.Before(m.NotBefore) && !now.Add(ClockSkew).Before(m.NotBefore) {
+		at = m.NotBefore // within the skew: the path checked at its start
 	}
-	if now.After(m.NotAfter) {
-		return nil, fmt.Errorf("membership: certificate of %q (peer %s) expired at %s: %w", m.Name, m.Peer, m.NotAfter.UTC().Format(time.RFC3339), ErrExpired)
-	}
-	if now.Add(ClockSkew).Before(m.NotBefore) {
-		return nil, fmt.Errorf("membership: certificate of %q (peer %s) is not valid before %s, %s after this node's clock (%s allowed for clock skew): %w",
-			m.Name, m.Peer, m.NotBefore.UTC().Format(time.RFC3339), m.NotBefore.Sub(now).Round(time.Second), ClockSkew, ErrExpired)
-	}
-	if now.Before(m.NotBefore) {
-		now = m.NotBefore // within the skew: the path check below at its start
-	}
-	// The full path check as well (key usages, constraints, the CA's own
-	// validity), now that the clear failures have been named.
-	opts := x509.VerifyOptions{Roots: v.pool, CurrentTime: now, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}
+	// The full path check (signatures, key usages, constraints, the CA's
+	// own validity); only when it fails is the failure named (why), so a
+	// good certificate costs one Ed25519 verification, not two.
+	opts := x509.VerifyOptions{Roots: v.pool, CurrentTime: at, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}
 	if issuer != v.ca {
 		opts.Intermediates = x509.NewCertPool()
 		opts.Intermediates.AddCert(issuer)
 	}
-	if _, err := m.x509.Verify(opts); err != nil {
-		return nil, fmt.Errorf("membership: certificate of %q does not chain to network %.16s…: %v: %w", m.Name, v.netID, err, ErrWrongCA)
+	chains, err := m.x509.Verify(opts)
+	if err != nil || !signedBy(chains, issuer) {
+		return nil, v.why(m, issuer, now, err)
 	}
 	if issuer == v.ca {
 		v.seen.put(key, m)
 	}
 	return v.holds(m, remote)
+}
+
+// signedBy reports whether one of chains has issuer as the certificate
+// right above the leaf: the issuer the certificate names is the one that
+// signed it.
+func signedBy(chains [][]*x509.Certificate, issuer *x509.Certificate) bool {
+	for _, c := range chains {
+		if len(c) > 1 && c[1].Equal(issuer) {
+			return true
+		}
+	}
+	return false
+}
+
+// why names what is wrong with m, whose path check failed with verr (nil
+// if it passed through another issuer than the one m names): the
+// signature, the validity period, or else the path itself.
+func (v *Verifier) why(m *MemberCert, issuer *x509.Certificate, now time.Time, verr error) error {
+	if err := m.x509.CheckSignatureFrom(issuer); err != nil {
+		return fmt.Errorf("membership: certificate of %q is not signed by network %.16s…: %v: %w", m.Name, v.netID, err, ErrWrongCA)
+	}
+	if now.After(m.NotAfter) {
+		return fmt.Errorf("membership: certificate of %q (peer %s) expired at %s: %w", m.Name, m.Peer, m.NotAfter.UTC().Format(time.RFC3339), ErrExpired)
+	}
+	if now.Add(ClockSkew).Before(m.NotBefore) {
+		return fmt.Errorf("membership: certificate of %q (peer %s) is not valid before %s, %s after this node's clock (%s allowed for clock skew): %w",
+			m.Name, m.Peer, m.NotBefore.UTC().Format(time.RFC3339), m.NotBefore.Sub(now).Round(time.Second), ClockSkew, ErrExpired)
+	}
+	if verr == nil {
+		verr = errors.New("its path passes through another issuer than the one it names")
+	}
+	return fmt.Errorf("membership: certificate of %q does not chain to network %.16s…: %v: %w", m.Name, v.netID, verr, ErrWrongCA)
 }
 
 // holds finishes Verify for a certificate whose chain checked out: it must

@@ -70,6 +70,10 @@ func TestCoordinatorIssuedCertificates(t *testing.T) {
 		t.Fatal(err)
 	}
 	forged := forgeUnder(t, mcert.x509, mk, s, now)
+	// Signed by the root, naming the coordinator as its signer.
+	misnamed := forge(t, root, s, func(c *x509.Certificate) {
+		c.ExtraExtensions = []pkix.Extension{{Id: oidIssuedBy, Value: cc.DER}}
+	})
 
 	revokedSerial := func(serial *big.Int) func(*big.Int, peer.ID) bool {
 		return func(x *big.Int, _ peer.ID) bool { return x.Cmp(serial) == 0 }
@@ -87,6 +91,7 @@ func TestCoordinatorIssuedCertificates(t *testing.T) {
 		{"once the coordinator's certificate is revoked", byCoord, now, revokedSerial(cc.Serial), ErrRevoked, `coordinator "lab server"`},
 		{"issued by another network's coordinator", byForeign, now, nil, ErrWrongCA, "is for network"},
 		{"signed by a member posing as a coordinator", forged, now, nil, ErrMalformed, "is not a coordinator's"},
+		{"signed by the root, naming a coordinator", misnamed, now, nil, ErrWrongCA, "is not signed by"},
 	}
 	for _, tc := range cases {
 		v, err := NewVerifier(root.CertDER(), tc.revoked)
