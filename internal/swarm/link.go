@@ -563,6 +563,18 @@ func (l *link) writeLoop() {
 	if w == nil {
 		w = wire.NewWriter(l.stream)
 	}
+	// Each write has at least three quarters of writeTimeout to finish:
+	// the deadline is armed again only when less is left, not for every
+	// piece and batch of Haves (each time a timer of the mux's, stopped
+	// and made again). An armed deadline that passes while the link is
+	// idle does nothing until the next write arms a new one.
+	var deadline time.Time
+	arm := func() {
+		if now := time.Now(); deadline.Sub(now) < writeTimeout*3/4 {
+			deadline = now.Add(writeTimeout)
+			_ = l.stream.SetWriteDeadline(deadline)
+		}
+	}
 	for {
 		l.mu.Lock()
 		ctrl := l.ctrl
@@ -572,7 +584,7 @@ func (l *link) writeLoop() {
 		}
 		l.mu.Unlock()
 		if len(ctrl) > 0 {
-			_ = l.stream.SetWriteDeadline(time.Now().Add(writeTimeout))
+			arm()
 		}
 		for _, m := range ctrl {
 			if err := w.Write(m, l.limits); err != nil {
@@ -584,17 +596,16 @@ func (l *link) writeLoop() {
 			continue
 		}
 		if w.Buffered() > 0 {
-			_ = l.stream.SetWriteDeadline(time.Now().Add(writeTimeout))
+			arm()
 			if err := w.Flush(); err != nil {
 				l.close()
 				return
 			}
-			_ = l.stream.SetWriteDeadline(time.Time{})
 		}
 		select {
 		case <-l.wake:
 		case p := <-l.pieces:
-			_ = l.stream.SetWriteDeadline(time.Now().Add(writeTimeout))
+			arm()
 			l.mu.Lock()
 			held := l.takeHaves(nil) // they ride along
 			l.mu.Unlock()
@@ -610,7 +621,6 @@ func (l *link) writeLoop() {
 			if err == nil {
 				err = w.Flush()
 			}
-			_ = l.stream.SetWriteDeadline(time.Time{})
 			p.release()
 			if err != nil {
 				l.close()
@@ -622,8 +632,9 @@ func (l *link) writeLoop() {
 	}
 }
 
-// writeTimeout bounds how long one piece may take to leave; a peer that
-// stops reading is dropped rather than holding an upload slot forever.
+// writeTimeout bounds how long one piece may take to leave (between three
+// quarters of it and all of it: see writeLoop); a peer that stops reading
+// is dropped rather than holding an upload slot forever.
 const writeTimeout = 2 * time.Minute
 
 // isCapped reports whether lim caps anything (nil and Inf do not).
